@@ -1,0 +1,235 @@
+//! Declaring a component: what it handles, serves and publishes — in one place, which is
+//! also its manifest for the tools and the broker configuration.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::context::{Context, HandlerResult};
+use crate::contract::{Event, Operation, stream_name};
+use crate::error::{Error, Result};
+use crate::options::Options;
+use crate::runtime::Running;
+use crate::service::{Endpoint, Served, ServiceError, decode_request, encode_response};
+use crate::store::View;
+
+pub(crate) type EventFn = Box<dyn Fn(&mut Context<'_>, &[u8]) -> Result<(), Failure> + Send + Sync>;
+
+/// Why applying one event failed.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The payload is not the declared type: retrying cannot help.
+    Undecodable(String),
+    /// The handler returned an error: a retry may help.
+    Handler(String),
+}
+
+pub(crate) struct Subscription {
+    pub owner: &'static str,
+    pub ce_type: String,
+    pub handler: EventFn,
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription").field("ce_type", &self.ce_type).finish_non_exhaustive()
+    }
+}
+
+/// A component under construction: name it, add handlers and services, then `run` it.
+///
+/// ```no_run
+/// # use mandate::{Component, Context, HandlerResult};
+/// # async fn demo() -> mandate::Result<()> {
+/// Component::new("counter")
+///     // .on::<OrderPlaced>(count_order)
+///     // .query::<GetCount>(get_count)
+///     .run()
+///     .await
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Component {
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) description: String,
+    pub(crate) subscriptions: BTreeMap<String, Subscription>,
+    pub(crate) served: Vec<Served>,
+    pub(crate) publishes: BTreeSet<String>,
+    pub(crate) publish_subjects: BTreeSet<String>,
+}
+
+impl Component {
+    /// A component named `name` (lower-case letters, digits, dashes): its subjects, stream,
+    /// consumers, service and store folder are all derived from it.
+    pub fn new(name: impl Into<String>) -> Component {
+        let name = name.into();
+        Component {
+            description: format!("{name} (a mandate component)"),
+            name,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            subscriptions: BTreeMap::new(),
+            served: Vec::new(),
+            publishes: BTreeSet::new(),
+            publish_subjects: BTreeSet::new(),
+        }
+    }
+
+    /// The version shown by `$SRV.INFO` (use `env!("CARGO_PKG_VERSION")`).
+    pub fn version(mut self, version: impl Into<String>) -> Component {
+        self.version = version.into();
+        self
+    }
+
+    /// A one-line description, shown by `nats micro info` and `--help`.
+    pub fn description(mut self, description: impl Into<String>) -> Component {
+        self.description = description.into();
+        self
+    }
+
+    /// Declares that this component publishes `E` (it must be `E`'s owner). Handlers and
+    /// commands may then [`emit`](Context::emit) it.
+    pub fn publishes<E: Event>(mut self) -> Component {
+        self.publishes.insert(E::ce_type());
+        self.publish_subjects.insert(E::subject());
+        self
+    }
+
+    /// Handles every `E` on the bus, from the owner's stream, exactly once, in stream order.
+    /// The handler's writes and emits commit atomically with the stream position.
+    pub fn on<E: Event>(mut self, handler: impl Fn(&mut Context<'_>, E) -> HandlerResult + Send + Sync + 'static) -> Component {
+        let erased: EventFn = Box::new(move |ctx, payload| {
+            let event: E = rmp_serde::from_slice(payload)
+                .map_err(|e| Failure::Undecodable(format!("payload does not decode as {}: {e}", E::ce_type())))?;
+            handler(ctx, event).map_err(|e| Failure::Handler(e.to_string()))
+        });
+        self.subscriptions.insert(
+            E::subject(),
+            Subscription {
+                owner: E::OWNER,
+                ce_type: E::ce_type(),
+                handler: erased,
+            },
+        );
+        self
+    }
+
+    /// Serves `O` as a command: it runs in a store transaction, may change state and emit
+    /// events (published after the commit, through the outbox).
+    pub fn command<O: Operation>(
+        self,
+        handler: impl Fn(&mut Context<'_>, O::Request) -> Result<O::Response, ServiceError> + Send + Sync + 'static,
+    ) -> Component {
+        let erased = Box::new(move |ctx: &mut Context<'_>, payload: &[u8]| {
+            let response = handler(ctx, decode_request(payload)?)?;
+            encode_response(&response)
+        });
+        self.serve::<O>(Endpoint::Command(erased))
+    }
+
+    /// Serves `O` as a query: it reads committed state and changes nothing.
+    pub fn query<O: Operation>(
+        self,
+        handler: impl Fn(&View, O::Request) -> Result<O::Response, ServiceError> + Send + Sync + 'static,
+    ) -> Component {
+        let erased = Box::new(move |view: &View, payload: &[u8]| {
+            let response = handler(view, decode_request(payload)?)?;
+            encode_response(&response)
+        });
+        self.serve::<O>(Endpoint::Query(erased))
+    }
+
+    fn serve<O: Operation>(mut self, endpoint: Endpoint) -> Component {
+        self.served.push(Served {
+            operation: O::qualified_name(),
+            subject: O::subject(),
+            endpoint,
+        });
+        self
+    }
+
+    /// What this component publishes, subscribes to and serves.
+    pub fn manifest(&self) -> Manifest {
+        let mut subscribes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for sub in self.subscriptions.values() {
+            subscribes.entry(stream_name(sub.owner)).or_default().push(sub.ce_type.clone());
+        }
+        Manifest {
+            name: self.name.clone(),
+            version: self.version.clone(),
+            description: self.description.clone(),
+            publishes: self.publishes.iter().cloned().collect(),
+            subscribes,
+            serves: self.served.iter().map(|s| s.operation.clone()).collect(),
+        }
+    }
+
+    /// Parses flags and environment, sets up logging, runs until SIGTERM or SIGINT, then
+    /// shuts down gracefully. `--print-manifest` prints the manifest and returns.
+    pub async fn run(self) -> Result<()> {
+        use clap::{CommandFactory, FromArgMatches};
+        let command = Options::command()
+            .name(self.name.clone())
+            .about(self.description.clone())
+            .version(self.version.clone());
+        let options = Options::from_arg_matches(&command.get_matches()).map_err(|e| Error::Config(e.to_string()))?;
+        if options.print_manifest {
+            let json = serde_json::to_string_pretty(&self.manifest()).map_err(|e| Error::Config(e.to_string()))?;
+            println!("{json}");
+            return Ok(());
+        }
+        crate::options::init_logging(options.log_format);
+        let running = self.start(options).await?;
+        tracing::info!(component = %running.name(), "ready");
+        let stopping = running.stopping();
+        tokio::select! {
+            () = shutdown_signal() => tracing::info!("shutdown requested; draining"),
+            () = stopping.cancelled() => tracing::warn!("a task of the component stopped; shutting down"),
+        }
+        running.shutdown().await
+    }
+
+    /// Starts the component with explicit options and returns a handle to it (tests, tools,
+    /// embedding). [`run`](Component::run) is this plus flags, logging and signals.
+    pub async fn start(self, options: Options) -> Result<Running> {
+        crate::runtime::start(self, options).await
+    }
+}
+
+/// What a component publishes, subscribes to (per source stream) and serves: the input of
+/// the tools, the broker permissions and the compose file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Manifest {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    /// Event types, `<owner>.<name>.v<major>`.
+    pub publishes: Vec<String>,
+    /// Source stream → event types consumed from it.
+    pub subscribes: BTreeMap<String, Vec<String>>,
+    /// Operations, `<owner>.<name>.v<major>`.
+    pub serves: Vec<String>,
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

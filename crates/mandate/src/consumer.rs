@@ -1,0 +1,452 @@
+//! The consume loop (DESIGN.md §6): fetch a batch, decode, run the handlers in one store
+//! transaction, record the applied stream sequence in the same transaction, commit (flush +
+//! fdatasync), then acknowledge the batch with one ack-all.
+//!
+//! The store's watermark — not the server's ack floor — is the position of record: a message
+//! at or below it is acknowledged and skipped, so every effect happens exactly once. That
+//! only holds if messages arrive in stream order, so at every start the durable consumer is
+//! re-seated just past the watermark; messages a previous process left unacknowledged can
+//! then not arrive late, behind newer ones.
+
+use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use async_nats::jetstream::{
+    AckKind, Message,
+    consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull},
+    stream::Stream,
+};
+use futures::StreamExt;
+use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::component::{Failure, Subscription};
+use crate::context::{Context, IdPolicy};
+use crate::contract::stream_name;
+use crate::deadletter::{self, DeadLetterKind, Origin};
+use crate::envelope::Meta;
+use crate::options::Fault;
+use crate::runtime::Shared;
+use crate::store::{REPLAY_MARK, StoreError, Tx, WATERMARK, key};
+
+/// One durable pull consumer: this component on one owner's stream.
+#[derive(Debug, Clone)]
+pub(crate) struct ConsumerSpec {
+    pub stream: String,
+    pub durable: String,
+    pub subjects: Vec<String>,
+}
+
+impl ConsumerSpec {
+    fn watermark_key(&self) -> Vec<u8> {
+        key(WATERMARK, self.stream.as_bytes())
+    }
+
+    fn replay_key(&self) -> Vec<u8> {
+        key(REPLAY_MARK, self.stream.as_bytes())
+    }
+}
+
+/// Where a consumer begins when it is (re)seated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartAt {
+    /// The first event in the stream.
+    Beginning,
+    /// A stream sequence.
+    Sequence(u64),
+    /// The first event at or after a time.
+    Time(OffsetDateTime),
+}
+
+/// One consumer per source stream, filtered to exactly the subjects handled.
+pub(crate) fn specs(component: &str, subscriptions: &BTreeMap<String, Subscription>) -> Vec<ConsumerSpec> {
+    let mut by_stream: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (subject, sub) in subscriptions {
+        by_stream.entry(stream_name(sub.owner)).or_default().push(subject.clone());
+    }
+    by_stream
+        .into_iter()
+        .map(|(stream, subjects)| ConsumerSpec {
+            stream,
+            durable: component.to_owned(),
+            subjects,
+        })
+        .collect()
+}
+
+pub(crate) fn watermark(shared: &Shared, index: usize) -> Result<u64, StoreError> {
+    shared.store.read_u64(&shared.consumers[index].watermark_key())
+}
+
+pub(crate) fn replay_mark(shared: &Shared, index: usize) -> Result<u64, StoreError> {
+    shared.store.read_u64(&shared.consumers[index].replay_key())
+}
+
+/// Records, for every consumer, the highest sequence it has ever applied: a rebuild must
+/// not re-publish what handlers emitted up to there.
+pub(crate) fn mark_replay(shared: &Shared, tx: &mut Tx) -> Result<(), StoreError> {
+    for spec in &shared.consumers {
+        let applied = tx.read_u64(&spec.watermark_key())?;
+        let marked = tx.read_u64(&spec.replay_key())?;
+        tx.write_u64(spec.replay_key(), applied.max(marked));
+    }
+    tx.accept_step();
+    Ok(())
+}
+
+/// The consumer task: wait for the source stream, seat the consumer, consume until cancelled.
+pub(crate) async fn run(shared: Arc<Shared>, index: usize, start: Option<StartAt>, cancel: CancellationToken) {
+    let spec = &shared.consumers[index];
+    let span = tracing::info_span!("consumer", stream = %spec.stream);
+    async {
+        let Some(stream) = wait_for_stream(&shared, spec, &cancel).await else {
+            return;
+        };
+        let consumer = match seat(&shared, index, &stream, start).await {
+            Ok(consumer) => consumer,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot create the consumer");
+                shared.failed.cancel();
+                return;
+            }
+        };
+        if let Err(err) = consume(&shared, index, &consumer, &cancel).await {
+            tracing::error!(error = %err, "the consumer stopped");
+            shared.failed.cancel();
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// The owner creates its stream; a subscriber that starts first waits for it.
+async fn wait_for_stream(shared: &Shared, spec: &ConsumerSpec, cancel: &CancellationToken) -> Option<Stream> {
+    let mut backoff = Duration::from_millis(100);
+    let mut warned = false;
+    loop {
+        match shared.js.get_stream(&spec.stream).await {
+            Ok(stream) => return Some(stream),
+            Err(err) => {
+                if !warned {
+                    tracing::warn!(error = %err, "waiting for the stream (has its owner started?)");
+                    warned = true;
+                }
+            }
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return None,
+            () = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// (Re)creates the durable consumer so that it delivers from just past the watermark (or
+/// from `start` during a rebuild).
+async fn seat(shared: &Shared, index: usize, stream: &Stream, start: Option<StartAt>) -> Result<PullConsumer, crate::Error> {
+    let spec = &shared.consumers[index];
+    let applied = watermark(shared, index)?;
+    let progress = &shared.progress[index];
+    let replay_until = replay_mark(shared, index)?;
+    progress.applied.store(applied, Ordering::Release);
+    progress.replay_until.store(replay_until, Ordering::Release);
+    let deliver_policy = match start {
+        Some(StartAt::Beginning) | None if applied == 0 => DeliverPolicy::All,
+        None => DeliverPolicy::ByStartSequence {
+            start_sequence: applied + 1,
+        },
+        Some(StartAt::Beginning) => DeliverPolicy::All,
+        Some(StartAt::Sequence(seq)) => DeliverPolicy::ByStartSequence {
+            start_sequence: seq.max(1),
+        },
+        Some(StartAt::Time(time)) => DeliverPolicy::ByStartTime { start_time: time },
+    };
+    // Not found is the normal case on a first start.
+    let _ = stream.delete_consumer(&spec.durable).await;
+    let (filter_subject, filter_subjects) = match spec.subjects.as_slice() {
+        [one] => (one.clone(), Vec::new()),
+        many => (String::new(), many.to_vec()),
+    };
+    let mut consumer: PullConsumer = stream
+        .create_consumer(pull::Config {
+            durable_name: Some(spec.durable.clone()),
+            description: Some(format!("{} consuming {}", spec.durable, spec.subjects.join(", "))),
+            deliver_policy,
+            ack_policy: AckPolicy::All,
+            ack_wait: shared.options.ack_wait,
+            max_deliver: -1,
+            filter_subject,
+            filter_subjects,
+            max_ack_pending: 20_000,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| crate::Error::js(&format!("creating consumer {} on {}", spec.durable, spec.stream), e))?;
+    let pending = consumer
+        .info()
+        .await
+        .map(|info| info.num_pending)
+        .map_err(|e| crate::Error::js("reading consumer info", e))?;
+    if pending == 0 || applied >= replay_until {
+        progress.caught_up.store(true, Ordering::Release);
+        shared.note_caught_up();
+    }
+    tracing::info!(applied, pending, ?deliver_policy, "consumer seated");
+    Ok(consumer)
+}
+
+async fn consume(shared: &Shared, index: usize, consumer: &PullConsumer, cancel: &CancellationToken) -> Result<(), crate::Error> {
+    let batch_size = shared.options.batch_size as usize;
+    loop {
+        let messages = match consumer.stream().max_messages_per_batch(batch_size).messages().await {
+            Ok(messages) => messages,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot pull messages; retrying");
+                tokio::select! {
+                    () = cancel.cancelled() => return Ok(()),
+                    () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                }
+            }
+        };
+        let mut chunks = messages.ready_chunks(batch_size);
+        loop {
+            let chunk = tokio::select! {
+                biased;
+                () = cancel.cancelled() => return Ok(()),
+                chunk = chunks.next() => chunk,
+            };
+            let Some(items) = chunk else { break };
+            let mut batch = Vec::with_capacity(items.len());
+            for item in items {
+                match item {
+                    Ok(message) => batch.push(message),
+                    Err(err) => tracing::debug!(error = %err, "pull status"),
+                }
+            }
+            if !batch.is_empty() {
+                process_batch(shared, index, &batch).await?;
+            }
+        }
+    }
+}
+
+/// What applying one message came to.
+enum Applied {
+    /// Handled, skipped as a duplicate, or dead-lettered: the position moves past it.
+    Done,
+    /// The handler failed; retry it on its own.
+    Failed(String),
+}
+
+/// Applies `batch` in stream order. Messages up to a failing handler commit together; the
+/// failing message is retried alone, then dead-lettered; the rest of the batch follows.
+async fn process_batch(shared: &Shared, index: usize, batch: &[Message]) -> Result<(), crate::Error> {
+    let mut next = 0;
+    while next < batch.len() {
+        let (applied_up_to, failure) = {
+            let _writer = shared.write_lock.lock().await;
+            let mut tx = shared.store.begin();
+            let mut done = None;
+            let mut failure = None;
+            while next < batch.len() {
+                match apply(shared, index, &mut tx, &batch[next], 1)? {
+                    Applied::Done => {
+                        tx.accept_step();
+                        done = Some(next);
+                        next += 1;
+                    }
+                    Applied::Failed(reason) => {
+                        tx.discard_step();
+                        failure = Some(reason);
+                        break;
+                    }
+                }
+            }
+            shared.store.commit(tx)?;
+            (done, failure)
+        };
+        shared.relay.wake();
+        if let Some(last) = applied_up_to {
+            after_commit(shared, index, &batch[last]).await;
+        }
+        if let Some(reason) = failure {
+            retry_alone(shared, index, &batch[next], reason).await?;
+            next += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Acknowledges everything up to `last` (ack-all) and updates progress.
+async fn after_commit(shared: &Shared, index: usize, last: &Message) {
+    if shared.options.fault == Fault::ParkBeforeAck {
+        tracing::warn!("fault injection: parked after commit, before ack");
+        std::future::pending::<()>().await;
+    }
+    if let Err(err) = last.ack().await {
+        // Not fatal: the watermark makes a redelivery harmless.
+        tracing::warn!(error = %err, "cannot acknowledge; the batch will be redelivered and skipped");
+    }
+    let progress = &shared.progress[index];
+    if let Ok(info) = last.info() {
+        progress.applied.fetch_max(info.stream_sequence, Ordering::AcqRel);
+        let caught_up = info.pending == 0 || info.stream_sequence >= progress.replay_until.load(Ordering::Acquire);
+        if caught_up && !progress.caught_up.swap(true, Ordering::AcqRel) {
+            shared.note_caught_up();
+        }
+    }
+}
+
+/// Retries a failed message on its own with exponential backoff, keeping it from being
+/// redelivered meanwhile; dead-letters it after `max_attempts`.
+async fn retry_alone(shared: &Shared, index: usize, message: &Message, mut reason: String) -> Result<(), crate::Error> {
+    let mut backoff = shared.options.retry_backoff;
+    for attempt in 2..=shared.options.max_attempts {
+        tracing::warn!(attempt, error = %reason, retry_in = ?backoff, "handler failed; retrying");
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+        let _ = message.ack_with(AckKind::Progress).await;
+        let _writer = shared.write_lock.lock().await;
+        let mut tx = shared.store.begin();
+        match apply(shared, index, &mut tx, message, attempt)? {
+            Applied::Done => {
+                shared.store.commit(tx)?;
+                drop(_writer);
+                shared.relay.wake();
+                after_commit(shared, index, message).await;
+                return Ok(());
+            }
+            Applied::Failed(again) => reason = again,
+        }
+    }
+    let attempts = shared.options.max_attempts;
+    {
+        let _writer = shared.write_lock.lock().await;
+        let mut tx = shared.store.begin();
+        let Some(origin) = origin(shared, index, message) else {
+            return Ok(());
+        };
+        let reason = format!("handler failed {attempts} time(s); last error: {reason}");
+        dead_letter(shared, index, &mut tx, &origin, DeadLetterKind::HandlerFailed, &reason)?;
+        tx.write_u64(shared.consumers[index].watermark_key(), origin.sequence);
+        shared.store.commit(tx)?;
+    }
+    shared.relay.wake();
+    let _ = message.ack_with(AckKind::Term).await;
+    after_commit(shared, index, message).await;
+    Ok(())
+}
+
+fn origin<'m>(shared: &'m Shared, index: usize, message: &'m Message) -> Option<Origin<'m>> {
+    let info = match message.info() {
+        Ok(info) => info,
+        Err(err) => {
+            tracing::error!(error = %err, subject = %message.subject, "a message without JetStream metadata; ignoring it");
+            return None;
+        }
+    };
+    Some(Origin {
+        subject: message.subject.as_str(),
+        stream: &shared.consumers[index].stream,
+        sequence: info.stream_sequence,
+        consumer: &shared.consumers[index].durable,
+        deliveries: info.delivered,
+        headers: message.headers.as_ref(),
+        payload: &message.payload,
+    })
+}
+
+/// Applies one message in the current step of `tx`: skip it if already applied, dead-letter
+/// it if it cannot be handled, otherwise run its handler. Moves the watermark unless the
+/// handler failed.
+fn apply(shared: &Shared, index: usize, tx: &mut Tx, message: &Message, attempt: u32) -> Result<Applied, StoreError> {
+    let spec = &shared.consumers[index];
+    let Some(mut origin) = origin(shared, index, message) else {
+        return Ok(Applied::Done);
+    };
+    origin.deliveries = origin.deliveries.max(i64::from(attempt));
+    let sequence = origin.sequence;
+    if sequence <= tx.read_u64(&spec.watermark_key())? {
+        tracing::debug!(sequence, "already applied; skipping");
+        return Ok(Applied::Done);
+    }
+    let outcome = match classify(shared, message) {
+        Err((kind, reason)) => {
+            dead_letter(shared, index, tx, &origin, kind, &reason)?;
+            Applied::Done
+        }
+        Ok((subscription, meta)) => {
+            let cause = meta.as_cause();
+            let replaying = sequence <= shared.progress[index].replay_until.load(Ordering::Acquire);
+            let span = tracing::info_span!(
+                "event",
+                subject = %message.subject,
+                id = %meta.id,
+                sequence,
+                correlation_id = %meta.correlation_id,
+                trace_id = %meta.traceparent.trace_id,
+            );
+            let _entered = span.enter();
+            let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                let mut ctx = Context {
+                    tx: &mut *tx,
+                    component: &shared.name,
+                    declared: &shared.publishes,
+                    meta: Some(&meta),
+                    cause: &cause,
+                    ids: IdPolicy::Derived,
+                    emitted: 0,
+                    replaying,
+                };
+                (subscription.handler)(&mut ctx, &message.payload)
+            }));
+            match result {
+                Ok(Ok(())) => Applied::Done,
+                Ok(Err(Failure::Undecodable(reason))) => {
+                    tx.discard_step();
+                    dead_letter(shared, index, tx, &origin, DeadLetterKind::Undecodable, &reason)?;
+                    Applied::Done
+                }
+                Ok(Err(Failure::Handler(reason))) => return Ok(Applied::Failed(reason)),
+                Err(panic) => {
+                    return Ok(Applied::Failed(format!("handler panicked: {}", crate::panic_message(&panic))));
+                }
+            }
+        }
+    };
+    tx.write_u64(spec.watermark_key(), sequence);
+    Ok(outcome)
+}
+
+/// Finds the handler and reads the envelope, or says why the message cannot be handled.
+fn classify<'s>(shared: &'s Shared, message: &Message) -> Result<(&'s Subscription, Meta), (DeadLetterKind, String)> {
+    let subject = message.subject.as_str();
+    let subscription = shared
+        .subscriptions
+        .get(subject)
+        .ok_or_else(|| (DeadLetterKind::UnknownType, format!("no handler for subject {subject}")))?;
+    let meta = Meta::from_headers(message.headers.as_ref()).map_err(|e| (DeadLetterKind::MissingHeader, e.to_string()))?;
+    if meta.kind != subscription.ce_type {
+        return Err((
+            DeadLetterKind::UnknownType,
+            format!(
+                "ce-type {:?} on subject {subject}: this component handles {} there",
+                meta.kind, subscription.ce_type
+            ),
+        ));
+    }
+    Ok((subscription, meta))
+}
+
+/// Dead-letters, unless a rebuild is re-applying what was dead-lettered the first time.
+fn dead_letter(shared: &Shared, index: usize, tx: &mut Tx, origin: &Origin<'_>, kind: DeadLetterKind, reason: &str) -> Result<(), StoreError> {
+    if origin.sequence <= shared.progress[index].replay_until.load(Ordering::Acquire) {
+        tracing::debug!(sequence = origin.sequence, "rebuild: already dead-lettered before");
+        return Ok(());
+    }
+    deadletter::stage(tx, &shared.name, origin, kind, reason)
+}

@@ -1,0 +1,111 @@
+//! What a handler sees: the component's state (read-your-writes, committed with the batch)
+//! and a way to emit events (staged in the outbox of the same transaction).
+
+use std::collections::BTreeSet;
+
+use serde::{Serialize, de::DeserializeOwned};
+use uuid::Uuid;
+
+use crate::contract::Event;
+use crate::envelope::{Cause, Meta, derived_event_id};
+use crate::outbox::{self, OutMessage};
+use crate::store::{StoreError, Tx};
+
+/// What an event handler returns; any error type converts with `?`.
+pub type HandlerResult = Result<(), HandlerError>;
+/// A handler's failure. The kit retries the event, then dead-letters it with this message.
+pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+
+/// How ids of emitted events are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IdPolicy {
+    /// Derived from the causing event and the emit index, so a re-run emits the same ids.
+    Derived,
+    /// UUIDv7: a service call is not replayed, so each call's events are new.
+    Fresh,
+}
+
+/// A handler's window on its own state and the outbox. Everything it writes or emits is
+/// committed atomically with the stream position of the event it handles — or not at all.
+#[derive(Debug)]
+pub struct Context<'a> {
+    pub(crate) tx: &'a mut Tx,
+    pub(crate) component: &'a str,
+    pub(crate) declared: &'a BTreeSet<String>,
+    pub(crate) meta: Option<&'a Meta>,
+    pub(crate) cause: &'a Cause,
+    pub(crate) ids: IdPolicy,
+    pub(crate) emitted: u32,
+    /// True while a rebuild re-applies events that were handled before: their effects on
+    /// other components already happened, so emitted events are discarded.
+    pub(crate) replaying: bool,
+}
+
+impl Context<'_> {
+    /// The value at `key` in this component's state, seeing this transaction's own writes.
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        self.tx.get(key)
+    }
+
+    /// Writes `value` at `key`.
+    pub fn put<T: Serialize>(&mut self, key: &str, value: &T) -> Result<(), StoreError> {
+        self.tx.put(key, value)
+    }
+
+    /// Removes `key`.
+    pub fn delete(&mut self, key: &str) {
+        self.tx.delete(key)
+    }
+
+    /// Every entry under `prefix`, in key order, seeing this transaction's own writes.
+    pub fn scan<T: DeserializeOwned>(&self, prefix: &str) -> Result<Vec<(String, T)>, StoreError> {
+        self.tx.scan(prefix)
+    }
+
+    /// The envelope of the event being handled (`None` in a service call).
+    pub fn meta(&self) -> Option<&Meta> {
+        self.meta
+    }
+
+    /// The correlation id that every event emitted here will carry.
+    pub fn correlation_id(&self) -> &str {
+        &self.cause.correlation_id
+    }
+
+    /// True while a rebuild re-applies events handled before (emitted events are discarded).
+    pub fn is_replaying(&self) -> bool {
+        self.replaying
+    }
+
+    /// Emits `event`: it is staged in the outbox with this transaction and published after
+    /// the commit. Only the event's owner may emit it, and only if it declared it with
+    /// [`Component::publishes`](crate::Component::publishes).
+    pub fn emit<E: Event>(&mut self, event: &E) -> Result<(), HandlerError> {
+        let kind = E::ce_type();
+        if E::OWNER != self.component {
+            return Err(format!(
+                "component {} may not publish {kind}: only its owner {} may",
+                self.component,
+                E::OWNER
+            )
+            .into());
+        }
+        if !self.declared.contains(&kind) {
+            return Err(format!("{kind} is not declared: add `.publishes::<{}>()` to the component", std::any::type_name::<E>()).into());
+        }
+        let index = self.emitted;
+        self.emitted += 1;
+        if self.replaying {
+            tracing::debug!(%kind, "rebuild: not re-publishing an event published before");
+            return Ok(());
+        }
+        let id = match self.ids {
+            IdPolicy::Derived => derived_event_id(self.component, &self.cause.id, index),
+            IdPolicy::Fresh => Uuid::now_v7().to_string(),
+        };
+        let meta = Meta::caused_by(self.cause, id, self.component, kind);
+        let message = OutMessage::event(E::subject(), &meta, rmp_serde::to_vec_named(event)?);
+        outbox::stage(self.tx, &message)?;
+        Ok(())
+    }
+}

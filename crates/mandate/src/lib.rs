@@ -1,0 +1,56 @@
+//! # mandate — the component kit
+//!
+//! A component is a binary that owns a private sled store and talks to the rest of the
+//! system only over NATS JetStream: versioned MessagePack events and request/reply services.
+//! This crate is everything a component needs besides its domain logic:
+//!
+//! - **exactly-once effects**: each batch of events is applied in one store transaction that
+//!   also records the stream sequence; a redelivered event is skipped ([`Component::on`]);
+//! - **a transactional outbox**: events a handler or a command emits are committed with its
+//!   state change and published after, with `Nats-Msg-Id` for de-duplication
+//!   ([`Context::emit`]);
+//! - **services** on the NATS services API with typed errors ([`Component::command`],
+//!   [`Component::query`], [`ServiceError`]), and a typed client ([`Bus`]);
+//! - **dead letters** with reasons, **rebuild** from history without re-firing side effects,
+//!   an **admin** service, CloudEvents headers and `tracing`, graceful shutdown.
+//!
+//! See `examples/counter.rs` for a whole component, and DESIGN.md for the rules.
+
+pub mod admin;
+mod client;
+mod component;
+pub mod connect;
+mod consumer;
+mod context;
+mod contract;
+pub mod deadletter;
+pub mod envelope;
+mod error;
+mod options;
+mod outbox;
+mod runtime;
+mod service;
+mod store;
+
+pub use client::{Bus, CallError};
+pub use component::{Component, Manifest};
+pub use consumer::StartAt;
+pub use context::{Context, HandlerError, HandlerResult};
+pub use contract::{DEAD_LETTER_STREAM, Event, Operation, dead_letter_subject, stream_name, validate_component_name};
+pub use error::{Error, Result};
+pub use options::{ConnectionOptions, Fault, LogFormat, Options, init_logging};
+pub use runtime::Running;
+pub use service::{RETRYABLE_HEADER, ServiceError};
+pub use store::{StoreError, View};
+
+/// Re-exported so components need no direct dependency for their `main`.
+pub use tokio;
+
+/// The text of a caught panic.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_owned())
+}

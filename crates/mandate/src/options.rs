@@ -1,0 +1,135 @@
+//! Configuration, from flags and the environment (clap), shared by every component.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How to reach the bus: the same flags and variables as the `nats` CLI where they overlap.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConnectionOptions {
+    /// NATS server URL(s), comma-separated.
+    #[arg(long = "server", short = 's', env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    pub url: String,
+    /// User name for user/password authentication.
+    #[arg(long, env = "NATS_USER")]
+    pub user: Option<String>,
+    /// Password for user/password authentication.
+    #[arg(long, env = "NATS_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// A file holding the password (e.g. a Docker or Kubernetes secret); used when no --password.
+    #[arg(long, env = "NATS_PASSWORD_FILE")]
+    pub password_file: Option<PathBuf>,
+    /// A NATS credentials file (JWT + nkey seed).
+    #[arg(long, env = "NATS_CREDS")]
+    pub creds: Option<PathBuf>,
+    /// A file holding an nkey seed (`SU...`), for nkey authentication.
+    #[arg(long, env = "NATS_NKEY_FILE")]
+    pub nkey_file: Option<PathBuf>,
+    /// How long to keep retrying the first connection before giving up.
+    #[arg(long, env = "MANDATE_CONNECT_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub connect_timeout: Duration,
+}
+
+impl ConnectionOptions {
+    /// Options for a server at `url` with no credentials (tests, local tools).
+    pub fn new(url: impl Into<String>) -> ConnectionOptions {
+        ConnectionOptions {
+            url: url.into(),
+            user: None,
+            password: None,
+            password_file: None,
+            creds: None,
+            nkey_file: None,
+            connect_timeout: Duration::from_secs(60),
+        }
+    }
+
+    /// The same options with user/password credentials.
+    pub fn with_user(mut self, user: &str, password: &str) -> ConnectionOptions {
+        self.user = Some(user.to_owned());
+        self.password = Some(password.to_owned());
+        self
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Test-only fault injection: park a task at a named point, so a test can kill the component
+/// there and prove that nothing is lost or doubled. Hidden from `--help`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Fault {
+    None,
+    /// Commit a batch, then stop before acknowledging it.
+    ParkBeforeAck,
+    /// Never publish the outbox.
+    ParkRelay,
+}
+
+/// Everything a component reads from its command line and environment.
+#[derive(Debug, Clone, clap::Parser)]
+pub struct Options {
+    #[command(flatten)]
+    pub connection: ConnectionOptions,
+    /// Where the component's private store lives: `<data-dir>/<component>`.
+    #[arg(long, env = "MANDATE_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Log format; the level comes from RUST_LOG (default `info`).
+    #[arg(long, env = "MANDATE_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Events fetched, applied and committed together: the lever for throughput.
+    #[arg(long, env = "MANDATE_BATCH_SIZE", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub batch_size: u32,
+    /// The store's page cache, in bytes (sled's own default is 1 GiB).
+    #[arg(long, env = "MANDATE_CACHE_BYTES", default_value_t = 64 << 20)]
+    pub cache_bytes: u64,
+    /// Attempts a handler gets at one event before it is dead-lettered.
+    #[arg(long, env = "MANDATE_MAX_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_attempts: u32,
+    /// The first pause between attempts; it doubles up to 5 s.
+    #[arg(long, env = "MANDATE_RETRY_BACKOFF", default_value = "100ms", value_parser = humantime::parse_duration)]
+    pub retry_backoff: Duration,
+    /// How long JetStream waits for an acknowledgement before it redelivers.
+    #[arg(long, env = "MANDATE_ACK_WAIT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub ack_wait: Duration,
+    /// Print the component's manifest (what it publishes, subscribes to and serves) as JSON and exit.
+    #[arg(long)]
+    pub print_manifest: bool,
+    #[arg(long, env = "MANDATE_FAULT", value_enum, default_value = "none", hide = true)]
+    pub fault: Fault,
+}
+
+impl Options {
+    /// Defaults for a component talking to `url` and keeping its store under `data_dir`.
+    pub fn new(url: impl Into<String>, data_dir: impl Into<PathBuf>) -> Options {
+        Options {
+            connection: ConnectionOptions::new(url),
+            data_dir: data_dir.into(),
+            log_format: LogFormat::Text,
+            batch_size: 256,
+            cache_bytes: 64 << 20,
+            max_attempts: 5,
+            retry_backoff: Duration::from_millis(100),
+            ack_wait: Duration::from_secs(30),
+            print_manifest: false,
+            fault: Fault::None,
+        }
+    }
+}
+
+/// Installs the `tracing` subscriber: level from `RUST_LOG` (default `info`), text or JSON.
+/// Does nothing when one is already installed (tests start several components).
+pub fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}

@@ -1,0 +1,261 @@
+//! A running component: its connection, store, relay, consumers and services, and how they
+//! start and stop together.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, stream};
+use tokio::sync::Mutex;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_util::sync::CancellationToken;
+
+use crate::component::{Component, Subscription};
+use crate::consumer::{self, ConsumerSpec, StartAt};
+use crate::contract::{DEAD_LETTER_STREAM, stream_name, validate_component_name};
+use crate::error::{Error, Result};
+use crate::options::Options;
+use crate::outbox::Relay;
+use crate::service::Served;
+use crate::store::Store;
+
+/// State shared by the tasks of one running component.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub options: Options,
+    pub client: async_nats::Client,
+    pub js: jetstream::Context,
+    pub store: Store,
+    pub relay: Relay,
+    pub subscriptions: BTreeMap<String, Subscription>,
+    pub served: Vec<Served>,
+    pub publishes: BTreeSet<String>,
+    pub consumers: Vec<ConsumerSpec>,
+    pub progress: Vec<Progress>,
+    /// One writer at a time: a consumer's batch or a command. Readers need no lock.
+    pub write_lock: Mutex<()>,
+    pub rebuilding: AtomicBool,
+    pub consumer_tasks: Mutex<ConsumerTasks>,
+    pub started_at: Instant,
+    pub started_at_rfc3339: String,
+    /// Cancelled when a task fails for good: the component then shuts down.
+    pub failed: CancellationToken,
+}
+
+/// What a consumer has done, for status and rebuild.
+#[derive(Debug, Default)]
+pub(crate) struct Progress {
+    pub applied: AtomicU64,
+    pub replay_until: AtomicU64,
+    pub caught_up: AtomicBool,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct ConsumerTasks {
+    cancel: CancellationToken,
+    tasks: JoinSet<()>,
+}
+
+impl Shared {
+    pub(crate) fn is_rebuilding(&self) -> bool {
+        self.rebuilding.load(Ordering::Acquire)
+    }
+
+    /// Ends a rebuild once every consumer has re-applied what it had applied before.
+    pub(crate) fn note_caught_up(&self) {
+        if self.is_rebuilding() && self.progress.iter().all(|p| p.caught_up.load(Ordering::Acquire)) {
+            self.rebuilding.store(false, Ordering::Release);
+            tracing::info!("rebuild complete: every consumer has caught up");
+        }
+    }
+
+    /// Starts one task per consumer; `start` overrides where they begin (a rebuild).
+    pub(crate) async fn start_consumers(self: &Arc<Self>, start: Option<StartAt>) {
+        let mut guard = self.consumer_tasks.lock().await;
+        guard.cancel = CancellationToken::new();
+        for index in 0..self.consumers.len() {
+            let shared = Arc::clone(self);
+            let cancel = guard.cancel.clone();
+            guard.tasks.spawn(consumer::run(shared, index, start, cancel));
+        }
+    }
+
+    /// Stops every consumer after its current batch and waits for them.
+    pub(crate) async fn stop_consumers(&self) {
+        let mut guard = self.consumer_tasks.lock().await;
+        guard.cancel.cancel();
+        while guard.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// A component that is running. Dropping it aborts everything; call
+/// [`shutdown`](Running::shutdown) to stop gracefully.
+#[derive(Debug)]
+pub struct Running {
+    shared: Arc<Shared>,
+    endpoints: JoinSet<()>,
+    service: Option<async_nats::service::Service>,
+    relay_cancel: CancellationToken,
+    relay: Option<JoinHandle<()>>,
+}
+
+impl Running {
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// Cancelled when the component fails for good and should be stopped.
+    pub fn stopping(&self) -> CancellationToken {
+        self.shared.failed.clone()
+    }
+
+    /// Stops fetching, finishes the batch in hand, stops the services, publishes what is
+    /// left in the outbox, syncs the store and closes the connection.
+    pub async fn shutdown(mut self) -> Result<()> {
+        self.shared.stop_consumers().await;
+        if let Some(service) = self.service.take() {
+            if let Err(err) = service.stop().await {
+                tracing::warn!(error = %err, "stopping the service");
+            }
+        }
+        self.endpoints.shutdown().await;
+        let drained = self.shared.relay.drain(Duration::from_secs(10)).await;
+        self.relay_cancel.cancel();
+        if let Some(relay) = self.relay.take() {
+            let _ = relay.await;
+        }
+        self.shared.store.sync()?;
+        if let Err(err) = self.shared.client.drain().await {
+            tracing::debug!(error = %err, "draining the connection");
+        }
+        drained?;
+        tracing::info!(component = %self.shared.name, "stopped");
+        Ok(())
+    }
+
+    /// Stops everything at once, like a crash: no batch is finished, no ack sent, nothing
+    /// drained. What was committed stays committed. For tests of crash recovery.
+    pub async fn kill(mut self) {
+        {
+            let mut consumers = self.shared.consumer_tasks.lock().await;
+            consumers.tasks.shutdown().await;
+        }
+        self.endpoints.shutdown().await;
+        if let Some(relay) = self.relay.take() {
+            relay.abort();
+            let _ = relay.await;
+        }
+        if let Some(service) = self.service.take() {
+            let _ = service.stop().await;
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.relay_cancel.cancel();
+        if let Some(relay) = &self.relay {
+            relay.abort();
+        }
+        if let Ok(mut consumers) = self.shared.consumer_tasks.try_lock() {
+            consumers.tasks.abort_all();
+        }
+    }
+}
+
+pub(crate) async fn start(component: Component, options: Options) -> Result<Running> {
+    validate_component_name(&component.name).map_err(Error::Config)?;
+    let store_dir = options.data_dir.join(&component.name);
+    let store = Store::open(&store_dir, options.cache_bytes).map_err(|source| Error::StoreOpen {
+        path: store_dir.display().to_string(),
+        source,
+    })?;
+    let client = crate::connect::connect(&options.connection, &component.name).await?;
+    let js = jetstream::new(client.clone());
+    if !component.publish_subjects.is_empty() {
+        ensure_own_stream(&js, &component.name).await?;
+    }
+    ensure_dead_letter_stream(&js).await;
+
+    let consumers = consumer::specs(&component.name, &component.subscriptions);
+    let relay = Relay::new(store.clone(), js.clone());
+    let shared = Arc::new(Shared {
+        progress: consumers.iter().map(|_| Progress::default()).collect(),
+        consumers,
+        name: component.name,
+        version: component.version,
+        description: component.description,
+        client,
+        js,
+        store,
+        relay: relay.clone(),
+        subscriptions: component.subscriptions,
+        served: component.served,
+        publishes: component.publishes,
+        write_lock: Mutex::new(()),
+        rebuilding: AtomicBool::new(false),
+        consumer_tasks: Mutex::new(ConsumerTasks::default()),
+        started_at: Instant::now(),
+        started_at_rfc3339: crate::envelope::now_rfc3339(),
+        failed: CancellationToken::new(),
+        options,
+    });
+
+    let relay_cancel = CancellationToken::new();
+    let relay_task = if shared.options.fault == crate::options::Fault::ParkRelay {
+        tracing::warn!("fault injection: the outbox relay is parked");
+        None
+    } else {
+        Some(tokio::spawn(relay.run(relay_cancel.clone())))
+    };
+    let mut endpoints = JoinSet::new();
+    let service = crate::service::start(&shared, &mut endpoints).await?;
+    shared.start_consumers(None).await;
+    Ok(Running {
+        shared,
+        endpoints,
+        service: Some(service),
+        relay_cancel,
+        relay: relay_task,
+    })
+}
+
+/// Creates or updates `EVT_<OWNER>`, capturing `evt.<owner>.>`.
+async fn ensure_own_stream(js: &jetstream::Context, owner: &str) -> Result<()> {
+    let config = stream::Config {
+        name: stream_name(owner),
+        description: Some(format!("events published by {owner}")),
+        subjects: vec![format!("evt.{owner}.>")],
+        storage: stream::StorageType::File,
+        retention: stream::RetentionPolicy::Limits,
+        duplicate_window: Duration::from_secs(120),
+        // History is what rebuilds replay: no deleting single events.
+        deny_delete: true,
+        allow_direct: true,
+        ..Default::default()
+    };
+    js.create_or_update_stream(config)
+        .await
+        .map_err(|e| Error::js(&format!("ensuring stream {}", stream_name(owner)), e))?;
+    Ok(())
+}
+
+/// Makes sure `DLQ` exists. Not fatal: under strict broker permissions the operator creates
+/// it, and the relay keeps dead letters in the outbox until it can publish them.
+async fn ensure_dead_letter_stream(js: &jetstream::Context) {
+    let config = stream::Config {
+        name: DEAD_LETTER_STREAM.to_owned(),
+        description: Some("dead letters of every component".to_owned()),
+        subjects: vec!["dlq.>".to_owned()],
+        storage: stream::StorageType::File,
+        duplicate_window: Duration::from_secs(120),
+        ..Default::default()
+    };
+    if let Err(err) = js.get_or_create_stream(config).await {
+        tracing::warn!(error = %err, "cannot ensure the DLQ stream; dead letters wait in the outbox until it exists");
+    }
+}

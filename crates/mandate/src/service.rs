@@ -1,0 +1,211 @@
+//! Services on the NATS services API (ADR-32): typed MessagePack requests and responses,
+//! typed errors in the standard `Nats-Service-Error` / `Nats-Service-Error-Code` headers,
+//! discoverable with `$SRV.PING/INFO/STATS` (`nats micro ls`).
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use async_nats::HeaderMap;
+use async_nats::service::{Request, Service};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use crate::context::{Context, IdPolicy};
+use crate::envelope::Cause;
+use crate::error::{Error, Result};
+use crate::runtime::Shared;
+use crate::store::{StoreError, View};
+
+/// Set on error replies: `true` when the caller may retry the same request later.
+pub const RETRYABLE_HEADER: &str = "Mandate-Retryable";
+
+/// A typed service error: an HTTP-like `code`, a message for humans, and whether a retry may
+/// succeed. It travels in the standard `Nats-Service-Error*` headers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ServiceError {
+    pub code: u16,
+    pub message: String,
+    pub retryable: bool,
+}
+
+impl ServiceError {
+    pub fn new(code: u16, message: impl Into<String>, retryable: bool) -> ServiceError {
+        ServiceError {
+            code,
+            message: message.into(),
+            retryable,
+        }
+    }
+    /// 400: the request is wrong; retrying it unchanged will not help.
+    pub fn bad_request(message: impl Into<String>) -> ServiceError {
+        ServiceError::new(400, message, false)
+    }
+    /// 404: what the request names does not exist.
+    pub fn not_found(message: impl Into<String>) -> ServiceError {
+        ServiceError::new(404, message, false)
+    }
+    /// 409: the request contradicts the current state.
+    pub fn conflict(message: impl Into<String>) -> ServiceError {
+        ServiceError::new(409, message, false)
+    }
+    /// 503: not now; try again later.
+    pub fn unavailable(message: impl Into<String>) -> ServiceError {
+        ServiceError::new(503, message, true)
+    }
+    /// 500: a fault of the service.
+    pub fn internal(message: impl Into<String>) -> ServiceError {
+        ServiceError::new(500, message, false)
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(err: StoreError) -> ServiceError {
+        ServiceError::internal(err.to_string())
+    }
+}
+
+pub(crate) type CommandFn = Box<dyn Fn(&mut Context<'_>, &[u8]) -> Result<Vec<u8>, ServiceError> + Send + Sync>;
+pub(crate) type QueryFn = Box<dyn Fn(&View, &[u8]) -> Result<Vec<u8>, ServiceError> + Send + Sync>;
+
+/// A served operation, type-erased.
+pub(crate) enum Endpoint {
+    /// Changes state: runs in a store transaction, may emit events through the outbox.
+    Command(CommandFn),
+    /// Reads committed state only.
+    Query(QueryFn),
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Endpoint::Command(_) => "Command",
+            Endpoint::Query(_) => "Query",
+        })
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Served {
+    pub operation: String,
+    pub subject: String,
+    pub endpoint: Endpoint,
+}
+
+pub(crate) fn decode_request<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, ServiceError> {
+    rmp_serde::from_slice(payload).map_err(|e| ServiceError::bad_request(format!("request does not decode: {e}")))
+}
+
+pub(crate) fn encode_response<T: Serialize>(response: &T) -> Result<Vec<u8>, ServiceError> {
+    rmp_serde::to_vec_named(response).map_err(|e| ServiceError::internal(format!("response does not encode: {e}")))
+}
+
+/// Starts the component's service (its domain endpoints plus the admin endpoints) and one
+/// task per endpoint.
+pub(crate) async fn start(shared: &Arc<Shared>, tasks: &mut JoinSet<()>) -> Result<Service> {
+    use async_nats::service::ServiceExt;
+    let service = shared
+        .client
+        .service_builder()
+        .description(shared.description.clone())
+        .start(shared.name.as_str(), shared.version.as_str())
+        .await
+        .map_err(|e| Error::nats("starting the service", e))?;
+    for (index, served) in shared.served.iter().enumerate() {
+        let endpoint = service
+            .endpoint_builder()
+            .name(served.operation.replace('.', "-"))
+            .add(served.subject.as_str())
+            .await
+            .map_err(|e| Error::nats("adding a service endpoint", e))?;
+        let shared = Arc::clone(shared);
+        tasks.spawn(async move {
+            let mut endpoint = endpoint;
+            while let Some(request) = endpoint.next().await {
+                handle(&shared, &shared.served[index], request).await;
+            }
+        });
+    }
+    crate::admin::add_endpoints(shared, &service, tasks).await?;
+    Ok(service)
+}
+
+async fn handle(shared: &Shared, served: &Served, request: Request) {
+    let cause = Cause::from_request(request.message.headers.as_ref());
+    let span = tracing::info_span!(
+        "request",
+        operation = %served.operation,
+        correlation_id = %cause.correlation_id,
+        trace_id = %cause.traceparent.trace_id,
+    );
+    let result = async {
+        if shared.is_rebuilding() {
+            return Err(ServiceError::unavailable(format!(
+                "{} is rebuilding its state from the streams; retry shortly",
+                shared.name
+            )));
+        }
+        let payload = &request.message.payload;
+        match &served.endpoint {
+            Endpoint::Query(query) => catch_panic(|| query(&shared.store.view(), payload)),
+            Endpoint::Command(command) => run_command(shared, command, &cause, payload).await,
+        }
+    }
+    .instrument(span.clone())
+    .await;
+    let _entered = span.enter();
+    if let Err(err) = &result {
+        if err.code >= 500 {
+            tracing::error!(code = err.code, message = %err.message, "request failed");
+        } else {
+            tracing::debug!(code = err.code, message = %err.message, "request refused");
+        }
+    }
+    if let Err(err) = respond(&request, result).await {
+        tracing::warn!(error = %err, "cannot send the reply");
+    }
+}
+
+async fn run_command(shared: &Shared, command: &CommandFn, cause: &Cause, payload: &[u8]) -> Result<Vec<u8>, ServiceError> {
+    let _writer = shared.write_lock.lock().await;
+    let mut tx = shared.store.begin();
+    let reply = catch_panic(|| {
+        let mut ctx = Context {
+            tx: &mut tx,
+            component: &shared.name,
+            declared: &shared.publishes,
+            meta: None,
+            cause,
+            ids: IdPolicy::Fresh,
+            emitted: 0,
+            replaying: false,
+        };
+        command(&mut ctx, payload)
+    })?;
+    shared.store.commit(tx)?;
+    shared.relay.wake();
+    Ok(reply)
+}
+
+/// Runs a handler, turning a panic into a 500 rather than a dead task.
+fn catch_panic<T>(f: impl FnOnce() -> Result<T, ServiceError>) -> Result<T, ServiceError> {
+    std::panic::catch_unwind(AssertUnwindSafe(f))
+        .unwrap_or_else(|panic| Err(ServiceError::internal(format!("handler panicked: {}", crate::panic_message(&panic)))))
+}
+
+async fn respond(request: &Request, result: Result<Vec<u8>, ServiceError>) -> Result<(), async_nats::PublishError> {
+    match result {
+        Ok(body) => request.respond(Ok(body.into())).await,
+        Err(err) => {
+            let mut headers = HeaderMap::new();
+            headers.insert(RETRYABLE_HEADER, if err.retryable { "true" } else { "false" });
+            let status = async_nats::service::error::Error {
+                status: err.message,
+                code: usize::from(err.code),
+            };
+            request.respond_with_headers(Err(status), headers).await
+        }
+    }
+}

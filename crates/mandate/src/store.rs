@@ -1,0 +1,391 @@
+//! The component's private store: one sled database under `<data dir>/<component>`, opened by
+//! this process alone (sled holds an exclusive lock on it).
+//!
+//! The seam is deliberately narrow — get, put, delete, prefix scan, atomic commit — so another
+//! backend can sit behind it. Everything lives in one sled tree, split into key spaces by a
+//! prefix, so that a single `apply_batch` commits the component's state, the consumers'
+//! watermarks and the outbox atomically:
+//!
+//! | prefix | what | wiped by a rebuild |
+//! |---|---|---|
+//! | `s/` | the component's own state (handlers and services) | yes |
+//! | `w/` | last applied stream sequence per consumer | yes |
+//! | `r/` | replay marks: up to where a rebuild must not re-publish | no |
+//! | `o/` | outbox: messages committed but not yet acknowledged by JetStream | no |
+//! | `m/` | kit counters (dead letters) | no |
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::Path;
+
+use serde::{Serialize, de::DeserializeOwned};
+
+pub(crate) const STATE: &[u8] = b"s/";
+pub(crate) const WATERMARK: &[u8] = b"w/";
+pub(crate) const REPLAY_MARK: &[u8] = b"r/";
+pub(crate) const OUTBOX: &[u8] = b"o/";
+pub(crate) const DEAD_LETTER_COUNT: &[u8] = b"m/dead-letters";
+
+/// A store error: I/O, or a value that does not decode as the type asked for.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("store I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("store value at {key:?} does not decode: {source}")]
+    Decode {
+        key: String,
+        source: rmp_serde::decode::Error,
+    },
+    #[error("store value does not encode: {0}")]
+    Encode(#[from] rmp_serde::encode::Error),
+}
+
+/// The component's sled database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: sled::Db,
+    tree: sled::Tree,
+    /// sled's `flush` stops at `sync_file_range`; syncing this handle makes a commit durable
+    /// against power loss too (DESIGN.md §6).
+    data_file: std::sync::Arc<File>,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`, with sled's page cache bounded to `cache_bytes`.
+    pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir)?;
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            .mode(sled::Mode::HighThroughput)
+            .open()?;
+        let tree = db.open_tree("mandate")?;
+        let data_file = File::open(dir.join("db"))?;
+        Ok(Store {
+            db,
+            tree,
+            data_file: std::sync::Arc::new(data_file),
+        })
+    }
+
+    /// A read-only view of the committed state.
+    pub fn view(&self) -> View {
+        View { store: self.clone() }
+    }
+
+    pub(crate) fn begin(&self) -> Tx {
+        Tx {
+            store: self.clone(),
+            accepted: BTreeMap::new(),
+            step: BTreeMap::new(),
+        }
+    }
+
+    /// Commits a transaction atomically and durably: one `apply_batch`, a flush, an fdatasync.
+    pub(crate) fn commit(&self, mut tx: Tx) -> Result<(), StoreError> {
+        tx.accept_step();
+        if tx.accepted.is_empty() {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        for (key, value) in std::mem::take(&mut tx.accepted) {
+            match value {
+                Some(value) => batch.insert(key, value),
+                None => batch.remove(key),
+            }
+        }
+        self.tree.apply_batch(batch)?;
+        self.sync()
+    }
+
+    /// Makes everything written so far durable.
+    pub(crate) fn sync(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        self.data_file.sync_data()?;
+        Ok(())
+    }
+
+    pub(crate) fn get_raw(&self, key: &[u8]) -> Result<Option<sled::IVec>, StoreError> {
+        Ok(self.tree.get(key)?)
+    }
+
+    pub(crate) fn scan_raw(
+        &self,
+        prefix: &[u8],
+    ) -> impl Iterator<Item = Result<(sled::IVec, sled::IVec), sled::Error>> + use<> {
+        self.tree.scan_prefix(prefix)
+    }
+
+    pub(crate) fn remove_raw(&self, keys: impl IntoIterator<Item = sled::IVec>) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for key in keys {
+            batch.remove(key);
+        }
+        self.tree.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Removes every key under the given prefixes in one atomic batch, then syncs.
+    pub(crate) fn wipe(&self, prefixes: &[&[u8]]) -> Result<u64, StoreError> {
+        let mut batch = sled::Batch::default();
+        let mut removed = 0;
+        for prefix in prefixes {
+            for entry in self.tree.scan_prefix(prefix) {
+                let (key, _) = entry?;
+                batch.remove(key);
+                removed += 1;
+            }
+        }
+        self.tree.apply_batch(batch)?;
+        self.sync()?;
+        Ok(removed)
+    }
+
+    /// A fresh, monotonically increasing id (for outbox ordering).
+    pub(crate) fn next_id(&self) -> Result<u64, StoreError> {
+        Ok(self.db.generate_id()?)
+    }
+
+    pub(crate) fn read_u64(&self, key: &[u8]) -> Result<u64, StoreError> {
+        Ok(self.get_raw(key)?.map(|v| decode_u64(&v)).unwrap_or(0))
+    }
+}
+
+pub(crate) fn key(space: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(space.len() + name.len());
+    key.extend_from_slice(space);
+    key.extend_from_slice(name);
+    key
+}
+
+pub(crate) fn encode_u64(value: u64) -> Vec<u8> {
+    value.to_be_bytes().to_vec()
+}
+
+pub(crate) fn decode_u64(bytes: &[u8]) -> u64 {
+    bytes.try_into().map(u64::from_be_bytes).unwrap_or(0)
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    Ok(rmp_serde::to_vec_named(value)?)
+}
+
+fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
+    rmp_serde::from_slice(bytes).map_err(|source| StoreError::Decode {
+        key: String::from_utf8_lossy(key).into_owned(),
+        source,
+    })
+}
+
+fn user_key(raw: &[u8]) -> String {
+    String::from_utf8_lossy(&raw[STATE.len()..]).into_owned()
+}
+
+/// Committed state, read-only: what queries see. Keys are the component's own strings.
+#[derive(Debug, Clone)]
+pub struct View {
+    store: Store,
+}
+
+impl View {
+    /// The value at `key`, decoded as `T`.
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        let full = self::key(STATE, key.as_bytes());
+        self.store.get_raw(&full)?.map(|v| decode(&full, &v)).transpose()
+    }
+
+    /// Every entry whose key starts with `prefix`, in key order.
+    pub fn scan<T: DeserializeOwned>(&self, prefix: &str) -> Result<Vec<(String, T)>, StoreError> {
+        self.page(prefix, None, usize::MAX)
+    }
+
+    /// Up to `limit` entries under `prefix` whose key sorts after `after` (a page cursor).
+    pub fn page<T: DeserializeOwned>(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, T)>, StoreError> {
+        let full_prefix = key(STATE, prefix.as_bytes());
+        let start = match after {
+            Some(after) => std::ops::Bound::Excluded(key(STATE, after.as_bytes())),
+            None => std::ops::Bound::Included(full_prefix.clone()),
+        };
+        let mut out = Vec::new();
+        for entry in self.store.tree.range::<Vec<u8>, _>((start, std::ops::Bound::Unbounded)) {
+            let (k, v) = entry?;
+            if !k.starts_with(&full_prefix) || out.len() >= limit {
+                break;
+            }
+            out.push((user_key(&k), decode(&k, &v)?));
+        }
+        Ok(out)
+    }
+}
+
+/// Pending writes on top of the committed state, committed all at once by [`Store::commit`].
+///
+/// Writes go to the current *step* (one message, one request); a step is either accepted
+/// into the transaction or discarded, so one failing message does not spoil the batch.
+#[derive(Debug)]
+pub(crate) struct Tx {
+    store: Store,
+    accepted: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    step: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl Tx {
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub(crate) fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(value) = self.step.get(key).or_else(|| self.accepted.get(key)) {
+            return Ok(value.clone());
+        }
+        Ok(self.store.get_raw(key)?.map(|v| v.to_vec()))
+    }
+
+    pub(crate) fn put_raw(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.step.insert(key, Some(value));
+    }
+
+    pub(crate) fn delete_raw(&mut self, key: Vec<u8>) {
+        self.step.insert(key, None);
+    }
+
+    /// Committed entries under `prefix` merged with this transaction's writes.
+    pub(crate) fn scan_raw(&self, prefix: &[u8]) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, StoreError> {
+        let mut merged = BTreeMap::new();
+        for entry in self.store.scan_raw(prefix) {
+            let (k, v) = entry?;
+            merged.insert(k.to_vec(), v.to_vec());
+        }
+        for layer in [&self.accepted, &self.step] {
+            for (k, v) in layer.range(prefix.to_vec()..).take_while(|(k, _)| k.starts_with(prefix)) {
+                match v {
+                    Some(v) => merged.insert(k.clone(), v.clone()),
+                    None => merged.remove(k),
+                };
+            }
+        }
+        Ok(merged)
+    }
+
+    pub(crate) fn accept_step(&mut self) {
+        let step = std::mem::take(&mut self.step);
+        self.accepted.extend(step);
+    }
+
+    pub(crate) fn discard_step(&mut self) {
+        self.step.clear();
+    }
+
+    pub(crate) fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        let full = self::key(STATE, key.as_bytes());
+        self.get_raw(&full)?.map(|v| decode(&full, &v)).transpose()
+    }
+
+    pub(crate) fn put<T: Serialize>(&mut self, key: &str, value: &T) -> Result<(), StoreError> {
+        let value = encode(value)?;
+        self.put_raw(self::key(STATE, key.as_bytes()), value);
+        Ok(())
+    }
+
+    pub(crate) fn delete(&mut self, key: &str) {
+        self.delete_raw(self::key(STATE, key.as_bytes()));
+    }
+
+    pub(crate) fn scan<T: DeserializeOwned>(&self, prefix: &str) -> Result<Vec<(String, T)>, StoreError> {
+        self.scan_raw(&key(STATE, prefix.as_bytes()))?
+            .into_iter()
+            .map(|(k, v)| Ok((user_key(&k), decode(&k, &v)?)))
+            .collect()
+    }
+
+    pub(crate) fn read_u64(&self, key: &[u8]) -> Result<u64, StoreError> {
+        Ok(self.get_raw(key)?.map(|v| decode_u64(&v)).unwrap_or(0))
+    }
+
+    pub(crate) fn write_u64(&mut self, key: Vec<u8>, value: u64) {
+        self.put_raw(key, encode_u64(value));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("c"), 8 << 20).expect("opens");
+        (dir, store)
+    }
+
+    #[test]
+    fn a_transaction_reads_its_own_writes_and_commits_atomically() {
+        let (_dir, store) = store();
+        let mut tx = store.begin();
+        tx.put("a/1", &1u32).expect("put");
+        tx.put("a/2", &2u32).expect("put");
+        assert_eq!(tx.get::<u32>("a/1").expect("get"), Some(1));
+        assert_eq!(store.view().get::<u32>("a/1").expect("get"), None, "not committed yet");
+        tx.accept_step();
+        tx.delete("a/1");
+        tx.put("a/3", &3u32).expect("put");
+        let scanned: Vec<(String, u32)> = tx.scan("a/").expect("scan");
+        assert_eq!(scanned, vec![("a/2".into(), 2), ("a/3".into(), 3)]);
+        store.commit(tx).expect("commit");
+        assert_eq!(store.view().scan::<u32>("a/").expect("scan"), vec![("a/2".into(), 2), ("a/3".into(), 3)]);
+    }
+
+    #[test]
+    fn a_discarded_step_leaves_no_trace() {
+        let (_dir, store) = store();
+        let mut tx = store.begin();
+        tx.put("kept", &1u8).expect("put");
+        tx.accept_step();
+        tx.put("dropped", &2u8).expect("put");
+        tx.discard_step();
+        store.commit(tx).expect("commit");
+        assert_eq!(store.view().get::<u8>("kept").expect("get"), Some(1));
+        assert_eq!(store.view().get::<u8>("dropped").expect("get"), None);
+    }
+
+    #[test]
+    fn pages_continue_after_the_cursor_and_stay_in_their_prefix() {
+        let (_dir, store) = store();
+        let mut tx = store.begin();
+        for i in 0..5u8 {
+            tx.put(&format!("p/{i}"), &i).expect("put");
+        }
+        tx.put("q/0", &9u8).expect("put");
+        store.commit(tx).expect("commit");
+        let first: Vec<(String, u8)> = store.view().page("p/", None, 2).expect("page");
+        assert_eq!(first, vec![("p/0".into(), 0), ("p/1".into(), 1)]);
+        let rest: Vec<(String, u8)> = store.view().page("p/", Some("p/1"), 10).expect("page");
+        assert_eq!(rest, vec![("p/2".into(), 2), ("p/3".into(), 3), ("p/4".into(), 4)]);
+    }
+
+    #[test]
+    fn wipe_removes_only_the_named_key_spaces() {
+        let (_dir, store) = store();
+        let mut tx = store.begin();
+        tx.put("x", &1u8).expect("put");
+        tx.write_u64(key(WATERMARK, b"c"), 7);
+        tx.write_u64(key(REPLAY_MARK, b"c"), 7);
+        store.commit(tx).expect("commit");
+        store.wipe(&[STATE, WATERMARK]).expect("wipe");
+        assert_eq!(store.view().get::<u8>("x").expect("get"), None);
+        assert_eq!(store.read_u64(&key(WATERMARK, b"c")).expect("read"), 0);
+        assert_eq!(store.read_u64(&key(REPLAY_MARK, b"c")).expect("read"), 7);
+    }
+
+    #[test]
+    fn a_second_open_of_the_same_store_is_refused() {
+        let (dir, _store) = store();
+        assert!(Store::open(&dir.path().join("c"), 8 << 20).is_err());
+    }
+}
