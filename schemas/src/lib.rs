@@ -47,7 +47,11 @@ mod tests {
             base: &'a OrderPlaced,
             channel: &'a str,
         }
-        let newer = rmp_serde::to_vec_named(&Newer { base: &placed, channel: "web" }).expect("encodes");
+        let newer = rmp_serde::to_vec_named(&Newer {
+            base: &placed,
+            channel: "web",
+        })
+        .expect("encodes");
         assert_eq!(rmp_serde::from_slice::<OrderPlaced>(&newer).expect("decodes"), placed);
     }
 }

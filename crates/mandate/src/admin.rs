@@ -123,7 +123,8 @@ fn parse_rebuild(request: &Request) -> Result<StartAt, ServiceError> {
     let parsed: RebuildRequest = if body.iter().all(u8::is_ascii_whitespace) {
         RebuildRequest::default()
     } else {
-        serde_json::from_slice(body).map_err(|e| ServiceError::bad_request(format!("rebuild request is not valid JSON: {e}")))?
+        serde_json::from_slice(body)
+            .map_err(|e| ServiceError::bad_request(format!("rebuild request is not valid JSON: {e}")))?
     };
     parsed.start_at()
 }
@@ -170,8 +171,16 @@ pub(crate) async fn status(shared: &Shared) -> Result<StatusReport, ServiceError
 
 async fn consumer_status(shared: &Shared, index: usize) -> Result<ConsumerStatus, ServiceError> {
     let spec = &shared.consumers[index];
-    let pending = match shared.js.get_consumer_from_stream::<async_nats::jetstream::consumer::pull::Config, _, _>(&spec.durable, &spec.stream).await {
-        Ok(mut consumer) => consumer.info().await.ok().map(|info| info.num_pending + info.num_ack_pending as u64),
+    let pending = match shared
+        .js
+        .get_consumer_from_stream::<async_nats::jetstream::consumer::pull::Config, _, _>(&spec.durable, &spec.stream)
+        .await
+    {
+        Ok(mut consumer) => consumer
+            .info()
+            .await
+            .ok()
+            .map(|info| info.num_pending + info.num_ack_pending as u64),
         Err(_) => None,
     };
     Ok(ConsumerStatus {
@@ -235,7 +244,9 @@ async fn wipe(shared: &Shared) -> Result<u64, ServiceError> {
     consumer::mark_replay(shared, &mut tx)?;
     shared.store.commit(tx)?;
     for (index, progress) in shared.progress.iter().enumerate() {
-        progress.replay_until.store(consumer::replay_mark(shared, index)?, Ordering::Release);
+        progress
+            .replay_until
+            .store(consumer::replay_mark(shared, index)?, Ordering::Release);
     }
     Ok(shared.store.wipe(&[STATE, WATERMARK])?)
 }

@@ -148,7 +148,8 @@ impl Bus {
     pub async fn publish<E: Event>(&self, event: &E) -> Result<Meta> {
         let meta = Meta::originate(&self.name, E::ce_type());
         let payload = rmp_serde::to_vec_named(event)?;
-        self.publish_raw(&E::subject(), meta.to_headers(), payload.into()).await?;
+        self.publish_raw(&E::subject(), meta.to_headers(), payload.into())
+            .await?;
         Ok(meta)
     }
 
@@ -178,7 +179,12 @@ impl Bus {
         self.admin(component, "rebuild", body.into()).await
     }
 
-    async fn admin<T: serde::de::DeserializeOwned>(&self, component: &str, operation: &str, body: Bytes) -> Result<T, CallError> {
+    async fn admin<T: serde::de::DeserializeOwned>(
+        &self,
+        component: &str,
+        operation: &str,
+        body: Bytes,
+    ) -> Result<T, CallError> {
         let subject = admin_subject(component, operation);
         let reply = self.request(&subject, body).await?;
         serde_json::from_slice(&reply).map_err(|e| CallError::Decode {

@@ -32,7 +32,9 @@ pub(crate) struct Subscription {
 
 impl std::fmt::Debug for Subscription {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Subscription").field("ce_type", &self.ce_type).finish_non_exhaustive()
+        f.debug_struct("Subscription")
+            .field("ce_type", &self.ce_type)
+            .finish_non_exhaustive()
     }
 }
 
@@ -97,7 +99,10 @@ impl Component {
 
     /// Handles every `E` on the bus, from the owner's stream, exactly once, in stream order.
     /// The handler's writes and emits commit atomically with the stream position.
-    pub fn on<E: Event>(mut self, handler: impl Fn(&mut Context<'_>, E) -> HandlerResult + Send + Sync + 'static) -> Component {
+    pub fn on<E: Event>(
+        mut self,
+        handler: impl Fn(&mut Context<'_>, E) -> HandlerResult + Send + Sync + 'static,
+    ) -> Component {
         let erased: EventFn = Box::new(move |ctx, payload| {
             let event: E = rmp_serde::from_slice(payload)
                 .map_err(|e| Failure::Undecodable(format!("payload does not decode as {}: {e}", E::ce_type())))?;
@@ -152,7 +157,10 @@ impl Component {
     pub fn manifest(&self) -> Manifest {
         let mut subscribes: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for sub in self.subscriptions.values() {
-            subscribes.entry(stream_name(sub.owner)).or_default().push(sub.ce_type.clone());
+            subscribes
+                .entry(stream_name(sub.owner))
+                .or_default()
+                .push(sub.ce_type.clone());
         }
         Manifest {
             name: self.name.clone(),
@@ -187,6 +195,26 @@ impl Component {
             () = stopping.cancelled() => tracing::warn!("a task of the component stopped; shutting down"),
         }
         running.shutdown().await
+    }
+
+    /// [`run`](Component::run) for `main`: prints an error in plain words (not `Debug`)
+    /// and turns it into a failing exit code.
+    ///
+    /// ```no_run
+    /// #[tokio::main(flavor = "current_thread")]
+    /// async fn main() -> std::process::ExitCode {
+    ///     mandate::Component::new("counter").main().await
+    /// }
+    /// ```
+    pub async fn main(self) -> std::process::ExitCode {
+        match self.run().await {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(err) => {
+                tracing::error!(error = %err, "stopped with an error");
+                eprintln!("error: {err}");
+                std::process::ExitCode::FAILURE
+            }
+        }
     }
 
     /// Starts the component with explicit options and returns a handle to it (tests, tools,

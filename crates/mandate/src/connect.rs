@@ -64,7 +64,9 @@ async fn connect_options(options: &ConnectionOptions, name: &str) -> Result<Conn
     };
     if let Some(user) = &options.user {
         let password = password.ok_or_else(|| {
-            Error::Config(format!("user {user:?} has no password: set NATS_PASSWORD or NATS_PASSWORD_FILE"))
+            Error::Config(format!(
+                "user {user:?} has no password: set NATS_PASSWORD or NATS_PASSWORD_FILE"
+            ))
         })?;
         connect = connect.user_and_password(user.clone(), password);
     }

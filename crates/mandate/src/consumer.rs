@@ -66,7 +66,10 @@ pub enum StartAt {
 pub(crate) fn specs(component: &str, subscriptions: &BTreeMap<String, Subscription>) -> Vec<ConsumerSpec> {
     let mut by_stream: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (subject, sub) in subscriptions {
-        by_stream.entry(stream_name(sub.owner)).or_default().push(subject.clone());
+        by_stream
+            .entry(stream_name(sub.owner))
+            .or_default()
+            .push(subject.clone());
     }
     by_stream
         .into_iter()
@@ -147,7 +150,12 @@ async fn wait_for_stream(shared: &Shared, spec: &ConsumerSpec, cancel: &Cancella
 
 /// (Re)creates the durable consumer so that it delivers from just past the watermark (or
 /// from `start` during a rebuild).
-async fn seat(shared: &Shared, index: usize, stream: &Stream, start: Option<StartAt>) -> Result<PullConsumer, crate::Error> {
+async fn seat(
+    shared: &Shared,
+    index: usize,
+    stream: &Stream,
+    start: Option<StartAt>,
+) -> Result<PullConsumer, crate::Error> {
     let spec = &shared.consumers[index];
     let applied = watermark(shared, index)?;
     let progress = &shared.progress[index];
@@ -199,7 +207,12 @@ async fn seat(shared: &Shared, index: usize, stream: &Stream, start: Option<Star
     Ok(consumer)
 }
 
-async fn consume(shared: &Shared, index: usize, consumer: &PullConsumer, cancel: &CancellationToken) -> Result<(), crate::Error> {
+async fn consume(
+    shared: &Shared,
+    index: usize,
+    consumer: &PullConsumer,
+    cancel: &CancellationToken,
+) -> Result<(), crate::Error> {
     let batch_size = shared.options.batch_size as usize;
     loop {
         let messages = match consumer.stream().max_messages_per_batch(batch_size).messages().await {
@@ -287,7 +300,9 @@ async fn after_commit(shared: &Shared, index: usize, last: &Message) {
         tracing::warn!("fault injection: parked after commit, before ack");
         std::future::pending::<()>().await;
     }
-    if let Err(err) = last.ack().await {
+    if shared.options.fault == Fault::NeverAck {
+        tracing::warn!("fault injection: not acknowledging");
+    } else if let Err(err) = last.ack().await {
         // Not fatal: the watermark makes a redelivery harmless.
         tracing::warn!(error = %err, "cannot acknowledge; the batch will be redelivered and skipped");
     }
@@ -327,9 +342,10 @@ async fn retry_alone(shared: &Shared, index: usize, message: &Message, mut reaso
     {
         let _writer = shared.write_lock.lock().await;
         let mut tx = shared.store.begin();
-        let Some(origin) = origin(shared, index, message) else {
+        let Some(mut origin) = origin(shared, index, message) else {
             return Ok(());
         };
+        origin.deliveries = origin.deliveries.max(i64::from(attempts));
         let reason = format!("handler failed {attempts} time(s); last error: {reason}");
         dead_letter(shared, index, &mut tx, &origin, DeadLetterKind::HandlerFailed, &reason)?;
         tx.write_u64(shared.consumers[index].watermark_key(), origin.sequence);
@@ -413,7 +429,10 @@ fn apply(shared: &Shared, index: usize, tx: &mut Tx, message: &Message, attempt:
                 }
                 Ok(Err(Failure::Handler(reason))) => return Ok(Applied::Failed(reason)),
                 Err(panic) => {
-                    return Ok(Applied::Failed(format!("handler panicked: {}", crate::panic_message(&panic))));
+                    return Ok(Applied::Failed(format!(
+                        "handler panicked: {}",
+                        crate::panic_message(&panic)
+                    )));
                 }
             }
         }
@@ -429,7 +448,8 @@ fn classify<'s>(shared: &'s Shared, message: &Message) -> Result<(&'s Subscripti
         .subscriptions
         .get(subject)
         .ok_or_else(|| (DeadLetterKind::UnknownType, format!("no handler for subject {subject}")))?;
-    let meta = Meta::from_headers(message.headers.as_ref()).map_err(|e| (DeadLetterKind::MissingHeader, e.to_string()))?;
+    let meta =
+        Meta::from_headers(message.headers.as_ref()).map_err(|e| (DeadLetterKind::MissingHeader, e.to_string()))?;
     if meta.kind != subscription.ce_type {
         return Err((
             DeadLetterKind::UnknownType,
@@ -443,7 +463,14 @@ fn classify<'s>(shared: &'s Shared, message: &Message) -> Result<(&'s Subscripti
 }
 
 /// Dead-letters, unless a rebuild is re-applying what was dead-lettered the first time.
-fn dead_letter(shared: &Shared, index: usize, tx: &mut Tx, origin: &Origin<'_>, kind: DeadLetterKind, reason: &str) -> Result<(), StoreError> {
+fn dead_letter(
+    shared: &Shared,
+    index: usize,
+    tx: &mut Tx,
+    origin: &Origin<'_>,
+    kind: DeadLetterKind,
+    reason: &str,
+) -> Result<(), StoreError> {
     if origin.sequence <= shared.progress[index].replay_until.load(Ordering::Acquire) {
         tracing::debug!(sequence = origin.sequence, "rebuild: already dead-lettered before");
         return Ok(());

@@ -91,7 +91,11 @@ impl Context<'_> {
             .into());
         }
         if !self.declared.contains(&kind) {
-            return Err(format!("{kind} is not declared: add `.publishes::<{}>()` to the component", std::any::type_name::<E>()).into());
+            return Err(format!(
+                "{kind} is not declared: add `.publishes::<{}>()` to the component",
+                std::any::type_name::<E>()
+            )
+            .into());
         }
         let index = self.emitted;
         self.emitted += 1;

@@ -104,5 +104,8 @@ pub(crate) fn stage(
 
 /// Header values cannot hold line breaks.
 fn one_line(text: &str) -> String {
-    text.split(['\r', '\n']).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" | ")
+    text.split(['\r', '\n'])
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" | ")
 }

@@ -213,9 +213,7 @@ impl std::str::FromStr for TraceParent {
         let parts: Vec<&str> = s.split('-').collect();
         let hex = |p: &str, len: usize| p.len() == len && p.bytes().all(|b| b.is_ascii_hexdigit());
         match parts.as_slice() {
-            [version, trace, span, flags]
-                if hex(version, 2) && hex(trace, 32) && hex(span, 16) && hex(flags, 2) =>
-            {
+            [version, trace, span, flags] if hex(version, 2) && hex(trace, 32) && hex(span, 16) && hex(flags, 2) => {
                 Ok(TraceParent {
                     trace_id: trace.to_ascii_lowercase(),
                     span_id: span.to_ascii_lowercase(),
@@ -275,7 +273,10 @@ mod tests {
         let tp: TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
             .parse()
             .expect("valid");
-        assert_eq!(tp.to_string(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+        assert_eq!(
+            tp.to_string(),
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        );
         let child = tp.child();
         assert_eq!(child.trace_id, tp.trace_id);
         assert_ne!(child.span_id, tp.span_id);

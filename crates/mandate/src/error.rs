@@ -5,15 +5,21 @@ use crate::store::StoreError;
 /// An error that stops a component (or a client) from starting or running.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot connect to NATS at {url}: {reason} (is nats-server running? `scripts/install-nats-server` installs one; set NATS_URL or --server to point elsewhere)")]
+    #[error(
+        "cannot connect to NATS at {url}: {reason} (is nats-server running? `scripts/install-nats-server` installs one; set NATS_URL or --server to point elsewhere)"
+    )]
     Connect { url: String, reason: String },
-    #[error("nats-server {found} at {url} is too old: mandate needs 2.10 or newer, because 2.9 silently ignores a consumer's multiple filter subjects and would deliver every event of a stream to every consumer. Install a newer server (`scripts/install-nats-server`).")]
+    #[error(
+        "nats-server {found} at {url} is too old: mandate needs 2.10 or newer, because 2.9 silently ignores a consumer's multiple filter subjects and would deliver every event of a stream to every consumer. Install a newer server (`scripts/install-nats-server`)."
+    )]
     ServerTooOld { url: String, found: String },
     #[error("invalid configuration: {0}")]
     Config(String),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("cannot open the store at {path}: {source} (is another process of this component running with the same data dir?)")]
+    #[error(
+        "cannot open the store at {path}: {source} (is another process of this component running with the same data dir?)"
+    )]
     StoreOpen { path: String, source: StoreError },
     #[error("JetStream: {0}")]
     JetStream(String),

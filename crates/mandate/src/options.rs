@@ -7,7 +7,12 @@ use std::time::Duration;
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConnectionOptions {
     /// NATS server URL(s), comma-separated.
-    #[arg(long = "server", short = 's', env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    #[arg(
+        long = "server",
+        short = 's',
+        env = "NATS_URL",
+        default_value = "nats://127.0.0.1:4222"
+    )]
     pub url: String,
     /// User name for user/password authentication.
     #[arg(long, env = "NATS_USER")]
@@ -69,6 +74,8 @@ pub enum Fault {
     ParkBeforeAck,
     /// Never publish the outbox.
     ParkRelay,
+    /// Apply and commit batches but never acknowledge them, so JetStream redelivers.
+    NeverAck,
 }
 
 /// Everything a component reads from its command line and environment.
@@ -127,7 +134,9 @@ impl Options {
 pub fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

@@ -178,6 +178,7 @@ impl Relay {
         let published = acked.len();
         if published > 0 {
             self.store.remove_raw(acked)?;
+            tracing::debug!(published, "outbox relay published");
         }
         match first_error {
             Some(err) if published == 0 => Err(err),

@@ -215,6 +215,13 @@ pub(crate) async fn start(component: Component, options: Options) -> Result<Runn
     let mut endpoints = JoinSet::new();
     let service = crate::service::start(&shared, &mut endpoints).await?;
     shared.start_consumers(None).await;
+    // "Started" means reachable. A flush only writes our subscriptions to the socket; a
+    // round trip through our own service proves the server has registered them.
+    shared
+        .client
+        .request(format!("$SRV.PING.{}", shared.name), bytes::Bytes::new())
+        .await
+        .map_err(|e| Error::nats("checking that the service is reachable", e))?;
     Ok(Running {
         shared,
         endpoints,

@@ -168,7 +168,12 @@ async fn handle(shared: &Shared, served: &Served, request: Request) {
     }
 }
 
-async fn run_command(shared: &Shared, command: &CommandFn, cause: &Cause, payload: &[u8]) -> Result<Vec<u8>, ServiceError> {
+async fn run_command(
+    shared: &Shared,
+    command: &CommandFn,
+    cause: &Cause,
+    payload: &[u8],
+) -> Result<Vec<u8>, ServiceError> {
     let _writer = shared.write_lock.lock().await;
     let mut tx = shared.store.begin();
     let reply = catch_panic(|| {
@@ -191,8 +196,12 @@ async fn run_command(shared: &Shared, command: &CommandFn, cause: &Cause, payloa
 
 /// Runs a handler, turning a panic into a 500 rather than a dead task.
 fn catch_panic<T>(f: impl FnOnce() -> Result<T, ServiceError>) -> Result<T, ServiceError> {
-    std::panic::catch_unwind(AssertUnwindSafe(f))
-        .unwrap_or_else(|panic| Err(ServiceError::internal(format!("handler panicked: {}", crate::panic_message(&panic)))))
+    std::panic::catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        Err(ServiceError::internal(format!(
+            "handler panicked: {}",
+            crate::panic_message(&panic)
+        )))
+    })
 }
 
 async fn respond(request: &Request, result: Result<Vec<u8>, ServiceError>) -> Result<(), async_nats::PublishError> {

@@ -264,7 +264,10 @@ impl Tx {
             merged.insert(k.to_vec(), v.to_vec());
         }
         for layer in [&self.accepted, &self.step] {
-            for (k, v) in layer.range(prefix.to_vec()..).take_while(|(k, _)| k.starts_with(prefix)) {
+            for (k, v) in layer
+                .range(prefix.to_vec()..)
+                .take_while(|(k, _)| k.starts_with(prefix))
+            {
                 match v {
                     Some(v) => merged.insert(k.clone(), v.clone()),
                     None => merged.remove(k),
@@ -338,7 +341,10 @@ mod tests {
         let scanned: Vec<(String, u32)> = tx.scan("a/").expect("scan");
         assert_eq!(scanned, vec![("a/2".into(), 2), ("a/3".into(), 3)]);
         store.commit(tx).expect("commit");
-        assert_eq!(store.view().scan::<u32>("a/").expect("scan"), vec![("a/2".into(), 2), ("a/3".into(), 3)]);
+        assert_eq!(
+            store.view().scan::<u32>("a/").expect("scan"),
+            vec![("a/2".into(), 2), ("a/3".into(), 3)]
+        );
     }
 
     #[test]

@@ -1,0 +1,13 @@
+//! The kit against a real nats-server (started per test by the testkit): correctness, not
+//! timing. Components run in-process here, except in `process.rs`, which runs the example
+//! binary as its own process.
+
+mod common;
+mod dead_letters;
+mod envelope;
+mod exactly_once;
+mod outbox;
+mod process;
+mod rebuild;
+mod services;
+mod version;
