@@ -6,8 +6,13 @@
 //! version only add fields with a default; anything else is a new major version on a new
 //! subject. Money is integer minor units; ids are ULID or UUIDv7 strings.
 
+pub mod catalog;
 pub mod inventory;
+pub mod notifications;
 pub mod orders;
+pub mod paging;
+pub mod payments;
+pub mod shipping;
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,12 @@
 //! Owned by `orders`: order placement and lifecycle.
+//!
+//! An order moves forward only: placed → reserved → paid → completed, or ends rejected,
+//! payment-declined or cancelled. Every order ends in exactly one terminal state.
 
 use mandate::{Event, Operation};
 use serde::{Deserialize, Serialize};
+
+use crate::paging::Page;
 
 /// One line of an order as the customer asks for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,17 +45,71 @@ impl Event for OrderPlaced {
     const VERSION: u32 = 1;
 }
 
+/// `evt.orders.cancelled.v1`: the customer cancelled before dispatch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderCancelled {
+    pub order_id: String,
+    pub customer_id: String,
+    pub reason: String,
+}
+
+impl Event for OrderCancelled {
+    const OWNER: &'static str = "orders";
+    const NAME: &'static str = "cancelled";
+    const VERSION: u32 = 1;
+}
+
+/// `evt.orders.completed.v1`: paid and dispatched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderCompleted {
+    pub order_id: String,
+    pub customer_id: String,
+    pub total_minor: i64,
+    pub currency: String,
+}
+
+impl Event for OrderCompleted {
+    const OWNER: &'static str = "orders";
+    const NAME: &'static str = "completed";
+    const VERSION: u32 = 1;
+}
+
 /// Where an order stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OrderStatus {
     Placed,
     Reserved,
-    Rejected,
     Paid,
+    /// Terminal: stock could not be reserved.
+    Rejected,
+    /// Terminal: the payment was declined; stock is released.
     PaymentDeclined,
+    /// Terminal: cancelled before dispatch; stock released, payment refunded if taken.
     Cancelled,
+    /// Terminal: paid and dispatched.
     Completed,
+}
+
+impl OrderStatus {
+    /// True for the four end states.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Rejected | OrderStatus::PaymentDeclined | OrderStatus::Cancelled | OrderStatus::Completed
+        )
+    }
+}
+
+/// One step of an order's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusChange {
+    pub status: OrderStatus,
+    /// RFC 3339 time of the event that caused it.
+    pub at: String,
+    /// A short human note (e.g. the decline reason).
+    #[serde(default)]
+    pub note: String,
 }
 
 /// An order as `orders.get.v1` and `orders.place.v1` return it.
@@ -62,6 +121,9 @@ pub struct OrderView {
     pub lines: Vec<OrderLine>,
     pub total_minor: i64,
     pub currency: String,
+    /// Oldest first.
+    #[serde(default)]
+    pub history: Vec<StatusChange>,
 }
 
 /// `svc.orders.place.v1` request. A repeated `idempotency_key` returns the first order.
@@ -74,7 +136,8 @@ pub struct PlaceOrderRequest {
     pub payment_token: String,
 }
 
-/// `svc.orders.place.v1`: place an order. Errors: 400 (empty cart, bad quantity, unknown sku).
+/// `svc.orders.place.v1`: place an order. Errors: 400 (empty cart, zero quantity, unknown
+/// sku, mixed currencies).
 #[derive(Debug)]
 pub struct PlaceOrder;
 
@@ -101,5 +164,48 @@ impl Operation for GetOrder {
     const NAME: &'static str = "get";
     const VERSION: u32 = 1;
     type Request = GetOrderRequest;
+    type Response = OrderView;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListOrdersRequest {
+    pub customer_id: String,
+    /// The cursor from the previous page's `next`.
+    #[serde(default)]
+    pub after: Option<String>,
+    /// Page size; 0 means the default (20), at most 100.
+    #[serde(default)]
+    pub limit: u32,
+}
+
+/// `svc.orders.list.v1`: a customer's orders, oldest first, paged.
+#[derive(Debug)]
+pub struct ListOrders;
+
+impl Operation for ListOrders {
+    const OWNER: &'static str = "orders";
+    const NAME: &'static str = "list";
+    const VERSION: u32 = 1;
+    type Request = ListOrdersRequest;
+    type Response = Page<OrderView>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelOrderRequest {
+    pub order_id: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// `svc.orders.cancel.v1`: cancel an order that is not yet paid. Errors: 404; 409 when it is
+/// already paid, dispatched or ended.
+#[derive(Debug)]
+pub struct CancelOrder;
+
+impl Operation for CancelOrder {
+    const OWNER: &'static str = "orders";
+    const NAME: &'static str = "cancel";
+    const VERSION: u32 = 1;
+    type Request = CancelOrderRequest;
     type Response = OrderView;
 }

@@ -239,6 +239,29 @@ pub struct Manifest {
     pub serves: Vec<String>,
 }
 
+impl Manifest {
+    /// Compares this manifest with the committed `manifest.json` at `path`, which tools,
+    /// broker permissions and the compose file read without running the component. With
+    /// `UPDATE_MANIFESTS=1` in the environment it rewrites the file instead.
+    pub fn check_file(&self, path: impl AsRef<std::path::Path>) -> std::result::Result<(), String> {
+        let path = path.as_ref();
+        let json = serde_json::to_string_pretty(self).map_err(|e| e.to_string())? + "\n";
+        if std::env::var_os("UPDATE_MANIFESTS").is_some() {
+            return std::fs::write(path, json).map_err(|e| format!("cannot write {}: {e}", path.display()));
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        if committed == json {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} is stale: the component declares\n{json}\nregenerate it with `UPDATE_MANIFESTS=1 cargo test -p {}`",
+                path.display(),
+                self.name
+            ))
+        }
+    }
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {

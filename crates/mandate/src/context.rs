@@ -7,7 +7,7 @@ use serde::{Serialize, de::DeserializeOwned};
 use uuid::Uuid;
 
 use crate::contract::Event;
-use crate::envelope::{Cause, Meta, derived_event_id};
+use crate::envelope::{Cause, Meta, derived_event_id, derived_id};
 use crate::outbox::{self, OutMessage};
 use crate::store::{StoreError, Tx};
 
@@ -70,6 +70,25 @@ impl Context<'_> {
     /// The correlation id that every event emitted here will carry.
     pub fn correlation_id(&self) -> &str {
         &self.cause.correlation_id
+    }
+
+    /// A new id for something this handler creates (a payment, a shipment, an order).
+    /// In an event handler it is derived from the event and `label`, so a rebuild or a retry
+    /// creates the same id; in a command it is a fresh UUIDv7.
+    pub fn new_id(&self, label: &str) -> String {
+        match self.ids {
+            IdPolicy::Derived => derived_id(self.component, &self.cause.id, label),
+            IdPolicy::Fresh => Uuid::now_v7().to_string(),
+        }
+    }
+
+    /// The time to record for what happens here: the event's `ce-time` in a handler (so a
+    /// rebuild records the same time), now in a command. RFC 3339.
+    pub fn event_time(&self) -> String {
+        match self.meta {
+            Some(meta) => meta.time.clone(),
+            None => crate::envelope::now_rfc3339(),
+        }
     }
 
     /// True while a rebuild re-applies events handled before (emitted events are discarded).

@@ -233,6 +233,13 @@ pub fn derived_event_id(component: &str, cause_id: &str, index: u32) -> String {
     Uuid::new_v5(&MANDATE_NAMESPACE, name.as_bytes()).to_string()
 }
 
+/// An id for something a component creates because of `cause_id` (a payment, a shipment),
+/// named by `label`: deterministic like [`derived_event_id`], and distinct from it.
+pub fn derived_id(component: &str, cause_id: &str, label: &str) -> String {
+    let name = format!("{component}/{cause_id}/id/{label}");
+    Uuid::new_v5(&MANDATE_NAMESPACE, name.as_bytes()).to_string()
+}
+
 /// A fixed namespace for [`derived_event_id`] (a UUIDv5 of "mandate" in the URL namespace).
 const MANDATE_NAMESPACE: Uuid = Uuid::from_u128(0x6e4c_3f0a_2b1d_5e8f_9a7c_1d2e_3f4a_5b6c);
 

@@ -201,6 +201,10 @@ fn reserve(ctx: &mut Context<'_>, order: OrderPlaced) -> HandlerResult {
             ctx.put(&format!("stock/{sku}"), &left)?;
         }
         ctx.emit(&StockReserved {
+            customer_id: order.customer_id.clone(),
+            amount_minor: order.total_minor,
+            currency: order.currency.clone(),
+            payment_token: order.payment_token.clone(),
             order_id: order.order_id,
             lines: order
                 .lines
@@ -213,6 +217,7 @@ fn reserve(ctx: &mut Context<'_>, order: OrderPlaced) -> HandlerResult {
         })
     } else {
         ctx.emit(&StockRejected {
+            customer_id: order.customer_id,
             order_id: order.order_id,
             reason: "out of stock".into(),
             shortages,
@@ -255,6 +260,7 @@ fn place(ctx: &mut Context<'_>, request: PlaceOrderRequest) -> Result<OrderView,
         total_minor: lines.iter().map(|l| l.unit_price_minor * i64::from(l.quantity)).sum(),
         lines,
         currency: "EUR".into(),
+        history: Vec::new(),
     };
     ctx.put(&key, &view)?;
     ctx.emit(&OrderPlaced {

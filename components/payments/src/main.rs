@@ -1,0 +1,4 @@
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> std::process::ExitCode {
+    payments::component().main().await
+}
