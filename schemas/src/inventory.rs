@@ -83,6 +83,9 @@ pub struct Restocked {
     pub quantity: u32,
     /// On hand after the restock.
     pub on_hand: u64,
+    /// The idempotency key of the `inventory.restock.v1` call.
+    #[serde(default)]
+    pub restock_id: String,
 }
 
 impl Event for Restocked {

@@ -39,10 +39,12 @@ mod tests {
             total_minor: 300,
             currency: "EUR".into(),
             payment_token: String::new(),
+            idempotency_key: "k1".into(),
+            placed_at: "2026-11-24T15:00:00Z".into(),
         };
         let bytes = rmp_serde::to_vec_named(&placed).expect("encodes");
-        // 0x86: a fixmap of six entries, not a positional array.
-        assert_eq!(bytes[0], 0x86);
+        // 0x88: a fixmap of eight entries, not a positional array.
+        assert_eq!(bytes[0], 0x88);
         let back: OrderPlaced = rmp_serde::from_slice(&bytes).expect("decodes");
         assert_eq!(back, placed);
         // A reader ignores a field it does not know (an additive change by a newer writer).

@@ -37,6 +37,12 @@ pub struct OrderPlaced {
     /// Opaque token for the payment provider.
     #[serde(default)]
     pub payment_token: String,
+    /// The client's idempotency key of `orders.place.v1`.
+    #[serde(default)]
+    pub idempotency_key: String,
+    /// RFC 3339 time the order was placed.
+    #[serde(default)]
+    pub placed_at: String,
 }
 
 impl Event for OrderPlaced {

@@ -141,6 +141,8 @@ pub fn placed(order: &str, customer: &str, sku: &str, quantity: u32) -> OrderPla
         total_minor: 100 * i64::from(quantity),
         currency: "EUR".into(),
         payment_token: String::new(),
+        idempotency_key: order.into(),
+        placed_at: String::new(),
     }
 }
 
@@ -270,6 +272,8 @@ fn place(ctx: &mut Context<'_>, request: PlaceOrderRequest) -> Result<OrderView,
         total_minor: view.total_minor,
         currency: view.currency.clone(),
         payment_token: request.payment_token,
+        idempotency_key: request.idempotency_key.clone(),
+        placed_at: ctx.event_time(),
     })
     .map_err(|e| ServiceError::internal(e.to_string()))?;
     Ok(view)
