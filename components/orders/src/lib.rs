@@ -1,10 +1,43 @@
-//! The storefront's `orders` component: orders, their status history and orders' own price list.
+//! The storefront's `orders` component: orders, their status history, and orders' own price
+//! list.
+//!
+//! The mandate in one component: orders never asks catalog for a price — it keeps its own
+//! price list from catalog's `product-upserted` events — and learns an order's fate only from
+//! the events of inventory, payments and shipping.
+
+mod cancel;
+mod place;
+mod prices;
+mod progress;
+mod queries;
+mod record;
 
 use mandate::Component;
+use schemas::catalog::ProductUpserted;
+use schemas::inventory::{StockRejected, StockReserved};
+use schemas::orders::{CancelOrder, GetOrder, ListOrders, OrderCancelled, OrderCompleted, OrderPlaced, PlaceOrder};
+use schemas::payments::{PaymentCaptured, PaymentDeclined};
+use schemas::shipping::ShipmentDispatched;
 
 /// The component: everything it publishes, subscribes to and serves, in one place.
 pub fn component() -> Component {
     Component::new("orders")
         .version(env!("CARGO_PKG_VERSION"))
         .description("orders, their status history and orders' own price list")
+        .publishes::<OrderPlaced>()
+        .publishes::<OrderCancelled>()
+        .publishes::<OrderCompleted>()
+        .command::<PlaceOrder>(place::place)
+        .command::<CancelOrder>(cancel::cancel)
+        .query::<GetOrder>(queries::get)
+        .query::<ListOrders>(queries::list)
+        // Its own events: what the commands did, so a rebuild can redo it.
+        .on::<OrderPlaced>(place::record_placed)
+        .on::<OrderCancelled>(cancel::record_cancelled)
+        .on::<ProductUpserted>(prices::record_price)
+        .on::<StockReserved>(progress::reserved)
+        .on::<StockRejected>(progress::rejected)
+        .on::<PaymentCaptured>(progress::captured)
+        .on::<PaymentDeclined>(progress::declined)
+        .on::<ShipmentDispatched>(progress::dispatched)
 }

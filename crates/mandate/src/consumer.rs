@@ -416,6 +416,7 @@ fn apply(shared: &Shared, index: usize, tx: &mut Tx, message: &Message, attempt:
                     cause: &cause,
                     ids: IdPolicy::Derived,
                     emitted: 0,
+                    time: meta.time.clone(),
                     replaying,
                 };
                 (subscription.handler)(&mut ctx, &message.payload)

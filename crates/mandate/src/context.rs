@@ -36,6 +36,10 @@ pub struct Context<'a> {
     pub(crate) cause: &'a Cause,
     pub(crate) ids: IdPolicy,
     pub(crate) emitted: u32,
+    /// What [`Context::event_time`] says: the handled event's `ce-time`, or the moment a
+    /// command started (also the `ce-time` of the events it emits, so that its own handler
+    /// records the same time in a rebuild).
+    pub(crate) time: String,
     /// True while a rebuild re-applies events that were handled before: their effects on
     /// other components already happened, so emitted events are discarded.
     pub(crate) replaying: bool,
@@ -85,10 +89,7 @@ impl Context<'_> {
     /// The time to record for what happens here: the event's `ce-time` in a handler (so a
     /// rebuild records the same time), now in a command. RFC 3339.
     pub fn event_time(&self) -> String {
-        match self.meta {
-            Some(meta) => meta.time.clone(),
-            None => crate::envelope::now_rfc3339(),
-        }
+        self.time.clone()
     }
 
     /// True while a rebuild re-applies events handled before (emitted events are discarded).
@@ -126,7 +127,10 @@ impl Context<'_> {
             IdPolicy::Derived => derived_event_id(self.component, &self.cause.id, index),
             IdPolicy::Fresh => Uuid::now_v7().to_string(),
         };
-        let meta = Meta::caused_by(self.cause, id, self.component, kind);
+        let mut meta = Meta::caused_by(self.cause, id, self.component, kind);
+        if self.ids == IdPolicy::Fresh {
+            meta.time = self.time.clone();
+        }
         let message = OutMessage::event(E::subject(), &meta, rmp_serde::to_vec_named(event)?);
         outbox::stage(self.tx, &message)?;
         Ok(())

@@ -185,6 +185,7 @@ async fn run_command(
             cause,
             ids: IdPolicy::Fresh,
             emitted: 0,
+            time: crate::envelope::now_rfc3339(),
             replaying: false,
         };
         command(&mut ctx, payload)

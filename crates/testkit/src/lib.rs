@@ -503,18 +503,34 @@ pub fn repo_root() -> PathBuf {
 /// # Panics
 /// When the binary does not exist, with a message saying how to build it.
 pub fn example_bin(name: &str) -> PathBuf {
+    built_bin(Some("examples"), name)
+}
+
+/// The path of the workspace binary `name` (a component, the `mandate` tool), built next to
+/// the running test: `target/<profile>/deps/<test>` → `target/<profile>/<name>`. End-to-end
+/// tests run components as their own processes from here.
+///
+/// # Panics
+/// When the binary does not exist, with a message saying how to build it.
+pub fn workspace_bin(name: &str) -> PathBuf {
+    built_bin(None, name)
+}
+
+fn built_bin(subdir: Option<&str>, name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("testkit: cannot find the running executable");
     let mut dir = exe.parent().expect("testkit: the running executable has no directory");
     if matches!(dir.file_name().and_then(OsStr::to_str), Some("deps" | "examples")) {
         dir = dir.parent().expect("testkit: target/<profile> has no parent");
     }
-    let path = dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    let dir = match subdir {
+        Some(subdir) => dir.join(subdir),
+        None => dir.to_path_buf(),
+    };
+    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     if !path.is_file() {
         panic!(
-            "testkit: example binary `{name}` not found at {}: build the examples first with \
-             `cargo build --workspace --examples` (scripts/test does). Note that \
+            "testkit: binary `{name}` not found at {}: build it first with \
+             `cargo build --workspace --bins --examples` (scripts/test does). Note that \
              `cargo test --all-targets` builds examples as test harnesses, not as this binary.",
             path.display()
         );

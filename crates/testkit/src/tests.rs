@@ -306,9 +306,15 @@ fn repo_root_is_the_workspace() {
 }
 
 #[test]
-#[should_panic(expected = "cargo build --workspace --examples")]
+#[should_panic(expected = "cargo build --workspace --bins --examples")]
 fn example_bin_panics_with_a_hint_when_missing() {
     example_bin("no-such-example-testkit");
+}
+
+#[test]
+#[should_panic(expected = "binary `no-such-binary-testkit` not found")]
+fn workspace_bin_panics_with_a_hint_when_missing() {
+    workspace_bin("no-such-binary-testkit");
 }
 
 const HOLDER_ENV: &str = "TESTKIT_WATCHDOG_HOLDER";
