@@ -24,6 +24,11 @@ pub struct ProductUpserted {
     pub name: String,
     pub unit_price_minor: i64,
     pub currency: String,
+    /// The product's revision: 1 for its first upsert, one more for each change. A listener
+    /// keeps the highest revision it has seen, so a late or repeated event never replaces a
+    /// newer copy. Absent (0) in events written before the field existed.
+    #[serde(default)]
+    pub revision: u64,
 }
 
 impl Event for ProductUpserted {
@@ -32,8 +37,10 @@ impl Event for ProductUpserted {
     const VERSION: u32 = 1;
 }
 
-/// `svc.catalog.upsert-product.v1`: create or replace a product. Errors: 400 (empty sku or
-/// name, negative price, currency not three upper-case letters).
+/// `svc.catalog.upsert-product.v1`: create or replace a product; publishes
+/// `product-upserted` with the next revision, unless the product is already exactly so.
+/// Errors: 400 (sku empty, over 64 characters or not `[A-Za-z0-9._-]`; name empty or over
+/// 200 characters; negative price; currency not three upper-case letters).
 #[derive(Debug)]
 pub struct UpsertProduct;
 
