@@ -77,6 +77,9 @@ pub(crate) struct Relay {
     store: Store,
     js: jetstream::Context,
     wake: Arc<Notify>,
+    /// One publisher at a time: the relay task and a drain (shutdown, rebuild) must not both
+    /// send the same entry.
+    publishing: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Relay {
@@ -85,6 +88,7 @@ impl Relay {
             store,
             js,
             wake: Arc::new(Notify::new()),
+            publishing: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 
@@ -139,6 +143,7 @@ impl Relay {
     /// Publishes up to one window of staged messages, pipelined, and deletes those JetStream
     /// acknowledged. Returns how many were published.
     async fn publish_some(&self) -> Result<usize> {
+        let _publisher = self.publishing.lock().await;
         let mut in_flight: Vec<(sled::IVec, PublishAckFuture)> = Vec::new();
         let mut first_error = None;
         for entry in self.store.scan_raw(OUTBOX).take(WINDOW) {
