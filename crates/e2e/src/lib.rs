@@ -68,6 +68,11 @@ impl Stack {
 
     /// Starts `name` as its own process, with its own data directory under the stack's.
     pub fn spawn(&self, name: &str) {
+        self.spawn_with(name, &[]);
+    }
+
+    /// [`spawn`](Stack::spawn) with extra environment variables.
+    pub fn spawn_with(&self, name: &str, env: &[(&str, &str)]) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -77,12 +82,45 @@ impl Stack {
             .env("NATS_URL", self.server.url())
             .env("MANDATE_DATA_DIR", self.dir.path().join("data"))
             .env("RUST_LOG", std::env::var("E2E_LOG").unwrap_or_else(|_| "warn".into()))
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("e2e: log file"))
             .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("e2e: cannot start {name}: {e}"));
         self.children().insert(name.to_owned(), child);
+    }
+
+    /// Starts the gateway on a free local port and waits until `/healthz` answers; returns its
+    /// base URL.
+    pub async fn start_gateway(&self) -> String {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("e2e: a free port")
+            .port();
+        let listen = format!("127.0.0.1:{port}");
+        self.spawn_with("gateway", &[("GATEWAY_LISTEN", listen.as_str())]);
+        let base = format!("http://{listen}");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(mut stream) = tokio::net::TcpStream::connect(&listen).await {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let request = format!("GET /healthz HTTP/1.1\r\nHost: {listen}\r\nConnection: close\r\n\r\n");
+                let mut response = String::new();
+                if stream.write_all(request.as_bytes()).await.is_ok()
+                    && stream.read_to_string(&mut response).await.is_ok()
+                    && response.starts_with("HTTP/1.1 200")
+                {
+                    return base;
+                }
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "e2e: the gateway did not become healthy:\n{}",
+                self.log("gateway")
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Waits until `name` answers `svc.<name>.admin.status`.

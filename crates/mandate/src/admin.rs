@@ -200,7 +200,7 @@ async fn consumer_status(shared: &Shared, index: usize) -> Result<ConsumerStatus
 /// each consumer's applied sequence as its replay mark: events handlers emit while
 /// re-applying up to the mark are discarded, because they were published the first time.
 pub(crate) async fn rebuild(shared: &Arc<Shared>, start: StartAt) -> Result<RebuildReport, ServiceError> {
-    if shared.rebuilding.swap(true, Ordering::AcqRel) {
+    if !shared.begin_rebuild() {
         return Err(ServiceError::conflict(format!("{} is already rebuilding", shared.name)));
     }
     tracing::info!(?start, "rebuild requested: stopping consumers");
@@ -208,7 +208,7 @@ pub(crate) async fn rebuild(shared: &Arc<Shared>, start: StartAt) -> Result<Rebu
     let wiped = match wipe(shared).await {
         Ok(wiped) => wiped,
         Err(err) => {
-            shared.rebuilding.store(false, Ordering::Release);
+            shared.end_rebuild();
             shared.start_consumers(None).await;
             return Err(err);
         }

@@ -241,7 +241,7 @@ async fn consume(
                 }
             }
             if !batch.is_empty() {
-                process_batch(shared, index, &batch).await?;
+                process_batch(shared, index, &batch, cancel).await?;
             }
         }
     }
@@ -257,15 +257,25 @@ enum Applied {
 
 /// Applies `batch` in stream order. Messages up to a failing handler commit together; the
 /// failing message is retried alone, then dead-lettered; the rest of the batch follows.
-async fn process_batch(shared: &Shared, index: usize, batch: &[Message]) -> Result<(), crate::Error> {
+async fn process_batch(
+    shared: &Shared,
+    index: usize,
+    batch: &[Message],
+    cancel: &CancellationToken,
+) -> Result<(), crate::Error> {
     let mut next = 0;
     while next < batch.len() {
-        let (applied_up_to, failure) = {
+        let (applied_up_to, failure, hold) = {
             let _writer = shared.write_lock.lock().await;
             let mut tx = shared.store.begin();
             let mut done = None;
             let mut failure = None;
+            let mut hold = false;
             while next < batch.len() {
+                if past_replay_mark_while_rebuilding(shared, index, &batch[next]) {
+                    hold = true;
+                    break;
+                }
                 match apply(shared, index, &mut tx, &batch[next], 1)? {
                     Applied::Done => {
                         tx.accept_step();
@@ -280,11 +290,14 @@ async fn process_batch(shared: &Shared, index: usize, batch: &[Message]) -> Resu
                 }
             }
             shared.store.commit(tx)?;
-            (done, failure)
+            (done, failure, hold)
         };
         shared.relay.wake();
         if let Some(last) = applied_up_to {
             after_commit(shared, index, &batch[last]).await;
+        }
+        if hold && !hold_at_mark(shared, index, cancel).await {
+            return Ok(());
         }
         if let Some(reason) = failure {
             retry_alone(shared, index, &batch[next], reason).await?;
@@ -292,6 +305,30 @@ async fn process_batch(shared: &Shared, index: usize, batch: &[Message]) -> Resu
         }
     }
     Ok(())
+}
+
+/// During a rebuild, events past a consumer's replay mark are new: handling them against a
+/// store that other consumers are still rebuilding would decide on half a state.
+fn past_replay_mark_while_rebuilding(shared: &Shared, index: usize, message: &Message) -> bool {
+    shared.is_rebuilding()
+        && message
+            .info()
+            .is_ok_and(|info| info.stream_sequence > shared.progress[index].replay_until.load(Ordering::Acquire))
+}
+
+/// Holds this consumer at its replay mark until every consumer has reached its own, so new
+/// events are handled against the whole rebuilt state. False when cancelled meanwhile.
+async fn hold_at_mark(shared: &Shared, index: usize, cancel: &CancellationToken) -> bool {
+    if !shared.progress[index].caught_up.swap(true, Ordering::AcqRel) {
+        shared.note_caught_up();
+    }
+    if shared.is_rebuilding() {
+        tracing::info!("re-applied up to the replay mark; holding new events until the rebuild is complete");
+    }
+    tokio::select! {
+        () = cancel.cancelled() => false,
+        () = shared.rebuilt() => true,
+    }
 }
 
 /// Acknowledges everything up to `last` (ack-all) and updates progress.

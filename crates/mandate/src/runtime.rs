@@ -38,7 +38,9 @@ pub(crate) struct Shared {
     pub progress: Vec<Progress>,
     /// One writer at a time: a consumer's batch or a command. Readers need no lock.
     pub write_lock: Mutex<()>,
-    pub rebuilding: AtomicBool,
+    /// True from a rebuild request until every consumer has re-applied up to its replay
+    /// mark; consumers that get there first wait on it (see `consumer::hold_at_mark`).
+    pub rebuilding: tokio::sync::watch::Sender<bool>,
     pub consumer_tasks: Mutex<ConsumerTasks>,
     pub started_at: Instant,
     pub started_at_rfc3339: String,
@@ -62,13 +64,30 @@ pub(crate) struct ConsumerTasks {
 
 impl Shared {
     pub(crate) fn is_rebuilding(&self) -> bool {
-        self.rebuilding.load(Ordering::Acquire)
+        *self.rebuilding.borrow()
+    }
+
+    /// Marks a rebuild as started; false if one already is.
+    pub(crate) fn begin_rebuild(&self) -> bool {
+        self.rebuilding
+            .send_if_modified(|rebuilding| !std::mem::replace(rebuilding, true))
+    }
+
+    /// Ends a rebuild (done, or abandoned).
+    pub(crate) fn end_rebuild(&self) {
+        self.rebuilding.send_replace(false);
+    }
+
+    /// Waits until no rebuild is under way.
+    pub(crate) async fn rebuilt(&self) {
+        let mut watch = self.rebuilding.subscribe();
+        let _ = watch.wait_for(|rebuilding| !rebuilding).await;
     }
 
     /// Ends a rebuild once every consumer has re-applied what it had applied before.
     pub(crate) fn note_caught_up(&self) {
         if self.is_rebuilding() && self.progress.iter().all(|p| p.caught_up.load(Ordering::Acquire)) {
-            self.rebuilding.store(false, Ordering::Release);
+            self.end_rebuild();
             tracing::info!("rebuild complete: every consumer has caught up");
         }
     }
@@ -197,7 +216,7 @@ pub(crate) async fn start(component: Component, options: Options) -> Result<Runn
         served: component.served,
         publishes: component.publishes,
         write_lock: Mutex::new(()),
-        rebuilding: AtomicBool::new(false),
+        rebuilding: tokio::sync::watch::Sender::new(false),
         consumer_tasks: Mutex::new(ConsumerTasks::default()),
         started_at: Instant::now(),
         started_at_rfc3339: crate::envelope::now_rfc3339(),

@@ -126,3 +126,79 @@ async fn a_rebuild_request_with_a_bad_time_is_refused() {
     assert!(!h.bus.status("inventory").await.expect("status").rebuilding);
     inventory.shutdown().await.expect("clean shutdown");
 }
+
+/// Counts what it sees of two owners' streams.
+fn tally() -> mandate::Component {
+    use mandate::{Component, Context, HandlerResult};
+    use schemas::inventory::StockReserved;
+    use schemas::orders::OrderPlaced;
+    fn bump(ctx: &mut Context<'_>, key: &str) -> HandlerResult {
+        let count: u64 = ctx.get(key)?.unwrap_or(0);
+        ctx.put(key, &(count + 1))?;
+        Ok(())
+    }
+    Component::new("tally")
+        .on::<OrderPlaced>(|ctx, _: OrderPlaced| bump(ctx, "placed"))
+        .on::<StockReserved>(|ctx, _: StockReserved| bump(ctx, "reserved"))
+}
+
+/// While a rebuild re-applies one stream, a consumer that has reached its replay mark on
+/// another stream holds new events back, so nothing new is decided on half a state.
+#[tokio::test]
+async fn new_events_wait_until_every_consumer_has_re_applied_its_history() {
+    use schemas::inventory::StockReserved;
+    let h = Harness::new().await;
+    h.create_stream("orders").await;
+    h.create_stream("inventory").await;
+    let reserved = |order: &str| StockReserved {
+        order_id: order.into(),
+        customer_id: "alice".into(),
+        lines: vec![],
+        amount_minor: 0,
+        currency: "EUR".into(),
+        payment_token: String::new(),
+    };
+    let tally = h.start(tally()).await;
+    let history = 1500;
+    let publishes = (0..history).map(|i| {
+        let bus = h.bus.clone();
+        async move {
+            bus.publish(&crate::common::placed(&format!("o-{i}"), "alice", "sku", 1))
+                .await
+                .expect("published")
+        }
+    });
+    futures::future::join_all(publishes).await;
+    h.bus.publish(&reserved("o-0")).await.expect("published");
+    wait_applied(&h.bus, "tally", history + 1).await;
+
+    h.bus
+        .rebuild("tally", &RebuildRequest::default())
+        .await
+        .expect("rebuild starts");
+    h.bus.publish(&reserved("o-1")).await.expect("published");
+    let mut saw_rebuilding = false;
+    loop {
+        let status = h.bus.status("tally").await.expect("status");
+        let inventory = status
+            .consumers
+            .iter()
+            .find(|c| c.stream == "EVT_INVENTORY")
+            .expect("consumer");
+        if !status.rebuilding {
+            break;
+        }
+        saw_rebuilding = true;
+        assert!(
+            inventory.applied_sequence <= inventory.replay_until,
+            "a new event was handled during the rebuild: {inventory:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(
+        saw_rebuilding,
+        "the rebuild ended before it could be observed; make the history longer"
+    );
+    wait_applied(&h.bus, "tally", history + 2).await;
+    tally.shutdown().await.expect("clean shutdown");
+}

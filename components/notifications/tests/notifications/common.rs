@@ -1,0 +1,170 @@
+//! A real nats-server per test, the component started in-process, and helpers to watch the
+//! bus. Tests talk to the component only over the bus, as any other component would.
+
+use std::future::Future;
+use std::time::Duration;
+
+use futures::StreamExt;
+use mandate::envelope::Meta;
+use mandate::{Bus, Component, ConnectionOptions, Event, Options, Running};
+use testkit::NatsServer;
+
+/// A server, a data directory and a client for one test.
+pub struct Harness {
+    pub server: NatsServer,
+    pub dir: tempfile::TempDir,
+    pub bus: Bus,
+}
+
+impl Harness {
+    /// A fresh server with the streams of `owners` created, as those owners would at their
+    /// start-up, so the test can publish their events and the component finds them at once.
+    pub async fn new(owners: &[&str]) -> Harness {
+        if std::env::var_os("RUST_LOG").is_some() {
+            mandate::init_logging(mandate::LogFormat::Text);
+        }
+        let server = NatsServer::start();
+        let bus = Bus::connect(&ConnectionOptions::new(server.url()), "test")
+            .await
+            .expect("connects");
+        let harness = Harness {
+            server,
+            dir: tempfile::tempdir().expect("tempdir"),
+            bus,
+        };
+        for owner in owners {
+            harness.create_stream(owner).await;
+        }
+        harness
+    }
+
+    async fn create_stream(&self, owner: &str) {
+        self.bus
+            .jetstream()
+            .get_or_create_stream(async_nats::jetstream::stream::Config {
+                name: mandate::stream_name(owner),
+                subjects: vec![format!("evt.{owner}.>")],
+                duplicate_window: Duration::from_secs(120),
+                ..Default::default()
+            })
+            .await
+            .expect("stream created");
+    }
+
+    /// Quick retries and small batches, so tests see several batches.
+    pub fn options(&self) -> Options {
+        let mut options = Options::new(self.server.url(), self.dir.path());
+        options.batch_size = 16;
+        options.max_attempts = 3;
+        options.retry_backoff = Duration::from_millis(10);
+        options
+    }
+
+    pub async fn start(&self, component: Component) -> Running {
+        component.start(self.options()).await.expect("the component starts")
+    }
+
+    /// Messages currently in `stream` (0 when it does not exist).
+    pub async fn stream_messages(&self, stream: &str) -> u64 {
+        match self.bus.jetstream().get_stream(stream).await {
+            Ok(mut stream) => stream.info().await.expect("stream info").state.messages,
+            Err(_) => 0,
+        }
+    }
+
+    /// A core subscription to `subject`, registered with the server before this returns.
+    pub async fn watch(&self, subject: &str) -> Watch {
+        let subscriber = self
+            .bus
+            .client()
+            .subscribe(subject.to_owned())
+            .await
+            .expect("subscribes");
+        self.bus.client().flush().await.expect("flush");
+        Watch {
+            subscriber,
+            bus: self.bus.clone(),
+        }
+    }
+
+    /// Waits until `component` has applied `applied` events in all (summed over its streams).
+    pub async fn wait_applied(&self, component: &str, applied: u64) {
+        eventually(&format!("{component} to apply {applied} events"), || async {
+            let status = self.bus.status(component).await.ok()?;
+            (status.consumers.iter().map(|c| c.applied_sequence).sum::<u64>() >= applied).then_some(())
+        })
+        .await;
+    }
+
+    /// Asks `component` to rebuild from the beginning and waits until it has re-applied
+    /// everything it had applied before.
+    pub async fn rebuild(&self, component: &str) {
+        let before = self.bus.status(component).await.expect("status");
+        let report = self
+            .bus
+            .rebuild(component, &mandate::admin::RebuildRequest::default())
+            .await
+            .expect("rebuild starts");
+        assert!(report.started);
+        assert!(report.wiped > 0, "the state was wiped");
+        eventually(&format!("{component} to finish its rebuild"), || async {
+            let status = self.bus.status(component).await.ok()?;
+            let caught_up = before.consumers.iter().all(|was| {
+                status
+                    .consumers
+                    .iter()
+                    .any(|now| now.stream == was.stream && now.applied_sequence >= was.applied_sequence)
+            });
+            (!status.rebuilding && caught_up).then_some(())
+        })
+        .await;
+    }
+}
+
+/// Sees every publish on its subjects — also repeats that JetStream's duplicate window
+/// would keep out of the stream, which is what a test of "published nothing again" needs.
+pub struct Watch {
+    subscriber: async_nats::Subscriber,
+    bus: Bus,
+}
+
+impl Watch {
+    /// The next message, which must be an `E`; its envelope and body.
+    pub async fn next<E: Event>(&mut self) -> (Meta, E) {
+        let message = tokio::time::timeout(Duration::from_secs(10), self.subscriber.next())
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {}", E::subject()))
+            .expect("subscription open");
+        assert_eq!(message.subject.as_str(), E::subject(), "the next event published");
+        let meta = Meta::from_headers(message.headers.as_ref()).expect("a complete envelope");
+        let body = rmp_serde::from_slice(&message.payload).expect("the body decodes");
+        (meta, body)
+    }
+
+    /// Asserts that nothing is published for a while (after a round trip to the server).
+    pub async fn assert_silent(&mut self) {
+        self.bus.client().flush().await.expect("flush");
+        let next = tokio::time::timeout(Duration::from_millis(300), self.subscriber.next()).await;
+        assert!(
+            next.is_err(),
+            "expected nothing, but {:?} was published",
+            next.ok().flatten().map(|m| m.subject)
+        );
+    }
+}
+
+/// Polls `probe` until it returns `Some`, or panics after 10 s saying what it waited for.
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
