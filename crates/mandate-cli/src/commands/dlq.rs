@@ -1,0 +1,366 @@
+//! `mandate dlq list|show|retry|purge`: the dead letters in the `DLQ` stream.
+//!
+//! A dead letter (kit `deadletter.rs`) is the original payload, untouched, with the original
+//! headers (minus JetStream's `Nats-*`) plus `Mandate-Dlq-*` headers: kind, reason, original
+//! subject, stream and sequence, consumer, deliveries, time.
+//!
+//! `retry` republishes the original payload to the original subject with the original
+//! headers (without `Mandate-Dlq-*`) and `Nats-Msg-Id` = the original `ce-id`, waits for
+//! JetStream's ack, and only then deletes the dead letter. If JetStream drops the retry as a
+//! duplicate (the original id is still inside the stream's duplicate window) nothing is
+//! deleted and the command says when to try again.
+
+use std::io::BufRead;
+
+use anyhow::{Context as _, anyhow, bail};
+use async_nats::HeaderMap;
+use async_nats::jetstream::stream::{LastRawMessageErrorKind, Stream};
+use async_nats::jetstream::{self, message::StreamMessage};
+use clap::{Args, Subcommand};
+use mandate::deadletter::{
+    DLQ_CONSUMER, DLQ_DELIVERIES, DLQ_KIND, DLQ_REASON, DLQ_SEQUENCE, DLQ_STREAM, DLQ_SUBJECT, DLQ_TIME,
+};
+use mandate::envelope::{CE_ID, CE_TYPE, NATS_MSG_ID};
+use mandate::{Bus, DEAD_LETTER_STREAM};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::Global;
+use super::publish::publish;
+use crate::bus::{Start, StreamReader, find_stream, header, headers_to_map};
+use crate::failure::usage;
+use crate::since::rfc3339;
+use crate::{msgpack, output};
+
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// List dead letters: time, component, kind, original subject and reason.
+    List(ListArgs),
+    /// Show one dead letter: every header and the decoded body.
+    Show(SeqArgs),
+    /// Republish a dead letter's original message to its original subject, then delete it.
+    Retry(SeqArgs),
+    /// Delete every dead letter (or one component's), after a confirmation.
+    Purge(PurgeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only the dead letters of this component.
+    #[arg(long)]
+    pub component: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SeqArgs {
+    /// The dead letter's sequence in DLQ (the first column of `mandate dlq list`).
+    pub seq: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// Only the dead letters of this component.
+    #[arg(long)]
+    pub component: Option<String>,
+    /// Do not ask for confirmation (required when stdin is not a terminal).
+    #[arg(long, short)]
+    pub yes: bool,
+}
+
+/// A dead letter as `list` shows it.
+#[derive(Debug, Serialize)]
+struct Letter {
+    sequence: u64,
+    time: String,
+    component: String,
+    kind: String,
+    reason: String,
+    /// The subject the original message was published to.
+    subject: String,
+    stream: String,
+    original_sequence: Option<u64>,
+    consumer: String,
+    deliveries: Option<u64>,
+    #[serde(rename = "type")]
+    ce_type: Option<String>,
+    id: Option<String>,
+}
+
+impl Letter {
+    fn new(sequence: u64, subject: &str, stored: time::OffsetDateTime, headers: Option<&HeaderMap>) -> Letter {
+        let text = |name: &str| header(headers, name).unwrap_or_default();
+        Letter {
+            sequence,
+            time: header(headers, DLQ_TIME).unwrap_or_else(|| rfc3339(stored)),
+            component: subject.strip_prefix("dlq.").unwrap_or(subject).to_owned(),
+            kind: text(DLQ_KIND),
+            reason: text(DLQ_REASON),
+            subject: text(DLQ_SUBJECT),
+            stream: text(DLQ_STREAM),
+            original_sequence: header(headers, DLQ_SEQUENCE).and_then(|s| s.parse().ok()),
+            consumer: text(DLQ_CONSUMER),
+            deliveries: header(headers, DLQ_DELIVERIES).and_then(|s| s.parse().ok()),
+            ce_type: header(headers, CE_TYPE),
+            id: header(headers, CE_ID),
+        }
+    }
+}
+
+pub async fn run(bus: &Bus, command: &DlqCommand, global: Global) -> anyhow::Result<()> {
+    match command {
+        DlqCommand::List(args) => list(bus, args, global).await,
+        DlqCommand::Show(args) => show(bus, args.seq, global).await,
+        DlqCommand::Retry(args) => retry(bus, args.seq, global).await,
+        DlqCommand::Purge(args) => purge(bus, args, global).await,
+    }
+}
+
+async fn dlq_stream(bus: &Bus) -> anyhow::Result<Stream> {
+    find_stream(bus.jetstream(), DEAD_LETTER_STREAM).await?.ok_or_else(|| {
+        anyhow!(
+            "there is no {DEAD_LETTER_STREAM} stream on this server, so nothing was dead-lettered here (every kit component creates it when it starts)"
+        )
+    })
+}
+
+fn component_filter(component: Option<&String>) -> Vec<String> {
+    component.map(|c| mandate::dead_letter_subject(c)).into_iter().collect()
+}
+
+async fn list(bus: &Bus, args: &ListArgs, global: Global) -> anyhow::Result<()> {
+    let mut letters = Vec::new();
+    if find_stream(bus.jetstream(), DEAD_LETTER_STREAM).await?.is_some() {
+        let filters = component_filter(args.component.as_ref());
+        let mut reader = StreamReader::open(bus.jetstream(), DEAD_LETTER_STREAM, &filters, Start::All, true).await?;
+        while let Some(message) = reader.next_history().await? {
+            let info = message
+                .info()
+                .map_err(|e| anyhow!("a DLQ message has no stream metadata: {e}"))?;
+            letters.push(Letter::new(
+                info.stream_sequence,
+                &message.subject,
+                info.published,
+                message.headers.as_ref(),
+            ));
+        }
+    }
+    if global.json {
+        return output::json(&letters);
+    }
+    if letters.is_empty() {
+        return output::line("DLQ is empty: nothing was dead-lettered (or it was all retried or purged).");
+    }
+    let rows: Vec<Vec<String>> = letters
+        .iter()
+        .map(|l| {
+            vec![
+                l.sequence.to_string(),
+                l.time.clone(),
+                l.component.clone(),
+                l.kind.clone(),
+                l.subject.clone(),
+                output::truncate(&l.reason, 100),
+            ]
+        })
+        .collect();
+    output::line(&output::table(
+        &["SEQ", "TIME", "COMPONENT", "KIND", "SUBJECT", "REASON"],
+        &rows,
+    ))?;
+    output::line(&format!(
+        "\n{} dead letter(s). `mandate dlq show SEQ` shows one; `mandate dlq retry SEQ` republishes it.",
+        letters.len()
+    ))
+}
+
+async fn get_letter(stream: &Stream, seq: u64) -> anyhow::Result<StreamMessage> {
+    match stream.get_raw_message(seq).await {
+        Ok(message) => Ok(message),
+        Err(err) => {
+            let missing = match err.kind() {
+                LastRawMessageErrorKind::NoMessageFound => true,
+                LastRawMessageErrorKind::JetStream(e) => e.error_code() == jetstream::ErrorCode::NO_MESSAGE_FOUND,
+                _ => false,
+            };
+            if missing {
+                bail!("DLQ has no message #{seq}: `mandate dlq list` shows the dead letters there are")
+            }
+            Err(anyhow!(err).context(format!("reading DLQ #{seq}")))
+        }
+    }
+}
+
+async fn show(bus: &Bus, seq: u64, global: Global) -> anyhow::Result<()> {
+    let stream = dlq_stream(bus).await?;
+    let message = get_letter(&stream, seq).await?;
+    let headers = Some(&message.headers);
+    if global.json {
+        let mut shown = Map::new();
+        shown.insert("sequence".into(), Value::from(message.sequence));
+        shown.insert("subject".into(), Value::String(message.subject.to_string()));
+        shown.insert("time".into(), Value::String(rfc3339(message.time)));
+        shown.insert("headers".into(), serde_json::to_value(headers_to_map(headers))?);
+        msgpack::body_fields(&message.payload, &mut shown);
+        return output::json(&shown);
+    }
+    let letter = Letter::new(message.sequence, &message.subject, message.time, headers);
+    let mut text = format!(
+        "DLQ #{} from {} at {}\nkind:     {}\nreason:   {}\noriginal: {} ({} #{}), consumer {}, {} deliveries\n\nheaders:\n",
+        letter.sequence,
+        letter.component,
+        letter.time,
+        letter.kind,
+        letter.reason,
+        letter.subject,
+        letter.stream,
+        letter
+            .original_sequence
+            .map_or_else(|| "?".to_owned(), |s| s.to_string()),
+        letter.consumer,
+        letter.deliveries.map_or_else(|| "?".to_owned(), |d| d.to_string()),
+    );
+    for (name, values) in headers_to_map(headers) {
+        for value in values {
+            text.push_str(&format!("  {name}: {value}\n"));
+        }
+    }
+    text.push_str("\nbody:\n");
+    let mut body = Map::new();
+    msgpack::body_fields(&message.payload, &mut body);
+    match body.get("body_error").and_then(Value::as_str) {
+        Some(error) => text.push_str(&format!(
+            "  <{error}>\n  base64: {}",
+            msgpack::base64_encode(&message.payload)
+        )),
+        None => text.push_str(&serde_json::to_string_pretty(body.get("body").unwrap_or(&Value::Null))?),
+    }
+    output::line(&text)
+}
+
+#[derive(Debug, Serialize)]
+struct Retried {
+    dlq_sequence: u64,
+    subject: String,
+    stream: String,
+    sequence: u64,
+    id: Option<String>,
+}
+
+async fn retry(bus: &Bus, seq: u64, global: Global) -> anyhow::Result<()> {
+    let dlq = dlq_stream(bus).await?;
+    let letter = get_letter(&dlq, seq).await?;
+    let subject = header(Some(&letter.headers), DLQ_SUBJECT).ok_or_else(|| {
+        anyhow!(
+            "DLQ #{seq} has no {DLQ_SUBJECT} header, so its original subject is unknown: it was not written by the kit"
+        )
+    })?;
+    let (headers, id) = original_headers(&letter.headers)?;
+    let ack = publish(bus, &subject, headers, letter.payload.to_vec()).await?;
+    if ack.duplicate {
+        let until = duplicate_window_end(bus, &letter.headers).await;
+        bail!(
+            "JetStream dropped the retry as a duplicate: {} already holds ce-id {} within its duplicate window{}. The dead letter stays in DLQ; retry after the window, or republish it under a new id with `mandate publish {subject} ... --id <new id>`",
+            ack.stream,
+            id.as_deref().unwrap_or("?"),
+            until.map(|t| format!(" (until {t})")).unwrap_or_default()
+        );
+    }
+    let deleted = dlq.delete_message(seq).await;
+    if let Err(err) = deleted {
+        bail!(
+            "republished DLQ #{seq} as {} #{}, but could not delete it from DLQ ({err}): delete it with `nats stream rmm DLQ {seq}`",
+            ack.stream,
+            ack.sequence
+        );
+    }
+    let retried = Retried {
+        dlq_sequence: seq,
+        subject,
+        stream: ack.stream,
+        sequence: ack.sequence,
+        id,
+    };
+    if global.json {
+        return output::json(&retried);
+    }
+    output::line(&format!(
+        "retried DLQ #{seq}: republished to {} as {} #{}, and removed it from DLQ",
+        retried.subject, retried.stream, retried.sequence
+    ))
+}
+
+/// The original headers of a dead letter: without `Mandate-Dlq-*` and the dead letter's own
+/// `Nats-Msg-Id`, with `Nats-Msg-Id` = the original `ce-id` (when it has one).
+fn original_headers(letter: &HeaderMap) -> anyhow::Result<(HeaderMap, Option<String>)> {
+    let kept: Vec<(String, Vec<String>)> = headers_to_map(Some(letter))
+        .into_iter()
+        .filter(|(name, _)| {
+            let lower = name.to_ascii_lowercase();
+            !lower.starts_with("mandate-dlq-") && !lower.starts_with("nats-")
+        })
+        .collect();
+    let mut headers = crate::bus::headers_from_map(kept.iter().map(|(n, v)| (n, v)))?;
+    let id = header(Some(letter), CE_ID);
+    if let Some(id) = &id {
+        headers.insert(NATS_MSG_ID, id.as_str());
+    }
+    Ok((headers, id))
+}
+
+/// When the original message leaves its stream's duplicate window, if it can be told.
+async fn duplicate_window_end(bus: &Bus, letter: &HeaderMap) -> Option<String> {
+    let stream_name = header(Some(letter), DLQ_STREAM)?;
+    let sequence: u64 = header(Some(letter), DLQ_SEQUENCE)?.parse().ok()?;
+    let mut stream = bus.jetstream().get_stream(&stream_name).await.ok()?;
+    let window = stream.info().await.ok()?.config.duplicate_window;
+    let original = stream.get_raw_message(sequence).await.ok()?;
+    let window = time::Duration::try_from(window).ok()?;
+    Some(rfc3339(original.time + window))
+}
+
+#[derive(Debug, Serialize)]
+struct Purged {
+    purged: u64,
+    component: Option<String>,
+}
+
+async fn purge(bus: &Bus, args: &PurgeArgs, global: Global) -> anyhow::Result<()> {
+    let mut stream = dlq_stream(bus).await?;
+    let whose = match &args.component {
+        Some(component) => format!("of {component} "),
+        None => String::new(),
+    };
+    if !args.yes {
+        if !output::stdin_is_terminal() {
+            return Err(usage(
+                "refusing to purge DLQ without confirmation: stdin is not a terminal; pass --yes to purge anyway",
+            ));
+        }
+        let total = stream.info().await.map(|i| i.state.messages).unwrap_or(0);
+        eprint!(
+            "Delete the dead letters {whose}from DLQ ({total} message(s) in the stream)? This cannot be undone. [y/N] "
+        );
+        let mut answer = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut answer)
+            .context("reading the answer")?;
+        if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+            eprintln!("Nothing purged.");
+            return Err(crate::failure::Reported.into());
+        }
+    }
+    let response = match &args.component {
+        Some(component) => stream.purge().filter(mandate::dead_letter_subject(component)).await,
+        None => stream.purge().await,
+    }
+    .context("purging DLQ")?;
+    let purged = Purged {
+        purged: response.purged,
+        component: args.component.clone(),
+    };
+    if global.json {
+        return output::json(&purged);
+    }
+    output::line(&format!("purged {} dead letter(s) {whose}from DLQ", purged.purged))
+}

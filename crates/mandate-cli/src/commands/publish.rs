@@ -1,0 +1,143 @@
+//! `mandate publish SUBJECT JSON`: one event, as an outside publisher would send it.
+//!
+//! The body becomes a MessagePack map with named fields; the headers are the full envelope
+//! (DESIGN.md §4): `ce-*`, `traceparent`, `correlation-id`, and `Nats-Msg-Id` = `ce-id`. The
+//! publish goes to JetStream and waits for its ack, so "published" means stored.
+
+use anyhow::{Context as _, anyhow};
+use async_nats::HeaderMap;
+use async_nats::jetstream::context::PublishErrorKind;
+use clap::Args;
+use mandate::Bus;
+use mandate::envelope::Meta;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::Global;
+use crate::failure::usage;
+use crate::subjects::{EventSubject, parse_event_subject};
+use crate::{bus, msgpack, output, schema};
+
+#[derive(Debug, Args)]
+#[command(after_help = "Example: mandate publish evt.orders.placed.v1 '{\"order_id\": \"o-1\", \"total_minor\": 500}'")]
+pub struct PublishArgs {
+    /// The event subject, evt.<owner>.<name>.v<major>; ce-type is derived from it.
+    #[arg(value_parser = parse_event_subject)]
+    pub subject: EventSubject,
+    /// The body as a JSON object (`-` reads it from stdin).
+    #[arg(value_name = "JSON")]
+    pub body: String,
+    /// The `ce-source` header: who publishes.
+    #[arg(long, default_value = bus::CLIENT_NAME, value_parser = bus::header_text)]
+    pub source: String,
+    /// Use this `ce-id` (and `Nats-Msg-Id`) instead of a fresh UUIDv7, e.g. to republish
+    /// idempotently: JetStream drops a repeat within its duplicate window.
+    #[arg(long, value_parser = bus::header_text)]
+    pub id: Option<String>,
+    /// The `correlation-id` header (default: the event's own id).
+    #[arg(long, value_parser = bus::header_text)]
+    pub correlation_id: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Published {
+    subject: String,
+    stream: String,
+    sequence: u64,
+    duplicate: bool,
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+pub async fn run(bus: &Bus, args: &PublishArgs, global: Global) -> anyhow::Result<()> {
+    let body = read_json_arg(&args.body)?;
+    if !body.is_object() {
+        return Err(usage(format!(
+            "the body of an event must be a JSON object (its fields), not {}",
+            kind_of(&body)
+        )));
+    }
+    schema::validate_event_body(&args.subject, &body)?;
+    let payload = msgpack::from_json(&body)?;
+
+    let mut meta = Meta::originate(&args.source, args.subject.ce_type());
+    if let Some(id) = &args.id {
+        meta.id.clone_from(id);
+        meta.correlation_id.clone_from(id);
+    }
+    if let Some(correlation_id) = &args.correlation_id {
+        meta.correlation_id.clone_from(correlation_id);
+    }
+    let headers = meta.to_headers();
+    let subject = args.subject.subject();
+    let ack = publish(bus, &subject, headers, payload).await?;
+    let published = Published {
+        subject,
+        stream: ack.stream,
+        sequence: ack.sequence,
+        duplicate: ack.duplicate,
+        id: meta.id,
+        kind: meta.kind,
+    };
+    if global.json {
+        return output::json(&published);
+    }
+    if published.duplicate {
+        output::line(&format!(
+            "not stored again: {} already holds ce-id {} (within its duplicate window), at #{}",
+            published.stream, published.id, published.sequence
+        ))
+    } else {
+        output::line(&format!(
+            "published {} to {} #{} (ce-id {})",
+            published.subject, published.stream, published.sequence, published.id
+        ))
+    }
+}
+
+/// Publishes to JetStream and waits for the ack, with a clear message when no stream
+/// captures the subject.
+pub async fn publish(
+    bus: &Bus,
+    subject: &str,
+    headers: HeaderMap,
+    payload: Vec<u8>,
+) -> anyhow::Result<async_nats::jetstream::publish::PublishAck> {
+    let result = async {
+        bus.jetstream()
+            .publish_with_headers(subject.to_owned(), headers, payload.into())
+            .await?
+            .await
+    }
+    .await;
+    result.map_err(|err| match err.kind() {
+        PublishErrorKind::StreamNotFound => anyhow!(
+            "no JetStream stream captures {subject}: its owner creates EVT_<OWNER> when it starts — start the owner component (`mandate status` lists streams and components)"
+        ),
+        _ => anyhow!(err).context(format!("publishing to {subject}")),
+    })
+}
+
+/// The JSON argument, or stdin for `-`. Invalid JSON is a usage error.
+pub fn read_json_arg(text: &str) -> anyhow::Result<Value> {
+    let text = if text == "-" {
+        let mut input = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut input).context("reading stdin")?;
+        input
+    } else {
+        text.to_owned()
+    };
+    serde_json::from_str(&text).map_err(|e| usage(format!("the JSON argument is not valid JSON: {e}")))
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}

@@ -1,0 +1,334 @@
+//! `mandate status`: what is up on the bus.
+//!
+//! Components are found with the NATS services API (ADR-32): a `$SRV.PING` whose replies are
+//! gathered for a short window (`--wait`), then `$SRV.INFO` and `$SRV.STATS` per instance.
+//! Each component is then asked for the kit's admin status (`svc.<name>.admin.status`); one
+//! that answers PING but not that is listed as "not answering", never hidden. Last, every
+//! JetStream stream with its message count, size and sequences.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_nats::jetstream::stream;
+use bytes::Bytes;
+use clap::Args;
+use futures::StreamExt;
+use mandate::admin::StatusReport;
+use mandate::{Bus, CallError};
+use serde::{Deserialize, Serialize};
+
+use super::Global;
+use crate::{bus, output};
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// How long to gather replies to `$SRV.PING` (every instance of every service answers).
+    #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration)]
+    pub wait: Duration,
+    /// How long each component may take to answer `$SRV.INFO`/`STATS` and its admin status.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+}
+
+/// What `--json` prints.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub components: Vec<ComponentStatus>,
+    pub streams: Vec<StreamStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ComponentStatus {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    /// Service instance ids (one per running process).
+    pub instances: Vec<String>,
+    pub endpoints: Vec<String>,
+    /// Requests and errors served, summed over instances and endpoints (`$SRV.STATS`).
+    pub requests: u64,
+    pub errors: u64,
+    /// `running`, `rebuilding` or `not answering`.
+    pub state: String,
+    /// Why the admin status is missing, when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The kit's admin status (null when the component did not answer it).
+    pub status: Option<StatusReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StreamStatus {
+    pub name: String,
+    pub subjects: Vec<String>,
+    pub messages: u64,
+    pub bytes: u64,
+    pub first_sequence: u64,
+    pub last_sequence: u64,
+    pub consumers: usize,
+}
+
+#[derive(Debug, Deserialize)]
+struct Ping {
+    name: String,
+    id: String,
+    #[serde(default)]
+    version: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Info {
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    endpoints: Vec<EndpointInfo>,
+}
+
+#[derive(Debug, Deserialize)]
+struct EndpointInfo {
+    #[serde(default)]
+    subject: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Stats {
+    #[serde(default)]
+    endpoints: Vec<EndpointStats>,
+}
+
+#[derive(Debug, Deserialize)]
+struct EndpointStats {
+    #[serde(default, rename = "num_requests")]
+    requests: u64,
+    #[serde(default, rename = "num_errors")]
+    errors: u64,
+}
+
+pub async fn run(bus: &Bus, args: &StatusArgs, global: Global) -> anyhow::Result<()> {
+    let status = gather(bus, args).await?;
+    if global.json {
+        return output::json(&status);
+    }
+    output::line(&render(&status, args.wait))
+}
+
+pub async fn gather(bus: &Bus, args: &StatusArgs) -> anyhow::Result<Status> {
+    let pings = ping(bus, args.wait).await?;
+    let mut by_name: BTreeMap<String, Vec<Ping>> = BTreeMap::new();
+    for ping in pings {
+        by_name.entry(ping.name.clone()).or_default().push(ping);
+    }
+    let admin = bus.clone().with_timeout(args.timeout);
+    let components = futures::future::join_all(
+        by_name
+            .into_iter()
+            .map(|(name, instances)| component(bus, &admin, name, instances, args.timeout)),
+    )
+    .await;
+    let streams = bus::all_streams(bus.jetstream())
+        .await?
+        .into_iter()
+        .map(stream_status)
+        .collect();
+    Ok(Status { components, streams })
+}
+
+/// Every reply to `$SRV.PING` within `window`.
+async fn ping(bus: &Bus, window: Duration) -> anyhow::Result<Vec<Ping>> {
+    let client = bus.client();
+    let inbox = client.new_inbox();
+    let mut replies = client
+        .subscribe(inbox.clone())
+        .await
+        .context("subscribing for $SRV.PING replies")?;
+    client
+        .publish_with_reply("$SRV.PING", inbox, Bytes::new())
+        .await
+        .context("sending $SRV.PING")?;
+    client.flush().await.context("sending $SRV.PING")?;
+    let deadline = tokio::time::Instant::now() + window;
+    let mut pings = Vec::new();
+    while let Ok(Some(reply)) = tokio::time::timeout_at(deadline, replies.next()).await {
+        if reply.status.is_some() {
+            // "No responders": nothing serves $SRV.PING at all.
+            continue;
+        }
+        match serde_json::from_slice::<Ping>(&reply.payload) {
+            Ok(ping) => pings.push(ping),
+            Err(err) => tracing::warn!(error = %err, "ignoring a malformed $SRV.PING reply"),
+        }
+    }
+    let _ = replies.unsubscribe().await;
+    Ok(pings)
+}
+
+async fn component(bus: &Bus, admin: &Bus, name: String, instances: Vec<Ping>, timeout: Duration) -> ComponentStatus {
+    let mut info = Info::default();
+    let mut requests = 0;
+    let mut errors = 0;
+    for (index, instance) in instances.iter().enumerate() {
+        let (instance_info, stats) = tokio::join!(
+            srv::<Info>(bus, "INFO", instance, timeout),
+            srv::<Stats>(bus, "STATS", instance, timeout)
+        );
+        if index == 0 {
+            info = instance_info.unwrap_or_default();
+        }
+        for endpoint in stats.unwrap_or_default().endpoints {
+            requests += endpoint.requests;
+            errors += endpoint.errors;
+        }
+    }
+    let (status, error) = match admin.status(&name).await {
+        Ok(report) => (Some(report), None),
+        Err(err) => (None, Some(admin_error(&err))),
+    };
+    let state = match &status {
+        Some(report) if report.rebuilding => "rebuilding",
+        Some(_) => "running",
+        None => "not answering",
+    };
+    ComponentStatus {
+        version: instances.first().map(|p| p.version.clone()).unwrap_or_default(),
+        description: info.description,
+        instances: instances.iter().map(|p| p.id.clone()).collect(),
+        endpoints: info.endpoints.into_iter().map(|e| e.subject).collect(),
+        requests,
+        errors,
+        state: state.to_owned(),
+        error,
+        status,
+        name,
+    }
+}
+
+fn admin_error(err: &CallError) -> String {
+    match err {
+        CallError::NoResponders { subject } => {
+            format!("nothing serves {subject} (not a mandate kit component?)")
+        }
+        CallError::Timeout { subject, after } => {
+            format!("{subject} did not answer within {}", output::duration(*after))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// `$SRV.<verb>.<name>.<id>` of one instance; `None` when it does not answer in time.
+async fn srv<T: serde::de::DeserializeOwned>(bus: &Bus, verb: &str, instance: &Ping, timeout: Duration) -> Option<T> {
+    let subject = format!("$SRV.{verb}.{}.{}", instance.name, instance.id);
+    let reply = tokio::time::timeout(timeout, bus.client().request(subject, Bytes::new()))
+        .await
+        .ok()?
+        .ok()?;
+    serde_json::from_slice(&reply.payload).ok()
+}
+
+fn stream_status(info: stream::Info) -> StreamStatus {
+    StreamStatus {
+        name: info.config.name,
+        subjects: info.config.subjects,
+        messages: info.state.messages,
+        bytes: info.state.bytes,
+        first_sequence: info.state.first_sequence,
+        last_sequence: info.state.last_sequence,
+        consumers: info.state.consumer_count,
+    }
+}
+
+fn render(status: &Status, wait: Duration) -> String {
+    let mut text = String::new();
+    if status.components.is_empty() {
+        text.push_str(&format!(
+            "No component answered $SRV.PING within {}: start one (each component binary, or `docker compose up`), or check --server/NATS_URL.\n",
+            output::duration(wait)
+        ));
+    } else {
+        let rows: Vec<Vec<String>> = status
+            .components
+            .iter()
+            .map(|c| {
+                let report = c.status.as_ref();
+                let or_dash = |value: Option<String>| value.unwrap_or_else(|| "-".to_owned());
+                vec![
+                    c.name.clone(),
+                    c.version.clone(),
+                    c.instances.len().to_string(),
+                    or_dash(report.map(|r| output::uptime(r.uptime_seconds))),
+                    or_dash(report.map(|r| r.outbox_depth.to_string())),
+                    or_dash(report.map(|r| r.dead_letters.to_string())),
+                    format!("{}/{}", c.requests, c.errors),
+                    match &c.error {
+                        Some(error) => format!("{}: {error}", c.state),
+                        None => c.state.clone(),
+                    },
+                ]
+            })
+            .collect();
+        text.push_str(&output::table(
+            &[
+                "COMPONENT",
+                "VERSION",
+                "INSTANCES",
+                "UP",
+                "OUTBOX",
+                "DEAD LETTERS",
+                "REQUESTS/ERRORS",
+                "STATE",
+            ],
+            &rows,
+        ));
+        text.push('\n');
+        let consumers: Vec<Vec<String>> = status
+            .components
+            .iter()
+            .filter_map(|c| c.status.as_ref().map(|r| (c, r)))
+            .flat_map(|(c, report)| {
+                report.consumers.iter().map(move |consumer| {
+                    vec![
+                        c.name.clone(),
+                        consumer.stream.clone(),
+                        consumer.applied_sequence.to_string(),
+                        consumer.pending.map_or_else(|| "?".to_owned(), |p| p.to_string()),
+                        if consumer.caught_up { "yes" } else { "no" }.to_owned(),
+                        consumer.subjects.join(" "),
+                    ]
+                })
+            })
+            .collect();
+        if !consumers.is_empty() {
+            text.push('\n');
+            text.push_str(&output::table(
+                &["CONSUMER", "STREAM", "APPLIED", "PENDING", "CAUGHT UP", "SUBJECTS"],
+                &consumers,
+            ));
+            text.push('\n');
+        }
+    }
+    text.push('\n');
+    if status.streams.is_empty() {
+        text.push_str("No JetStream streams yet: each owner creates EVT_<OWNER> when it starts.");
+    } else {
+        let rows: Vec<Vec<String>> = status
+            .streams
+            .iter()
+            .map(|s| {
+                vec![
+                    s.name.clone(),
+                    s.messages.to_string(),
+                    output::bytes(s.bytes),
+                    s.first_sequence.to_string(),
+                    s.last_sequence.to_string(),
+                    s.consumers.to_string(),
+                    s.subjects.join(" "),
+                ]
+            })
+            .collect();
+        text.push_str(&output::table(
+            &["STREAM", "MESSAGES", "BYTES", "FIRST", "LAST", "CONSUMERS", "SUBJECTS"],
+            &rows,
+        ));
+    }
+    text
+}

@@ -1,0 +1,35 @@
+//! `mandate`, the operator tool: it speaks only NATS (never a component's store or files).
+//! See `cli.rs` for the command tree and `commands/` for one file per command.
+
+mod bus;
+mod cli;
+mod commands;
+mod failure;
+mod msgpack;
+mod output;
+mod schema;
+mod since;
+mod subjects;
+
+use std::process::ExitCode;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = cli::parse();
+    init_logging();
+    match commands::run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => failure::report(&err),
+    }
+}
+
+/// Logs go to stderr; the level comes from `RUST_LOG` (default `warn`, so a tool's output
+/// is not drowned in the kit's `info` lines).
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,83 @@
+//! Help, usage errors, and `decode` (which needs no server).
+
+use serde_json::json;
+
+use crate::common::run;
+
+/// An address nothing listens on: `decode` must not try to connect.
+const NO_SERVER: &str = "nats://127.0.0.1:1";
+
+#[tokio::test]
+async fn help_lists_every_command_and_bad_usage_exits_2() {
+    let help = run(NO_SERVER, &["--help"], None).await.ok();
+    for command in [
+        "decode", "tail", "publish", "call", "status", "replay", "export", "import", "dlq",
+    ] {
+        assert!(
+            help.stdout.contains(command),
+            "--help does not list {command}:\n{}",
+            help.stdout
+        );
+    }
+    assert!(help.stdout.contains("--server"), "connection flags are global");
+    for sub in [&["dlq", "--help"][..], &["tail", "--help"], &["dlq", "purge", "--help"]] {
+        run(NO_SERVER, sub, None).await.ok();
+    }
+    run(NO_SERVER, &[], None).await.fails(2, "Usage");
+    run(NO_SERVER, &["frobnicate"], None).await.fails(2, "frobnicate");
+    run(NO_SERVER, &["publish", "orders.placed.v1", "{}"], None)
+        .await
+        .fails(2, "evt.<owner>.<name>.v<major>");
+    run(NO_SERVER, &["call", "orders.place", "{}"], None)
+        .await
+        .fails(2, "<owner>.<operation>.v<major>");
+    run(NO_SERVER, &["tail", "--no-follow"], None).await.fails(2, "--all");
+    run(NO_SERVER, &["tail", "--all", "--since", "10m"], None)
+        .await
+        .fails(2, "cannot be used with");
+    run(NO_SERVER, &["replay", "counter", "--since", "yesterday"], None)
+        .await
+        .fails(2, "RFC 3339");
+}
+
+#[tokio::test]
+async fn without_a_server_the_error_says_what_to_do() {
+    run(NO_SERVER, &["status", "--connect-timeout", "200ms"], None)
+        .await
+        .fails(1, "is nats-server running?");
+}
+
+#[tokio::test]
+async fn decode_turns_messagepack_into_json() {
+    let value = json!({"order_id": "o-1", "lines": [{"sku": "a", "quantity": 2}], "total_minor": -500, "paid": true, "note": null});
+    let bytes = rmp_serde::to_vec_named(&value).expect("encodes");
+    let out = run(NO_SERVER, &["decode"], Some(&bytes)).await.ok();
+    assert_eq!(out.json(), value);
+    assert_eq!(out.stdout.lines().count(), 1, "one compact line when not on a terminal");
+
+    // Binary comes out as base64.
+    let mut bytes = Vec::new();
+    rmpv::encode::write_value(
+        &mut bytes,
+        &rmpv::Value::Map(vec![("blob".into(), rmpv::Value::Binary(b"hi!".to_vec()))]),
+    )
+    .expect("encodes");
+    let out = run(NO_SERVER, &["decode", "--pretty"], Some(&bytes)).await.ok();
+    assert_eq!(out.json(), json!({"blob": "aGkh"}));
+    assert!(out.stdout.lines().count() > 1, "--pretty indents");
+}
+
+#[tokio::test]
+async fn decode_refuses_bad_input_with_a_clear_error() {
+    for (input, needle) in [
+        (&b""[..], "no input"),
+        (b"\xc1", "not valid MessagePack"),
+        (b"\x92\x01", "truncated"),
+        (b"\xdf\xff\xff\xff\xff", "truncated"),
+        (b"\x01\x02", "left after the first MessagePack value"),
+        (b"{\"json\": true}", "left after the first MessagePack value"),
+    ] {
+        let out = run(NO_SERVER, &["decode"], Some(input)).await.fails(1, needle);
+        assert!(out.stdout.is_empty(), "nothing on stdout for {input:?}");
+    }
+}

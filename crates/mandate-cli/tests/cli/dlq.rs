@@ -1,0 +1,131 @@
+//! `dlq list|show|retry|purge` on dead letters produced by a real kit component.
+
+use std::time::Duration;
+
+use mandate::DEAD_LETTER_STREAM;
+use serde_json::json;
+
+use crate::common::{Empty, Env, GetTotals, Totals, counter, eventually, lenient_counter};
+
+/// The duplicate window of the test's event stream: short, so a retry can get past it.
+const WINDOW: Duration = Duration::from_secs(3);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_are_listed_shown_retried_and_purged() {
+    let env = Env::new().await;
+    env.create_stream("notes", WINDOW).await;
+    let strict = env.start(counter()).await;
+
+    // `n` must be a number: this note is undecodable for the counter.
+    let published_at = tokio::time::Instant::now();
+    let bad = env
+        .mandate(&["publish", "evt.notes.noted.v1", r#"{"n": "seven"}"#, "--json"])
+        .await
+        .ok()
+        .json();
+    let id = bad["id"].as_str().expect("id").to_owned();
+    eventually("the dead letter", || async {
+        (env.stream_messages(DEAD_LETTER_STREAM).await == 1).then_some(())
+    })
+    .await;
+
+    // Retrying within the duplicate window: JetStream drops it, so the letter stays.
+    env.mandate(&["dlq", "retry", "1"]).await.fails(1, "duplicate window");
+    assert!(
+        published_at.elapsed() < WINDOW,
+        "the machine is too slow for this check: {:?}",
+        published_at.elapsed()
+    );
+    assert_eq!(
+        env.stream_messages(DEAD_LETTER_STREAM).await,
+        1,
+        "kept after a dropped retry"
+    );
+
+    let list = env.mandate(&["dlq", "list", "--json"]).await.ok().json();
+    let letters = list.as_array().expect("array");
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0]["sequence"], 1);
+    assert_eq!(letters[0]["component"], "counter");
+    assert_eq!(letters[0]["kind"], "undecodable");
+    assert_eq!(letters[0]["subject"], "evt.notes.noted.v1");
+    assert_eq!(letters[0]["stream"], "EVT_NOTES");
+    assert_eq!(letters[0]["original_sequence"], 1);
+    assert_eq!(letters[0]["id"], id.as_str());
+    assert!(
+        letters[0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("does not decode"))
+    );
+    let table = env.mandate(&["dlq", "list"]).await.ok().stdout;
+    assert!(
+        table.contains("undecodable") && table.contains("evt.notes.noted.v1"),
+        "{table}"
+    );
+
+    let shown = env.mandate(&["dlq", "show", "1", "--json"]).await.ok().json();
+    assert_eq!(shown["body"], json!({"n": "seven"}));
+    assert_eq!(shown["subject"], "dlq.counter");
+    assert_eq!(shown["headers"]["Mandate-Dlq-Kind"], json!(["undecodable"]));
+    assert_eq!(shown["headers"]["ce-id"], json!([id.as_str()]));
+    let text = env.mandate(&["dlq", "show", "1"]).await.ok().stdout;
+    assert!(
+        text.contains("Mandate-Dlq-Reason") && text.contains("\"seven\""),
+        "{text}"
+    );
+    env.mandate(&["dlq", "show", "99"])
+        .await
+        .fails(1, "DLQ has no message #99");
+
+    // Deploy the fix, wait out the duplicate window, retry: the counter now takes it.
+    strict.shutdown().await.expect("clean shutdown");
+    let fixed = env.start(lenient_counter()).await;
+    tokio::time::sleep(WINDOW.saturating_sub(published_at.elapsed()) + Duration::from_millis(200)).await;
+    let retried = env.mandate(&["dlq", "retry", "1", "--json"]).await.ok().json();
+    assert_eq!(retried["stream"], "EVT_NOTES");
+    assert_eq!(retried["sequence"], 2);
+    assert_eq!(retried["id"], id.as_str());
+    assert_eq!(env.stream_messages(DEAD_LETTER_STREAM).await, 0, "removed from DLQ");
+    let totals = eventually("the counter to take the retried note", || async {
+        let totals = env.bus.call::<GetTotals>(&Empty {}).await.ok()?;
+        (totals.count == 1).then_some(totals)
+    })
+    .await;
+    assert_eq!(totals, Totals { count: 1, sum: 0 });
+    // Republished as it was: same id, original headers, no dead-letter headers.
+    let again = env
+        .bus
+        .jetstream()
+        .get_stream("EVT_NOTES")
+        .await
+        .expect("stream")
+        .get_raw_message(2)
+        .await
+        .expect("message");
+    let header = |name: &str| again.headers.get(name).map(|v| v.as_str().to_owned());
+    assert_eq!(header("ce-id").as_deref(), Some(id.as_str()));
+    assert_eq!(header("Nats-Msg-Id").as_deref(), Some(id.as_str()));
+    assert_eq!(header("ce-type").as_deref(), Some("notes.noted.v1"));
+    assert!(header("Mandate-Dlq-Kind").is_none());
+    assert_eq!(
+        again.payload.as_ref(),
+        rmp_serde::to_vec_named(&json!({"n": "seven"})).expect("encodes")
+    );
+
+    // Purge: refused without --yes when nobody can confirm; done with it.
+    fixed.shutdown().await.expect("clean shutdown");
+    let strict = env.start(counter()).await;
+    env.mandate(&["publish", "evt.notes.noted.v1", r#"{"n": "eight"}"#])
+        .await
+        .ok();
+    eventually("a second dead letter", || async {
+        (env.stream_messages(DEAD_LETTER_STREAM).await == 1).then_some(())
+    })
+    .await;
+    env.mandate(&["dlq", "purge"]).await.fails(2, "--yes");
+    assert_eq!(env.stream_messages(DEAD_LETTER_STREAM).await, 1);
+    let purged = env.mandate(&["dlq", "purge", "--yes", "--json"]).await.ok().json();
+    assert_eq!(purged["purged"], 1);
+    assert_eq!(env.mandate(&["dlq", "list", "--json"]).await.ok().json(), json!([]));
+    strict.shutdown().await.expect("clean shutdown");
+}

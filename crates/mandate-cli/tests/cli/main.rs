@@ -1,0 +1,11 @@
+//! The `mandate` binary against a real nats-server (one per test) and real kit components
+//! started in-process. Every command is exercised as a user would run it.
+
+mod basics;
+mod call;
+mod common;
+mod dlq;
+mod export_import;
+mod publish_tail;
+mod replay;
+mod status;

@@ -1,0 +1,64 @@
+//! `replay` asks the component to rebuild over the bus and waits for it.
+
+use std::time::Duration;
+
+use crate::common::{Empty, Env, GetTotals, Noted, Totals, counter, eventually};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_rebuilds_the_component_and_waits_until_it_caught_up() {
+    let env = Env::new().await;
+    env.create_stream("notes", Duration::from_secs(120)).await;
+    let running = env.start(counter()).await;
+    for n in 1..=5 {
+        env.bus.publish(&Noted { n }).await.expect("published");
+    }
+    let before = eventually("the counter to apply five notes", || async {
+        let totals = env.bus.call::<GetTotals>(&Empty {}).await.ok()?;
+        (totals.count == 5).then_some(totals)
+    })
+    .await;
+    assert_eq!(before, Totals { count: 5, sum: 15 });
+
+    let out = env.mandate(&["replay", "counter"]).await.ok();
+    assert!(out.stdout.contains("counter rebuilt"), "{}", out.stdout);
+    // Waited: it is over, and the state is what it was — rebuilt, not lost or doubled.
+    let status = env.bus.status("counter").await.expect("status");
+    assert!(!status.rebuilding);
+    assert_eq!(status.consumers[0].applied_sequence, 5);
+    assert_eq!(status.consumers[0].replay_until, 5, "a rebuild happened");
+    assert_eq!(env.bus.call::<GetTotals>(&Empty {}).await.expect("totals"), before);
+
+    let json = env.mandate(&["replay", "counter", "--all", "--json"]).await.ok().json();
+    assert_eq!(json["waited"], true);
+    assert!(
+        json["wiped"].as_u64().is_some_and(|w| w > 0),
+        "the store was wiped: {json}"
+    );
+    assert_eq!(json["status"]["rebuilding"], false);
+    assert_eq!(json["status"]["consumers"][0]["applied_sequence"], 5);
+    assert_eq!(json["status"]["consumers"][0]["caught_up"], true);
+
+    // From a sequence: only notes 4 and 5 are re-applied.
+    env.mandate(&["replay", "counter", "--from-seq", "4"]).await.ok();
+    assert_eq!(
+        env.bus.call::<GetTotals>(&Empty {}).await.expect("totals"),
+        Totals { count: 2, sum: 9 }
+    );
+
+    let started = env
+        .mandate(&["replay", "counter", "--no-wait", "--json"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(started["waited"], false);
+    eventually("the rebuild to finish", || async {
+        let status = env.bus.status("counter").await.ok()?;
+        (!status.rebuilding && status.consumers[0].caught_up).then_some(())
+    })
+    .await;
+
+    env.mandate(&["replay", "nobody"])
+        .await
+        .fails(1, "is nobody running? `mandate status`");
+    running.shutdown().await.expect("clean shutdown");
+}

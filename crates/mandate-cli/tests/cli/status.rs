@@ -1,0 +1,109 @@
+//! `status`: components from the services API with their admin status, and the streams.
+
+use std::time::Duration;
+
+use async_nats::service::ServiceExt;
+
+use crate::common::{Env, Noted, counter, eventually, tester};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_lists_components_consumers_and_streams() {
+    let env = Env::new().await;
+    env.create_stream("notes", Duration::from_secs(120)).await;
+    let counter = env.start(counter()).await;
+    let tester = env.start(tester()).await;
+    for n in [1, 2] {
+        env.bus.publish(&Noted { n }).await.expect("published");
+    }
+    eventually("the counter to apply both notes", || async {
+        let status = env.bus.status("counter").await.ok()?;
+        (status.consumers[0].applied_sequence == 2).then_some(())
+    })
+    .await;
+    // A service that is not a kit component: it answers PING but has no admin status.
+    let legacy = env
+        .bus
+        .client()
+        .service_builder()
+        .start("legacy", "0.9.0")
+        .await
+        .expect("service starts");
+
+    let status = env.mandate(&["status", "--json"]).await.ok().json();
+    let components = status["components"].as_array().expect("components");
+    let find = |name: &str| {
+        components
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is not listed: {components:?}"))
+    };
+    let c = find("counter");
+    assert_eq!(c["state"], "running");
+    assert_eq!(c["instances"].as_array().map(Vec::len), Some(1));
+    assert_eq!(c["status"]["consumers"][0]["stream"], "EVT_NOTES");
+    assert_eq!(c["status"]["consumers"][0]["applied_sequence"], 2);
+    assert_eq!(c["status"]["consumers"][0]["pending"], 0);
+    assert_eq!(c["status"]["rebuilding"], false);
+    assert_eq!(c["status"]["outbox_depth"], 0);
+    assert!(
+        c["endpoints"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|s| s == "svc.counter.totals.v1"))
+    );
+    let t = find("tester");
+    assert_eq!(t["version"], "1.2.3");
+    assert!(t["status"]["uptime_seconds"].is_u64());
+    assert!(
+        c["requests"].as_u64().is_some_and(|r| r >= 1),
+        "$SRV.STATS counts the admin calls: {c}"
+    );
+    let l = find("legacy");
+    assert_eq!(l["state"], "not answering");
+    assert!(l["status"].is_null());
+    assert!(
+        l["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("svc.legacy.admin.status"))
+    );
+
+    let streams = status["streams"].as_array().expect("streams");
+    let notes = streams
+        .iter()
+        .find(|s| s["name"] == "EVT_NOTES")
+        .expect("EVT_NOTES listed");
+    assert_eq!(notes["messages"], 2);
+    assert_eq!(notes["first_sequence"], 1);
+    assert_eq!(notes["last_sequence"], 2);
+    assert!(notes["bytes"].as_u64().is_some_and(|b| b > 0));
+    assert!(
+        streams.iter().any(|s| s["name"] == "DLQ"),
+        "the kit's DLQ stream is listed"
+    );
+
+    // The table says the same to a person.
+    let table = env.mandate(&["status"]).await.ok().stdout;
+    for needle in [
+        "COMPONENT",
+        "counter",
+        "tester",
+        "legacy",
+        "not answering",
+        "EVT_NOTES",
+        "CONSUMER",
+    ] {
+        assert!(table.contains(needle), "the table lacks {needle:?}:\n{table}");
+    }
+
+    legacy.stop().await.expect("stopped");
+    counter.shutdown().await.expect("clean shutdown");
+    tester.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn status_with_nothing_running_says_so() {
+    let env = Env::new().await;
+    let out = env.mandate(&["status"]).await.ok();
+    assert!(out.stdout.contains("No component answered"), "{}", out.stdout);
+    let json = env.mandate(&["status", "--json"]).await.ok().json();
+    assert_eq!(json["components"], serde_json::json!([]));
+}
