@@ -200,11 +200,15 @@ async fn consumer_status(shared: &Shared, index: usize) -> Result<ConsumerStatus
 /// each consumer's applied sequence as its replay mark: events handlers emit while
 /// re-applying up to the mark are discarded, because they were published the first time.
 pub(crate) async fn rebuild(shared: &Arc<Shared>, start: StartAt) -> Result<RebuildReport, ServiceError> {
-    if !shared.begin_rebuild() {
+    // Admin requests are handled one at a time, so nothing starts a rebuild between this
+    // check and `begin_rebuild`; the consumers stop first so that none of them can see the
+    // flag and report itself caught up with a rebuild that has not started.
+    if shared.is_rebuilding() {
         return Err(ServiceError::conflict(format!("{} is already rebuilding", shared.name)));
     }
     tracing::info!(?start, "rebuild requested: stopping consumers");
     shared.stop_consumers().await;
+    shared.begin_rebuild();
     let wiped = match wipe(shared).await {
         Ok(wiped) => wiped,
         Err(err) => {

@@ -137,6 +137,13 @@ async fn wait_for_stream(shared: &Shared, spec: &ConsumerSpec, cancel: &Cancella
                 if !warned {
                     tracing::warn!(error = %err, "waiting for the stream (has its owner started?)");
                     warned = true;
+                    // No stream, nothing to re-apply: this consumer does not hold up a rebuild.
+                    let index = shared.consumers.iter().position(|c| c.stream == spec.stream);
+                    if let Some(index) = index {
+                        if !shared.progress[index].caught_up.swap(true, Ordering::AcqRel) {
+                            shared.note_caught_up();
+                        }
+                    }
                 }
             }
         }

@@ -202,3 +202,37 @@ async fn new_events_wait_until_every_consumer_has_re_applied_its_history() {
     wait_applied(&h.bus, "tally", history + 2).await;
     tally.shutdown().await.expect("clean shutdown");
 }
+
+/// A rebuild re-consumes promptly, whatever the batch size: no batch may be lost to a
+/// pull request of the previous seating and wait out `ack_wait`.
+#[tokio::test]
+async fn a_rebuild_with_tiny_batches_does_not_stall() {
+    let h = Harness::new().await;
+    h.create_stream("orders").await;
+    let mut options = h.options();
+    options.batch_size = 1;
+    let tally = h.start_with(tally(), options).await;
+    let history = 1000;
+    let publishes = (0..history).map(|i| {
+        let bus = h.bus.clone();
+        async move {
+            bus.publish(&crate::common::placed(&format!("o-{i}"), "alice", "sku", 1))
+                .await
+                .expect("published")
+        }
+    });
+    futures::future::join_all(publishes).await;
+    wait_applied(&h.bus, "tally", history).await;
+    for round in 0..4 {
+        let started = std::time::Instant::now();
+        h.bus.rebuild("tally", &RebuildRequest::default()).await.expect("rebuild starts");
+        eventually("the rebuild to finish", || async {
+            let status = h.bus.status("tally").await.ok()?;
+            let orders = status.consumers.iter().find(|c| c.stream == "EVT_ORDERS")?;
+            (!status.rebuilding && orders.applied_sequence == history).then_some(())
+        })
+        .await;
+        eprintln!("round {round}: {:?}", started.elapsed());
+    }
+    tally.shutdown().await.expect("clean shutdown");
+}
