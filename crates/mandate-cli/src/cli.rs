@@ -3,6 +3,7 @@
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use mandate::ConnectionOptions;
 
+use crate::check;
 use crate::commands::{call, decode, dlq, export, import, publish, replay, status, tail};
 
 /// The operator tool of a mandate system: watch, call, inspect and repair it over NATS.
@@ -50,8 +51,10 @@ pub enum Command {
     /// Inspect and repair dead letters (the `DLQ` stream).
     #[command(subcommand)]
     Dlq(dlq::DlqCommand),
-    // Later: `dev` (run the stack locally), `new` (scaffold a component), `check`
-    // (contract compatibility). They slot in here as further variants.
+    /// The checks that need no server: the dependency rules of the mandate.
+    Check(check::CheckArgs),
+    // Later: `dev` (run the stack locally), `new` (scaffold a component). They slot in here
+    // as further variants.
 }
 
 /// Parses the command line, exiting with code 2 (or 0 for `--help`/`--version`) when it is

@@ -2,6 +2,7 @@
 //! See `cli.rs` for the command tree and `commands/` for one file per command.
 
 mod bus;
+mod check;
 mod cli;
 mod commands;
 mod failure;

@@ -22,12 +22,15 @@ pub struct Global {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let global = Global { json: cli.json };
-    if let Command::Decode(args) = &cli.command {
-        return decode::run(args);
+    // The offline commands need no connection.
+    match &cli.command {
+        Command::Decode(args) => return decode::run(args),
+        Command::Check(args) => return crate::check::run(args, global),
+        _ => {}
     }
     let bus = bus::connect(&cli.connection).await?;
     match cli.command {
-        Command::Decode(_) => unreachable!("handled above"),
+        Command::Decode(_) | Command::Check(_) => unreachable!("handled above"),
         Command::Tail(args) => tail::run(&bus, &args, global).await,
         Command::Publish(args) => publish::run(&bus, &args, global).await,
         Command::Call(args) => call::run(&bus, &args, global).await,

@@ -81,3 +81,46 @@ async fn decode_refuses_bad_input_with_a_clear_error() {
         assert!(out.stdout.is_empty(), "nothing on stdout for {input:?}");
     }
 }
+
+/// `mandate check` needs no server: it reads the workspace with `cargo metadata`, passes on
+/// this repository and fails, naming the crate, on one that breaks the mandate.
+#[tokio::test]
+async fn check_passes_here_and_fails_on_a_component_linking_another() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = run(
+        NO_SERVER,
+        &["check", "--repo", repo.to_str().expect("utf-8 path")],
+        None,
+    )
+    .await
+    .ok();
+    assert!(out.stdout.contains("dependency rules: ok"), "{}", out.stdout);
+
+    let bad = tempfile::tempdir().expect("tempdir");
+    let write = |path: &str, text: &str| {
+        let path = bad.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    };
+    write(
+        "Cargo.toml",
+        "[workspace]\nmembers = [\"components/*\"]\nresolver = \"2\"\n",
+    );
+    for (name, deps) in [
+        ("billing", "[dependencies]\nledger = { path = \"../ledger\" }\n"),
+        ("ledger", ""),
+    ] {
+        write(
+            &format!("components/{name}/Cargo.toml"),
+            &format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n{deps}"),
+        );
+        write(&format!("components/{name}/src/lib.rs"), "");
+    }
+    run(
+        NO_SERVER,
+        &["check", "--repo", bad.path().to_str().expect("utf-8 path")],
+        None,
+    )
+    .await
+    .fails(1, "billing");
+}

@@ -1,0 +1,312 @@
+//! The mandate at build time: which workspace crate may depend on which (DESIGN.md §2).
+//!
+//! Every workspace crate is classified by where it lives; a crate in no known place is itself
+//! a violation, so a new kind of crate cannot slip past the rules unclassified.
+
+use std::fmt;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+
+/// What a workspace crate is, by where it lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Class {
+    /// `crates/mandate`
+    Kit,
+    /// `schemas`
+    Contract,
+    /// `components/<name>`
+    Component,
+    /// `crates/mandate-cli`
+    Tool,
+    /// `crates/testkit`
+    TestKit,
+    /// `crates/e2e`: runs components as processes, never links them.
+    EndToEnd,
+}
+
+/// The kind of a dependency, as `cargo metadata` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    Normal,
+    Dev,
+    Build,
+}
+
+/// Where a crate lives (relative to the workspace root, `/`-separated) → its class.
+pub fn classify(relative_dir: &str) -> Option<Class> {
+    match relative_dir.split('/').collect::<Vec<_>>().as_slice() {
+        ["crates", "mandate"] => Some(Class::Kit),
+        ["schemas"] => Some(Class::Contract),
+        ["components", name] if !name.is_empty() => Some(Class::Component),
+        ["crates", "mandate-cli"] => Some(Class::Tool),
+        ["crates", "testkit"] => Some(Class::TestKit),
+        ["crates", "e2e"] => Some(Class::EndToEnd),
+        _ => None,
+    }
+}
+
+/// May a crate of class `from` depend on one of class `to` with this kind of dependency?
+pub fn allowed(from: Class, to: Class, kind: Kind) -> bool {
+    use Class::*;
+    let dev = kind == Kind::Dev;
+    match from {
+        // The kit depends on no workspace crate; its tests may use the contract and fixtures.
+        Kit => dev && matches!(to, Contract | TestKit),
+        Contract => matches!(to, Kit) || (dev && to == TestKit),
+        Component => matches!(to, Kit | Contract) || (dev && to == TestKit),
+        Tool => to == Kit || (dev && to == TestKit),
+        TestKit => false,
+        EndToEnd => matches!(to, Kit | Contract | TestKit),
+    }
+}
+
+/// One broken rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    pub krate: String,
+    pub dir: String,
+    pub problem: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}): {}", self.krate, self.dir, self.problem)
+    }
+}
+
+/// A workspace crate and its dependencies on other workspace crates.
+#[derive(Debug, Clone)]
+pub struct Crate {
+    pub name: String,
+    /// Relative to the workspace root, `/`-separated.
+    pub dir: String,
+    pub dependencies: Vec<(String, Kind)>,
+}
+
+/// Every rule broken by `crates`.
+pub fn check(crates: &[Crate]) -> Vec<Violation> {
+    let class_of = |name: &str| crates.iter().find(|c| c.name == name).map(|c| (c, classify(&c.dir)));
+    let mut violations = Vec::new();
+    for krate in crates {
+        let violation = |problem: String| Violation {
+            krate: krate.name.clone(),
+            dir: krate.dir.clone(),
+            problem,
+        };
+        let Some(from) = classify(&krate.dir) else {
+            violations.push(violation(format!(
+                "a workspace crate with no rule: place it where DESIGN.md §2 says, or add its class to \
+                 crates/mandate-cli/src/check/dependencies.rs"
+            )));
+            continue;
+        };
+        for (name, kind) in &krate.dependencies {
+            let Some((target, Some(to))) = class_of(name) else {
+                continue; // unclassified targets are reported as crates of their own
+            };
+            if !allowed(from, to, *kind) {
+                violations.push(violation(explain(from, to, *kind, &target.name)));
+            }
+        }
+    }
+    violations
+}
+
+fn explain(from: Class, to: Class, kind: Kind, target: &str) -> String {
+    let how = match kind {
+        Kind::Normal => "depends on",
+        Kind::Dev => "has a dev-dependency on",
+        Kind::Build => "has a build-dependency on",
+    };
+    let why = match (from, to) {
+        (_, Class::Component) => {
+            "nothing may link a component: reach it over the bus (its services and events), or run its binary"
+        }
+        (Class::Kit, _) => "the kit depends on no workspace crate (its tests may use schemas and testkit)",
+        (Class::Tool, Class::Contract) => "the tool works with any system: read schemas/ artifacts as files instead",
+        (_, Class::EndToEnd) => "the end-to-end harness is a test crate: nothing depends on it",
+        (_, Class::TestKit) => "testkit is a dev-dependency only",
+        _ => "not allowed by DESIGN.md §2",
+    };
+    format!("{how} {target} ({to:?}): {why}")
+}
+
+/// Reads the workspace with `cargo metadata` and checks it.
+pub fn check_workspace(root: &Path) -> anyhow::Result<Vec<Violation>> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = std::process::Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .current_dir(root)
+        .output()
+        .context("running `cargo metadata` (is cargo installed?)")?;
+    if !output.status.success() {
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).context("reading cargo metadata")?;
+    Ok(check(&crates(&metadata)?))
+}
+
+/// The workspace crates of `cargo metadata` output, with their path dependencies.
+pub fn crates(metadata: &serde_json::Value) -> anyhow::Result<Vec<Crate>> {
+    let root = metadata["workspace_root"]
+        .as_str()
+        .context("metadata without workspace_root")?;
+    let packages = metadata["packages"].as_array().context("metadata without packages")?;
+    let mut crates = Vec::new();
+    for package in packages {
+        let manifest = package["manifest_path"]
+            .as_str()
+            .context("package without manifest_path")?;
+        let dir = Path::new(manifest)
+            .parent()
+            .and_then(|dir| dir.strip_prefix(root).ok())
+            .map(|dir| {
+                dir.components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            })
+            .unwrap_or_default();
+        let dependencies = package["dependencies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|dep| dep["path"].is_string())
+            .map(|dep| {
+                let kind = match dep["kind"].as_str() {
+                    Some("dev") => Kind::Dev,
+                    Some("build") => Kind::Build,
+                    _ => Kind::Normal,
+                };
+                (dep["name"].as_str().unwrap_or_default().to_owned(), kind)
+            })
+            .collect();
+        crates.push(Crate {
+            name: package["name"].as_str().unwrap_or_default().to_owned(),
+            dir,
+            dependencies,
+        });
+    }
+    Ok(crates)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn krate(name: &str, dir: &str, dependencies: &[(&str, Kind)]) -> Crate {
+        Crate {
+            name: name.into(),
+            dir: dir.into(),
+            dependencies: dependencies.iter().map(|(n, k)| ((*n).into(), *k)).collect(),
+        }
+    }
+
+    fn base() -> Vec<Crate> {
+        vec![
+            krate(
+                "mandate",
+                "crates/mandate",
+                &[("schemas", Kind::Dev), ("testkit", Kind::Dev)],
+            ),
+            krate("schemas", "schemas", &[("mandate", Kind::Normal)]),
+            krate("testkit", "crates/testkit", &[]),
+            krate(
+                "orders",
+                "components/orders",
+                &[
+                    ("mandate", Kind::Normal),
+                    ("schemas", Kind::Normal),
+                    ("testkit", Kind::Dev),
+                ],
+            ),
+            krate("inventory", "components/inventory", &[("mandate", Kind::Normal)]),
+            krate(
+                "mandate-cli",
+                "crates/mandate-cli",
+                &[("mandate", Kind::Normal), ("testkit", Kind::Dev)],
+            ),
+            krate(
+                "e2e",
+                "crates/e2e",
+                &[
+                    ("mandate", Kind::Normal),
+                    ("schemas", Kind::Normal),
+                    ("testkit", Kind::Normal),
+                ],
+            ),
+        ]
+    }
+
+    #[test]
+    fn the_layout_of_design_md_passes() {
+        assert_eq!(check(&base()), vec![]);
+    }
+
+    #[test]
+    fn a_component_linking_another_is_refused_even_as_a_dev_dependency() {
+        for kind in [Kind::Normal, Kind::Dev, Kind::Build] {
+            let mut crates = base();
+            crates[3].dependencies.push(("inventory".into(), kind));
+            let violations = check(&crates);
+            assert_eq!(violations.len(), 1, "{kind:?}: {violations:?}");
+            assert!(violations[0].problem.contains("over the bus"), "{}", violations[0]);
+        }
+    }
+
+    #[test]
+    fn the_kit_the_tool_and_the_contract_keep_their_places() {
+        let cases: [(usize, &str, Kind); 5] = [
+            (0, "schemas", Kind::Normal), // kit → contract (not only in tests)
+            (1, "orders", Kind::Normal),  // contract → component
+            (5, "schemas", Kind::Normal), // tool → contract
+            (5, "orders", Kind::Dev),     // tool → component, even in tests
+            (2, "mandate", Kind::Normal), // testkit → kit
+        ];
+        for (index, target, kind) in cases {
+            let mut crates = base();
+            crates[index].dependencies.push((target.into(), kind));
+            assert_eq!(
+                check(&crates).len(),
+                1,
+                "{} → {target} ({kind:?}) passed",
+                crates[index].name
+            );
+        }
+    }
+
+    #[test]
+    fn a_crate_without_a_rule_is_a_violation() {
+        let mut crates = base();
+        crates.push(krate("helpers", "crates/helpers", &[("mandate", Kind::Normal)]));
+        crates.push(krate("shop", "apps/shop", &[]));
+        let violations = check(&crates);
+        assert_eq!(
+            violations.iter().map(|v| v.krate.as_str()).collect::<Vec<_>>(),
+            vec!["helpers", "shop"]
+        );
+        assert!(violations[0].problem.contains("no rule"));
+    }
+
+    #[test]
+    fn this_workspace_follows_the_rules() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let violations = check_workspace(&root).expect("cargo metadata runs");
+        assert!(
+            violations.is_empty(),
+            "{}",
+            violations
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+}

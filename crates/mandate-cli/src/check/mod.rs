@@ -1,0 +1,53 @@
+//! `mandate check`: the checks that need no server, run on the repository's files.
+//! Today: the dependency rules of the mandate. Each check is its own module and returns the
+//! problems it found, so `check` can report them all at once.
+
+pub mod dependencies;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+use crate::commands::Global;
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The repository to check (default: the workspace around the current directory).
+    #[arg(long)]
+    pub repo: Option<PathBuf>,
+}
+
+pub fn run(args: &CheckArgs, global: Global) -> anyhow::Result<()> {
+    let repo = match &args.repo {
+        Some(repo) => repo.clone(),
+        None => workspace_root(&std::env::current_dir().context("reading the current directory")?)?,
+    };
+    let problems = dependencies::check_workspace(&repo)?;
+    if global.json {
+        println!("{}", serde_json::json!({ "dependencies": problems }));
+    } else if problems.is_empty() {
+        println!("dependency rules: ok");
+    } else {
+        for problem in &problems {
+            eprintln!("dependency rules: {problem}");
+        }
+    }
+    if !problems.is_empty() {
+        bail!("{} problem(s) found", problems.len());
+    }
+    Ok(())
+}
+
+/// The nearest directory at or above `start` whose Cargo.toml declares a `[workspace]`.
+fn workspace_root(start: &Path) -> anyhow::Result<PathBuf> {
+    for dir in start.ancestors() {
+        let manifest = dir.join("Cargo.toml");
+        if std::fs::read_to_string(&manifest).is_ok_and(|text| text.contains("[workspace]")) {
+            return Ok(dir.to_owned());
+        }
+    }
+    bail!(
+        "no Cargo workspace at or above {}: run `mandate check` inside the repository or pass --repo",
+        start.display()
+    )
+}
