@@ -98,10 +98,11 @@ pub fn check(crates: &[Crate]) -> Vec<Violation> {
             problem,
         };
         let Some(from) = classify(&krate.dir) else {
-            violations.push(violation(format!(
+            violations.push(violation(
                 "a workspace crate with no rule: place it where DESIGN.md §2 says, or add its class to \
                  crates/mandate-cli/src/check/dependencies.rs"
-            )));
+                    .to_owned(),
+            ));
             continue;
         };
         for (name, kind) in &krate.dependencies {
