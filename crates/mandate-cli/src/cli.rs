@@ -5,6 +5,7 @@ use mandate::ConnectionOptions;
 
 use crate::check;
 use crate::commands::{call, decode, dlq, export, import, publish, replay, status, tail};
+use crate::dev;
 
 /// The operator tool of a mandate system: watch, call, inspect and repair it over NATS.
 ///
@@ -53,8 +54,9 @@ pub enum Command {
     Dlq(dlq::DlqCommand),
     /// The checks that need no server: the dependency rules of the mandate.
     Check(check::CheckArgs),
-    // Later: `dev` (run the stack locally), `new` (scaffold a component). They slot in here
-    // as further variants.
+    /// Run the whole system locally: nats-server and every component, restarted if they die.
+    Dev(dev::DevArgs),
+    // Later: `new` (scaffold a component) slots in here as a further variant.
 }
 
 /// Parses the command line, exiting with code 2 (or 0 for `--help`/`--version`) when it is

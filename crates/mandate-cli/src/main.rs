@@ -5,6 +5,7 @@ mod bus;
 mod check;
 mod cli;
 mod commands;
+mod dev;
 mod failure;
 mod msgpack;
 mod output;

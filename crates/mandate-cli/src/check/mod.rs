@@ -20,7 +20,7 @@ pub struct CheckArgs {
 pub fn run(args: &CheckArgs, global: Global) -> anyhow::Result<()> {
     let repo = match &args.repo {
         Some(repo) => repo.clone(),
-        None => workspace_root(&std::env::current_dir().context("reading the current directory")?)?,
+        None => current_workspace()?,
     };
     let problems = dependencies::check_workspace(&repo)?;
     if global.json {
@@ -38,8 +38,13 @@ pub fn run(args: &CheckArgs, global: Global) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The workspace around the current directory.
+pub fn current_workspace() -> anyhow::Result<PathBuf> {
+    workspace_root(&std::env::current_dir().context("reading the current directory")?)
+}
+
 /// The nearest directory at or above `start` whose Cargo.toml declares a `[workspace]`.
-fn workspace_root(start: &Path) -> anyhow::Result<PathBuf> {
+pub fn workspace_root(start: &Path) -> anyhow::Result<PathBuf> {
     for dir in start.ancestors() {
         let manifest = dir.join("Cargo.toml");
         if std::fs::read_to_string(&manifest).is_ok_and(|text| text.contains("[workspace]")) {

@@ -4,6 +4,7 @@
 mod basics;
 mod call;
 mod common;
+mod dev;
 mod dlq;
 mod export_import;
 mod publish_tail;

@@ -1,0 +1,197 @@
+//! `mandate dev`: the whole system on this machine, one command. It installs (if needed) and
+//! starts the pinned nats-server, builds and starts every component under `components/` as
+//! its own process with its own data directory, restarts one that dies, and stops everything
+//! on Ctrl-C. `--demo` then seeds products and stock and places a few orders.
+
+mod demo;
+mod supervisor;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+
+use crate::check::current_workspace;
+use crate::commands::Global;
+use supervisor::{Process, Supervisor};
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  mandate dev --demo\n  mandate dev --release --gateway 0.0.0.0:8080")]
+pub struct DevArgs {
+    /// The repository to run (default: the workspace around the current directory).
+    #[arg(long)]
+    pub repo: Option<PathBuf>,
+    /// The nats-server client port.
+    #[arg(long, default_value_t = 4222)]
+    pub port: u16,
+    /// Where the gateway listens.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub gateway: String,
+    /// Where the server's JetStream store and the components' data live.
+    #[arg(long, default_value = ".tools/dev")]
+    pub data: PathBuf,
+    /// Start from empty streams and stores.
+    #[arg(long)]
+    pub fresh: bool,
+    /// Build and run release binaries.
+    #[arg(long)]
+    pub release: bool,
+    /// Do not build; run the binaries found in --bin-dir.
+    #[arg(long)]
+    pub no_build: bool,
+    /// Where the component binaries are (default: the workspace's target/<profile>).
+    #[arg(long)]
+    pub bin_dir: Option<PathBuf>,
+    /// Seed products and stock and place a few orders, so events flow at once.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+pub async fn run(args: &DevArgs, _global: Global) -> anyhow::Result<()> {
+    let repo = match &args.repo {
+        Some(repo) => repo.clone(),
+        None => current_workspace()?,
+    };
+    let data = if args.data.is_absolute() {
+        args.data.clone()
+    } else {
+        repo.join(&args.data)
+    };
+    if args.fresh && data.exists() {
+        std::fs::remove_dir_all(&data).with_context(|| format!("removing {}", data.display()))?;
+    }
+    std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
+
+    let server_bin = nats_server(&repo)?;
+    let components = components(&repo)?;
+    let bin_dir = match &args.bin_dir {
+        Some(dir) => dir.clone(),
+        None => target_dir(&repo).join(if args.release { "release" } else { "debug" }),
+    };
+    if !args.no_build {
+        build(&repo, &components, args.release)?;
+    }
+    for name in &components {
+        if !bin_dir.join(name).is_file() {
+            bail!(
+                "no binary for component {name} in {}: run without --no-build, or `cargo build --workspace --bins`",
+                bin_dir.display()
+            );
+        }
+    }
+
+    let url = format!("nats://127.0.0.1:{}", args.port);
+    let mut supervisor = Supervisor::new();
+    let config = write_server_config(&data, args.port)?;
+    supervisor.add(Process::new("nats-server", server_bin).args(["-c".into(), config.display().to_string()]));
+    for name in &components {
+        let mut process = Process::new(name, bin_dir.join(name))
+            .env("NATS_URL", &url)
+            .env("MANDATE_DATA_DIR", &data.join("components").display().to_string());
+        if name == "gateway" {
+            process = process.env("GATEWAY_LISTEN", &args.gateway);
+        }
+        supervisor.add(process);
+    }
+    supervisor.start_all()?;
+    eprintln!(
+        "mandate dev: nats-server on {url} (monitoring http://127.0.0.1:{})",
+        monitor_port(args.port)
+    );
+    if components.iter().any(|c| c == "gateway") {
+        eprintln!("mandate dev: the gateway listens on http://{}", args.gateway);
+    }
+    eprintln!(
+        "mandate dev: {} components running; Ctrl-C stops everything",
+        components.len()
+    );
+
+    if args.demo {
+        let demo = demo::run(&url);
+        tokio::select! {
+            result = demo => match result {
+                Ok(summary) => eprintln!("mandate dev: demo: {summary}; watch with `mandate tail --all`"),
+                Err(err) => eprintln!("mandate dev: demo failed: {err:#}"),
+            },
+            () = supervisor::shutdown_signal() => return supervisor.stop_all().await,
+        }
+    }
+    supervisor.supervise_until(supervisor::shutdown_signal()).await
+}
+
+/// The pinned nats-server, installed by the repository's script when missing.
+fn nats_server(repo: &Path) -> anyhow::Result<PathBuf> {
+    let script = repo.join("scripts/install-nats-server");
+    let status = std::process::Command::new(&script)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .with_context(|| format!("running {}", script.display()))?;
+    if !status.success() {
+        bail!("{} failed: see its message above", script.display());
+    }
+    let output = std::process::Command::new(&script).arg("--print-path").output()?;
+    Ok(PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()))
+}
+
+/// Every crate under `components/`, by name.
+fn components(repo: &Path) -> anyhow::Result<Vec<String>> {
+    let dir = repo.join("components");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().join("Cargo.toml").is_file())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    if names.is_empty() {
+        bail!(
+            "no components under {}: scaffold one with `mandate new component NAME`",
+            dir.display()
+        );
+    }
+    Ok(names)
+}
+
+fn target_dir(repo: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo.join("target"))
+}
+
+fn build(repo: &Path, components: &[String], release: bool) -> anyhow::Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = std::process::Command::new(cargo);
+    command.current_dir(repo).arg("build");
+    if release {
+        command.arg("--release");
+    }
+    for name in components {
+        command.args(["-p", name]);
+    }
+    eprintln!("mandate dev: building {} components", components.len());
+    if !command.status().context("running cargo build")?.success() {
+        bail!("cargo build failed: fix the errors above and run `mandate dev` again");
+    }
+    Ok(())
+}
+
+fn monitor_port(port: u16) -> u16 {
+    port.wrapping_add(4000)
+}
+
+/// A local server with JetStream, its store under the dev data directory.
+fn write_server_config(data: &Path, port: u16) -> anyhow::Result<PathBuf> {
+    let store = data.join("jetstream");
+    let config = format!(
+        "# Written by `mandate dev`.\nlisten: \"127.0.0.1:{port}\"\nhttp: \"127.0.0.1:{}\"\nserver_name: mandate-dev\njetstream {{\n  store_dir: {:?}\n}}\n",
+        monitor_port(port),
+        store.display().to_string()
+    );
+    let path = data.join("nats-server.conf");
+    std::fs::write(&path, config).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+/// How long a process must run before a crash is no longer "right after a restart".
+pub(crate) const STABLE_AFTER: Duration = Duration::from_secs(30);

@@ -1,0 +1,186 @@
+//! `mandate dev` as a user runs it: the whole storefront up, an order through the gateway, a
+//! component killed and restarted, then Ctrl-C and nothing left behind.
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// The `pid` of each `started NAME (pid N)` line, latest last.
+fn started(lines: &[String]) -> BTreeMap<String, Vec<u32>> {
+    let mut pids: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    for line in lines {
+        if let Some(rest) = line.strip_prefix("mandate dev: started ") {
+            if let Some((name, pid)) = rest.split_once(" (pid ") {
+                if let Ok(pid) = pid.trim_end_matches(')').parse() {
+                    pids.entry(name.to_owned()).or_default().push(pid);
+                }
+            }
+        }
+    }
+    pids
+}
+
+fn alive(pid: u32) -> bool {
+    std::process::Command::new("kill")
+        .args(["-0", &pid.to_string()])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+async fn until<T>(what: &str, lines: &Mutex<Vec<String>>, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}; mandate dev said:\n{}",
+            lines.lock().expect("lines").join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_runs_the_storefront_restarts_a_dead_component_and_stops_cleanly() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_mandate"))
+        .parent()
+        .expect("bin dir")
+        .to_owned();
+    let data = tempfile::tempdir().expect("tempdir");
+    let gateway = format!("127.0.0.1:{}", free_port());
+    let mut dev = tokio::process::Command::new(env!("CARGO_BIN_EXE_mandate"))
+        .args([
+            "dev",
+            "--no-build",
+            "--port",
+            &free_port().to_string(),
+            "--gateway",
+            &gateway,
+        ])
+        .arg("--repo")
+        .arg(&repo)
+        .arg("--bin-dir")
+        .arg(&bin_dir)
+        .arg("--data")
+        .arg(data.path())
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("mandate dev starts");
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut stderr = BufReader::new(dev.stderr.take().expect("stderr")).lines();
+    let collected = lines.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = stderr.next_line().await {
+            collected.lock().expect("lines").push(line);
+        }
+    });
+
+    let http = reqwest::Client::new();
+    let base = format!("http://{gateway}");
+    until("the gateway", &lines, async || {
+        let health = http.get(format!("{base}/healthz")).send().await.ok()?;
+        health.status().is_success().then_some(())
+    })
+    .await;
+    http.put(format!("{base}/v1/products/mug"))
+        .json(&json!({"name": "Mug", "unit_price_minor": 1250, "currency": "EUR"}))
+        .send()
+        .await
+        .expect("product");
+    http.post(format!("{base}/v1/inventory/mug/restock"))
+        .header("Idempotency-Key", "r1")
+        .json(&json!({"quantity": 3}))
+        .send()
+        .await
+        .expect("restock");
+    let order: Value = until("the order to be accepted", &lines, async || {
+        let response = http
+            .post(format!("{base}/v1/orders"))
+            .header("Idempotency-Key", "o1")
+            .json(&json!({"customer_id": "alice", "lines": [{"sku": "mug", "quantity": 1}], "payment_token": "tok"}))
+            .send()
+            .await
+            .ok()?;
+        if response.status().as_u16() == 201 {
+            response.json().await.ok()
+        } else {
+            None
+        }
+    })
+    .await;
+    let order_url = format!("{base}/v1/orders/{}", order["order_id"].as_str().expect("id"));
+    until("the order to complete", &lines, async || {
+        let order: Value = http.get(&order_url).send().await.ok()?.json().await.ok()?;
+        (order["status"] == "completed").then_some(())
+    })
+    .await;
+
+    // Kill orders; mandate dev says so and starts it again.
+    let first = started(&lines.lock().expect("lines"))["orders"][0];
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-9", &first.to_string()])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let second = until("orders to be restarted", &lines, async || {
+        let pids = started(&lines.lock().expect("lines")).remove("orders")?;
+        pids.get(1).copied()
+    })
+    .await;
+    assert_ne!(first, second);
+    assert!(
+        lines.lock().expect("lines").iter().any(|l| l.contains("orders exited")),
+        "the restart is announced"
+    );
+    until("the restarted orders to answer", &lines, async || {
+        let order: Value = http.get(&order_url).send().await.ok()?.json().await.ok()?;
+        (order["status"] == "completed").then_some(())
+    })
+    .await;
+
+    // Ctrl-C: everything stops, nothing is left behind.
+    let pid = dev.id().expect("pid");
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let exit = tokio::time::timeout(Duration::from_secs(30), dev.wait())
+        .await
+        .expect("mandate dev stops in time")
+        .expect("exit status");
+    assert!(exit.success(), "mandate dev exits 0 on Ctrl-C: {exit}");
+    let everyone = started(&lines.lock().expect("lines"));
+    assert!(
+        everyone.len() >= 8,
+        "nats-server and every component were started: {everyone:?}"
+    );
+    for (name, pids) in everyone {
+        for pid in pids {
+            assert!(!alive(pid), "{name} (pid {pid}) is still running");
+        }
+    }
+}
