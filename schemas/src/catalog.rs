@@ -1,12 +1,13 @@
 //! Owned by `catalog`: products and their prices.
 
 use mandate::{Event, Operation};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::paging::Page;
 
 /// A product for sale.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Product {
     pub sku: String,
     pub name: String,
@@ -18,7 +19,7 @@ pub struct Product {
 
 /// `evt.catalog.product-upserted.v1`: a product was created or changed. Carries the whole
 /// product, so a listener's copy is always complete.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProductUpserted {
     pub sku: String,
     pub name: String,
@@ -52,7 +53,7 @@ impl Operation for UpsertProduct {
     type Response = Product;
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GetProductRequest {
     pub sku: String,
 }
@@ -69,7 +70,7 @@ impl Operation for GetProduct {
     type Response = Product;
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ListProductsRequest {
     /// The cursor from the previous page's `next`.
     #[serde(default)]

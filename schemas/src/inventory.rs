@@ -4,10 +4,11 @@
 //! ends exactly once, released (declined, cancelled) or shipped (dispatched).
 
 use mandate::{Event, Operation};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A quantity of one sku.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SkuQuantity {
     pub sku: String,
     pub quantity: u32,
@@ -15,7 +16,7 @@ pub struct SkuQuantity {
 
 /// `evt.inventory.reserved.v1`: every line of an order is reserved. Carries what payments
 /// needs to charge, so payments listens to this event alone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StockReserved {
     pub order_id: String,
     #[serde(default)]
@@ -37,7 +38,7 @@ impl Event for StockReserved {
 }
 
 /// A line that could not be reserved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Shortage {
     pub sku: String,
     pub requested: u32,
@@ -45,7 +46,7 @@ pub struct Shortage {
 }
 
 /// `evt.inventory.rejected.v1`: the order cannot be reserved as a whole; nothing was held.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StockRejected {
     pub order_id: String,
     #[serde(default)]
@@ -61,7 +62,7 @@ impl Event for StockRejected {
 }
 
 /// `evt.inventory.released.v1`: an order's reservation went back on hand.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StockReleased {
     pub order_id: String,
     pub customer_id: String,
@@ -77,7 +78,7 @@ impl Event for StockReleased {
 }
 
 /// `evt.inventory.restocked.v1`: stock arrived.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Restocked {
     pub sku: String,
     pub quantity: u32,
@@ -95,7 +96,7 @@ impl Event for Restocked {
 }
 
 /// What inventory knows about one sku.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StockView {
     pub sku: String,
     /// Available to reserve.
@@ -108,7 +109,7 @@ pub struct StockView {
     pub restocked: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RestockRequest {
     pub sku: String,
     pub quantity: u32,
@@ -128,7 +129,7 @@ impl Operation for Restock {
     type Response = StockView;
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GetStockRequest {
     pub sku: String,
 }

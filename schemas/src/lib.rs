@@ -12,6 +12,7 @@ pub mod notifications;
 pub mod orders;
 pub mod paging;
 pub mod payments;
+pub mod registry;
 pub mod shipping;
 
 #[cfg(test)]

@@ -1,12 +1,13 @@
 //! Owned by `notifications`: the messages sent to customers about their orders.
 
 use mandate::Operation;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::paging::Page;
 
 /// One message to a customer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Notification {
     /// The id of the event it tells about (so one event makes one message).
     pub id: String,
@@ -19,7 +20,7 @@ pub struct Notification {
     pub at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ListNotificationsRequest {
     pub customer_id: String,
     #[serde(default)]

@@ -4,19 +4,20 @@
 //! payment-declined or cancelled. Every order ends in exactly one terminal state.
 
 use mandate::{Event, Operation};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::paging::Page;
 
 /// One line of an order as the customer asks for it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct LineRequest {
     pub sku: String,
     pub quantity: u32,
 }
 
 /// One line of a placed order, priced from orders' own price list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderLine {
     pub sku: String,
     pub quantity: u32,
@@ -25,7 +26,7 @@ pub struct OrderLine {
 }
 
 /// `evt.orders.placed.v1`: an order was accepted and awaits stock.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderPlaced {
     pub order_id: String,
     pub customer_id: String,
@@ -52,7 +53,7 @@ impl Event for OrderPlaced {
 }
 
 /// `evt.orders.cancelled.v1`: the customer cancelled before dispatch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderCancelled {
     pub order_id: String,
     pub customer_id: String,
@@ -66,7 +67,7 @@ impl Event for OrderCancelled {
 }
 
 /// `evt.orders.completed.v1`: paid and dispatched.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderCompleted {
     pub order_id: String,
     pub customer_id: String,
@@ -81,7 +82,7 @@ impl Event for OrderCompleted {
 }
 
 /// Where an order stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum OrderStatus {
     Placed,
@@ -108,7 +109,7 @@ impl OrderStatus {
 }
 
 /// One step of an order's history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StatusChange {
     pub status: OrderStatus,
     /// RFC 3339 time of the event that caused it.
@@ -119,7 +120,7 @@ pub struct StatusChange {
 }
 
 /// An order as `orders.get.v1` and `orders.place.v1` return it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderView {
     pub order_id: String,
     pub customer_id: String,
@@ -133,7 +134,7 @@ pub struct OrderView {
 }
 
 /// `svc.orders.place.v1` request. A repeated `idempotency_key` returns the first order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PlaceOrderRequest {
     pub idempotency_key: String,
     pub customer_id: String,
@@ -156,7 +157,7 @@ impl Operation for PlaceOrder {
 }
 
 /// `svc.orders.get.v1` request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GetOrderRequest {
     pub order_id: String,
 }
@@ -173,7 +174,7 @@ impl Operation for GetOrder {
     type Response = OrderView;
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ListOrdersRequest {
     pub customer_id: String,
     /// The cursor from the previous page's `next`.
@@ -196,7 +197,7 @@ impl Operation for ListOrders {
     type Response = Page<OrderView>;
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CancelOrderRequest {
     pub order_id: String,
     #[serde(default)]

@@ -1,6 +1,7 @@
 //! Paging, shared by every list operation: a cursor and a limit in, a page and the next
 //! cursor out. Cursors are opaque strings; pass back `next` to continue.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The most items a page holds, whatever `limit` asks for.
@@ -9,7 +10,7 @@ pub const MAX_PAGE: u32 = 100;
 pub const DEFAULT_PAGE: u32 = 20;
 
 /// A page of `items`; `next` is the cursor of the following page, absent on the last one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

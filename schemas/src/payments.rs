@@ -3,13 +3,14 @@
 //! amount is over the customer's limit.
 
 use mandate::{Event, Operation};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The most one order may be charged, in minor units, unless the token raises it.
 pub const DEFAULT_CUSTOMER_LIMIT_MINOR: i64 = 100_000;
 
 /// `evt.payments.captured.v1`: the order's amount was charged.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PaymentCaptured {
     pub payment_id: String,
     pub order_id: String,
@@ -25,7 +26,7 @@ impl Event for PaymentCaptured {
 }
 
 /// `evt.payments.declined.v1`: the charge was refused; nothing was taken.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PaymentDeclined {
     pub order_id: String,
     pub customer_id: String,
@@ -42,7 +43,7 @@ impl Event for PaymentDeclined {
 
 /// `evt.payments.refunded.v1`: a captured payment was given back (the order was cancelled
 /// after the charge).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PaymentRefunded {
     pub payment_id: String,
     pub order_id: String,
@@ -58,7 +59,7 @@ impl Event for PaymentRefunded {
 }
 
 /// Where a payment stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum PaymentStatus {
     Captured,
@@ -69,7 +70,7 @@ pub enum PaymentStatus {
 }
 
 /// A payment as `payments.get.v1` returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PaymentView {
     pub order_id: String,
     pub customer_id: String,
@@ -82,7 +83,7 @@ pub struct PaymentView {
     pub reason: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GetPaymentRequest {
     pub order_id: String,
 }

@@ -1,10 +1,11 @@
 //! Owned by `shipping`: shipments. Every captured payment is dispatched.
 
 use mandate::{Event, Operation};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// `evt.shipping.dispatched.v1`: the order left the warehouse.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ShipmentDispatched {
     pub shipment_id: String,
     pub order_id: String,
@@ -18,7 +19,7 @@ impl Event for ShipmentDispatched {
 }
 
 /// A shipment as `shipping.get.v1` returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ShipmentView {
     pub shipment_id: String,
     pub order_id: String,
@@ -27,7 +28,7 @@ pub struct ShipmentView {
     pub dispatched_at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GetShipmentRequest {
     pub order_id: String,
 }
