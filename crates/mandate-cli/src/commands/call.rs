@@ -40,6 +40,9 @@ pub async fn run(bus: &Bus, args: &CallArgs, _global: Global) -> anyhow::Result<
         Some(text) => Some(read_json_arg(text)?),
         None => None,
     };
+    if let (false, Some(json)) = (admin, &request) {
+        crate::schema::validate_request(subject, json)?;
+    }
     let payload = match (admin, &request) {
         (true, None) => Vec::new(),
         (true, Some(json)) => serde_json::to_vec(json)?,

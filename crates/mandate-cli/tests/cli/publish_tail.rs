@@ -207,3 +207,34 @@ async fn tail_follows_after_the_history_and_live_only() {
     assert_eq!(live["type"], "notes.noted.v1");
     child.kill().await.expect("stopped");
 }
+
+/// A message the contract knows (its JSON Schema is committed under schemas/json) is checked
+/// before it is sent; one it does not know is sent as is.
+#[tokio::test]
+async fn publish_and_call_check_bodies_against_the_contract() {
+    let env = Env::new().await;
+    env.create_stream("orders", Duration::from_secs(120)).await;
+    let wrong = r#"{"order_id": "o-1", "customer_id": "c", "lines": [{"sku": "mug", "quantity": -2, "unit_price_minor": 100}], "total_minor": 200}"#;
+    let refused = env
+        .mandate(&["publish", "evt.orders.placed.v1", wrong])
+        .await
+        .fails(2, "does not match the contract");
+    assert!(
+        refused.stderr.contains("/lines/0/quantity"),
+        "names the field: {}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("currency"),
+        "names the missing field: {}",
+        refused.stderr
+    );
+    assert_eq!(env.stream_messages("EVT_ORDERS").await, 0, "nothing was published");
+    let right = r#"{"order_id": "o-1", "customer_id": "c", "lines": [{"sku": "mug", "quantity": 2, "unit_price_minor": 100}], "total_minor": 200, "currency": "EUR"}"#;
+    env.mandate(&["publish", "evt.orders.placed.v1", right]).await.ok();
+    assert_eq!(env.stream_messages("EVT_ORDERS").await, 1);
+
+    env.mandate(&["call", "orders.get.v1", r#"{"order": 1}"#])
+        .await
+        .fails(2, "order_id");
+}
