@@ -538,5 +538,9 @@ fn built_bin(subdir: Option<&str>, name: &str) -> PathBuf {
     path
 }
 
+mod harness;
+
+pub use harness::{Harness, Watch, eventually};
+
 #[cfg(test)]
 mod tests;

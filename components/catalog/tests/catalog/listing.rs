@@ -1,6 +1,6 @@
 use schemas::catalog::{ListProducts, ListProductsRequest, Product, UpsertProduct};
 
-use crate::common::Harness;
+use testkit::Harness;
 
 fn product(sku: &str) -> Product {
     Product {

@@ -1,6 +1,5 @@
 //! Catalog against a real nats-server, over the bus only.
 
-mod common;
 mod listing;
 mod products;
 mod rebuild;

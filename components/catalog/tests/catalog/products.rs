@@ -1,7 +1,7 @@
 use mandate::CallError;
 use schemas::catalog::{GetProduct, GetProductRequest, Product, ProductUpserted, UpsertProduct};
 
-use crate::common::Harness;
+use testkit::Harness;
 
 pub fn tea(price: i64) -> Product {
     Product {

@@ -1,7 +1,7 @@
 use schemas::catalog::{ListProducts, ListProductsRequest, Product, ProductUpserted, UpsertProduct};
 
-use crate::common::Harness;
 use crate::products::tea;
+use testkit::Harness;
 
 async fn everything(h: &Harness) -> Vec<Product> {
     h.bus

@@ -7,7 +7,7 @@ use schemas::orders::{OrderCancelled, OrderLine, OrderPlaced};
 use schemas::payments::PaymentDeclined;
 use schemas::shipping::ShipmentDispatched;
 
-use crate::common::{Harness, Watch};
+use testkit::{Harness, Watch};
 
 /// The streams inventory consumes besides its own.
 pub const SOURCES: &[&str] = &["orders", "payments", "shipping"];

@@ -1,7 +1,6 @@
 //! Inventory against a real nats-server, over the bus only. Every stock read checks the
 //! conservation invariant (`fixtures::stock`).
 
-mod common;
 mod fixtures;
 mod out_of_order;
 mod rebuild;

@@ -3,8 +3,8 @@
 
 use schemas::inventory::{StockReleased, StockReserved};
 
-use crate::common::eventually;
 use crate::fixtures::{cancelled, counts, declined, dispatched, placed, start_with_stock};
+use testkit::eventually;
 
 #[tokio::test]
 async fn a_cancellation_seen_before_its_order_leaves_a_marker_so_the_order_reserves_nothing() {

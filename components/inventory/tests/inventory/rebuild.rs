@@ -1,7 +1,7 @@
 use schemas::inventory::{Restocked, StockRejected, StockReleased, StockReserved};
 
-use crate::common::eventually;
 use crate::fixtures::{cancelled, declined, dispatched, placed, restock, start, stock};
+use testkit::eventually;
 
 /// Every kind of history at once: held, shipped, released by a cancellation and by a
 /// decline, rejected, cancelled before placed, dispatched after release. Inventory

@@ -9,7 +9,7 @@ use schemas::paging::Page;
 use schemas::payments::{PaymentDeclined, PaymentRefunded};
 use schemas::shipping::ShipmentDispatched;
 
-use crate::common::Harness;
+use testkit::Harness;
 
 pub async fn start() -> (Harness, Running) {
     let h = Harness::new(&["orders", "inventory", "payments", "shipping"]).await;
@@ -42,7 +42,7 @@ pub async fn list(h: &Harness, customer: &str, after: Option<String>, limit: u32
 
 /// Every message of `customer`, once `count` are there.
 pub async fn inbox(h: &Harness, customer: &str, count: usize) -> Vec<Notification> {
-    crate::common::eventually(&format!("{count} messages for {customer}"), || async {
+    testkit::eventually(&format!("{count} messages for {customer}"), || async {
         let page = list(h, customer, None, 100).await;
         (page.items.len() >= count).then_some(page.items)
     })

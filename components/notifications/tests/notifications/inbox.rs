@@ -145,7 +145,7 @@ async fn an_event_without_a_customer_is_dead_lettered() {
     publish_at(&h, &rejected("o1", ""), "2026-03-01T10:00:00Z").await;
     publish_at(&h, &placed("o2", "frank"), "2026-03-01T10:00:01Z").await;
     assert_eq!(inbox(&h, "frank", 1).await.len(), 1, "the other events are handled");
-    crate::common::eventually("the event to be dead-lettered", || async {
+    testkit::eventually("the event to be dead-lettered", || async {
         let status = h.bus.status("notifications").await.ok()?;
         (status.dead_letters == 1).then_some(())
     })

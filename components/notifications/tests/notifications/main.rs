@@ -3,7 +3,6 @@
 // The harness is the one every storefront component's tests use; notifications publishes
 // nothing, so it reads no events back.
 #[allow(dead_code, reason = "shared harness")]
-mod common;
 mod fixtures;
 mod inbox;
 mod rebuild;

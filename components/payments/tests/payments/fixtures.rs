@@ -5,7 +5,7 @@ use schemas::inventory::{SkuQuantity, StockReserved};
 use schemas::orders::OrderCancelled;
 use schemas::payments::{GetPayment, GetPaymentRequest, PaymentView};
 
-use crate::common::{Harness, Watch};
+use testkit::{Harness, Watch};
 
 /// Payments started, and a watch on what it publishes.
 pub async fn start() -> (Harness, Running, Watch) {

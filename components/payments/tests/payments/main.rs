@@ -1,6 +1,5 @@
 //! Payments against a real nats-server, over the bus only.
 
-mod common;
 mod fixtures;
 mod ledger;
 mod out_of_order;

@@ -1,7 +1,7 @@
 use schemas::payments::{PaymentCaptured, PaymentDeclined, PaymentRefunded, PaymentStatus, PaymentView};
 
-use crate::common::Harness;
 use crate::fixtures::{cancelled, payment, reserved, start};
+use testkit::Harness;
 
 const ORDERS: [&str; 4] = ["captured", "refunded", "declined", "voided"];
 

@@ -1,6 +1,5 @@
 //! Shipping against a real nats-server, over the bus only.
 
-mod common;
 mod shipments;
 
 #[test]

@@ -3,7 +3,7 @@ use mandate::{CallError, Running};
 use schemas::payments::PaymentCaptured;
 use schemas::shipping::{GetShipment, GetShipmentRequest, ShipmentDispatched, ShipmentView};
 
-use crate::common::{Harness, Watch};
+use testkit::{Harness, Watch};
 
 async fn start() -> (Harness, Running, Watch) {
     let h = Harness::new(&["payments"]).await;

@@ -59,7 +59,8 @@ pub fn allowed(from: Class, to: Class, kind: Kind) -> bool {
         Contract => matches!(to, Kit) || (dev && to == TestKit),
         Component => matches!(to, Kit | Contract) || (dev && to == TestKit),
         Tool => to == Kit || (dev && to == TestKit),
-        TestKit => false,
+        // Fixtures start servers and drive kit components; they know no contract or component.
+        TestKit => to == Kit,
         EndToEnd => matches!(to, Kit | Contract | TestKit),
     }
 }
@@ -131,6 +132,7 @@ fn explain(from: Class, to: Class, kind: Kind, target: &str) -> String {
         (Class::Tool, Class::Contract) => "the tool works with any system: read schemas/ artifacts as files instead",
         (_, Class::EndToEnd) => "the end-to-end harness is a test crate: nothing depends on it",
         (_, Class::TestKit) => "testkit is a dev-dependency only",
+        (Class::TestKit, _) => "testkit depends on the kit only: it knows no contract and no component",
         _ => "not allowed by DESIGN.md §2",
     };
     format!("{how} {target} ({to:?}): {why}")
@@ -218,7 +220,7 @@ mod tests {
                 &[("schemas", Kind::Dev), ("testkit", Kind::Dev)],
             ),
             krate("schemas", "schemas", &[("mandate", Kind::Normal)]),
-            krate("testkit", "crates/testkit", &[]),
+            krate("testkit", "crates/testkit", &[("mandate", Kind::Normal)]),
             krate(
                 "orders",
                 "components/orders",
@@ -269,7 +271,7 @@ mod tests {
             (1, "orders", Kind::Normal),  // contract → component
             (5, "schemas", Kind::Normal), // tool → contract
             (5, "orders", Kind::Dev),     // tool → component, even in tests
-            (2, "mandate", Kind::Normal), // testkit → kit
+            (2, "schemas", Kind::Normal), // testkit → contract
         ];
         for (index, target, kind) in cases {
             let mut crates = base();

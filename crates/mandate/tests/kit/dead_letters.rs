@@ -19,7 +19,7 @@ fn header(message: &async_nats::Message, name: &str) -> String {
 /// message came from; the component keeps going and handles the next good event.
 #[tokio::test]
 async fn each_dead_letter_reason_lands_in_the_dlq_and_the_component_carries_on() {
-    let h = Harness::new().await;
+    let h = Harness::new(&[]).await;
     h.create_stream("orders").await;
     let running = h.start(inventory()).await;
     let subject = OrderPlaced::subject();

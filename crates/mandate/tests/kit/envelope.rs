@@ -29,7 +29,7 @@ async fn next(events: &mut async_nats::Subscriber) -> async_nats::Message {
 /// and the causal chain (trace, correlation, derived id) is carried from hop to hop.
 #[tokio::test]
 async fn every_envelope_field_round_trips_and_follows_the_causal_chain() {
-    let h = Harness::new().await;
+    let h = Harness::new(&[]).await;
     let orders = h.start(orders()).await;
     let inventory = h.start(inventory()).await;
     let mut events = h.bus.client().subscribe("evt.>").await.expect("subscribes");

@@ -7,7 +7,7 @@ use crate::common::{GetStock, Harness, INITIAL_STOCK, StockRequest, inventory, p
 /// A crash after the commit but before the ack: on restart the batch is not applied again.
 #[tokio::test]
 async fn a_batch_committed_but_not_acknowledged_is_not_applied_twice() {
-    let h = Harness::new().await;
+    let h = Harness::new(&[]).await;
     h.create_stream("orders").await;
     let mut options = h.options();
     options.fault = Fault::ParkBeforeAck;
@@ -47,7 +47,7 @@ async fn a_batch_committed_but_not_acknowledged_is_not_applied_twice() {
 /// JetStream redelivers whatever is not acknowledged in time; the watermark skips it.
 #[tokio::test]
 async fn redelivered_events_are_skipped_by_the_watermark() {
-    let h = Harness::new().await;
+    let h = Harness::new(&[]).await;
     h.create_stream("orders").await;
     let mut options = h.options();
     options.ack_wait = Duration::from_millis(300);

@@ -7,7 +7,7 @@ use crate::common::{Harness, eventually, orders, place_request};
 /// loses nothing, and the restarted relay publishes the event exactly once.
 #[tokio::test]
 async fn the_outbox_survives_a_crash_between_commit_and_publish() {
-    let h = Harness::new().await;
+    let h = Harness::new(&[]).await;
     let mut options = h.options();
     options.fault = Fault::ParkRelay;
     let first = h.start_with(orders(), options).await;

@@ -33,7 +33,7 @@ impl Operation for GetCount {
 
 #[tokio::test]
 async fn the_counter_example_counts_serves_and_stops_on_sigterm() {
-    let h = Harness::new().await;
+    let h = Harness::new(&[]).await;
     h.create_stream("orders").await;
     for (order, customer, quantity) in [("o-1", "alice", 1), ("o-2", "alice", 2), ("o-3", "bob", 5)] {
         h.bus

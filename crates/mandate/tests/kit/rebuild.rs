@@ -14,7 +14,7 @@ async fn stock(h: &Harness) -> u32 {
 /// rebuild then reproduces the same state and publishes nothing a second time.
 #[tokio::test]
 async fn a_rebuild_reproduces_the_state_and_re_fires_no_side_effect() {
-    let h = Harness::new().await;
+    let h = Harness::new(&[]).await;
     let orders = h.start(orders()).await;
     for i in 0..12 {
         h.bus
@@ -109,7 +109,7 @@ async fn a_rebuild_reproduces_the_state_and_re_fires_no_side_effect() {
 
 #[tokio::test]
 async fn a_rebuild_request_with_a_bad_time_is_refused() {
-    let h = Harness::new().await;
+    let h = Harness::new(&[]).await;
     let inventory = h.start(inventory()).await;
     let err = h
         .bus
@@ -147,7 +147,7 @@ fn tally() -> mandate::Component {
 #[tokio::test]
 async fn new_events_wait_until_every_consumer_has_re_applied_its_history() {
     use schemas::inventory::StockReserved;
-    let h = Harness::new().await;
+    let h = Harness::new(&[]).await;
     h.create_stream("orders").await;
     h.create_stream("inventory").await;
     let reserved = |order: &str| StockReserved {
@@ -207,7 +207,7 @@ async fn new_events_wait_until_every_consumer_has_re_applied_its_history() {
 /// pull request of the previous seating and wait out `ack_wait`.
 #[tokio::test]
 async fn a_rebuild_with_tiny_batches_does_not_stall() {
-    let h = Harness::new().await;
+    let h = Harness::new(&[]).await;
     h.create_stream("orders").await;
     let mut options = h.options();
     options.batch_size = 1;
@@ -225,7 +225,10 @@ async fn a_rebuild_with_tiny_batches_does_not_stall() {
     wait_applied(&h.bus, "tally", history).await;
     for round in 0..4 {
         let started = std::time::Instant::now();
-        h.bus.rebuild("tally", &RebuildRequest::default()).await.expect("rebuild starts");
+        h.bus
+            .rebuild("tally", &RebuildRequest::default())
+            .await
+            .expect("rebuild starts");
         eventually("the rebuild to finish", || async {
             let status = h.bus.status("tally").await.ok()?;
             let orders = status.consumers.iter().find(|c| c.stream == "EVT_ORDERS")?;

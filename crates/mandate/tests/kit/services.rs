@@ -8,7 +8,7 @@ use crate::common::{Harness, eventually, inventory, orders, place_request};
 
 #[tokio::test]
 async fn a_command_succeeds_and_its_effects_follow() {
-    let h = Harness::new().await;
+    let h = Harness::new(&[]).await;
     let orders = h.start(orders()).await;
     let inventory = h.start(inventory()).await;
     let placed = h
@@ -41,7 +41,7 @@ async fn a_command_succeeds_and_its_effects_follow() {
 
 #[tokio::test]
 async fn typed_errors_reach_the_caller_with_code_message_and_retryability() {
-    let h = Harness::new().await;
+    let h = Harness::new(&[]).await;
     let orders = h.start(orders()).await;
     let err = h
         .bus
@@ -78,7 +78,7 @@ async fn typed_errors_reach_the_caller_with_code_message_and_retryability() {
 
 #[tokio::test]
 async fn a_silent_service_times_out_and_a_missing_one_has_no_responders() {
-    let h = Harness::new().await;
+    let h = Harness::new(&[]).await;
     // Something listens on the subject but never answers.
     let mut silent = h.bus.client().subscribe(GetOrder::subject()).await.expect("subscribes");
     let listener = tokio::spawn(async move { while silent.next().await.is_some() {} });
@@ -102,7 +102,7 @@ async fn a_silent_service_times_out_and_a_missing_one_has_no_responders() {
 /// Components are discoverable like any NATS micro service (`nats micro ls`).
 #[tokio::test]
 async fn components_answer_the_services_api_discovery() {
-    let h = Harness::new().await;
+    let h = Harness::new(&[]).await;
     let orders = h.start(orders()).await;
     let reply = h
         .bus

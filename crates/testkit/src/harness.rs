@@ -1,5 +1,6 @@
-//! A real nats-server per test, the component started in-process, and helpers to watch the
-//! bus. Tests talk to the component only over the bus, as any other component would.
+//! A harness for testing a component against a real nats-server: the component started
+//! in-process, talked to only over the bus, as any other component would — plus helpers to
+//! watch what it publishes and to wait for it without fixed sleeps.
 
 use std::future::Future;
 use std::time::Duration;
@@ -7,7 +8,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use mandate::envelope::Meta;
 use mandate::{Bus, Component, ConnectionOptions, Event, Options, Running};
-use testkit::NatsServer;
+
+use crate::NatsServer;
 
 /// A server, a data directory and a client for one test.
 pub struct Harness {
@@ -38,7 +40,8 @@ impl Harness {
         harness
     }
 
-    async fn create_stream(&self, owner: &str) {
+    /// Creates `EVT_<OWNER>` as that owner would at its start-up.
+    pub async fn create_stream(&self, owner: &str) {
         self.bus
             .jetstream()
             .get_or_create_stream(async_nats::jetstream::stream::Config {
@@ -61,7 +64,11 @@ impl Harness {
     }
 
     pub async fn start(&self, component: Component) -> Running {
-        component.start(self.options()).await.expect("the component starts")
+        self.start_with(component, self.options()).await
+    }
+
+    pub async fn start_with(&self, component: Component, options: Options) -> Running {
+        component.start(options).await.expect("the component starts")
     }
 
     /// Messages currently in `stream` (0 when it does not exist).
@@ -72,6 +79,30 @@ impl Harness {
         }
     }
 
+    /// Every message in `stream`, in order, through an ephemeral ordered consumer.
+    pub async fn read_stream(&self, stream: &str) -> Vec<async_nats::Message> {
+        let total = self.stream_messages(stream).await as usize;
+        if total == 0 {
+            return Vec::new();
+        }
+        let stream = self.bus.jetstream().get_stream(stream).await.expect("stream");
+        let consumer = stream
+            .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig::default())
+            .await
+            .expect("ordered consumer");
+        let mut messages = consumer.messages().await.expect("messages");
+        let mut out = Vec::with_capacity(total);
+        while out.len() < total {
+            let message = tokio::time::timeout(Duration::from_secs(5), messages.next())
+                .await
+                .expect("the stream delivers in time")
+                .expect("stream open")
+                .expect("message");
+            out.push(message.message);
+        }
+        out
+    }
+
     /// A core subscription to `subject`, registered with the server before this returns.
     pub async fn watch(&self, subject: &str) -> Watch {
         let subscriber = self
@@ -80,7 +111,12 @@ impl Harness {
             .subscribe(subject.to_owned())
             .await
             .expect("subscribes");
-        self.bus.client().flush().await.expect("flush");
+        // A flush only writes the subscription; a round trip proves the server has it.
+        self.bus
+            .jetstream()
+            .query_account()
+            .await
+            .expect("a round trip to the server");
         Watch {
             subscriber,
             bus: self.bus.clone(),
