@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use mandate::{Bus, CallError, ConnectionOptions, Event, Options, Running};
+use mandate::{Bus, CallError, Event, Running};
 use schemas::catalog::ProductUpserted;
 use schemas::inventory::{SkuQuantity, StockRejected, StockReserved};
 use schemas::orders::{
@@ -12,45 +12,23 @@ use schemas::orders::{
 };
 use schemas::payments::{PaymentCaptured, PaymentDeclined};
 use schemas::shipping::ShipmentDispatched;
-use testkit::NatsServer;
+use testkit::eventually;
 
+/// The shared component harness, with orders' own helpers on top.
 struct Harness {
-    _server: NatsServer,
-    dir: tempfile::TempDir,
-    url: String,
+    kit: testkit::Harness,
     bus: Bus,
 }
 
 impl Harness {
     async fn new() -> Harness {
-        let server = NatsServer::start();
-        let url = server.url();
-        let bus = Bus::connect(&ConnectionOptions::new(url.clone()), "test")
-            .await
-            .expect("connects");
-        for owner in ["catalog", "inventory", "payments", "shipping"] {
-            bus.jetstream()
-                .get_or_create_stream(async_nats::jetstream::stream::Config {
-                    name: mandate::stream_name(owner),
-                    subjects: vec![format!("evt.{owner}.>")],
-                    ..Default::default()
-                })
-                .await
-                .expect("stream");
-        }
-        Harness {
-            _server: server,
-            dir: tempfile::tempdir().expect("tempdir"),
-            url,
-            bus,
-        }
+        let kit = testkit::Harness::new(&["catalog", "inventory", "payments", "shipping"]).await;
+        let bus = kit.bus.clone();
+        Harness { kit, bus }
     }
 
     async fn start(&self) -> Running {
-        orders::component()
-            .start(Options::new(self.url.clone(), self.dir.path()))
-            .await
-            .expect("orders starts")
+        self.kit.start(orders::component()).await
     }
 
     async fn price(&self, sku: &str, unit_price_minor: i64) {
@@ -101,21 +79,6 @@ impl Harness {
     /// Placed with prices known: waits until orders has learned the price list.
     async fn place_when_priced(&self, key: &str, lines: &[(&str, u32)]) -> OrderView {
         eventually("the price list", || async { self.place(key, lines).await.ok() }).await
-    }
-}
-
-async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 
