@@ -6,7 +6,6 @@
 //! again when the store is rebuilt. A per-product revision keeps the two from undoing each
 //! other (see `products.rs`).
 
-mod paging;
 mod products;
 mod queries;
 mod validation;

@@ -4,9 +4,9 @@ use mandate::{ServiceError, View};
 use schemas::catalog::{GetProductRequest, ListProductsRequest, Product};
 use schemas::paging::Page;
 
-use crate::paging::page;
 use crate::products::{PRODUCTS, ProductRecord, product_key};
 use crate::validation::validate_sku;
+use schemas::paging::page;
 
 /// `catalog.get-product.v1`.
 pub(crate) fn get_product(view: &View, request: GetProductRequest) -> Result<Product, ServiceError> {

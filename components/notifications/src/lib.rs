@@ -10,7 +10,6 @@
 mod inbox;
 mod messages;
 mod money;
-mod paging;
 mod queries;
 mod sortable_time;
 

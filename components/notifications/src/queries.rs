@@ -5,7 +5,7 @@ use schemas::notifications::{ListNotificationsRequest, Notification};
 use schemas::paging::Page;
 
 use crate::inbox::customer_prefix;
-use crate::paging::page;
+use schemas::paging::page;
 
 /// `notifications.list.v1`: a customer's messages, oldest first, paged. A customer with no
 /// messages has an empty list, not a 404.
