@@ -33,7 +33,7 @@ mod service;
 mod store;
 
 pub use client::{Bus, CallError};
-pub use component::{Component, Manifest};
+pub use component::{Component, Manifest, shutdown_signal};
 pub use consumer::StartAt;
 pub use context::{Context, HandlerError, HandlerResult};
 pub use contract::{DEAD_LETTER_STREAM, Event, Operation, dead_letter_subject, stream_name, validate_component_name};

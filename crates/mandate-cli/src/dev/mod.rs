@@ -114,10 +114,10 @@ pub async fn run(args: &DevArgs, _global: Global) -> anyhow::Result<()> {
                 Ok(summary) => eprintln!("mandate dev: demo: {summary}; watch with `mandate tail --all`"),
                 Err(err) => eprintln!("mandate dev: demo failed: {err:#}"),
             },
-            () = supervisor::shutdown_signal() => return supervisor.stop_all().await,
+            () = mandate::shutdown_signal() => return supervisor.stop_all().await,
         }
     }
-    supervisor.supervise_until(supervisor::shutdown_signal()).await
+    supervisor.supervise_until(mandate::shutdown_signal()).await
 }
 
 /// The pinned nats-server, installed by the repository's script when missing.
