@@ -1,0 +1,485 @@
+//! `mandate new component NAME`: scaffolds a component under `components/NAME` in the house
+//! style, which builds, passes clippy and its own test with no edits.
+//!
+//! The tool never links `schemas` (DESIGN.md §2): it finds the types of the subscribed events
+//! by reading `schemas/src` as text (`lookup.rs`), and the generated code names them by path.
+//! The generated `manifest.json` is the kit's `Manifest` of the generated `component()`,
+//! serialized as the kit does, so the crate's manifest test passes from the start.
+//!
+//! Wiring the new component into the deployment (broker user and permissions, compose file)
+//! is [`wire_into_deployment`]'s job.
+
+mod lookup;
+mod names;
+mod render;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use serde::Serialize;
+
+use crate::commands::Global;
+use crate::failure::usage;
+use crate::subjects::{EventSubject, parse_event_subject};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum NewCommand {
+    /// A component crate under components/NAME: handlers, queries, a test against a real
+    /// nats-server and its manifest, ready for `cargo test -p NAME`.
+    #[command(after_help = "Example:\n  mandate new component customer-tally \\\n      \
+        --subscribe orders.placed.v1 --subscribe payments.captured.v1 --serve count")]
+    Component(ComponentArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ComponentArgs {
+    /// The component's name: lower-case letters, digits and dashes, starting with a letter. Its
+    /// subjects, stream, consumers, broker user and store folder are named after it.
+    pub name: String,
+
+    /// An event to handle, <owner>.<event>.v<major> as declared in schemas/ (e.g.
+    /// orders.placed.v1). Each gets a handler file that counts it. Repeat for more.
+    #[arg(long = "subscribe", value_name = "TYPE", value_parser = parse_event_type)]
+    pub subscribe: Vec<EventSubject>,
+
+    /// An operation to serve: <op>, <op>.v<major> or NAME.<op>.v<major> (v1 when no version;
+    /// a component serves only its own operations). Each gets a query. Repeat for more.
+    #[arg(long = "serve", value_name = "OP")]
+    pub serve: Vec<String>,
+
+    /// One line saying what the component does (its `--help`, `nats micro info`, manifest).
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
+
+    /// The repository (default: the workspace around the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+}
+
+/// `<owner>.<event>.v<major>`, or the event's subject `evt.<owner>.<event>.v<major>`.
+fn parse_event_type(text: &str) -> Result<EventSubject, String> {
+    let subject = if text.starts_with("evt.") {
+        text.to_owned()
+    } else {
+        format!("evt.{text}")
+    };
+    parse_event_subject(&subject).map_err(|_| {
+        format!("{text:?} is not an event type: give <owner>.<event>.v<major> as declared in schemas/, e.g. orders.placed.v1")
+    })
+}
+
+pub fn run(command: &NewCommand, global: Global) -> anyhow::Result<()> {
+    match command {
+        NewCommand::Component(args) => new_component(args, global),
+    }
+}
+
+/// A command to run next, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub command: String,
+    pub why: String,
+}
+
+impl Step {
+    fn new(command: impl Into<String>, why: impl Into<String>) -> Step {
+        Step {
+            command: command.into(),
+            why: why.into(),
+        }
+    }
+}
+
+/// The seam for putting a new component into the deployment: its bus user and
+/// least-privilege permissions (`bus-config/`, `.env.example`) and its service in
+/// `docker-compose.yml`.
+///
+/// **Today it changes nothing**: it returns what the user does next, `mandate bus-config
+/// --write` (which generates the broker configuration from every component's manifest) and,
+/// when the repository has a compose file, the service to add to it. When the deployment
+/// generator lands, call it from here and return what it changed instead.
+pub fn wire_into_deployment(repo: &Path, name: &str) -> anyhow::Result<Vec<Step>> {
+    let mut steps = vec![Step::new(
+        "mandate bus-config --write",
+        format!(
+            "give {name} its bus user and least-privilege permissions (bus-config/, .env.example), from its manifest.json"
+        ),
+    )];
+    if repo.join("docker-compose.yml").is_file() {
+        let password = format!("{}_PASSWORD", name.to_uppercase().replace('-', "_"));
+        steps.push(Step::new(
+            "$EDITOR docker-compose.yml",
+            format!(
+                "add the `{name}` service and the `{name}-data` volume, like the other components' (NATS_USER {name}, NATS_PASSWORD ${{{password}}})"
+            ),
+        ));
+    }
+    Ok(steps)
+}
+
+fn new_component(args: &ComponentArgs, global: Global) -> anyhow::Result<()> {
+    let name = args.name.as_str();
+    names::check_component_name(name).map_err(usage)?;
+    let mut ops: Vec<names::OpName> = Vec::new();
+    for text in &args.serve {
+        let op = names::parse_op(name, text).map_err(usage)?;
+        if !ops.contains(&op) {
+            ops.push(op);
+        }
+    }
+    let mut events: Vec<&EventSubject> = Vec::new();
+    for event in &args.subscribe {
+        if !events.contains(&event) {
+            events.push(event);
+        }
+    }
+    if events.is_empty() && ops.is_empty() {
+        return Err(usage(
+            "nothing to scaffold: give the events it handles (--subscribe orders.placed.v1) and/or the operations it serves (--serve count)",
+        ));
+    }
+    let description = match &args.description {
+        Some(text) => {
+            let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            let text = text.trim_end_matches('.').to_owned();
+            if text.is_empty() {
+                return Err(usage("--description is empty: say in one line what the component does"));
+            }
+            text
+        }
+        None => default_description(name, &events, &ops),
+    };
+
+    let repo = match &args.repo {
+        Some(repo) => repo.clone(),
+        None => workspace_root(&std::env::current_dir().context("reading the current directory")?)?,
+    };
+    let components = repo.join("components");
+    if !components.is_dir() {
+        bail!(
+            "{} has no components/ directory: run `mandate new` inside a mandate repository, or pass --repo",
+            repo.display()
+        );
+    }
+    let dir = components.join(name);
+    if dir.exists() {
+        bail!(
+            "components/{name} already exists in {}: pick another name, or remove that directory first",
+            repo.display()
+        );
+    }
+    let workspace = Workspace::read(&repo)?;
+
+    let schemas = lookup::Schemas::read(&repo)?;
+    let mut resolved = Vec::new();
+    for event in &events {
+        let Some(found) = schemas.event(&event.owner, &event.name, event.version) else {
+            return Err(usage(unknown_event(event, &schemas)));
+        };
+        let Some(def) = schemas.type_def(&found.type_name, &found.module) else {
+            bail!(
+                "schemas/src declares `impl Event for {}` ({}) but no struct or enum {} in {}: is it a type alias or a re-export? Subscribe to it by hand",
+                found.type_name,
+                event.ce_type(),
+                found.type_name,
+                found.module
+            );
+        };
+        resolved.push((event.owner.clone(), event.name.clone(), event.version, def));
+    }
+
+    let mut warnings = Vec::new();
+    if !workspace.includes_components {
+        warnings.push(format!(
+            "the workspace's members do not include \"components/*\": add \"components/{name}\" to [workspace] members in Cargo.toml"
+        ));
+    }
+    let plan = render::Plan::new(
+        name,
+        description,
+        workspace.version,
+        resolved,
+        ops,
+        &schemas,
+        &mut warnings,
+    );
+    let files = plan.files()?;
+    write_files(&dir, &files)?;
+    let rust_files: Vec<PathBuf> = files
+        .iter()
+        .filter(|(path, _)| path.ends_with(".rs"))
+        .map(|(path, _)| dir.join(path))
+        .collect();
+    if let Err(problem) = rustfmt(&rust_files, &workspace.edition) {
+        warnings.push(format!("{problem}: run `cargo fmt -p {name}`"));
+    }
+
+    let mut next = vec![Step::new(
+        format!("cargo test -p {name}"),
+        "build it and run its test against a real nats-server",
+    )];
+    next.extend(wire_into_deployment(&repo, name)?);
+    next.push(Step::new("mandate dev", "run the whole stack locally, with it"));
+    next.push(Step::new(
+        format!("mandate replay {name}"),
+        "after changing a handler: rebuild its store from the streams",
+    ));
+
+    let relative_files: Vec<String> = files
+        .iter()
+        .map(|(path, _)| format!("components/{name}/{path}"))
+        .collect();
+    for warning in &warnings {
+        eprintln!("warning: {warning}");
+    }
+    if global.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "component": name,
+                "dir": format!("components/{name}"),
+                "files": relative_files,
+                "next": next,
+                "warnings": warnings,
+            })
+        );
+    } else {
+        println!("created components/{name}:");
+        for file in &relative_files {
+            println!("  {file}");
+        }
+        println!("\nnext:");
+        let width = next.iter().map(|s| s.command.len()).max().unwrap_or(0);
+        for step in &next {
+            println!("  {:width$}   # {}", step.command, step.why);
+        }
+    }
+    Ok(())
+}
+
+fn default_description(name: &str, events: &[&EventSubject], ops: &[names::OpName]) -> String {
+    let events: Vec<String> = events.iter().map(|e| e.ce_type()).collect();
+    let ops: Vec<String> = ops
+        .iter()
+        .map(|o| format!("{name}.{}.v{}", o.name, o.version))
+        .collect();
+    match (events.is_empty(), ops.is_empty()) {
+        (false, false) => format!("counts {} per key; serves the tallies", and_list(&events)),
+        (false, true) => format!("counts {} per key", and_list(&events)),
+        _ => format!("serves {}", and_list(&ops)),
+    }
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+fn unknown_event(event: &EventSubject, schemas: &lookup::Schemas) -> String {
+    let known = schemas.event_types();
+    let same_owner: Vec<&String> = known
+        .iter()
+        .filter(|t| t.starts_with(&format!("{}.", event.owner)))
+        .collect();
+    let listed = if same_owner.is_empty() {
+        format!(
+            "known event types: {}",
+            known.iter().map(String::as_str).collect::<Vec<_>>().join(", ")
+        )
+    } else {
+        format!(
+            "{} publishes: {}",
+            event.owner,
+            same_owner.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        )
+    };
+    format!(
+        "unknown event type {}: no `impl Event` in schemas/src has OWNER {:?}, NAME {:?}, VERSION {} ({listed}). \
+         Pick one of those, or add the event to schemas/ first",
+        event.ce_type(),
+        event.owner,
+        event.name,
+        event.version
+    )
+}
+
+/// What the scaffold needs from the root `Cargo.toml`.
+struct Workspace {
+    /// `[workspace.package] version`, which the new crate inherits and its manifest records.
+    version: String,
+    edition: String,
+    includes_components: bool,
+}
+
+impl Workspace {
+    fn read(repo: &Path) -> anyhow::Result<Workspace> {
+        let path = repo.join("Cargo.toml");
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let version = package_field(&text, "version").with_context(|| {
+            format!(
+                "{} has no `version` under [workspace.package]: the scaffold's crate inherits it",
+                path.display()
+            )
+        })?;
+        Ok(Workspace {
+            version,
+            edition: package_field(&text, "edition").unwrap_or_else(|| "2024".to_owned()),
+            includes_components: text.contains("\"components/*\""),
+        })
+    }
+}
+
+/// `key = "value"` under `[workspace.package]` (a line-based read: enough for a root manifest).
+fn package_field(text: &str, key: &str) -> Option<String> {
+    let mut in_section = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_section = line == "[workspace.package]";
+            continue;
+        }
+        if !in_section {
+            continue;
+        }
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
+        if k.trim() == key {
+            let value = v.trim().trim_start_matches('"');
+            return value.split('"').next().map(str::to_owned);
+        }
+    }
+    None
+}
+
+/// The nearest directory at or above `start` whose Cargo.toml declares a `[workspace]`.
+fn workspace_root(start: &Path) -> anyhow::Result<PathBuf> {
+    for dir in start.ancestors() {
+        let manifest = dir.join("Cargo.toml");
+        if std::fs::read_to_string(&manifest).is_ok_and(|text| text.contains("[workspace]")) {
+            return Ok(dir.to_owned());
+        }
+    }
+    bail!(
+        "no Cargo workspace at or above {}: run `mandate new` inside the repository or pass --repo",
+        start.display()
+    )
+}
+
+/// Creates `dir` (which must not exist) with `files`; on failure removes it again, so a
+/// failed scaffold leaves nothing half-written.
+fn write_files(dir: &Path, files: &[(String, String)]) -> anyhow::Result<()> {
+    std::fs::create_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let written = files.iter().try_for_each(|(path, text)| {
+        let path = dir.join(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        }
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    written
+}
+
+/// Formats the generated files with the repository's rustfmt.toml (found above them), so
+/// `cargo fmt --check` passes whatever names and lengths went into them.
+fn rustfmt(files: &[PathBuf], edition: &str) -> Result<(), String> {
+    let rustfmt = std::env::var_os("RUSTFMT").unwrap_or_else(|| "rustfmt".into());
+    let output = std::process::Command::new(&rustfmt)
+        .args(["--edition", edition])
+        .args(files)
+        .output()
+        .map_err(|e| format!("could not run rustfmt ({e})"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "rustfmt failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, FromArgMatches};
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    #[test]
+    fn the_command_parses() {
+        let matches = Cli::command()
+            .try_get_matches_from([
+                "mandate",
+                "new",
+                "component",
+                "tally",
+                "--subscribe",
+                "orders.placed.v1",
+                "--subscribe",
+                "evt.payments.captured.v1",
+                "--serve",
+                "count",
+                "--repo",
+                "/tmp/x",
+                "--json",
+            ])
+            .expect("parses");
+        let cli = Cli::from_arg_matches(&matches).expect("parses");
+        let Command::New(NewCommand::Component(args)) = cli.command else {
+            panic!("{:?}", cli.command)
+        };
+        assert_eq!(args.name, "tally");
+        let types: Vec<String> = args.subscribe.iter().map(EventSubject::ce_type).collect();
+        assert_eq!(types, vec!["orders.placed.v1", "payments.captured.v1"]);
+        assert_eq!(args.serve, vec!["count"]);
+        assert!(cli.json);
+
+        let err = Cli::command()
+            .try_get_matches_from(["mandate", "new", "component", "x", "--subscribe", "orders.placed"])
+            .expect_err("refused");
+        assert!(err.to_string().contains("<owner>.<event>.v<major>"), "{err}");
+    }
+
+    #[test]
+    fn the_workspace_version_is_read_from_the_package_section() {
+        let text = "[workspace]\nmembers = [\"components/*\"]\nversion = \"9\"\n\n[workspace.package]\nversion = \"0.3.1\" # x\nedition = \"2024\"\n\n[workspace.dependencies]\nversion = \"1\"\n";
+        assert_eq!(package_field(text, "version").as_deref(), Some("0.3.1"));
+        assert_eq!(package_field(text, "edition").as_deref(), Some("2024"));
+        assert_eq!(package_field(text, "license"), None);
+    }
+
+    #[test]
+    fn the_deployment_steps_follow_the_repository() {
+        let repo = tempfile::tempdir().expect("tempdir");
+        let commands = |steps: Vec<Step>| steps.into_iter().map(|s| s.command).collect::<Vec<_>>();
+        let steps = wire_into_deployment(repo.path(), "order-history").expect("steps");
+        assert_eq!(commands(steps), vec!["mandate bus-config --write"]);
+        std::fs::write(repo.path().join("docker-compose.yml"), "services: {}\n").expect("written");
+        let steps = wire_into_deployment(repo.path(), "order-history").expect("steps");
+        assert!(steps[1].why.contains("${ORDER_HISTORY_PASSWORD}"), "{:?}", steps[1]);
+        assert_eq!(
+            commands(steps),
+            vec!["mandate bus-config --write", "$EDITOR docker-compose.yml"]
+        );
+    }
+
+    #[test]
+    fn descriptions_list_what_it_does() {
+        let placed = parse_event_type("orders.placed.v1").expect("parses");
+        let captured = parse_event_type("payments.captured.v1").expect("parses");
+        let count = names::parse_op("t", "count").expect("parses");
+        assert_eq!(
+            default_description("t", &[&placed, &captured], std::slice::from_ref(&count)),
+            "counts orders.placed.v1 and payments.captured.v1 per key; serves the tallies"
+        );
+        assert_eq!(default_description("t", &[], &[count]), "serves t.count.v1");
+    }
+}

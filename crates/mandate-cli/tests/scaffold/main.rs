@@ -1,0 +1,372 @@
+//! `mandate new component`, run as a user runs it, into a workspace beside this one: the
+//! scaffolds build, pass `cargo fmt --check`, clippy `-D warnings` and their own tests against
+//! a real nats-server with no edits. Bad requests are refused with an exit code and a message
+//! that says what to do, and leave nothing behind.
+//!
+//! That workspace is this one's root manifest and lock with the members cut to
+//! `components/*` and the shared crates (kit, testkit, schemas) referred to where they are, by
+//! absolute path, plus a copy of `schemas/src` for the tool to read. It is built with this
+//! workspace's target directory, so the registry dependencies are not built again.
+//!
+//! Why not copies of the shared crates: cargo names a workspace crate's build outputs after
+//! its path relative to the workspace root, so copies at the same relative paths would share
+//! this workspace's outputs in the same target directory and overwrite them with the copy's
+//! paths compiled in (testkit's `repo_root()` pointing at a deleted temporary directory).
+//! Referred to by absolute path, they build once under names of their own and stay fresh.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("the repository")
+}
+
+/// Copies `from` to `to` recursively, skipping `target` and hidden entries, keeping mtimes.
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).expect("mkdir");
+    for entry in fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let name = entry.file_name();
+        if name == "target" || name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            copy_tree(&path, &to.join(&name));
+        } else {
+            copy_file(&path, &to.join(&name));
+        }
+    }
+}
+
+fn copy_file(from: &Path, to: &Path) {
+    fs::copy(from, to).unwrap_or_else(|e| panic!("copying {}: {e}", from.display()));
+    let modified = fs::metadata(from).and_then(|m| m.modified()).expect("mtime");
+    fs::File::options()
+        .write(true)
+        .open(to)
+        .and_then(|file| file.set_modified(modified))
+        .expect("set mtime");
+}
+
+/// A workspace of `components/*` around the shared crates of this one (see the module docs).
+fn workspace_copy() -> tempfile::TempDir {
+    let repo = repo();
+    let copy = tempfile::Builder::new()
+        .prefix("mandate-scaffold-")
+        .tempdir()
+        .expect("tempdir");
+    let manifest = fs::read_to_string(repo.join("Cargo.toml")).expect("Cargo.toml");
+    let mut rewritten = String::new();
+    for line in manifest.lines() {
+        let line = if line.trim_start().starts_with("members") {
+            r#"members = ["components/*"]"#.to_owned()
+        } else if let Some((before, after)) = line.split_once("path = \"") {
+            format!("{before}path = \"{}/{after}", repo.display())
+        } else {
+            line.to_owned()
+        };
+        rewritten.push_str(&line);
+        rewritten.push('\n');
+    }
+    assert!(
+        rewritten.contains(r#"members = ["components/*"]"#)
+            && rewritten.contains(&format!("{}/crates/mandate", repo.display())),
+        "the root manifest has changed shape:\n{rewritten}"
+    );
+    fs::write(copy.path().join("Cargo.toml"), rewritten).expect("Cargo.toml written");
+    for file in ["Cargo.lock", "rustfmt.toml"] {
+        if repo.join(file).exists() {
+            copy_file(&repo.join(file), &copy.path().join(file));
+        }
+    }
+    copy_tree(&repo.join("schemas/src"), &copy.path().join("schemas/src"));
+    fs::create_dir(copy.path().join("components")).expect("components/");
+    copy
+}
+
+/// What a process left behind.
+struct Out {
+    what: String,
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    fn ok(self) -> Out {
+        assert_eq!(
+            self.code, 0,
+            "{} failed:\nstdout:\n{}\nstderr:\n{}",
+            self.what, self.stdout, self.stderr
+        );
+        self
+    }
+
+    fn fails(self, code: i32, needles: &[&str]) -> Out {
+        assert_eq!(
+            self.code, code,
+            "{}: wrong exit code\nstdout:\n{}\nstderr:\n{}",
+            self.what, self.stdout, self.stderr
+        );
+        for needle in needles {
+            assert!(
+                self.stderr.contains(needle),
+                "{}: stderr does not mention {needle:?}:\n{}",
+                self.what,
+                self.stderr
+            );
+        }
+        self
+    }
+}
+
+/// Runs `command` to completion within `limit` (output through files, so no pipe fills up).
+fn run(mut command: Command, what: String, limit: Duration) -> Out {
+    let logs = tempfile::tempdir().expect("tempdir");
+    let (stdout, stderr) = (logs.path().join("stdout"), logs.path().join("stderr"));
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&stdout).expect("stdout file"))
+        .stderr(fs::File::create(&stderr).expect("stderr file"))
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{what}: did not finish within {limit:?}\nstderr:\n{}",
+                fs::read_to_string(&stderr).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    Out {
+        what,
+        code: status.code().unwrap_or(-1),
+        stdout: fs::read_to_string(&stdout).unwrap_or_default(),
+        stderr: fs::read_to_string(&stderr).unwrap_or_default(),
+    }
+}
+
+fn mandate(dir: &Path, args: &[&str]) -> Out {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mandate"));
+    command.args(args).current_dir(dir).env_remove("RUST_LOG");
+    let out = run(command, format!("mandate {args:?}"), Duration::from_secs(60));
+    assert!(
+        !out.stderr.contains("panicked"),
+        "{}: panicked:\n{}",
+        out.what,
+        out.stderr
+    );
+    out
+}
+
+/// `cargo ARGS` in `dir`, with this workspace's target directory and nats-server.
+fn cargo(dir: &Path, args: &[&str]) -> Out {
+    // CARGO_TARGET_TMPDIR is `<target dir>/tmp`.
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("the target directory");
+    let nats_server = testkit::nats_server_bin().unwrap_or_else(|e| panic!("{e}"));
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target)
+        .env("NATS_SERVER_BIN", nats_server)
+        .env("CARGO_TERM_COLOR", "never")
+        .env_remove("RUST_LOG")
+        .env_remove("UPDATE_MANIFESTS");
+    run(command, format!("cargo {args:?}"), Duration::from_secs(900))
+}
+
+/// A counting component fed by two owners' streams and serving its count; one that serves
+/// nothing, fed two event types of one stream and one event without a `customer_id` (counted
+/// by `sku`); one that only serves (ops in the long form, later majors, its own description).
+const SCAFFOLDS: [&str; 3] = ["scaffold-tally", "scaffold-watch", "scaffold-answers"];
+
+#[test]
+fn a_scaffold_builds_lints_and_passes_its_own_test_with_no_edits() {
+    let copy = workspace_copy();
+    let ws = copy.path();
+    let ws_arg = ws.to_str().expect("utf-8 path");
+
+    let tally = mandate(
+        ws,
+        &[
+            "new",
+            "component",
+            "scaffold-tally",
+            "--subscribe",
+            "orders.placed.v1",
+            "--subscribe",
+            "payments.captured.v1",
+            "--serve",
+            "count.v1",
+            "--repo",
+            ws_arg,
+        ],
+    )
+    .ok();
+    for expected in [
+        "components/scaffold-tally/Cargo.toml",
+        "components/scaffold-tally/manifest.json",
+        "components/scaffold-tally/src/lib.rs",
+        "components/scaffold-tally/src/main.rs",
+        "components/scaffold-tally/src/orders_placed.rs",
+        "components/scaffold-tally/src/payments_captured.rs",
+        "components/scaffold-tally/src/contract.rs",
+        "components/scaffold-tally/src/queries.rs",
+        "components/scaffold-tally/tests/scaffold-tally.rs",
+        "cargo test -p scaffold-tally",
+        "mandate bus-config --write",
+        "mandate dev",
+        "mandate replay scaffold-tally",
+    ] {
+        assert!(
+            tally.stdout.contains(expected),
+            "{expected:?} not in:\n{}",
+            tally.stdout
+        );
+    }
+    let handler = fs::read_to_string(ws.join("components/scaffold-tally/src/orders_placed.rs")).expect("handler");
+    assert!(
+        handler.contains("&event.customer_id"),
+        "counted per customer:\n{handler}"
+    );
+
+    let watch = mandate(
+        ws,
+        &[
+            "new",
+            "component",
+            "scaffold-watch",
+            "--subscribe",
+            "orders.placed.v1",
+            "--subscribe",
+            "evt.orders.cancelled.v1",
+            "--subscribe",
+            "catalog.product-upserted.v1",
+            "--repo",
+            ws_arg,
+            "--json",
+        ],
+    )
+    .ok();
+    let report: serde_json::Value = serde_json::from_str(&watch.stdout).expect("JSON on stdout");
+    assert_eq!(report["component"], "scaffold-watch");
+    assert!(report["files"].as_array().is_some_and(|f| f.len() == 9), "{report}");
+    let manifest: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(ws.join("components/scaffold-watch/manifest.json")).expect("manifest"),
+    )
+    .expect("JSON");
+    assert_eq!(
+        manifest["subscribes"],
+        serde_json::json!({"EVT_CATALOG": ["catalog.product-upserted.v1"], "EVT_ORDERS": ["orders.cancelled.v1", "orders.placed.v1"]})
+    );
+
+    // Without --repo: the workspace around the current directory.
+    mandate(
+        &ws.join("components"),
+        &[
+            "new",
+            "component",
+            "scaffold-answers",
+            "--serve",
+            "scaffold-answers.lookup.v2",
+            "--serve",
+            "count",
+            "--serve",
+            "lookup.v10",
+            "--description",
+            "answers questions.",
+        ],
+    )
+    .ok();
+    let contract = fs::read_to_string(ws.join("components/scaffold-answers/src/contract.rs")).expect("contract");
+    assert!(contract.contains("pub struct LookupV2;") && contract.contains("const VERSION: u32 = 2;"));
+
+    let packages: Vec<&str> = SCAFFOLDS.iter().flat_map(|name| ["-p", *name]).collect();
+    let with = |first: &[&'static str], last: &[&'static str]| -> Vec<&str> {
+        first
+            .iter()
+            .copied()
+            .chain(packages.iter().copied())
+            .chain(last.iter().copied())
+            .collect()
+    };
+    cargo(ws, &with(&["fmt"], &["--check"])).ok();
+    cargo(ws, &with(&["clippy", "--all-targets"], &["--", "-D", "warnings"])).ok();
+    let tests = cargo(ws, &with(&["test"], &[])).ok();
+    for passed in [
+        "every_event_is_counted_and_served ... ok",
+        "every_event_is_counted ... ok",
+        "every_operation_answers ... ok",
+        "the_committed_manifest_is_current ... ok",
+    ] {
+        assert!(
+            tests.stdout.contains(passed),
+            "{passed:?} not in the test output:\n{}",
+            tests.stdout
+        );
+    }
+}
+
+#[test]
+fn bad_requests_are_refused_with_what_to_do_and_leave_nothing_behind() {
+    let copy = tempfile::tempdir().expect("tempdir");
+    let ws = copy.path();
+    let repo = repo();
+    copy_file(&repo.join("Cargo.toml"), &ws.join("Cargo.toml"));
+    copy_tree(&repo.join("schemas/src"), &ws.join("schemas/src"));
+    copy_tree(&repo.join("components/shipping"), &ws.join("components/shipping"));
+    let new = |args: &[&str]| {
+        let mut all = vec!["new", "component"];
+        all.extend_from_slice(args);
+        mandate(ws, &all)
+    };
+
+    new(&["Bad_Name", "--serve", "count"]).fails(2, &["invalid component name", "lower-case letters"]);
+    new(&["schemas", "--serve", "count"]).fails(2, &["pick another"]);
+    new(&["shipping", "--serve", "count"]).fails(1, &["components/shipping already exists", "pick another name"]);
+    new(&["tally", "--subscribe", "orders.shipped.v1"]).fails(
+        2,
+        &[
+            "unknown event type orders.shipped.v1",
+            "orders publishes: orders.cancelled.v1",
+            "add the event to schemas/",
+        ],
+    );
+    new(&["tally", "--subscribe", "nobody.x.v1"]).fails(2, &["known event types: catalog.product-upserted.v1"]);
+    new(&["tally", "--subscribe", "orders.placed"]).fails(2, &["<owner>.<event>.v<major>"]);
+    new(&["tally", "--serve", "orders.get.v1"]).fails(
+        2,
+        &[
+            "belongs to `orders`",
+            "serves only its own",
+            "--serve get",
+            "--subscribe orders.<event>.v<major>",
+        ],
+    );
+    new(&["tally", "--serve", "admin"]).fails(2, &["kit's own"]);
+    new(&["tally"]).fails(2, &["nothing to scaffold", "--subscribe", "--serve"]);
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    mandate(elsewhere.path(), &["new", "component", "tally", "--serve", "count"]).fails(1, &["pass --repo"]);
+
+    let left: Vec<String> = fs::read_dir(ws.join("components"))
+        .expect("components")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, vec!["shipping"], "a refusal writes nothing");
+}
