@@ -196,7 +196,7 @@ pub(crate) async fn start(component: Component, options: Options) -> Result<Runn
     let client = crate::connect::connect(&options.connection, &component.name).await?;
     let js = jetstream::new(client.clone());
     if !component.publish_subjects.is_empty() {
-        ensure_own_stream(&js, &component.name).await?;
+        ensure_own_stream(&js, &component.name, usize::from(options.stream_replicas)).await?;
     }
     ensure_dead_letter_stream(&js).await;
 
@@ -250,23 +250,39 @@ pub(crate) async fn start(component: Component, options: Options) -> Result<Runn
     })
 }
 
-/// Creates or updates `EVT_<OWNER>`, capturing `evt.<owner>.>`.
-async fn ensure_own_stream(js: &jetstream::Context, owner: &str) -> Result<()> {
+/// Creates `EVT_<OWNER>`, capturing `evt.<owner>.>`, when it does not exist. An existing
+/// stream is left as it is: from then on its configuration (replicas, limits) is the
+/// operator's, and broker permissions need not let a component rewrite it.
+async fn ensure_own_stream(js: &jetstream::Context, owner: &str, replicas: usize) -> Result<()> {
+    let name = stream_name(owner);
+    let subjects = format!("evt.{owner}.>");
     let config = stream::Config {
-        name: stream_name(owner),
+        name: name.clone(),
         description: Some(format!("events published by {owner}")),
-        subjects: vec![format!("evt.{owner}.>")],
+        subjects: vec![subjects.clone()],
         storage: stream::StorageType::File,
         retention: stream::RetentionPolicy::Limits,
         duplicate_window: Duration::from_secs(120),
+        num_replicas: replicas,
         // History is what rebuilds replay: no deleting single events.
         deny_delete: true,
         allow_direct: true,
         ..Default::default()
     };
-    js.create_or_update_stream(config)
+    let mut stream = js
+        .get_or_create_stream(config)
         .await
-        .map_err(|e| Error::js(&format!("ensuring stream {}", stream_name(owner)), e))?;
+        .map_err(|e| Error::js(&format!("ensuring stream {name}"), e))?;
+    let info = stream
+        .info()
+        .await
+        .map_err(|e| Error::js(&format!("reading stream {name}"), e))?;
+    if !info.config.subjects.contains(&subjects) {
+        return Err(Error::Config(format!(
+            "stream {name} exists but does not capture {subjects} (it captures {:?}): fix it with `nats stream edit {name}`",
+            info.config.subjects
+        )));
+    }
     Ok(())
 }
 

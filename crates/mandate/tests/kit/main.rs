@@ -10,4 +10,5 @@ mod outbox;
 mod process;
 mod rebuild;
 mod services;
+mod streams;
 mod version;
