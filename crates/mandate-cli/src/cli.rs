@@ -52,11 +52,15 @@ pub enum Command {
     /// Inspect and repair dead letters (the `DLQ` stream).
     #[command(subcommand)]
     Dlq(dlq::DlqCommand),
-    /// The checks that need no server: the dependency rules of the mandate.
+    /// The checks that need no server: the dependency rules of the mandate, a current bus-config.
     Check(check::CheckArgs),
+    /// The broker configuration generated from the component manifests (bus-config/): check it, or --write it.
+    BusConfig(crate::busconfig::BusConfigArgs),
     /// Run the whole system locally: nats-server and every component, restarted if they die.
     Dev(dev::DevArgs),
-    // Later: `new` (scaffold a component) slots in here as a further variant.
+    /// Scaffold a new part of the system: `mandate new component NAME` (needs no server).
+    #[command(subcommand)]
+    New(crate::scaffold::NewCommand),
 }
 
 /// Parses the command line, exiting with code 2 (or 0 for `--help`/`--version`) when it is

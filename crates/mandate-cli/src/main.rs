@@ -2,6 +2,7 @@
 //! See `cli.rs` for the command tree and `commands/` for one file per command.
 
 mod bus;
+mod busconfig;
 mod check;
 mod cli;
 mod commands;
@@ -9,6 +10,7 @@ mod dev;
 mod failure;
 mod msgpack;
 mod output;
+mod scaffold;
 mod schema;
 mod since;
 mod subjects;

@@ -1,6 +1,7 @@
 //! `mandate check`: the checks that need no server, run on the repository's files.
-//! Today: the dependency rules of the mandate. Each check is its own module and returns the
-//! problems it found, so `check` can report them all at once.
+//! Today: the dependency rules of the mandate, and that the committed broker configuration
+//! (bus-config/) is what the component manifests generate (`crate::busconfig`). Each check is
+//! its own module and returns the problems it found, so `check` can report them all at once.
 
 pub mod dependencies;
 
@@ -23,17 +24,32 @@ pub fn run(args: &CheckArgs, global: Global) -> anyhow::Result<()> {
         None => current_workspace()?,
     };
     let problems = dependencies::check_workspace(&repo)?;
+    // The committed broker configuration must be what the manifests generate.
+    let bus_config = crate::busconfig::check_repo(&repo);
     if global.json {
-        println!("{}", serde_json::json!({ "dependencies": problems }));
-    } else if problems.is_empty() {
-        println!("dependency rules: ok");
+        println!(
+            "{}",
+            serde_json::json!({ "dependencies": problems, "bus_config": bus_config })
+        );
     } else {
-        for problem in &problems {
-            eprintln!("dependency rules: {problem}");
+        if problems.is_empty() {
+            println!("dependency rules: ok");
+        } else {
+            for problem in &problems {
+                eprintln!("dependency rules: {problem}");
+            }
+        }
+        if bus_config.is_empty() {
+            println!("bus config: ok");
+        } else {
+            for problem in &bus_config {
+                eprintln!("bus config: {problem}");
+            }
         }
     }
-    if !problems.is_empty() {
-        bail!("{} problem(s) found", problems.len());
+    let count = problems.len() + bus_config.len();
+    if count > 0 {
+        bail!("{count} problem(s) found");
     }
     Ok(())
 }

@@ -26,12 +26,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Decode(args) => return decode::run(args),
         Command::Check(args) => return crate::check::run(args, global),
+        Command::BusConfig(args) => return crate::busconfig::run(args, global),
         Command::Dev(args) => return crate::dev::run(args, global).await,
+        Command::New(command) => return crate::scaffold::run(command, global),
         _ => {}
     }
     let bus = bus::connect(&cli.connection).await?;
     match cli.command {
-        Command::Decode(_) | Command::Check(_) | Command::Dev(_) => unreachable!("handled above"),
+        Command::Decode(_)
+        | Command::Check(_)
+        | Command::Dev(_)
+        | Command::New(_)
+        | Command::BusConfig(_) => unreachable!("handled above"),
         Command::Tail(args) => tail::run(&bus, &args, global).await,
         Command::Publish(args) => publish::run(&bus, &args, global).await,
         Command::Call(args) => call::run(&bus, &args, global).await,

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::msgpack;
 
 pub async fn run(url: &str) -> anyhow::Result<String> {
-    let bus = Bus::connect(&ConnectionOptions::new(url), "mandate-dev-demo").await?;
+    let bus = Bus::connect(&ConnectionOptions::new(url), "mandate-cli").await?;
     let products = [
         ("mug", "Mug", 1250),
         ("tea", "Green tea", 499),

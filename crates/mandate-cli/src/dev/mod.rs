@@ -83,12 +83,23 @@ pub async fn run(args: &DevArgs, _global: Global) -> anyhow::Result<()> {
 
     let url = format!("nats://127.0.0.1:{}", args.port);
     let mut supervisor = Supervisor::new();
-    let config = write_server_config(&data, args.port)?;
-    supervisor.add(Process::new("nats-server", server_bin).args(["-c".into(), config.display().to_string()]));
+    let config = write_server_config(&repo, &data, args.port)?;
+    let mut server = Process::new("nats-server", server_bin).args(["-c".into(), config.path.display().to_string()]);
+    for (variable, password) in &config.passwords {
+        server = server.env(variable, password);
+    }
+    supervisor.add(server);
     for name in &components {
         let mut process = Process::new(name, bin_dir.join(name))
             .env("NATS_URL", &url)
             .env("MANDATE_DATA_DIR", &data.join("components").display().to_string());
+        match config.password(name) {
+            Some(password) => process = process.env("NATS_USER", name).env("NATS_PASSWORD", password),
+            None if !config.passwords.is_empty() => eprintln!(
+                "mandate dev: {name} has no bus user yet: it runs as the operator; give it its own with `mandate bus-config --write`"
+            ),
+            None => {}
+        }
         if name == "gateway" {
             process = process.env("GATEWAY_LISTEN", &args.gateway);
         }
@@ -180,17 +191,63 @@ fn monitor_port(port: u16) -> u16 {
     port.wrapping_add(4000)
 }
 
-/// A local server with JetStream, its store under the dev data directory.
-fn write_server_config(data: &Path, port: u16) -> anyhow::Result<PathBuf> {
-    let store = data.join("jetstream");
+/// The server `mandate dev` runs: the repository's bus-config (`bus-config/permissions.conf`,
+/// the users and least-privilege permissions generated from the manifests), on local ports,
+/// with its store under the dev data directory. Each run gets fresh passwords. Anonymous local
+/// connections act as the `operator` user, so the `mandate` tool and the `nats` CLI work in
+/// another terminal without credentials, while every component is held to its own user.
+struct ServerConfig {
+    path: PathBuf,
+    /// `<USER>_PASSWORD` variables, for nats-server's environment.
+    passwords: Vec<(String, String)>,
+}
+
+impl ServerConfig {
+    /// The password of `user`, when the bus-config has that user.
+    fn password(&self, user: &str) -> Option<&str> {
+        let variable = password_variable(user);
+        self.passwords
+            .iter()
+            .find(|(name, _)| *name == variable)
+            .map(|(_, password)| password.as_str())
+    }
+}
+
+fn password_variable(user: &str) -> String {
+    format!("{}_PASSWORD", user.to_uppercase().replace('-', "_"))
+}
+
+fn write_server_config(repo: &Path, data: &Path, port: u16) -> anyhow::Result<ServerConfig> {
+    let permissions = repo.join("bus-config/permissions.conf");
+    let users = std::fs::read_to_string(repo.join(".env.example")).unwrap_or_default();
+    let passwords: Vec<(String, String)> = users
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .filter(|(name, _)| name.ends_with("_PASSWORD") && !name.starts_with('#'))
+        .map(|(name, _)| (name.to_owned(), format!("dev{}", uuid::Uuid::new_v4().simple())))
+        .collect();
+    let authorization = match std::fs::read_to_string(&permissions) {
+        Ok(text) if !passwords.is_empty() => {
+            // Next to the config: nats-server resolves includes relative to the config file.
+            std::fs::write(data.join("permissions.conf"), text).context("copying the bus-config")?;
+            "no_auth_user: operator\ninclude \"permissions.conf\"\n"
+        }
+        _ => {
+            eprintln!(
+                "mandate dev: no bus-config/permissions.conf or .env.example: running the server without users \
+                 (generate them with `mandate bus-config --write`)"
+            );
+            ""
+        }
+    };
     let config = format!(
-        "# Written by `mandate dev`.\nlisten: \"127.0.0.1:{port}\"\nhttp: \"127.0.0.1:{}\"\nserver_name: mandate-dev\njetstream {{\n  store_dir: {:?}\n}}\n",
+        "# Written by `mandate dev`: the repository's bus-config on local ports.\nlisten: \"127.0.0.1:{port}\"\nhttp: \"127.0.0.1:{}\"\nserver_name: mandate-dev\njetstream {{\n  store_dir: {:?}\n}}\n{authorization}",
         monitor_port(port),
-        store.display().to_string()
+        data.join("jetstream").display().to_string()
     );
     let path = data.join("nats-server.conf");
     std::fs::write(&path, config).with_context(|| format!("writing {}", path.display()))?;
-    Ok(path)
+    Ok(ServerConfig { path, passwords })
 }
 
 /// How long a process must run before a crash is no longer "right after a restart".
