@@ -33,11 +33,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let bus = bus::connect(&cli.connection).await?;
     match cli.command {
-        Command::Decode(_)
-        | Command::Check(_)
-        | Command::Dev(_)
-        | Command::New(_)
-        | Command::BusConfig(_) => unreachable!("handled above"),
+        Command::Decode(_) | Command::Check(_) | Command::Dev(_) | Command::New(_) | Command::BusConfig(_) => {
+            unreachable!("handled above")
+        }
         Command::Tail(args) => tail::run(&bus, &args, global).await,
         Command::Publish(args) => publish::run(&bus, &args, global).await,
         Command::Call(args) => call::run(&bus, &args, global).await,

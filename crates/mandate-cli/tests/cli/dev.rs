@@ -135,9 +135,18 @@ async fn dev_runs_the_storefront_restarts_a_dead_component_and_stops_cleanly() {
     .await;
 
     // Every component ran as its own bus user, within its generated permissions.
-    let violations: Vec<String> =
-        lines.lock().expect("lines").iter().filter(|l| l.contains("Violation")).cloned().collect();
-    assert!(violations.is_empty(), "the broker refused something:\n{}", violations.join("\n"));
+    let violations: Vec<String> = lines
+        .lock()
+        .expect("lines")
+        .iter()
+        .filter(|l| l.contains("Violation"))
+        .cloned()
+        .collect();
+    assert!(
+        violations.is_empty(),
+        "the broker refused something:\n{}",
+        violations.join("\n")
+    );
 
     // Kill orders; mandate dev says so and starts it again.
     let first = started(&lines.lock().expect("lines"))["orders"][0];
