@@ -101,17 +101,28 @@ async fn dev_runs_the_storefront_restarts_a_dead_component_and_stops_cleanly() {
         health.status().is_success().then_some(())
     })
     .await;
-    http.put(format!("{base}/v1/products/mug"))
-        .json(&json!({"name": "Mug", "unit_price_minor": 1250, "currency": "EUR"}))
-        .send()
-        .await
-        .expect("product");
-    http.post(format!("{base}/v1/inventory/mug/restock"))
-        .header("Idempotency-Key", "r1")
-        .json(&json!({"quantity": 3}))
-        .send()
-        .await
-        .expect("restock");
+    // The gateway may be up before catalog and inventory are: retry until they answer.
+    until("the product", &lines, async || {
+        let response = http
+            .put(format!("{base}/v1/products/mug"))
+            .json(&json!({"name": "Mug", "unit_price_minor": 1250, "currency": "EUR"}))
+            .send()
+            .await
+            .ok()?;
+        response.status().is_success().then_some(())
+    })
+    .await;
+    until("the restock", &lines, async || {
+        let response = http
+            .post(format!("{base}/v1/inventory/mug/restock"))
+            .header("Idempotency-Key", "r1")
+            .json(&json!({"quantity": 3}))
+            .send()
+            .await
+            .ok()?;
+        response.status().is_success().then_some(())
+    })
+    .await;
     let order: Value = until("the order to be accepted", &lines, async || {
         let response = http
             .post(format!("{base}/v1/orders"))
