@@ -215,21 +215,7 @@ pub async fn round_trip(client: &async_nats::Client) {
         .expect("the server answers $JS.API.INFO");
 }
 
-/// Polls `probe` until it returns `Some`, or panics after 10 s naming what it waited for.
-pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
+pub use testkit::eventually;
 
 // ---- catalog: products by sku, validated as `catalog.upsert-product.v1` documents -----------
 

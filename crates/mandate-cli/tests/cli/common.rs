@@ -1,7 +1,6 @@
 //! A real nats-server per test, small kit components defined here (no `schemas`), and the
 //! real `mandate` binary run as a process.
 
-use std::future::Future;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -186,21 +185,7 @@ impl Out {
     }
 }
 
-/// Polls `probe` until it returns `Some`, or panics after 10 s saying what it waited for.
-pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
+pub use testkit::eventually;
 
 // ---- the contract of these tests ---------------------------------------------------------
 
