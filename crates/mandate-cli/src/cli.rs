@@ -56,6 +56,8 @@ pub enum Command {
     Check(check::CheckArgs),
     /// The broker configuration generated from the component manifests (bus-config/): check it, or --write it.
     BusConfig(crate::busconfig::BusConfigArgs),
+    /// Measure the kit against its baselines (bare async-nats/sled, hand-written loops); starts its own server.
+    Bench(crate::bench::BenchArgs),
     /// Run the whole system locally: nats-server and every component, restarted if they die.
     Dev(dev::DevArgs),
     /// Scaffold a new part of the system: `mandate new component NAME` (needs no server).

@@ -29,13 +29,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::BusConfig(args) => return crate::busconfig::run(args, global),
         Command::Dev(args) => return crate::dev::run(args, global).await,
         Command::New(command) => return crate::scaffold::run(command, global),
+        Command::Bench(args) => return crate::bench::run(args, global.json).await,
         _ => {}
     }
     let bus = bus::connect(&cli.connection).await?;
     match cli.command {
-        Command::Decode(_) | Command::Check(_) | Command::Dev(_) | Command::New(_) | Command::BusConfig(_) => {
-            unreachable!("handled above")
-        }
+        Command::Decode(_)
+        | Command::Check(_)
+        | Command::Dev(_)
+        | Command::New(_)
+        | Command::Bench(_)
+        | Command::BusConfig(_) => unreachable!("handled above"),
         Command::Tail(args) => tail::run(&bus, &args, global).await,
         Command::Publish(args) => publish::run(&bus, &args, global).await,
         Command::Call(args) => call::run(&bus, &args, global).await,
