@@ -318,7 +318,7 @@ async fn serve_status(client: &Client, mode: ChildMode, applied: Arc<AtomicU64>)
         .subscribe(mode.status_subject())
         .await
         .map_err(|e| anyhow!("subscribe: {e}"))?;
-    client.flush().await.map_err(|e| anyhow!("{e}"))?;
+    raw::settle(client).await;
     let client = client.clone();
     tokio::spawn(async move {
         while let Some(request) = requests.next().await {

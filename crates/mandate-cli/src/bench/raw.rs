@@ -29,6 +29,13 @@ pub async fn connect(url: &str, name: &str) -> anyhow::Result<Client> {
         .with_context(|| format!("connecting to {url}"))
 }
 
+/// Returns once the server has processed everything `client` sent before, subscriptions
+/// included: a flush only writes them to the socket. A request nobody serves makes the round
+/// trip (the server answers "no responders" after the subscriptions ahead of it).
+pub async fn settle(client: &Client) {
+    let _ = client.request("_bench.settle", Bytes::new()).await;
+}
+
 /// Deletes `name` if it exists and creates it afresh, configured as the kit configures an
 /// owner's stream (file storage, 2-minute duplicate window, direct get).
 pub async fn fresh_stream(js: &jetstream::Context, name: &str, subjects: &[&str]) -> anyhow::Result<stream::Stream> {

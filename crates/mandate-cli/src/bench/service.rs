@@ -52,7 +52,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Scenario> {
         .subscribe(RAW_SUBJECT)
         .await
         .map_err(|e| anyhow!("subscribe: {e}"))?;
-    responder.flush().await.map_err(|e| anyhow!("{e}"))?;
+    raw::settle(&responder).await;
     let tree = store.tree.clone();
     let responder_task = tokio::spawn(async move {
         while let Some(message) = requests.next().await {

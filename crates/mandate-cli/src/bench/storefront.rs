@@ -281,7 +281,7 @@ impl Driver {
             .subscribe(self.completed_subject)
             .await
             .map_err(|e| anyhow!("subscribe: {e}"))?;
-        self.client.flush().await.map_err(|e| anyhow!("{e}"))?;
+        raw::settle(&self.client).await;
         let seen = Arc::new(Mutex::new(HashMap::new()));
         let sink = Arc::clone(&seen);
         let task = tokio::spawn(async move {
@@ -702,7 +702,7 @@ async fn place_service(
         .subscribe("sfb.place")
         .await
         .map_err(|e| anyhow!("subscribe: {e}"))?;
-    client.flush().await.map_err(|e| anyhow!("{e}"))?;
+    raw::settle(&client).await;
     let _ = ready.send(());
     let mut counter = 0u64;
     loop {
