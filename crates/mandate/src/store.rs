@@ -40,7 +40,14 @@ pub enum StoreError {
     },
     #[error("store value does not encode: {0}")]
     Encode(#[from] rmp_serde::encode::Error),
+    #[error("store {path} is locked by another process (is this component already running with the same data dir?)")]
+    Locked { path: String },
 }
+
+/// How long `open` waits for the store's lock. sled lets go of it only when its background
+/// threads have finished their last writes, which can trail a `kill` in the same process (a
+/// test's crash, a supervisor's restart) by a moment; a second live process never lets go.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The component's sled database.
 #[derive(Debug, Clone)]
@@ -52,15 +59,38 @@ pub struct Store {
     data_file: std::sync::Arc<File>,
 }
 
+/// sled reports a held lock as an `Other` I/O error; its text is the only mark.
+fn is_lock_contention(err: &sled::Error) -> bool {
+    matches!(err, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
+}
+
 impl Store {
     /// Opens (or creates) the store in `dir`, with sled's page cache bounded to `cache_bytes`.
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
+        Store::open_within(dir, cache_bytes, LOCK_WAIT)
+    }
+
+    fn open_within(dir: &Path, cache_bytes: u64, lock_wait: std::time::Duration) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir)?;
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(cache_bytes)
-            .mode(sled::Mode::HighThroughput)
-            .open()?;
+        let deadline = std::time::Instant::now() + lock_wait;
+        let db = loop {
+            match sled::Config::new()
+                .path(dir)
+                .cache_capacity(cache_bytes)
+                .mode(sled::Mode::HighThroughput)
+                .open()
+            {
+                Err(err) if is_lock_contention(&err) => {
+                    if std::time::Instant::now() >= deadline {
+                        return Err(StoreError::Locked {
+                            path: dir.display().to_string(),
+                        });
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => break other?,
+            }
+        };
         let tree = db.open_tree("mandate")?;
         let data_file = File::open(dir.join("db"))?;
         Ok(Store {
@@ -392,6 +422,22 @@ mod tests {
     #[test]
     fn a_second_open_of_the_same_store_is_refused() {
         let (dir, _store) = store();
-        assert!(Store::open(&dir.path().join("c"), 8 << 20).is_err());
+        let refused = Store::open_within(&dir.path().join("c"), 8 << 20, std::time::Duration::from_millis(50));
+        assert!(matches!(refused, Err(StoreError::Locked { .. })), "{refused:?}");
+    }
+
+    #[test]
+    fn a_store_released_while_opening_is_waited_for() {
+        let (dir, store) = store();
+        let path = dir.path().join("c");
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            drop(store);
+        });
+        assert!(
+            Store::open(&path, 8 << 20).is_ok(),
+            "opened once the first holder let go"
+        );
+        release.join().expect("released");
     }
 }
