@@ -7,6 +7,7 @@ mod busconfig;
 mod check;
 mod cli;
 mod commands;
+mod compose;
 mod dev;
 mod failure;
 mod msgpack;
@@ -29,10 +30,12 @@ async fn main() -> ExitCode {
 }
 
 /// Logs go to stderr; the level comes from `RUST_LOG` (default `warn`, so a tool's output
-/// is not drowned in the kit's `info` lines).
+/// is not drowned in the kit's `info` lines). The kit's "cannot connect yet, retrying" lines
+/// are for long-running components; a command that cannot connect ends with one error that
+/// says what to do, so they stay quiet unless asked for.
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,mandate::connect=error"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -88,6 +88,27 @@ pub fn check_repo(repo: &Path) -> Vec<String> {
     problems
 }
 
+/// Rewrites the generated files of `repo` that differ from what its manifests generate;
+/// returns the ones it wrote.
+pub fn write_repo(repo: &Path) -> anyhow::Result<Vec<&'static str>> {
+    let mut written = Vec::new();
+    for file in generate(repo)? {
+        if committed(repo, file.path)?.as_deref() != Some(file.text.as_str()) {
+            write_file(repo, &file)?;
+            written.push(file.path);
+        }
+    }
+    Ok(written)
+}
+
+fn write_file(repo: &Path, file: &Generated) -> anyhow::Result<()> {
+    let path = repo.join(file.path);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(&path, &file.text).with_context(|| format!("writing {}", path.display()))
+}
+
 pub fn run(args: &BusConfigArgs, global: Global) -> anyhow::Result<()> {
     let repo = match &args.repo {
         Some(repo) => repo.clone(),
@@ -106,11 +127,7 @@ pub fn run(args: &BusConfigArgs, global: Global) -> anyhow::Result<()> {
         let status = match (up_to_date, args.write) {
             (true, _) => "current",
             (false, true) => {
-                let path = repo.join(file.path);
-                if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-                }
-                std::fs::write(&path, &file.text).with_context(|| format!("writing {}", path.display()))?;
+                write_file(&repo, &file)?;
                 "written"
             }
             (false, false) => {

@@ -23,31 +23,38 @@ pub fn run(args: &CheckArgs, global: Global) -> anyhow::Result<()> {
         Some(repo) => repo.clone(),
         None => current_workspace()?,
     };
-    let problems = dependencies::check_workspace(&repo)?;
-    // The committed broker configuration must be what the manifests generate.
-    let bus_config = crate::busconfig::check_repo(&repo);
+    // Each check: a name, a JSON key, and the problems it found (empty = ok).
+    let sections: Vec<(&str, &str, Vec<String>)> = vec![
+        (
+            "dependency rules",
+            "dependencies",
+            dependencies::check_workspace(&repo)?
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        ),
+        // The committed broker configuration must be what the manifests generate.
+        ("bus config", "bus_config", crate::busconfig::check_repo(&repo)),
+        // Every component runs in the compose stack, as its own user with its own volume.
+        ("compose", "compose", crate::compose::check_repo(&repo)),
+    ];
     if global.json {
-        println!(
-            "{}",
-            serde_json::json!({ "dependencies": problems, "bus_config": bus_config })
-        );
+        let report: serde_json::Map<String, serde_json::Value> = sections
+            .iter()
+            .map(|(_, key, problems)| ((*key).to_owned(), serde_json::json!(problems)))
+            .collect();
+        println!("{}", serde_json::Value::Object(report));
     } else {
-        if problems.is_empty() {
-            println!("dependency rules: ok");
-        } else {
-            for problem in &problems {
-                eprintln!("dependency rules: {problem}");
+        for (name, _, problems) in &sections {
+            if problems.is_empty() {
+                println!("{name}: ok");
             }
-        }
-        if bus_config.is_empty() {
-            println!("bus config: ok");
-        } else {
-            for problem in &bus_config {
-                eprintln!("bus config: {problem}");
+            for problem in problems {
+                eprintln!("{name}: {problem}");
             }
         }
     }
-    let count = problems.len() + bus_config.len();
+    let count: usize = sections.iter().map(|(_, _, problems)| problems.len()).sum();
     if count > 0 {
         bail!("{count} problem(s) found");
     }

@@ -6,8 +6,8 @@
 //! The generated `manifest.json` is the kit's `Manifest` of the generated `component()`,
 //! serialized as the kit does, so the crate's manifest test passes from the start.
 //!
-//! Wiring the new component into the deployment (broker user and permissions, compose file)
-//! is [`wire_into_deployment`]'s job.
+//! Then [`wire_into_deployment`] gives it its broker user and permissions (bus-config/,
+//! regenerated from the manifests) and its service in docker-compose.yml.
 
 mod lookup;
 mod names;
@@ -90,31 +90,57 @@ impl Step {
     }
 }
 
-/// The seam for putting a new component into the deployment: its bus user and
-/// least-privilege permissions (`bus-config/`, `.env.example`) and its service in
-/// `docker-compose.yml`.
-///
-/// **Today it changes nothing**: it returns what the user does next, `mandate bus-config
-/// --write` (which generates the broker configuration from every component's manifest) and,
-/// when the repository has a compose file, the service to add to it. When the deployment
-/// generator lands, call it from here and return what it changed instead.
-pub fn wire_into_deployment(repo: &Path, name: &str) -> anyhow::Result<Vec<Step>> {
-    let mut steps = vec![Step::new(
-        "mandate bus-config --write",
-        format!(
-            "give {name} its bus user and least-privilege permissions (bus-config/, .env.example), from its manifest.json"
-        ),
-    )];
-    if repo.join("docker-compose.yml").is_file() {
-        let password = format!("{}_PASSWORD", name.to_uppercase().replace('-', "_"));
-        steps.push(Step::new(
-            "$EDITOR docker-compose.yml",
+/// Puts a new component into the deployment: its bus user and least-privilege permissions
+/// (`bus-config/permissions.conf` and `.env.example`, regenerated from every manifest) and
+/// its service, volume and password in `docker-compose.yml`. Returns the files it changed and
+/// what is left for the user (a repository without a generated bus-config or a compose file
+/// gets a step instead; a compose file the tool cannot edit safely, a warning and a step).
+pub fn wire_into_deployment(repo: &Path, name: &str, warnings: &mut Vec<String>) -> anyhow::Result<Wired> {
+    let mut wired = Wired::default();
+    if repo.join(crate::busconfig::PERMISSIONS_FILE).is_file() {
+        let written = crate::busconfig::write_repo(repo)
+            .with_context(|| format!("generating {name}'s bus user (bus-config/) from the manifests"))?;
+        wired.changed.extend(written.iter().map(|path| (*path).to_owned()));
+    } else {
+        wired.steps.push(Step::new(
+            "mandate bus-config --write",
             format!(
-                "add the `{name}` service and the `{name}-data` volume, like the other components' (NATS_USER {name}, NATS_PASSWORD ${{{password}}})"
+                "give {name} its bus user and least-privilege permissions (bus-config/, .env.example), from its manifest.json"
             ),
         ));
     }
-    Ok(steps)
+    match crate::compose::add_component(repo, name) {
+        Ok(true) => wired.changed.push(crate::compose::COMPOSE_FILE.to_owned()),
+        Ok(false) => {}
+        Err(err) => {
+            warnings.push(format!("{err:#}"));
+            wired.steps.push(Step::new(
+                "$EDITOR docker-compose.yml",
+                format!(
+                    "add the `{name}` service and the `{name}-data` volume, like the other components' (NATS_USER {name}, NATS_PASSWORD ${{{}}})",
+                    crate::busconfig::permissions::password_var(name)
+                ),
+            ));
+        }
+    }
+    if wired.changed.iter().any(|path| path == crate::compose::COMPOSE_FILE) {
+        wired.steps.push(Step::new(
+            "$EDITOR .env",
+            format!(
+                "add {} (compose refuses to start without it; .env.example lists every variable)",
+                crate::busconfig::permissions::password_var(name)
+            ),
+        ));
+    }
+    Ok(wired)
+}
+
+/// What [`wire_into_deployment`] did and left to do.
+#[derive(Debug, Default)]
+pub struct Wired {
+    /// Files it changed, relative to the repository.
+    pub changed: Vec<String>,
+    pub steps: Vec<Step>,
 }
 
 fn new_component(args: &ComponentArgs, global: Global) -> anyhow::Result<()> {
@@ -214,11 +240,12 @@ fn new_component(args: &ComponentArgs, global: Global) -> anyhow::Result<()> {
         warnings.push(format!("{problem}: run `cargo fmt -p {name}`"));
     }
 
+    let wired = wire_into_deployment(&repo, name, &mut warnings)?;
     let mut next = vec![Step::new(
         format!("cargo test -p {name}"),
         "build it and run its test against a real nats-server",
     )];
-    next.extend(wire_into_deployment(&repo, name)?);
+    next.extend(wired.steps);
     next.push(Step::new("mandate dev", "run the whole stack locally, with it"));
     next.push(Step::new(
         format!("mandate replay {name}"),
@@ -239,6 +266,7 @@ fn new_component(args: &ComponentArgs, global: Global) -> anyhow::Result<()> {
                 "component": name,
                 "dir": format!("components/{name}"),
                 "files": relative_files,
+                "changed": wired.changed,
                 "next": next,
                 "warnings": warnings,
             })
@@ -247,6 +275,12 @@ fn new_component(args: &ComponentArgs, global: Global) -> anyhow::Result<()> {
         println!("created components/{name}:");
         for file in &relative_files {
             println!("  {file}");
+        }
+        if !wired.changed.is_empty() {
+            println!("\nwired into the deployment:");
+            for file in &wired.changed {
+                println!("  {file}");
+            }
         }
         println!("\nnext:");
         let width = next.iter().map(|s| s.command.len()).max().unwrap_or(0);
@@ -457,18 +491,24 @@ mod tests {
     }
 
     #[test]
-    fn the_deployment_steps_follow_the_repository() {
+    fn a_repository_without_bus_config_or_compose_gets_steps_instead() {
         let repo = tempfile::tempdir().expect("tempdir");
-        let commands = |steps: Vec<Step>| steps.into_iter().map(|s| s.command).collect::<Vec<_>>();
-        let steps = wire_into_deployment(repo.path(), "order-history").expect("steps");
-        assert_eq!(commands(steps), vec!["mandate bus-config --write"]);
+        let mut warnings = Vec::new();
+        let wired = wire_into_deployment(repo.path(), "order-history", &mut warnings).expect("wired");
+        assert!(wired.changed.is_empty());
+        let commands: Vec<_> = wired.steps.iter().map(|s| s.command.as_str()).collect();
+        assert_eq!(commands, ["mandate bus-config --write"]);
+        assert!(warnings.is_empty(), "{warnings:?}");
+
+        // A compose file it cannot edit safely: a warning and the step by hand.
         std::fs::write(repo.path().join("docker-compose.yml"), "services: {}\n").expect("written");
-        let steps = wire_into_deployment(repo.path(), "order-history").expect("steps");
-        assert!(steps[1].why.contains("${ORDER_HISTORY_PASSWORD}"), "{:?}", steps[1]);
-        assert_eq!(
-            commands(steps),
-            vec!["mandate bus-config --write", "$EDITOR docker-compose.yml"]
+        let wired = wire_into_deployment(repo.path(), "order-history", &mut warnings).expect("wired");
+        assert!(
+            wired.steps[1].why.contains("${ORDER_HISTORY_PASSWORD}"),
+            "{:?}",
+            wired.steps[1]
         );
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
     }
 
     #[test]

@@ -42,9 +42,11 @@ async fn help_lists_every_command_and_bad_usage_exits_2() {
 
 #[tokio::test]
 async fn without_a_server_the_error_says_what_to_do() {
-    run(NO_SERVER, &["status", "--connect-timeout", "200ms"], None)
+    let out = run(NO_SERVER, &["status", "--connect-timeout", "200ms"], None)
         .await
         .fails(1, "is nats-server running?");
+    // One line that says what to do, not the kit's retry warnings before it.
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
 }
 
 #[tokio::test]

@@ -370,3 +370,76 @@ fn bad_requests_are_refused_with_what_to_do_and_leave_nothing_behind() {
         .collect();
     assert_eq!(left, vec!["shipping"], "a refusal writes nothing");
 }
+
+/// `mandate new` wires the component into the deployment: bus-config regenerated with its
+/// user, docker-compose.yml with its service, volume and password — and `mandate check` then
+/// finds the repository consistent. (A repository of the storefront's manifests, deployment
+/// files and contract; its components are not crates here, so nothing is built.)
+#[test]
+fn a_new_component_gets_its_bus_user_and_its_compose_service() {
+    let repo = repo();
+    let copy = tempfile::tempdir().expect("tempdir");
+    let ws = copy.path();
+    fs::write(ws.join("Cargo.toml"), "[workspace]\nmembers = []\nresolver = \"3\"\n\n[workspace.package]\nversion = \"0.1.0\"\nedition = \"2024\"\n").expect("Cargo.toml");
+    for file in ["docker-compose.yml", ".env.example"] {
+        copy_file(&repo.join(file), &ws.join(file));
+    }
+    copy_tree(&repo.join("bus-config"), &ws.join("bus-config"));
+    copy_tree(&repo.join("schemas/src"), &ws.join("schemas/src"));
+    for entry in fs::read_dir(repo.join("components")).expect("components/") {
+        let dir = entry.expect("entry").path();
+        let target = ws.join("components").join(dir.file_name().expect("name"));
+        fs::create_dir_all(&target).expect("mkdir");
+        copy_file(&dir.join("manifest.json"), &target.join("manifest.json"));
+    }
+    let ws_arg = ws.to_str().expect("utf-8 path");
+
+    let out = mandate(
+        ws,
+        &[
+            "new",
+            "component",
+            "order-count",
+            "--subscribe",
+            "orders.placed.v1",
+            "--serve",
+            "count",
+            "--repo",
+            ws_arg,
+        ],
+    )
+    .ok();
+    for changed in ["bus-config/permissions.conf", ".env.example", "docker-compose.yml"] {
+        assert!(
+            out.stdout.contains(&format!("wired into the deployment:")) && out.stdout.contains(changed),
+            "{changed} not reported:\n{}",
+            out.stdout
+        );
+    }
+    let permissions = fs::read_to_string(ws.join("bus-config/permissions.conf")).expect("permissions");
+    assert!(
+        permissions.contains("user: \"order-count\"\n      password: $ORDER_COUNT_PASSWORD\n"),
+        "{permissions}"
+    );
+    let env = fs::read_to_string(ws.join(".env.example")).expect(".env.example");
+    assert!(env.contains("ORDER_COUNT_PASSWORD="), "{env}");
+    let compose = fs::read_to_string(ws.join("docker-compose.yml")).expect("compose");
+    assert!(compose.contains("\n  order-count:\n") && compose.contains("\n  order-count-data:\n"));
+
+    // The files are current, the repository consistent, and the compose file is untouched
+    // beyond the new component.
+    mandate(ws, &["bus-config", "--repo", ws_arg]).ok();
+    let check = mandate(ws, &["check", "--repo", ws_arg]).ok();
+    assert!(check.stdout.contains("compose: ok"), "{}", check.stdout);
+    assert!(check.stdout.contains("bus config: ok"), "{}", check.stdout);
+    let original = fs::read_to_string(repo.join("docker-compose.yml")).expect("compose");
+    let kept: Vec<&str> = compose
+        .lines()
+        .filter(|line| !line.contains("order-count") && !line.contains("ORDER_COUNT"))
+        .collect();
+    let original_lines: Vec<&str> = original.lines().collect();
+    assert!(
+        kept.len() >= original_lines.len() && original_lines.iter().all(|line| kept.contains(line)),
+        "the compose file lost lines"
+    );
+}

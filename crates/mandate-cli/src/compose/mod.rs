@@ -1,0 +1,71 @@
+//! docker-compose.yml against the component manifests: every component has its service,
+//! its own data volume and its bus user's password from the environment, and nothing runs a
+//! component that does not exist (`check`, run by `mandate check`). `mandate new component`
+//! adds a new component's service, volume and password to the file (`edit`).
+//!
+//! The file stays hand-written — comments, anchors, the gateway's port and the cluster
+//! profile are an operator's to shape — so the tool edits it as text in the house layout and
+//! then reads the result back through the same check before writing it.
+
+mod check;
+mod edit;
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+
+pub use check::problems;
+
+/// The compose file, relative to the repository.
+pub const COMPOSE_FILE: &str = "docker-compose.yml";
+
+/// The problems `mandate check` reports for `repo`'s compose file (none when it has none:
+/// a repository may deploy another way).
+pub fn check_repo(repo: &Path) -> Vec<String> {
+    let path = repo.join(COMPOSE_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        Err(err) => return vec![format!("reading {}: {err}", path.display())],
+    };
+    let components = match crate::busconfig::manifest::read_all(repo) {
+        Ok(manifests) => manifests.into_iter().map(|m| m.name).collect::<Vec<_>>(),
+        Err(err) => return vec![format!("cannot read components/*/manifest.json: {err:#}")],
+    };
+    problems(&text, &components)
+}
+
+/// Adds `name`'s service, data volume and password variable to `repo`'s compose file.
+/// Returns false when the repository has no compose file, and leaves the file untouched
+/// when the component is already in it.
+pub fn add_component(repo: &Path, name: &str) -> anyhow::Result<bool> {
+    let path = repo.join(COMPOSE_FILE);
+    if !path.is_file() {
+        return Ok(false);
+    }
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let Some(edited) = edit::add_component(&text, name).map_err(|e| anyhow::anyhow!("{COMPOSE_FILE}: {e}"))? else {
+        return Ok(true);
+    };
+    // The edit must not add a problem the check can see (the ones already there are the
+    // operator's, and `mandate check` reports them).
+    let mut components = crate::busconfig::manifest::read_all(repo)
+        .map(|manifests| manifests.into_iter().map(|m| m.name).collect::<Vec<_>>())
+        .unwrap_or_default();
+    if !components.iter().any(|c| c == name) {
+        components.push(name.to_owned());
+    }
+    let before = problems(&text, &components);
+    let added: Vec<String> = problems(&edited, &components)
+        .into_iter()
+        .filter(|problem| !before.contains(problem))
+        .collect();
+    if !added.is_empty() {
+        bail!(
+            "adding {name} to {COMPOSE_FILE} would leave it inconsistent ({}); add the service by hand, like the other components'",
+            added.join("; ")
+        );
+    }
+    std::fs::write(&path, edited).with_context(|| format!("writing {}", path.display()))?;
+    Ok(true)
+}
