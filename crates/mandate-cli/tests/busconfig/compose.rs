@@ -3,7 +3,6 @@
 //! component's service, volume and bus user are `mandate check`'s, src/compose/check.rs; the
 //! file's syntax and interpolation are checked by scripts/check-compose.)
 
-
 use serde_yaml_ng::Value;
 
 use crate::common::repo_root;

@@ -380,7 +380,11 @@ fn a_new_component_gets_its_bus_user_and_its_compose_service() {
     let repo = repo();
     let copy = tempfile::tempdir().expect("tempdir");
     let ws = copy.path();
-    fs::write(ws.join("Cargo.toml"), "[workspace]\nmembers = []\nresolver = \"3\"\n\n[workspace.package]\nversion = \"0.1.0\"\nedition = \"2024\"\n").expect("Cargo.toml");
+    fs::write(
+        ws.join("Cargo.toml"),
+        "[workspace]\nmembers = []\nresolver = \"3\"\n\n[workspace.package]\nversion = \"0.1.0\"\nedition = \"2024\"\n",
+    )
+    .expect("Cargo.toml");
     for file in ["docker-compose.yml", ".env.example"] {
         copy_file(&repo.join(file), &ws.join(file));
     }
