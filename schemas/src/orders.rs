@@ -52,6 +52,158 @@ impl Event for OrderPlaced {
     const VERSION: u32 = 1;
 }
 
+/// One line of a placed order in `orders.placed.v2`: priced and taxed on its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OrderLineV2 {
+    pub sku: String,
+    pub quantity: u32,
+    /// Price of one unit as the customer pays it, tax included, in minor units of
+    /// `currency` (orders' own price list, kept from catalog).
+    pub unit_price_minor: i64,
+    /// ISO 4217 code of this line's amounts. Today always the order's `currency` (orders
+    /// refuses a cart in several currencies); carried so that a line reads on its own.
+    pub currency: String,
+    /// The tax contained in this line (`quantity` × `unit_price_minor`), in minor units of
+    /// `currency`; 0 when none is itemised.
+    pub tax_minor: i64,
+}
+
+/// `evt.orders.placed.v2`: an order was accepted and awaits stock — with each line's
+/// currency and tax, and the order's subtotal, tax and total.
+///
+/// The amounts always agree: `total_minor` is the sum of `quantity` × `unit_price_minor`
+/// over the lines and is what the customer is charged; `tax_minor` is the sum of the lines'
+/// tax; `subtotal_minor` = `total_minor` − `tax_minor`; every line is in the order's
+/// `currency`. Prices include tax, so itemising it never changes a total.
+///
+/// A new major version because v1 could not absorb it: the new fields are required (a
+/// reader relies on them), and a required field cannot be added within a major version. The
+/// owner publishes v1 and v2 of every order during the migration; readers of v2 read older
+/// v1 history through one upcast (tax not itemised: 0). See `docs/evolution.md`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OrderPlacedV2 {
+    pub order_id: String,
+    pub customer_id: String,
+    pub lines: Vec<OrderLineV2>,
+    /// ISO 4217 code of every amount of the order, e.g. `EUR`.
+    pub currency: String,
+    /// The total less its tax, in minor units of `currency`.
+    pub subtotal_minor: i64,
+    /// The tax the total contains: the sum of the lines' `tax_minor`.
+    pub tax_minor: i64,
+    /// What the customer pays: the sum of `quantity` × `unit_price_minor` over the lines,
+    /// = `subtotal_minor` + `tax_minor`.
+    pub total_minor: i64,
+    /// Opaque token for the payment provider.
+    #[serde(default)]
+    pub payment_token: String,
+    /// The client's idempotency key of `orders.place.v1`.
+    #[serde(default)]
+    pub idempotency_key: String,
+    /// RFC 3339 time the order was placed.
+    #[serde(default)]
+    pub placed_at: String,
+}
+
+impl Event for OrderPlacedV2 {
+    const OWNER: &'static str = "orders";
+    const NAME: &'static str = "placed";
+    const VERSION: u32 = 2;
+}
+
+impl OrderPlacedV2 {
+    /// Checks that the amounts agree: every line is in the order's currency and has a tax
+    /// between 0 and its amount; the total is the sum of the lines, the tax the sum of
+    /// their tax, the subtotal their difference. The first disagreement, in words.
+    pub fn check(&self) -> Result<(), String> {
+        let mut total: i64 = 0;
+        let mut tax: i64 = 0;
+        for line in &self.lines {
+            if line.currency != self.currency {
+                return Err(format!(
+                    "line {} is in {:?}, the order in {:?}",
+                    line.sku, line.currency, self.currency
+                ));
+            }
+            let amount = line
+                .unit_price_minor
+                .checked_mul(i64::from(line.quantity))
+                .ok_or_else(|| format!("line {} overflows", line.sku))?;
+            if !(0..=amount.max(0)).contains(&line.tax_minor) {
+                return Err(format!(
+                    "line {} has tax {} on an amount of {amount}",
+                    line.sku, line.tax_minor
+                ));
+            }
+            total = total.checked_add(amount).ok_or("the total overflows")?;
+            tax = tax.checked_add(line.tax_minor).ok_or("the tax overflows")?;
+        }
+        if total != self.total_minor {
+            return Err(format!(
+                "total_minor is {}, the lines add up to {total}",
+                self.total_minor
+            ));
+        }
+        if tax != self.tax_minor {
+            return Err(format!(
+                "tax_minor is {}, the lines' tax adds up to {tax}",
+                self.tax_minor
+            ));
+        }
+        if self.subtotal_minor.checked_add(self.tax_minor) != Some(self.total_minor) {
+            return Err(format!(
+                "subtotal_minor {} + tax_minor {} is not total_minor {}",
+                self.subtotal_minor, self.tax_minor, self.total_minor
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The one upcast of `orders.placed.v1` to v2, shared by every consumer (a v1 in the
+/// history is read as this v2). How the fields v1 lacks are filled:
+///
+/// - each line's `currency` is the order's `currency` (a v1 order had one currency for all
+///   its lines);
+/// - each line's `tax_minor`, and the order's `tax_minor`, are 0: v1 orders were placed
+///   before orders itemised tax, so none is stated (0 here means "not itemised", not
+///   "tax-free");
+/// - `subtotal_minor` is v1's `total_minor` (total less a tax of 0);
+/// - everything else is copied as it is: skus, quantities, unit prices (what the customer
+///   paid a unit), `total_minor` (the sum of the lines, what was charged), the customer,
+///   payment token, idempotency key and time.
+///
+/// The v1 that `orders` publishes next to a v2 during the migration upcasts to the same
+/// order with the same lines and total, only without the tax split; a consumer applies the
+/// order once, from whichever of the two it reads first (`docs/evolution.md`).
+impl From<OrderPlaced> for OrderPlacedV2 {
+    fn from(v1: OrderPlaced) -> OrderPlacedV2 {
+        let lines = v1
+            .lines
+            .into_iter()
+            .map(|line| OrderLineV2 {
+                sku: line.sku,
+                quantity: line.quantity,
+                unit_price_minor: line.unit_price_minor,
+                currency: v1.currency.clone(),
+                tax_minor: 0,
+            })
+            .collect();
+        OrderPlacedV2 {
+            order_id: v1.order_id,
+            customer_id: v1.customer_id,
+            lines,
+            currency: v1.currency,
+            subtotal_minor: v1.total_minor,
+            tax_minor: 0,
+            total_minor: v1.total_minor,
+            payment_token: v1.payment_token,
+            idempotency_key: v1.idempotency_key,
+            placed_at: v1.placed_at,
+        }
+    }
+}
+
 /// `evt.orders.cancelled.v1`: the customer cancelled before dispatch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderCancelled {
@@ -215,4 +367,112 @@ impl Operation for CancelOrder {
     const VERSION: u32 = 1;
     type Request = CancelOrderRequest;
     type Response = OrderView;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v1() -> OrderPlaced {
+        OrderPlaced {
+            order_id: "o1".into(),
+            customer_id: "c1".into(),
+            lines: vec![
+                OrderLine {
+                    sku: "mug".into(),
+                    quantity: 2,
+                    unit_price_minor: 1250,
+                },
+                OrderLine {
+                    sku: "tea".into(),
+                    quantity: 1,
+                    unit_price_minor: 499,
+                },
+            ],
+            total_minor: 2999,
+            currency: "EUR".into(),
+            payment_token: "tok".into(),
+            idempotency_key: "k1".into(),
+            placed_at: "2026-11-24T15:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn v2_has_its_own_subject_beside_v1() {
+        assert_eq!(OrderPlacedV2::subject(), "evt.orders.placed.v2");
+        assert_eq!(OrderPlacedV2::ce_type(), "orders.placed.v2");
+        assert_eq!(OrderPlaced::subject(), "evt.orders.placed.v1");
+    }
+
+    #[test]
+    fn the_upcast_fills_currency_per_line_and_states_no_tax() {
+        let v2 = OrderPlacedV2::from(v1());
+        assert_eq!(
+            v2,
+            OrderPlacedV2 {
+                order_id: "o1".into(),
+                customer_id: "c1".into(),
+                lines: vec![
+                    OrderLineV2 {
+                        sku: "mug".into(),
+                        quantity: 2,
+                        unit_price_minor: 1250,
+                        currency: "EUR".into(),
+                        tax_minor: 0,
+                    },
+                    OrderLineV2 {
+                        sku: "tea".into(),
+                        quantity: 1,
+                        unit_price_minor: 499,
+                        currency: "EUR".into(),
+                        tax_minor: 0,
+                    },
+                ],
+                currency: "EUR".into(),
+                subtotal_minor: 2999,
+                tax_minor: 0,
+                total_minor: 2999,
+                payment_token: "tok".into(),
+                idempotency_key: "k1".into(),
+                placed_at: "2026-11-24T15:00:00Z".into(),
+            }
+        );
+        assert_eq!(v2.check(), Ok(()), "an upcast v1 is a consistent v2");
+    }
+
+    #[test]
+    fn check_names_the_first_amount_that_disagrees() {
+        let good = {
+            let mut v2 = OrderPlacedV2::from(v1());
+            v2.lines[0].tax_minor = 417;
+            v2.lines[1].tax_minor = 83;
+            v2.tax_minor = 500;
+            v2.subtotal_minor = 2499;
+            v2
+        };
+        assert_eq!(good.check(), Ok(()));
+        type Breaking = fn(&mut OrderPlacedV2);
+        let broken: [(Breaking, &str); 5] = [
+            (|v| v.total_minor += 1, "total_minor"),
+            (|v| v.tax_minor += 1, "tax_minor"),
+            (|v| v.subtotal_minor -= 1, "subtotal_minor"),
+            (|v| v.lines[1].currency = "USD".into(), "line tea is in"),
+            (|v| v.lines[1].tax_minor = 500, "line tea has tax"),
+        ];
+        for (breaking, says) in broken {
+            let mut v2 = good.clone();
+            breaking(&mut v2);
+            let err = v2.check().expect_err("inconsistent");
+            assert!(err.contains(says), "{err:?} should name {says:?}");
+        }
+    }
+
+    /// v2's new fields are required: a v1 body is not a v2 body. (This is why it is a new
+    /// major version and not an addition to v1.)
+    #[test]
+    fn a_v1_body_does_not_read_as_v2() {
+        let bytes = rmp_serde::to_vec_named(&v1()).expect("encodes");
+        let err = rmp_serde::from_slice::<OrderPlacedV2>(&bytes).expect_err("v2 needs its fields");
+        assert!(err.to_string().contains("missing field"), "{err}");
+    }
 }

@@ -96,6 +96,7 @@ pub fn messages() -> Vec<Message> {
         event::<inventory::StockRejected>(),
         event::<inventory::StockReleased>(),
         event::<orders::OrderPlaced>(),
+        event::<orders::OrderPlacedV2>(),
         event::<orders::OrderCancelled>(),
         event::<orders::OrderCompleted>(),
         event::<payments::PaymentCaptured>(),

@@ -11,6 +11,12 @@
 //!
 //! Live means live: core NATS, no replay. Events published while a client is not connected (or
 //! while the gateway is reconnecting to NATS) are not sent; `Last-Event-ID` is ignored.
+//!
+//! One exception to "every event as it is": an order's placement is sent once, as
+//! `orders.placed.v2`, although orders publishes it as v2 and v1 during the migration
+//! ([`placements`]).
+
+mod placements;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -42,7 +48,14 @@ pub(crate) struct BusEvent {
     data: String,
 }
 
-type Watchers = HashMap<String, broadcast::Sender<Arc<BusEvent>>>;
+/// A watched order: its clients' channel, and whether its placement has been sent.
+#[derive(Debug)]
+struct Watched {
+    sender: broadcast::Sender<Arc<BusEvent>>,
+    placement_sent: bool,
+}
+
+type Watchers = HashMap<String, Watched>;
 
 /// The shared subscription and the channels of the watched orders.
 #[derive(Debug, Clone)]
@@ -93,9 +106,6 @@ impl Hub {
             let Some((order_id, body)) = order_of(&message.payload) else {
                 continue;
             };
-            let Some(sender) = self.lock().get(&order_id).cloned() else {
-                continue;
-            };
             let header = |name: &str| {
                 message
                     .headers
@@ -103,10 +113,31 @@ impl Hub {
                     .and_then(|h| h.get(name))
                     .map(|v| v.as_str().to_owned())
             };
+            let kind = header(CE_TYPE).unwrap_or_else(|| message.subject.trim_start_matches("evt.").to_owned());
+            let placement = placements::Placement::of(&kind);
+            let sender = {
+                let mut watchers = self.lock();
+                let Some(watched) = watchers.get_mut(&order_id) else {
+                    continue;
+                };
+                if placement.is_some() {
+                    if watched.placement_sent {
+                        // The other version of a placement already sent.
+                        continue;
+                    }
+                    watched.placement_sent = true;
+                }
+                watched.sender.clone()
+            };
+            let body = to_json(body);
+            let (kind, data) = match placement.and_then(|p| p.as_v2(&body)) {
+                Some((kind, json)) => (kind, json),
+                None => (kind, body),
+            };
             let event = BusEvent {
-                kind: header(CE_TYPE).unwrap_or_else(|| message.subject.trim_start_matches("evt.").to_owned()),
+                kind,
                 id: header(CE_ID),
-                data: to_json(body).to_string(),
+                data: data.to_string(),
             };
             // An error only means the last client just left.
             let _ = sender.send(Arc::new(event));
@@ -122,7 +153,11 @@ impl Hub {
         let receiver = self
             .lock()
             .entry(order_id.to_owned())
-            .or_insert_with(|| broadcast::channel(self.capacity).0)
+            .or_insert_with(|| Watched {
+                sender: broadcast::channel(self.capacity).0,
+                placement_sent: false,
+            })
+            .sender
             .subscribe();
         Watch {
             hub: self.clone(),
@@ -162,7 +197,7 @@ impl Drop for Watch {
         drop(self.receiver.take());
         if watchers
             .get(&self.order_id)
-            .is_some_and(|sender| sender.receiver_count() == 0)
+            .is_some_and(|watched| watched.sender.receiver_count() == 0)
         {
             watchers.remove(&self.order_id);
         }
@@ -183,8 +218,9 @@ fn to_sse(event: &BusEvent) -> Event {
 }
 
 /// `GET /v1/orders/{id}/events`: a comment once subscribed, then one SSE event per event of
-/// the order (`event:` its `ce-type`, `id:` its `ce-id`, `data:` its body as JSON), and a
-/// keep-alive comment when idle. Ends when the gateway shuts down.
+/// the order (`event:` its `ce-type`, `id:` its `ce-id`, `data:` its body as JSON; the
+/// placement once, as `orders.placed.v2`), and a keep-alive comment when idle. Ends when the
+/// gateway shuts down.
 pub(crate) async fn order_events(State(state): State<AppState>, OrderId(order_id): OrderId) -> impl IntoResponse {
     let watch = state.events().watch(&order_id);
     let hello = Event::default().comment(format!("following the events of order {order_id}"));

@@ -20,7 +20,7 @@ mod stock;
 
 use mandate::Component;
 use schemas::inventory::{GetStock, Restock, Restocked, StockRejected, StockReleased, StockReserved};
-use schemas::orders::{OrderCancelled, OrderPlaced};
+use schemas::orders::{OrderCancelled, OrderPlaced, OrderPlacedV2};
 use schemas::payments::PaymentDeclined;
 use schemas::shipping::ShipmentDispatched;
 
@@ -36,7 +36,10 @@ pub fn component() -> Component {
         .command::<Restock>(restock::restock)
         .query::<GetStock>(queries::get_stock)
         // Other owners' events: where inventory decides.
-        .on::<OrderPlaced>(reserve::reserve_order)
+        .on::<OrderPlacedV2>(reserve::reserve_order)
+        // v1: the history from before the migration, and the twin orders still publishes
+        // beside each v2; read through the contract's one upcast.
+        .on::<OrderPlaced>(|ctx, v1: OrderPlaced| reserve::reserve_order(ctx, v1.into()))
         .on::<OrderCancelled>(release::release_cancelled_order)
         .on::<PaymentDeclined>(release::release_declined_payment)
         .on::<ShipmentDispatched>(dispatch::ship_dispatched_order)

@@ -4,19 +4,23 @@ use std::collections::BTreeMap;
 
 use mandate::{Context, HandlerResult};
 use schemas::inventory::{Shortage, SkuQuantity, StockRejected, StockReserved};
-use schemas::orders::{OrderLine, OrderPlaced};
+use schemas::orders::{OrderLineV2, OrderPlacedV2};
 
 use crate::reservation::{self, Decision, change};
 use crate::stock;
 
-/// `orders.placed.v1`: holds every line or none.
+/// `orders.placed.v2` (or v1, upcast by the contract: `lib.rs`): holds every line or none,
+/// and announces what payments charges — the order's total, tax included.
 ///
 /// Nothing happens for an order inventory has already dealt with — decided before (a
-/// repeated event), or cancelled before it was placed. Nothing is decided while a rebuild
-/// re-applies the event either: the first run's decision is on inventory's own stream and
-/// comes back through [`apply_reserved`] / [`apply_rejected`]; deciding again on a store
-/// that is only half rebuilt could decide differently.
-pub(crate) fn reserve_order(ctx: &mut Context<'_>, placed: OrderPlaced) -> HandlerResult {
+/// repeated event, or the other version of the same order: during the migration orders
+/// publishes each order as v2 and v1, and whichever inventory reads first decides; both
+/// name the same lines, total, currency and token), or cancelled before it was placed.
+/// Nothing is decided while a rebuild re-applies the event either: the first run's decision
+/// is on inventory's own stream and comes back through [`apply_reserved`] /
+/// [`apply_rejected`]; deciding again on a store that is only half rebuilt could decide
+/// differently.
+pub(crate) fn reserve_order(ctx: &mut Context<'_>, placed: OrderPlacedV2) -> HandlerResult {
     let known = reservation::load(ctx, &placed.order_id)?;
     if known.is_some_and(|r| r.is_settled()) || ctx.is_replaying() {
         return Ok(());
@@ -71,7 +75,7 @@ pub(crate) fn apply_rejected(ctx: &mut Context<'_>, rejected: StockRejected) -> 
 
 /// One quantity per sku, in sku order: an order may name a sku on several lines, and
 /// availability is a question about the total.
-fn per_sku(lines: &[OrderLine]) -> Vec<SkuQuantity> {
+fn per_sku(lines: &[OrderLineV2]) -> Vec<SkuQuantity> {
     let mut totals: BTreeMap<&str, u32> = BTreeMap::new();
     for line in lines {
         let total = totals.entry(&line.sku).or_default();

@@ -4,7 +4,7 @@
 //! first so a customer's list is one prefix; the time orders it; the event id makes the key
 //! unique and makes a redelivered event overwrite its own message instead of adding one.
 
-use mandate::{Context, HandlerResult};
+use mandate::{Context, HandlerError, HandlerResult};
 use schemas::notifications::Notification;
 
 use crate::messages::Tidings;
@@ -20,6 +20,11 @@ pub(crate) fn customer_prefix(customer_id: &str) -> String {
 /// whose time is not RFC 3339, cannot be filed: it fails, so the kit retries and then
 /// dead-letters it with this reason rather than dropping it silently.
 pub(crate) fn tell(ctx: &mut Context<'_>, tidings: Tidings) -> HandlerResult {
+    file(ctx, tidings).map(drop)
+}
+
+/// [`tell`], returning the key the message is filed under.
+pub(crate) fn file(ctx: &mut Context<'_>, tidings: Tidings) -> Result<String, HandlerError> {
     let meta = ctx.meta().ok_or("a notification needs the event's envelope")?;
     if tidings.customer_id.is_empty() {
         return Err(format!(
@@ -44,5 +49,5 @@ pub(crate) fn tell(ctx: &mut Context<'_>, tidings: Tidings) -> HandlerResult {
     };
     let key = format!("{}{at}/{}", customer_prefix(&notification.customer_id), notification.id);
     ctx.put(&key, &notification)?;
-    Ok(())
+    Ok(key)
 }

@@ -1,7 +1,7 @@
 //! What to tell the customer about each event: short, friendly, and naming the order.
 
 use schemas::inventory::StockRejected;
-use schemas::orders::{OrderCancelled, OrderCompleted, OrderPlaced};
+use schemas::orders::{OrderCancelled, OrderCompleted, OrderPlacedV2};
 use schemas::payments::{PaymentDeclined, PaymentRefunded};
 use schemas::shipping::ShipmentDispatched;
 
@@ -23,14 +23,21 @@ fn tidings(customer_id: &str, order_id: &str, message: String) -> Tidings {
     }
 }
 
-pub(crate) fn placed(e: &OrderPlaced) -> Tidings {
+/// The tax is named when the order itemises it (v2 with tax; an order placed before tax was
+/// itemised reads as v2 with tax 0, and says nothing about it).
+pub(crate) fn placed(e: &OrderPlacedV2) -> Tidings {
     let items: u64 = e.lines.iter().map(|l| u64::from(l.quantity)).sum();
     let plural = if items == 1 { "" } else { "s" };
+    let tax = if e.tax_minor > 0 {
+        format!(" including {} tax", format_money(e.tax_minor, &e.currency))
+    } else {
+        String::new()
+    };
     tidings(
         &e.customer_id,
         &e.order_id,
         format!(
-            "Thank you! We have your order {}: {items} item{plural}, {}.",
+            "Thank you! We have your order {}: {items} item{plural}, {}{tax}.",
             e.order_id,
             format_money(e.total_minor, &e.currency)
         ),
@@ -112,11 +119,11 @@ pub(crate) fn dispatched(e: &ShipmentDispatched) -> Tidings {
 mod tests {
     use super::*;
     use schemas::inventory::Shortage;
-    use schemas::orders::OrderLine;
+    use schemas::orders::{OrderLine, OrderPlaced};
 
     #[test]
     fn messages_name_the_order_and_what_happened() {
-        let placed = placed(&OrderPlaced {
+        let v1 = OrderPlaced {
             order_id: "o1".into(),
             customer_id: "c1".into(),
             lines: vec![OrderLine {
@@ -129,9 +136,16 @@ mod tests {
             payment_token: String::new(),
             idempotency_key: String::new(),
             placed_at: String::new(),
-        });
-        assert_eq!(placed.message, "Thank you! We have your order o1: 3 items, 4.50 EUR.");
-        assert_eq!((placed.customer_id.as_str(), placed.order_id.as_str()), ("c1", "o1"));
+        };
+        let mut v2 = OrderPlacedV2::from(v1);
+        let untaxed = placed(&v2);
+        assert_eq!(untaxed.message, "Thank you! We have your order o1: 3 items, 4.50 EUR.");
+        assert_eq!((untaxed.customer_id.as_str(), untaxed.order_id.as_str()), ("c1", "o1"));
+        (v2.lines[0].tax_minor, v2.tax_minor, v2.subtotal_minor) = (75, 75, 375);
+        assert_eq!(
+            placed(&v2).message,
+            "Thank you! We have your order o1: 3 items, 4.50 EUR including 0.75 EUR tax."
+        );
 
         let rejected = rejected(&StockRejected {
             order_id: "o1".into(),

@@ -6,16 +6,20 @@
 //! the events of inventory, payments and shipping.
 
 mod cancel;
+mod dual_publish;
 mod place;
 mod prices;
 mod progress;
 mod queries;
 mod record;
+mod tax;
 
 use mandate::Component;
 use schemas::catalog::ProductUpserted;
 use schemas::inventory::{StockRejected, StockReserved};
-use schemas::orders::{CancelOrder, GetOrder, ListOrders, OrderCancelled, OrderCompleted, OrderPlaced, PlaceOrder};
+use schemas::orders::{
+    CancelOrder, GetOrder, ListOrders, OrderCancelled, OrderCompleted, OrderPlaced, OrderPlacedV2, PlaceOrder,
+};
 use schemas::payments::{PaymentCaptured, PaymentDeclined};
 use schemas::shipping::ShipmentDispatched;
 
@@ -24,6 +28,8 @@ pub fn component() -> Component {
     Component::new("orders")
         .version(env!("CARGO_PKG_VERSION"))
         .description("orders, their status history and orders' own price list")
+        .publishes::<OrderPlacedV2>()
+        // The migration window: v1 too, for readers not yet moved (`dual_publish.rs`).
         .publishes::<OrderPlaced>()
         .publishes::<OrderCancelled>()
         .publishes::<OrderCompleted>()
@@ -32,7 +38,9 @@ pub fn component() -> Component {
         .query::<GetOrder>(queries::get)
         .query::<ListOrders>(queries::list)
         // Its own events: what the commands did, so a rebuild can redo it.
-        .on::<OrderPlaced>(place::record_placed)
+        .on::<OrderPlacedV2>(place::record_placed)
+        // v1 history (from before the migration, or the twin of a v2): the contract's upcast.
+        .on::<OrderPlaced>(|ctx, v1: OrderPlaced| place::record_placed(ctx, v1.into()))
         .on::<OrderCancelled>(cancel::record_cancelled)
         .on::<ProductUpserted>(prices::record_price)
         .on::<StockReserved>(progress::reserved)

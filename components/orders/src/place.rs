@@ -1,13 +1,13 @@
-//! Placing an order: validate against orders' own price list, remember the idempotency key,
-//! emit `orders.placed`. The command writes the order at once (read-your-writes); the
-//! handler of its own `placed` event writes the same thing again only when it is missing,
-//! which is what a rebuild needs.
+//! Placing an order: validate against orders' own price list, itemise its tax, remember the
+//! idempotency key, emit `orders.placed` (v2, and v1 while readers move). The command writes
+//! the order at once (read-your-writes); the handler of its own `placed` event writes the
+//! same thing again only when it is missing, which is what a rebuild needs.
 
 use mandate::{Context, HandlerResult, ServiceError};
-use schemas::orders::{OrderLine, OrderPlaced, OrderStatus, OrderView, PlaceOrderRequest};
+use schemas::orders::{OrderLine, OrderLineV2, OrderPlacedV2, OrderStatus, OrderView, PlaceOrderRequest};
 
-use crate::prices;
 use crate::record::{self, OrderRecord};
+use crate::{dual_publish, prices, tax};
 
 pub(crate) fn idempotency_key(key: &str) -> String {
     format!("idempotency/{key}")
@@ -32,34 +32,41 @@ pub(crate) fn place(ctx: &mut Context<'_>, request: PlaceOrderRequest) -> Result
     if request.customer_id.trim().is_empty() {
         return Err(ServiceError::bad_request("customer_id is empty"));
     }
-    let (lines, total_minor, currency) = price_lines(ctx, &request)?;
+    let (lines, currency) = price_lines(ctx, &request)?;
+    let (subtotal_minor, tax_minor, total_minor) = sums(&lines)?;
 
     let order_id = ctx.new_id("order");
     let placed_at = ctx.event_time();
-    let placed = OrderPlaced {
+    let placed = OrderPlacedV2 {
         order_id: order_id.clone(),
         customer_id: request.customer_id,
         lines,
-        total_minor,
         currency,
+        subtotal_minor,
+        tax_minor,
+        total_minor,
         payment_token: request.payment_token,
         idempotency_key: request.idempotency_key,
         placed_at,
     };
+    placed.check().map_err(ServiceError::internal)?;
     let record = remember(ctx, &placed)?;
+    // Both versions in this one transaction: both are published, or neither.
     ctx.emit(&placed).map_err(|e| ServiceError::internal(e.to_string()))?;
+    ctx.emit(&dual_publish::as_v1(&placed))
+        .map_err(|e| ServiceError::internal(e.to_string()))?;
     record
         .into_view()
         .ok_or_else(|| ServiceError::internal("the new order is incomplete"))
 }
 
-/// Prices every line from orders' own price list; refuses what it cannot price.
-fn price_lines(ctx: &Context<'_>, request: &PlaceOrderRequest) -> Result<(Vec<OrderLine>, i64, String), ServiceError> {
+/// Prices every line from orders' own price list and itemises the tax it contains at its
+/// currency's rate; refuses what it cannot price. Returns the lines and their currency.
+fn price_lines(ctx: &Context<'_>, request: &PlaceOrderRequest) -> Result<(Vec<OrderLineV2>, String), ServiceError> {
     if request.lines.is_empty() {
         return Err(ServiceError::bad_request("the cart is empty: add at least one line"));
     }
     let mut lines = Vec::with_capacity(request.lines.len());
-    let mut total: i64 = 0;
     let mut currency: Option<String> = None;
     for line in &request.lines {
         if line.quantity == 0 {
@@ -79,26 +86,49 @@ fn price_lines(ctx: &Context<'_>, request: &PlaceOrderRequest) -> Result<(Vec<Or
             }
             _ => currency = Some(price.currency.clone()),
         }
-        let line_total = price
+        let amount = price
             .unit_price_minor
             .checked_mul(i64::from(line.quantity))
-            .and_then(|t| total.checked_add(t))
-            .ok_or_else(|| ServiceError::bad_request("the order total is too large"))?;
-        total = line_total;
-        lines.push(OrderLine {
+            .ok_or_else(too_large)?;
+        lines.push(OrderLineV2 {
             sku: line.sku.clone(),
             quantity: line.quantity,
             unit_price_minor: price.unit_price_minor,
+            tax_minor: tax::contained(amount, tax::rate_bp(&price.currency)),
+            currency: price.currency,
         });
     }
-    Ok((lines, total, currency.unwrap_or_default()))
+    Ok((lines, currency.unwrap_or_default()))
+}
+
+/// (subtotal, tax, total) of priced lines: the total is what the lines cost, tax included.
+fn sums(lines: &[OrderLineV2]) -> Result<(i64, i64, i64), ServiceError> {
+    let (mut total, mut tax): (i64, i64) = (0, 0);
+    for line in lines {
+        let amount = line.unit_price_minor.checked_mul(i64::from(line.quantity));
+        total = amount.and_then(|a| total.checked_add(a)).ok_or_else(too_large)?;
+        tax = tax.checked_add(line.tax_minor).ok_or_else(too_large)?;
+    }
+    Ok((total - tax, tax, total))
+}
+
+fn too_large() -> ServiceError {
+    ServiceError::bad_request("the order total is too large")
 }
 
 /// Writes what `placed` says: the order's details, its idempotency key, the customer index.
-fn remember(ctx: &mut Context<'_>, placed: &OrderPlaced) -> Result<OrderRecord, mandate::StoreError> {
+fn remember(ctx: &mut Context<'_>, placed: &OrderPlacedV2) -> Result<OrderRecord, mandate::StoreError> {
     let mut record = record::load(ctx, &placed.order_id)?;
     record.customer_id = placed.customer_id.clone();
-    record.lines = placed.lines.clone();
+    record.lines = placed
+        .lines
+        .iter()
+        .map(|line| OrderLine {
+            sku: line.sku.clone(),
+            quantity: line.quantity,
+            unit_price_minor: line.unit_price_minor,
+        })
+        .collect();
     record.total_minor = placed.total_minor;
     record.currency = placed.currency.clone();
     record.placed = true;
@@ -111,8 +141,11 @@ fn remember(ctx: &mut Context<'_>, placed: &OrderPlaced) -> Result<OrderRecord, 
     Ok(record)
 }
 
-/// Its own `orders.placed`: a no-op after the command, the order's rebirth in a rebuild.
-pub(crate) fn record_placed(ctx: &mut Context<'_>, placed: OrderPlaced) -> HandlerResult {
+/// Its own `orders.placed` — v2, or v1 through the contract's upcast (`lib.rs`): a no-op
+/// after the command, the order's rebirth in a rebuild. An order is remembered once, from
+/// whichever of its two events comes first: both say the same lines, total and currency,
+/// which is all an order record keeps.
+pub(crate) fn record_placed(ctx: &mut Context<'_>, placed: OrderPlacedV2) -> HandlerResult {
     if record::load(ctx, &placed.order_id)?.placed {
         return Ok(());
     }

@@ -3,12 +3,13 @@
 use std::time::Duration;
 
 use futures::StreamExt;
+use mandate::envelope::Meta;
 use mandate::{Bus, CallError, Event, Running};
 use schemas::catalog::ProductUpserted;
 use schemas::inventory::{SkuQuantity, StockRejected, StockReserved};
 use schemas::orders::{
     CancelOrder, CancelOrderRequest, GetOrder, GetOrderRequest, LineRequest, ListOrders, ListOrdersRequest,
-    OrderCompleted, OrderStatus, OrderView, PlaceOrder, PlaceOrderRequest,
+    OrderCompleted, OrderLine, OrderPlaced, OrderPlacedV2, OrderStatus, OrderView, PlaceOrder, PlaceOrderRequest,
 };
 use schemas::payments::{PaymentCaptured, PaymentDeclined};
 use schemas::shipping::ShipmentDispatched;
@@ -404,5 +405,212 @@ async fn a_rebuild_gives_back_every_order_and_publishes_nothing() {
         "the rebuild published {:?}",
         republished.ok().flatten().map(|m| m.subject)
     );
+    running.shutdown().await.expect("clean shutdown");
+}
+
+/// Every message of `EVT_ORDERS` with its envelope, in stream order.
+async fn orders_stream(h: &Harness) -> Vec<(String, Meta, Vec<u8>)> {
+    h.kit
+        .read_stream("EVT_ORDERS")
+        .await
+        .into_iter()
+        .map(|m| {
+            let meta = Meta::from_headers(m.headers.as_ref()).expect("a complete envelope");
+            (m.subject.to_string(), meta, m.payload.to_vec())
+        })
+        .collect()
+}
+
+/// During the migration an order is published as `orders.placed.v2` and `orders.placed.v1`
+/// in one transaction — v2 first — and both say the same money: v2 itemises the tax the
+/// prices contain (orders' rate table: EUR 20%, USD none), v1 carries the same lines and
+/// total, which is what the order view shows and what will be charged.
+#[tokio::test]
+async fn an_order_is_published_as_v2_and_v1_with_the_same_money() {
+    let h = Harness::new().await;
+    let running = h.start().await;
+    h.price("mug", 1250).await;
+    h.price("tea", 499).await;
+    h.bus
+        .publish(&ProductUpserted {
+            sku: "pen".into(),
+            name: "the pen".into(),
+            unit_price_minor: 199,
+            currency: "USD".into(),
+            revision: 1,
+        })
+        .await
+        .expect("published");
+    let order = h.place_when_priced("k1", &[("mug", 2), ("tea", 1)]).await;
+    assert_eq!(order.total_minor, 2 * 1250 + 499, "tax is included in the prices");
+    let pens = h.place_when_priced("k2", &[("pen", 3)]).await;
+    // The same key again publishes nothing.
+    h.place("k1", &[("mug", 2), ("tea", 1)]).await.expect("the first order");
+
+    let messages = eventually("both orders in the stream", || async {
+        let messages = orders_stream(&h).await;
+        (messages.len() >= 4).then_some(messages)
+    })
+    .await;
+    let subjects: Vec<&str> = messages.iter().map(|(subject, _, _)| subject.as_str()).collect();
+    assert_eq!(
+        subjects,
+        [
+            "evt.orders.placed.v2",
+            "evt.orders.placed.v1",
+            "evt.orders.placed.v2",
+            "evt.orders.placed.v1"
+        ]
+    );
+    let v2: OrderPlacedV2 = rmp_serde::from_slice(&messages[0].2).expect("a v2 body");
+    let v1: OrderPlaced = rmp_serde::from_slice(&messages[1].2).expect("a v1 body");
+    assert_eq!(v2.check(), Ok(()), "{v2:?}");
+    assert_eq!(
+        (v2.subtotal_minor, v2.tax_minor, v2.total_minor),
+        (2499, 417 + 83, 2999),
+        "20% contained per line: 25.00 → 4.17, 4.99 → 0.83"
+    );
+    let line_taxes: Vec<(&str, &str, i64)> = v2
+        .lines
+        .iter()
+        .map(|l| (l.sku.as_str(), l.currency.as_str(), l.tax_minor))
+        .collect();
+    assert_eq!(line_taxes, [("mug", "EUR", 417), ("tea", "EUR", 83)]);
+    assert_eq!(
+        (v2.order_id.as_str(), v2.customer_id.as_str(), v2.currency.as_str()),
+        (order.order_id.as_str(), "alice", "EUR")
+    );
+    assert_eq!((v1.total_minor, v2.total_minor), (order.total_minor, order.total_minor));
+    assert_eq!(v1.lines, order.lines, "v1 and the view show the same lines");
+    let mut untaxed = v2.clone();
+    for line in &mut untaxed.lines {
+        line.tax_minor = 0;
+    }
+    (untaxed.subtotal_minor, untaxed.tax_minor) = (untaxed.total_minor, 0);
+    assert_eq!(
+        OrderPlacedV2::from(v1.clone()),
+        untaxed,
+        "the v1 is the same order, tax not itemised"
+    );
+    let (v2_meta, v1_meta) = (&messages[0].1, &messages[1].1);
+    assert_ne!(v2_meta.id, v1_meta.id);
+    assert_eq!(
+        (&v2_meta.time, &v2_meta.correlation_id),
+        (&v1_meta.time, &v1_meta.correlation_id),
+        "one placement, told twice"
+    );
+
+    let pens_v2: OrderPlacedV2 = rmp_serde::from_slice(&messages[2].2).expect("a v2 body");
+    assert_eq!(pens_v2.order_id, pens.order_id);
+    assert_eq!(
+        (pens_v2.subtotal_minor, pens_v2.tax_minor, pens_v2.total_minor),
+        (597, 0, 597),
+        "no rate for USD: no tax itemised"
+    );
+    assert_eq!(pens_v2.lines[0].currency, "USD");
+    assert_eq!(h.kit.stream_messages("EVT_ORDERS").await, 4);
+    running.shutdown().await.expect("clean shutdown");
+}
+
+fn old_order(order_id: &str, key: &str, unit_price_minor: i64) -> OrderPlaced {
+    OrderPlaced {
+        order_id: order_id.into(),
+        customer_id: "alice".into(),
+        lines: vec![OrderLine {
+            sku: "mug".into(),
+            quantity: 2,
+            unit_price_minor,
+        }],
+        total_minor: 2 * unit_price_minor,
+        currency: "EUR".into(),
+        payment_token: "tok".into(),
+        idempotency_key: key.into(),
+        placed_at: "2025-12-01T10:00:00Z".into(),
+    }
+}
+
+/// A history across the migration: orders placed before it (v1 only, published by the
+/// orders of then), a pair that arrived v1 first, and orders placed now (v2 + v1). Orders
+/// builds every one once, and a rebuild from the streams gives back the same orders
+/// without publishing anything.
+#[tokio::test]
+async fn a_history_of_v1_orders_and_v1_v2_pairs_rebuilds_to_the_same_orders() {
+    let h = Harness::new().await;
+    h.kit.create_stream("orders").await;
+    let old_completed = old_order("0190f7a4-0000-7000-8000-000000000001", "old-c", 900);
+    let old_open = old_order("0190f7a4-0000-7000-8000-000000000002", "old-o", 1000);
+    h.bus.publish(&old_completed).await.expect("published");
+    h.bus.publish(&old_open).await.expect("published");
+    let reversed = OrderPlacedV2::from(old_order("0190f7a4-0000-7000-8000-000000000003", "rev", 600));
+    h.bus
+        .publish(&old_order(&reversed.order_id, "rev", 600))
+        .await
+        .expect("published");
+    h.bus.publish(&reversed).await.expect("published");
+
+    let running = h.start().await;
+    h.price("mug", 1250).await;
+    let new_completed = h.place_when_priced("new-c", &[("mug", 1)]).await;
+    let new_open = h.place_when_priced("new-o", &[("mug", 3)]).await;
+    let as_view = |placed: &OrderPlaced| OrderView {
+        order_id: placed.order_id.clone(),
+        customer_id: placed.customer_id.clone(),
+        status: OrderStatus::Placed,
+        lines: placed.lines.clone(),
+        total_minor: placed.total_minor,
+        currency: placed.currency.clone(),
+        history: vec![],
+    };
+    for order in [as_view(&old_completed), new_completed.clone()] {
+        h.bus.publish(&reserved(&order)).await.expect("published");
+        h.bus.publish(&captured(&order)).await.expect("published");
+        h.bus.publish(&dispatched(&order)).await.expect("published");
+        h.status_becomes(&order.order_id, OrderStatus::Completed).await;
+    }
+    let ids = [
+        &old_completed.order_id,
+        &old_open.order_id,
+        &reversed.order_id,
+        &new_completed.order_id,
+        &new_open.order_id,
+    ];
+    // On orders' stream: 2 v1 alone, 3 pairs, 2 completions.
+    let in_stream = 2 + 3 * 2 + 2;
+    eventually("orders to apply everything", || async {
+        let status = h.bus.status("orders").await.ok()?;
+        let done = status.consumers.iter().all(|c| c.caught_up && c.pending == Some(0));
+        (done && h.kit.stream_messages("EVT_ORDERS").await == in_stream).then_some(())
+    })
+    .await;
+    let mut before = Vec::new();
+    for id in ids {
+        let order = h.get(id).await.expect("found");
+        let placed = order.history.iter().filter(|c| c.status == OrderStatus::Placed).count();
+        assert_eq!(placed, 1, "order {id} placed once: {order:?}");
+        before.push(order);
+    }
+    assert_eq!(before[1].total_minor, 2000);
+    assert_eq!(before[2].status, OrderStatus::Placed);
+    assert_eq!(h.kit.stream_messages("EVT_ORDERS").await, in_stream);
+
+    let mut published = h.kit.watch("evt.orders.>").await;
+    h.kit.rebuild("orders").await;
+    for (id, expected) in ids.iter().zip(&before) {
+        assert_eq!(
+            &h.get(id).await.expect("rebuilt"),
+            expected,
+            "order {id} after the rebuild"
+        );
+    }
+    published.assert_silent().await;
+    assert_eq!(h.kit.stream_messages("EVT_ORDERS").await, in_stream);
+    // The idempotency keys of old and new orders came back too.
+    for (key, order) in [("old-o", &old_open.order_id), ("new-o", &new_open.order_id)] {
+        assert_eq!(
+            &h.place(key, &[("mug", 9)]).await.expect("the same order").order_id,
+            order
+        );
+    }
+    published.assert_silent().await;
     running.shutdown().await.expect("clean shutdown");
 }

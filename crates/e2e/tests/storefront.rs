@@ -195,7 +195,7 @@ async fn the_happy_path_completes_and_every_component_agrees() {
         kinds.contains("orders.completed.v1").then_some(kinds)
     })
     .await;
-    for kind in ["orders.placed.v1", "shipping.dispatched.v1", "orders.completed.v1"] {
+    for kind in ["orders.placed.v2", "shipping.dispatched.v1", "orders.completed.v1"] {
         assert!(kinds.contains(kind), "{kind} missing from {kinds:?}");
     }
 }

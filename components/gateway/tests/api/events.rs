@@ -4,7 +4,7 @@ use gateway::Settings;
 use reqwest::StatusCode;
 use schemas::catalog::ProductUpserted;
 use schemas::inventory::{SkuQuantity, StockReserved};
-use schemas::orders::{OrderCancelled, OrderLine, OrderPlaced};
+use schemas::orders::{OrderCancelled, OrderLine, OrderPlaced, OrderPlacedV2};
 
 use crate::common::{Harness, SseReader};
 
@@ -92,10 +92,14 @@ async fn an_order_stream_delivers_the_orders_events_and_no_others() {
         .await
         .expect("published");
 
+    // A placement from before the migration (v1 alone) is sent as the v2 it reads as.
     let first = mine.next_event(WAIT).await.expect("an event");
-    assert_eq!(first.event.as_deref(), Some("orders.placed.v1"), "{first:?}");
+    assert_eq!(first.event.as_deref(), Some("orders.placed.v2"), "{first:?}");
     assert_eq!(first.id.as_deref(), Some(placed_meta.id.as_str()));
-    assert_eq!(first.json(), serde_json::to_value(placed("o-1")).expect("json"));
+    assert_eq!(
+        first.json(),
+        serde_json::to_value(OrderPlacedV2::from(placed("o-1"))).expect("json")
+    );
     let second = mine.next_event(WAIT).await.expect("an event");
     assert_eq!(second.event.as_deref(), Some("inventory.reserved.v1"), "{second:?}");
     assert_eq!(second.id.as_deref(), Some(reserved_meta.id.as_str()));
@@ -116,6 +120,55 @@ async fn an_order_stream_delivers_the_orders_events_and_no_others() {
     );
     let again = theirs.next_event(WAIT).await.expect("an event");
     assert_eq!(again.json()["order_id"], "o-2");
+}
+
+/// The v2 of `placed`, as orders publishes it beside v1 during the migration.
+fn placed_v2(order: &str) -> OrderPlacedV2 {
+    let mut v2 = OrderPlacedV2::from(placed(order));
+    v2.lines[0].tax_minor = 83;
+    (v2.tax_minor, v2.subtotal_minor) = (83, 417);
+    v2.check().expect("consistent");
+    v2
+}
+
+/// During the migration orders publishes each order as v2 and v1: a follower gets the
+/// placement once, as `orders.placed.v2` — the v2 itself when it comes first (as orders
+/// publishes them), the v1's upcast when that does.
+#[tokio::test]
+async fn a_placement_published_as_v2_and_v1_is_sent_once_as_v2() {
+    let h = Harness::new().await;
+    h.create_stream("orders").await;
+    let mut first = follow(&h, "o-1").await;
+    let mut second = follow(&h, "o-2").await;
+
+    let v2_meta = h.bus.publish(&placed_v2("o-1")).await.expect("published");
+    h.bus.publish(&placed("o-1")).await.expect("published");
+    let v1_meta = h.bus.publish(&placed("o-2")).await.expect("published");
+    h.bus.publish(&placed_v2("o-2")).await.expect("published");
+    for order in ["o-1", "o-2"] {
+        h.bus.publish(&cancelled(order)).await.expect("published");
+    }
+
+    let told = first.next_event(WAIT).await.expect("an event");
+    assert_eq!(
+        (told.event.as_deref(), told.id.as_deref()),
+        (Some("orders.placed.v2"), Some(v2_meta.id.as_str()))
+    );
+    assert_eq!(told.json(), serde_json::to_value(placed_v2("o-1")).expect("json"));
+    let told = second.next_event(WAIT).await.expect("an event");
+    assert_eq!(
+        (told.event.as_deref(), told.id.as_deref()),
+        (Some("orders.placed.v2"), Some(v1_meta.id.as_str()))
+    );
+    assert_eq!(
+        told.json(),
+        serde_json::to_value(OrderPlacedV2::from(placed("o-2"))).expect("json")
+    );
+    // The twin is not sent: the next event of each order is its cancellation.
+    for stream in [&mut first, &mut second] {
+        let next = stream.next_event(WAIT).await.expect("an event");
+        assert_eq!(next.event.as_deref(), Some("orders.cancelled.v1"), "{next:?}");
+    }
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 
 use mandate::Running;
 use schemas::inventory::{GetStock, GetStockRequest, Restock, RestockRequest, Restocked, StockView};
-use schemas::orders::{OrderCancelled, OrderLine, OrderPlaced};
+use schemas::orders::{OrderCancelled, OrderLine, OrderPlaced, OrderPlacedV2};
 use schemas::payments::PaymentDeclined;
 use schemas::shipping::ShipmentDispatched;
 
@@ -49,6 +49,41 @@ pub fn placed(order: &str, lines: &[(&str, u32)]) -> OrderPlaced {
         payment_token: format!("token-{order}"),
         idempotency_key: order.into(),
         placed_at: "2026-01-01T00:00:00Z".into(),
+    }
+}
+
+/// The same order as `orders.placed.v2` would carry it: lines at 100 a unit, tax included,
+/// of which 17 a unit is tax (so the amount charged is the total, tax included).
+pub fn placed_v2(order: &str, lines: &[(&str, u32)]) -> OrderPlacedV2 {
+    let mut v2 = OrderPlacedV2::from(placed(order, lines));
+    for line in &mut v2.lines {
+        line.tax_minor = 17 * i64::from(line.quantity);
+    }
+    v2.tax_minor = v2.lines.iter().map(|l| l.tax_minor).sum();
+    v2.subtotal_minor = v2.total_minor - v2.tax_minor;
+    v2.check().expect("a consistent v2");
+    v2
+}
+
+/// The v1 orders publishes beside `v2` during the migration (orders' `dual_publish.rs`).
+pub fn v1_twin(v2: &OrderPlacedV2) -> OrderPlaced {
+    OrderPlaced {
+        order_id: v2.order_id.clone(),
+        customer_id: v2.customer_id.clone(),
+        lines: v2
+            .lines
+            .iter()
+            .map(|l| OrderLine {
+                sku: l.sku.clone(),
+                quantity: l.quantity,
+                unit_price_minor: l.unit_price_minor,
+            })
+            .collect(),
+        total_minor: v2.total_minor,
+        currency: v2.currency.clone(),
+        payment_token: v2.payment_token.clone(),
+        idempotency_key: v2.idempotency_key.clone(),
+        placed_at: v2.placed_at.clone(),
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod fixtures;
 mod out_of_order;
+mod placed_v2;
 mod rebuild;
 mod reservations;
 mod restock;

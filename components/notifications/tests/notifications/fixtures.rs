@@ -4,7 +4,7 @@ use mandate::envelope::Meta;
 use mandate::{Event, Running};
 use schemas::inventory::{Shortage, StockRejected};
 use schemas::notifications::{ListNotifications, ListNotificationsRequest, Notification};
-use schemas::orders::{OrderCancelled, OrderCompleted, OrderLine, OrderPlaced};
+use schemas::orders::{OrderCancelled, OrderCompleted, OrderLine, OrderPlaced, OrderPlacedV2};
 use schemas::paging::Page;
 use schemas::payments::{PaymentDeclined, PaymentRefunded};
 use schemas::shipping::ShipmentDispatched;
@@ -63,6 +63,37 @@ pub fn placed(order: &str, customer: &str) -> OrderPlaced {
         payment_token: String::new(),
         idempotency_key: order.into(),
         placed_at: String::new(),
+    }
+}
+
+/// The same order as `orders.placed.v2` carries it: 0.75 EUR of its 4.50 EUR is tax.
+pub fn placed_v2(order: &str, customer: &str) -> OrderPlacedV2 {
+    let mut v2 = OrderPlacedV2::from(placed(order, customer));
+    v2.lines[0].tax_minor = 75;
+    (v2.tax_minor, v2.subtotal_minor) = (75, 375);
+    v2.check().expect("a consistent v2");
+    v2
+}
+
+/// The v1 orders publishes beside `v2` during the migration.
+pub fn v1_twin(v2: &OrderPlacedV2) -> OrderPlaced {
+    OrderPlaced {
+        order_id: v2.order_id.clone(),
+        customer_id: v2.customer_id.clone(),
+        lines: v2
+            .lines
+            .iter()
+            .map(|l| OrderLine {
+                sku: l.sku.clone(),
+                quantity: l.quantity,
+                unit_price_minor: l.unit_price_minor,
+            })
+            .collect(),
+        total_minor: v2.total_minor,
+        currency: v2.currency.clone(),
+        payment_token: v2.payment_token.clone(),
+        idempotency_key: v2.idempotency_key.clone(),
+        placed_at: v2.placed_at.clone(),
     }
 }
 

@@ -5,6 +5,7 @@
 #[allow(dead_code, reason = "shared harness")]
 mod fixtures;
 mod inbox;
+mod placed_v2;
 mod rebuild;
 
 #[test]

@@ -415,7 +415,7 @@ fn a_new_component_gets_its_bus_user_and_its_compose_service() {
     .ok();
     for changed in ["bus-config/permissions.conf", ".env.example", "docker-compose.yml"] {
         assert!(
-            out.stdout.contains(&format!("wired into the deployment:")) && out.stdout.contains(changed),
+            out.stdout.contains("wired into the deployment:") && out.stdout.contains(changed),
             "{changed} not reported:\n{}",
             out.stdout
         );
