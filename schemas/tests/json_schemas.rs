@@ -1,57 +1,156 @@
-//! The committed JSON Schemas under `schemas/json/` are what the Rust types generate, and
-//! no committed version ever disappears. `UPDATE_SCHEMAS=1 cargo test -p schemas` rewrites
-//! them after an intended change (the compatibility check then judges that change).
+//! The committed JSON Schemas under `schemas/json/` are what the Rust types generate; every
+//! revision ever committed of each is kept under `schemas/history/<stem>/<NNNN>.json`; the types
+//! are FULL_TRANSITIVE compatible with all of them (DESIGN.md §5, docs/compatibility.md); and no
+//! committed version ever disappears.
+//!
+//! After an intended change, `UPDATE_SCHEMAS=1 cargo test -p schemas` rewrites `schemas/json/`
+//! and appends the new schema to its history. An incompatible schema is never appended: the
+//! test fails and names each field path and why; the fix is to make the change compatible (an
+//! optional field with a default) or to publish it as a new major version beside this one.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use schemas::registry::messages;
+use mandate::compat::{append_revision, check_full_transitive, read_history};
+use schemas::registry::{Message, messages};
+use serde_json::Value;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_owned()
 }
 
-fn committed() -> BTreeSet<String> {
-    let mut files = BTreeSet::new();
-    for dir in ["json/events", "json/services"] {
-        if let Ok(entries) = std::fs::read_dir(root().join(dir)) {
+/// `events/orders.placed.v1`: the name shared by `json/<stem>.json` and `history/<stem>/`.
+fn stem(message: &Message) -> String {
+    let path = message.path();
+    path.strip_prefix("json/")
+        .and_then(|rest| rest.strip_suffix(".json"))
+        .unwrap_or_else(|| panic!("unexpected schema path {path}"))
+        .to_owned()
+}
+
+fn history_dir(stem: &str) -> PathBuf {
+    root().join("history").join(stem)
+}
+
+/// The schema as committed: pretty JSON and a final newline (history revisions are the same text).
+fn generated_text(message: &Message) -> String {
+    serde_json::to_string_pretty(&message.schema).expect("schema serializes") + "\n"
+}
+
+fn generated_value(message: &Message) -> Value {
+    serde_json::to_value(&message.schema).expect("schema is JSON")
+}
+
+/// `<dir>/{events,services}/<name>` → `events/<name>`, with `.json` dropped (for `json/`).
+fn stems_under(dir: &str) -> BTreeSet<String> {
+    let mut stems = BTreeSet::new();
+    for kind in ["events", "services"] {
+        if let Ok(entries) = std::fs::read_dir(root().join(dir).join(kind)) {
             for entry in entries.flatten() {
-                files.insert(format!("{dir}/{}", entry.file_name().to_string_lossy()));
+                let name = entry.file_name().to_string_lossy().into_owned();
+                stems.insert(format!("{kind}/{}", name.strip_suffix(".json").unwrap_or(&name)));
             }
         }
     }
-    files
+    stems
 }
 
+/// Also the only test that writes (with `UPDATE_SCHEMAS`): the schema file and its history are
+/// written and then checked here, in one place, so no other test reads them half-updated.
 #[test]
-fn committed_schemas_match_the_types() {
+fn committed_schemas_and_their_history_match_the_types() {
     let update = std::env::var_os("UPDATE_SCHEMAS").is_some();
-    let mut stale = Vec::new();
+    let mut problems = Vec::new();
     for message in messages() {
+        let stem = stem(&message);
         let path = root().join(message.path());
-        let json = serde_json::to_string_pretty(&message.schema).expect("schema serializes") + "\n";
+        let text = generated_text(&message);
+        let value = generated_value(&message);
+        let history = history_dir(&stem);
         if update {
             std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-            std::fs::write(&path, &json).expect("write");
-        } else if std::fs::read_to_string(&path).ok().as_deref() != Some(json.as_str()) {
-            stale.push(message.path());
+            std::fs::write(&path, &text).expect("write");
+            let revisions = read_history(&history).unwrap_or_else(|err| panic!("{err}"));
+            let newest_differs = revisions.last().is_none_or(|newest| newest.schema != value);
+            if newest_differs && check_full_transitive(&revisions, &value).is_empty() {
+                append_revision(&history, &text).unwrap_or_else(|err| panic!("{}: {err}", history.display()));
+            }
+        }
+
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            problems.push(format!("{}: differs from what the types generate", message.path()));
+        }
+        match read_history(&history) {
+            Err(err) => problems.push(format!("history/{stem}: {err}")),
+            Ok(revisions) => match revisions.last() {
+                None => problems.push(format!(
+                    "history/{stem}/ has no revision: a new message version gets its first one from \
+                     `UPDATE_SCHEMAS=1 cargo test -p schemas`"
+                )),
+                Some(newest) if newest.schema != value && update => problems.push(format!(
+                    "history/{stem}/: not recorded as revision {:04}, because it is incompatible with \
+                     earlier revisions (see the_types_are_compatible_with_every_committed_revision)",
+                    newest.number + 1
+                )),
+                Some(newest) if newest.schema != value => problems.push(format!(
+                    "history/{stem}/{}.json (the newest revision) differs from what the types generate",
+                    newest.label()
+                )),
+                Some(_) => {}
+            },
         }
     }
     assert!(
-        stale.is_empty(),
-        "these committed schemas differ from the types: {stale:?}\nif the change is intended, run \
-         `UPDATE_SCHEMAS=1 cargo test -p schemas` and commit the result"
+        problems.is_empty(),
+        "{}\nif the change is intended (and compatible), run `UPDATE_SCHEMAS=1 cargo test -p schemas` \
+         and commit schemas/json and schemas/history",
+        problems.join("\n")
+    );
+}
+
+/// FULL_TRANSITIVE within a major version: what the types generate today must be readable by
+/// the readers of every earlier revision, and must read every earlier revision's data.
+#[test]
+fn the_types_are_compatible_with_every_committed_revision() {
+    let mut report = Vec::new();
+    for message in messages() {
+        let stem = stem(&message);
+        // A missing or unreadable history is the other test's finding.
+        let Ok(revisions) = read_history(&history_dir(&stem)) else {
+            continue;
+        };
+        let found = check_full_transitive(&revisions, &generated_value(&message));
+        if !found.is_empty() {
+            report.push(format!("{} ({stem}):", message.name));
+            report.extend(found.iter().map(|incompatibility| format!("  {incompatibility}")));
+        }
+    }
+    assert!(
+        report.is_empty(),
+        "incompatible with committed revisions of the same major version (DESIGN.md §5):\n{}\n\
+         Within a major version only add fields with a default. Anything else is a new major \
+         version (`v2` on a new subject) published alongside this one; see docs/compatibility.md",
+        report.join("\n")
     );
 }
 
 #[test]
 fn no_committed_version_disappears() {
-    let generated: BTreeSet<String> = messages().iter().map(|m| m.path()).collect();
-    let gone: Vec<_> = committed().difference(&generated).cloned().collect();
+    let generated: BTreeSet<String> = messages().iter().map(stem).collect();
+    let mut gone: Vec<String> = stems_under("json")
+        .difference(&generated)
+        .map(|stem| format!("json/{stem}.json"))
+        .collect();
+    gone.extend(
+        stems_under("history")
+            .difference(&generated)
+            .map(|stem| format!("history/{stem}/")),
+    );
     assert!(
         gone.is_empty(),
-        "committed schema versions no type generates any more: {gone:?}. A published version stays \
-         (readers and replays need it): keep its type, or publish a new major version beside it"
+        "committed schema versions no type generates any more: {gone:?}. A committed version may \
+         never disappear (readers and replays need it): keep its type, or publish a new major \
+         version beside it"
     );
 }
 

@@ -18,6 +18,7 @@
 
 pub mod admin;
 mod client;
+pub mod compat;
 mod component;
 pub mod connect;
 mod consumer;

@@ -4,6 +4,7 @@
 //! its own module and returns the problems it found, so `check` can report them all at once.
 
 pub mod dependencies;
+pub mod schemas;
 
 use std::path::{Path, PathBuf};
 
@@ -37,6 +38,12 @@ pub fn run(args: &CheckArgs, global: Global) -> anyhow::Result<()> {
         ("bus config", "bus_config", crate::busconfig::check_repo(&repo)),
         // Every component runs in the compose stack, as its own user with its own volume.
         ("compose", "compose", crate::compose::check_repo(&repo)),
+        // Every committed schema stays FULL_TRANSITIVE compatible with its history (DESIGN.md §5).
+        (
+            "schema compatibility",
+            "schema_compatibility",
+            schemas::check_repo(&repo),
+        ),
     ];
     if global.json {
         let report: serde_json::Map<String, serde_json::Value> = sections

@@ -9,4 +9,5 @@ mod dlq;
 mod export_import;
 mod publish_tail;
 mod replay;
+mod schema_compatibility;
 mod status;
