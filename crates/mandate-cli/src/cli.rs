@@ -56,6 +56,9 @@ pub enum Command {
     Check(check::CheckArgs),
     /// The broker configuration generated from the component manifests (bus-config/): check it, or --write it.
     BusConfig(crate::busconfig::BusConfigArgs),
+    /// The AsyncAPI 3.0 document of the whole system (schemas/asyncapi.yaml), from schemas/json and the manifests.
+    #[command(name = "asyncapi")]
+    AsyncApi(crate::asyncapi::AsyncApiArgs),
     /// Measure the kit against its baselines (bare async-nats/sled, hand-written loops); starts its own server.
     Bench(crate::bench::BenchArgs),
     /// Run the whole system locally: nats-server and every component, restarted if they die.
@@ -139,6 +142,8 @@ mod tests {
             &["mandate", "dlq", "show", "3", "--json"],
             &["mandate", "dlq", "retry", "3"],
             &["mandate", "dlq", "purge", "--yes"],
+            &["mandate", "asyncapi", "--check", "--repo", "."],
+            &["mandate", "asyncapi", "-o", "-", "--json"],
         ] {
             let matches = with_global_connection_flags(Cli::command())
                 .try_get_matches_from(args)

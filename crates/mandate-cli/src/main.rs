@@ -1,6 +1,7 @@
 //! `mandate`, the operator tool: it speaks only NATS (never a component's store or files).
 //! See `cli.rs` for the command tree and `commands/` for one file per command.
 
+mod asyncapi;
 mod bench;
 mod bus;
 mod busconfig;

@@ -38,6 +38,8 @@ pub fn run(args: &CheckArgs, global: Global) -> anyhow::Result<()> {
         ("bus config", "bus_config", crate::busconfig::check_repo(&repo)),
         // Every component runs in the compose stack, as its own user with its own volume.
         ("compose", "compose", crate::compose::check_repo(&repo)),
+        // The committed AsyncAPI document must be what schemas/json and the manifests generate.
+        ("asyncapi", "asyncapi", crate::asyncapi::check_repo(&repo)),
         // Every committed schema stays FULL_TRANSITIVE compatible with its history (DESIGN.md §5).
         (
             "schema compatibility",

@@ -27,6 +27,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Decode(args) => return decode::run(args),
         Command::Check(args) => return crate::check::run(args, global),
         Command::BusConfig(args) => return crate::busconfig::run(args, global),
+        Command::AsyncApi(args) => return crate::asyncapi::run(args, global),
         Command::Dev(args) => return crate::dev::run(args, global).await,
         Command::New(command) => return crate::scaffold::run(command, global),
         Command::Bench(args) => return crate::bench::run(args, global.json).await,
@@ -39,7 +40,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         | Command::Dev(_)
         | Command::New(_)
         | Command::Bench(_)
-        | Command::BusConfig(_) => unreachable!("handled above"),
+        | Command::BusConfig(_)
+        | Command::AsyncApi(_) => unreachable!("handled above"),
         Command::Tail(args) => tail::run(&bus, &args, global).await,
         Command::Publish(args) => publish::run(&bus, &args, global).await,
         Command::Call(args) => call::run(&bus, &args, global).await,
