@@ -104,8 +104,8 @@ pub struct Options {
     /// How long JetStream waits for an acknowledgement before it redelivers.
     #[arg(long, env = "MANDATE_ACK_WAIT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub ack_wait: Duration,
-    /// Replicas of the component's own stream when it creates it (3 on a cluster). An
-    /// existing stream is never changed: its configuration is the operator's.
+    /// Replicas of the streams the component creates when missing, its own and `DLQ` (3 on a
+    /// cluster). An existing stream is never changed: its configuration is the operator's.
     #[arg(long, env = "MANDATE_STREAM_REPLICAS", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=5))]
     pub stream_replicas: u8,
     /// Print the component's manifest (what it publishes, subscribes to and serves) as JSON and exit.

@@ -198,7 +198,7 @@ pub(crate) async fn start(component: Component, options: Options) -> Result<Runn
     if !component.publish_subjects.is_empty() {
         ensure_own_stream(&js, &component.name, usize::from(options.stream_replicas)).await?;
     }
-    ensure_dead_letter_stream(&js).await;
+    ensure_dead_letter_stream(&js, usize::from(options.stream_replicas)).await;
 
     let consumers = consumer::specs(&component.name, &component.subscriptions);
     let relay = Relay::new(store.clone(), js.clone());
@@ -288,13 +288,14 @@ async fn ensure_own_stream(js: &jetstream::Context, owner: &str, replicas: usize
 
 /// Makes sure `DLQ` exists. Not fatal: under strict broker permissions the operator creates
 /// it, and the relay keeps dead letters in the outbox until it can publish them.
-async fn ensure_dead_letter_stream(js: &jetstream::Context) {
+async fn ensure_dead_letter_stream(js: &jetstream::Context, replicas: usize) {
     let config = stream::Config {
         name: DEAD_LETTER_STREAM.to_owned(),
         description: Some("dead letters of every component".to_owned()),
         subjects: vec!["dlq.>".to_owned()],
         storage: stream::StorageType::File,
         duplicate_window: Duration::from_secs(120),
+        num_replicas: replicas,
         ..Default::default()
     };
     if let Err(err) = js.get_or_create_stream(config).await {

@@ -86,6 +86,7 @@ fn service_block(name: &str, password_var: &str) -> Vec<String> {
       NATS_PASSWORD: ${{{password_var}:?set {password_var} in .env (copy .env.example)}}
       RUST_LOG: ${{RUST_LOG:-info}}
       MANDATE_LOG_FORMAT: ${{MANDATE_LOG_FORMAT:-text}}
+      MANDATE_STREAM_REPLICAS: ${{MANDATE_STREAM_REPLICAS:-1}}
     volumes:
       - {name}-data:/data
     restart: unless-stopped

@@ -91,8 +91,9 @@ impl Step {
 }
 
 /// Puts a new component into the deployment: its bus user and least-privilege permissions
-/// (`bus-config/permissions.conf` and `.env.example`, regenerated from every manifest) and
-/// its service, volume and password in `docker-compose.yml`. Returns the files it changed and
+/// (`bus-config/permissions.conf` and `.env.example`, regenerated from every manifest), its
+/// operations in `schemas/asyncapi.yaml` (regenerated, when the repository has one) and its
+/// service, volume and password in `docker-compose.yml`. Returns the files it changed and
 /// what is left for the user (a repository without a generated bus-config or a compose file
 /// gets a step instead; a compose file the tool cannot edit safely, a warning and a step).
 pub fn wire_into_deployment(repo: &Path, name: &str, warnings: &mut Vec<String>) -> anyhow::Result<Wired> {
@@ -108,6 +109,16 @@ pub fn wire_into_deployment(repo: &Path, name: &str, warnings: &mut Vec<String>)
                 "give {name} its bus user and least-privilege permissions (bus-config/, .env.example), from its manifest.json"
             ),
         ));
+    }
+    // The AsyncAPI document names every component's operations; keep it current too.
+    let document = repo.join(crate::asyncapi::DOCUMENT_FILE);
+    if document.is_file() {
+        let text = crate::asyncapi::generate(repo)
+            .with_context(|| format!("regenerating {} with {name}", crate::asyncapi::DOCUMENT_FILE))?;
+        if std::fs::read_to_string(&document).ok().as_deref() != Some(text.as_str()) {
+            std::fs::write(&document, text).with_context(|| format!("writing {}", document.display()))?;
+            wired.changed.push(crate::asyncapi::DOCUMENT_FILE.to_owned());
+        }
     }
     match crate::compose::add_component(repo, name) {
         Ok(true) => wired.changed.push(crate::compose::COMPOSE_FILE.to_owned()),

@@ -389,7 +389,10 @@ fn a_new_component_gets_its_bus_user_and_its_compose_service() {
         copy_file(&repo.join(file), &ws.join(file));
     }
     copy_tree(&repo.join("bus-config"), &ws.join("bus-config"));
-    copy_tree(&repo.join("schemas/src"), &ws.join("schemas/src"));
+    for dir in ["schemas/src", "schemas/json", "schemas/history"] {
+        copy_tree(&repo.join(dir), &ws.join(dir));
+    }
+    copy_file(&repo.join("schemas/asyncapi.yaml"), &ws.join("schemas/asyncapi.yaml"));
     for entry in fs::read_dir(repo.join("components")).expect("components/") {
         let dir = entry.expect("entry").path();
         let target = ws.join("components").join(dir.file_name().expect("name"));
@@ -413,7 +416,12 @@ fn a_new_component_gets_its_bus_user_and_its_compose_service() {
         ],
     )
     .ok();
-    for changed in ["bus-config/permissions.conf", ".env.example", "docker-compose.yml"] {
+    for changed in [
+        "bus-config/permissions.conf",
+        ".env.example",
+        "docker-compose.yml",
+        "schemas/asyncapi.yaml",
+    ] {
         assert!(
             out.stdout.contains("wired into the deployment:") && out.stdout.contains(changed),
             "{changed} not reported:\n{}",
@@ -436,6 +444,12 @@ fn a_new_component_gets_its_bus_user_and_its_compose_service() {
     let check = mandate(ws, &["check", "--repo", ws_arg]).ok();
     assert!(check.stdout.contains("compose: ok"), "{}", check.stdout);
     assert!(check.stdout.contains("bus config: ok"), "{}", check.stdout);
+    assert!(check.stdout.contains("asyncapi: ok"), "{}", check.stdout);
+    let document = fs::read_to_string(ws.join("schemas/asyncapi.yaml")).expect("asyncapi.yaml");
+    assert!(
+        document.contains("order-count"),
+        "the document names the new component's operations"
+    );
     let original = fs::read_to_string(repo.join("docker-compose.yml")).expect("compose");
     let kept: Vec<&str> = compose
         .lines()
