@@ -215,7 +215,7 @@ async fn seat(
 }
 
 async fn consume(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     index: usize,
     consumer: &PullConsumer,
     cancel: &CancellationToken,
@@ -248,7 +248,7 @@ async fn consume(
                 }
             }
             if !batch.is_empty() {
-                process_batch(shared, index, &batch, cancel).await?;
+                process_batch(shared, index, batch, cancel).await?;
             }
         }
     }
@@ -262,56 +262,104 @@ enum Applied {
     Failed(String),
 }
 
+/// From how many messages a transaction runs on a blocking thread (see `process_batch`).
+const OFF_THREAD_FROM: usize = 64;
+
 /// Applies `batch` in stream order. Messages up to a failing handler commit together; the
 /// failing message is retried alone, then dead-lettered; the rest of the batch follows.
 async fn process_batch(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     index: usize,
-    batch: &[Message],
+    mut batch: Vec<Message>,
     cancel: &CancellationToken,
 ) -> Result<(), crate::Error> {
     let mut next = 0;
     while next < batch.len() {
-        let (applied_up_to, failure, hold) = {
+        let run = {
             let _writer = shared.write_lock.lock().await;
-            let mut tx = shared.store.begin();
-            let mut done = None;
-            let mut failure = None;
-            let mut hold = false;
-            while next < batch.len() {
-                if past_replay_mark_while_rebuilding(shared, index, &batch[next]) {
-                    hold = true;
-                    break;
-                }
-                match apply(shared, index, &mut tx, &batch[next], 1)? {
-                    Applied::Done => {
-                        tx.accept_step();
-                        done = Some(next);
-                        next += 1;
-                    }
-                    Applied::Failed(reason) => {
-                        tx.discard_step();
-                        failure = Some(reason);
-                        break;
-                    }
-                }
+            if batch.len() - next < OFF_THREAD_FROM {
+                apply_run(shared, index, &batch, next)?
+            } else {
+                // A large batch's handlers and commit (flush + fdatasync, milliseconds on
+                // some disks) run on a blocking thread, so that this runtime keeps reading
+                // the bus meanwhile: the next batch arrives while this one commits
+                // (docs/benchmarks.md, scenario 1). A small one stays here: a thread hand-off
+                // per commit costs more than it saves when events trickle in (scenario 5).
+                let shared = Arc::clone(shared);
+                let span = tracing::Span::current();
+                let handle = tokio::task::spawn_blocking(move || {
+                    let run = span.in_scope(|| apply_run(&shared, index, &batch, next));
+                    (batch, run)
+                });
+                let (returned, run) = match handle.await {
+                    Ok(done) => done,
+                    Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+                    // The runtime is shutting down.
+                    Err(_) => return Ok(()),
+                };
+                batch = returned;
+                run?
             }
-            shared.store.commit(tx)?;
-            (done, failure, hold)
         };
+        next = run.next;
         shared.relay.wake();
-        if let Some(last) = applied_up_to {
+        if let Some(last) = run.applied_up_to {
             after_commit(shared, index, &batch[last]).await;
         }
-        if hold && !hold_at_mark(shared, index, cancel).await {
+        if run.hold && !hold_at_mark(shared, index, cancel).await {
             return Ok(());
         }
-        if let Some(reason) = failure {
+        if let Some(reason) = run.failure {
             retry_alone(shared, index, &batch[next], reason).await?;
             next += 1;
         }
     }
     Ok(())
+}
+
+/// What one transaction over a batch came to.
+struct Run {
+    /// The last message applied (its position moves the consumer), if any.
+    applied_up_to: Option<usize>,
+    /// Where the next transaction starts.
+    next: usize,
+    /// Why the handler failed at `next`, if it did.
+    failure: Option<String>,
+    /// Stopped at the replay mark of a rebuild.
+    hold: bool,
+}
+
+/// Applies `batch` from `next` in one transaction until the end, a failing handler or the
+/// replay mark of a rebuild, and commits it.
+fn apply_run(shared: &Shared, index: usize, batch: &[Message], mut next: usize) -> Result<Run, StoreError> {
+    let mut tx = shared.store.begin();
+    let mut run = Run {
+        applied_up_to: None,
+        next,
+        failure: None,
+        hold: false,
+    };
+    while next < batch.len() {
+        if past_replay_mark_while_rebuilding(shared, index, &batch[next]) {
+            run.hold = true;
+            break;
+        }
+        match apply(shared, index, &mut tx, &batch[next], 1)? {
+            Applied::Done => {
+                tx.accept_step();
+                run.applied_up_to = Some(next);
+                next += 1;
+            }
+            Applied::Failed(reason) => {
+                tx.discard_step();
+                run.failure = Some(reason);
+                break;
+            }
+        }
+    }
+    shared.store.commit(tx)?;
+    run.next = next;
+    Ok(run)
 }
 
 /// During a rebuild, events past a consumer's replay mark are new: handling them against a

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::HeaderMap;
-use async_nats::jetstream::{self, context::PublishAckFuture};
+use async_nats::jetstream::{self, context::PublishAckFuture, message::PublishMessage};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -157,13 +157,15 @@ impl Relay {
                     continue;
                 }
             };
-            let mut publish = jetstream::message::PublishMessage::build()
-                .payload(message.payload.clone().into())
-                .headers(message.header_map());
+            let mut publish = PublishMessage::build().headers(message.header_map());
             if let Some((_, id)) = message.headers.iter().find(|(n, _)| n == NATS_MSG_ID) {
                 publish = publish.message_id(id);
             }
-            match self.js.send_publish(message.subject.clone(), publish).await {
+            match self
+                .js
+                .send_publish(message.subject, publish.payload(message.payload.into()))
+                .await
+            {
                 Ok(ack) => in_flight.push((key, ack)),
                 Err(err) => {
                     first_error = Some(Error::js("outbox publish", err));

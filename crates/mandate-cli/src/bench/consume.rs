@@ -10,7 +10,7 @@ use anyhow::{Context as _, anyhow, bail};
 use async_nats::jetstream;
 use bytes::Bytes;
 use mandate::admin::RebuildRequest;
-use mandate::{Bus, Event, Options};
+use mandate::{Bus, Event};
 
 use super::cpu::Meter;
 use super::model::{self, Body, Happened};
@@ -187,8 +187,7 @@ async fn kit_apply(
 ) -> anyhow::Result<(f64, KitRunning)> {
     let dir = bench.dir("kit")?;
     let applied = Arc::new(AtomicU64::new(0));
-    let mut options = Options::new(url, dir.path());
-    options.batch_size = bench.settings.batch_size;
+    let options = bench.kit_options(url, dir.path());
     let started = Instant::now();
     let running = model::sink(name, Arc::clone(&applied))
         .start(options)
@@ -254,7 +253,7 @@ async fn bare(bench: &Bench, url: &str, n: u64, metric: &mut Collector) -> anyho
         .collect();
     let dir = bench.dir("a")?;
     let started = Instant::now();
-    let store = RawStore::open(dir.path())?;
+    let store = RawStore::open(dir.path(), bench.settings.cache_bytes)?;
     raw::sled_only(&store, &payloads, batch)?;
     let sled = started.elapsed().as_secs_f64();
     drop(store);
@@ -276,7 +275,7 @@ async fn handwritten(
     let own = jetstream::new(client.clone());
     let stream = own.get_stream(STREAM).await.map_err(|e| anyhow!("{e}"))?;
     let consumer = raw::pull_consumer(&stream, "bench-b", &Happened::subject()).await?;
-    let store = RawStore::open(dir)?;
+    let store = RawStore::open(dir, bench.settings.cache_bytes)?;
     let batch = bench.settings.batch_size as usize;
     raw::handwritten_apply(&consumer, &store, b"w/EVT_BENCH", n, batch).await?;
     raw::wait_ack_floor(js, STREAM, "bench-b", n).await?;

@@ -7,7 +7,7 @@
 //! are next to this executable, are measured too.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -21,7 +21,8 @@ use mandate::{Event, Options};
 
 use super::model::{self, Happened};
 use super::raw::{self, RawStore};
-use super::report::{Better, Collector, Scenario, Target};
+use super::report::{Better, Collector, Scenario, Target, human};
+use super::server::Guarded;
 use super::{Bench, BenchArgs, Which, storefront};
 
 /// The kit child's component name.
@@ -93,7 +94,10 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Scenario> {
                         ChildMode::Hand => "hand",
                     })
                     .arg("--batch-size")
-                    .arg(bench.settings.batch_size.to_string()),
+                    .arg(bench.settings.batch_size.to_string())
+                    .arg("--cache-bytes")
+                    .arg(bench.settings.cache_bytes.to_string()),
+                bench,
                 &url,
                 dir.path(),
             )?;
@@ -150,7 +154,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Scenario> {
                 let (mut worst_rss, mut worst_ready) = (0.0f64, 0.0f64);
                 for (name, path) in &binaries {
                     let dir = bench.dir(name)?;
-                    let mut child = Spawned::start(&mut Command::new(path), &url, dir.path())?;
+                    let mut child = Spawned::start(&mut Command::new(path), bench, &url, dir.path())?;
                     let ready_ms = child
                         .wait_ready(&client, &mandate::admin::admin_subject(name, "status"))
                         .await?
@@ -180,11 +184,16 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Scenario> {
         id: 6,
         name: "footprint (a component process)".to_owned(),
         kit: format!(
-            "this executable running the scenario-1 sink as a kit component (current_thread runtime, default options: batch {}, 64 MiB sled cache)",
-            bench.settings.batch_size
+            "this executable running the scenario-1 sink as a kit component (current_thread runtime, batch {}, sled cache {} MiB)",
+            bench.settings.batch_size,
+            human(bench.settings.cache_bytes as f64 / f64::from(1 << 20))
         ),
-        a: "this executable running async-nats alone: a status responder and a pull consumer with ack-all, no store".to_owned(),
-        b: "this executable running the hand-written loop: sled store (64 MiB cache), status responder, pull → apply → fdatasync → ack".to_owned(),
+        a: "this executable running async-nats alone: a status responder and a pull consumer with ack-all, no store"
+            .to_owned(),
+        b: format!(
+            "this executable running the hand-written loop: sled store (cache {} MiB), status responder, pull → apply → fdatasync → ack",
+            human(bench.settings.cache_bytes as f64 / f64::from(1 << 20))
+        ),
         skipped: None,
         metrics,
         notes,
@@ -193,36 +202,35 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Scenario> {
 
 /// A child process under measurement, killed on drop.
 pub struct Spawned {
-    child: Child,
-    watchdog: Option<Child>,
+    process: Guarded,
     started: Instant,
 }
 
 impl Spawned {
     /// Spawns `command` with the bus and data folder in its environment; its output goes to
     /// a log file in `dir`.
-    pub fn start(command: &mut Command, url: &str, dir: &Path) -> anyhow::Result<Spawned> {
+    pub fn start(command: &mut Command, bench: &Bench, url: &str, dir: &Path) -> anyhow::Result<Spawned> {
         let log = std::fs::File::create(dir.join("process.log"))?;
         let started = Instant::now();
         let child = command
             .env("NATS_URL", url)
             .env("MANDATE_DATA_DIR", dir.join("data"))
+            .env("MANDATE_BATCH_SIZE", bench.settings.batch_size.to_string())
+            .env("MANDATE_CACHE_BYTES", bench.settings.cache_bytes.to_string())
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
             .spawn()
             .with_context(|| format!("starting {command:?}"))?;
-        let watchdog = super::server::watchdog(child.id());
         Ok(Spawned {
-            child,
-            watchdog,
+            process: Guarded::new(child),
             started,
         })
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid()
     }
 
     /// Waits until `subject` answers; returns the seconds since spawn.
@@ -232,7 +240,7 @@ impl Spawned {
             if client.request(subject.to_owned(), Bytes::new()).await.is_ok() {
                 return Ok(self.started.elapsed().as_secs_f64());
             }
-            if let Ok(Some(status)) = self.child.try_wait() {
+            if let Some(status) = self.process.exited() {
                 bail!("{subject}: the process exited with {status} before it was ready");
             }
             if Instant::now() > deadline {
@@ -247,21 +255,7 @@ impl Spawned {
     }
 
     pub fn stop(&mut self) {
-        if let Some(mut watchdog) = self.watchdog.take() {
-            if let Some(mut stdin) = watchdog.stdin.take() {
-                use std::io::Write;
-                let _ = stdin.write_all(b"done\n");
-            }
-            let _ = watchdog.wait();
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        self.stop();
+        self.process.stop();
     }
 }
 
@@ -287,6 +281,7 @@ pub async fn child(mode: ChildMode, args: &BenchArgs) -> anyhow::Result<()> {
         ChildMode::Kit => {
             let mut options = Options::new(url, dir);
             options.batch_size = args.batch_size;
+            options.cache_bytes = super::settings(args).cache_bytes;
             let _running = model::sink(KIT, Arc::new(AtomicU64::new(0))).start(options).await?;
             std::future::pending::<()>().await;
         }
@@ -302,7 +297,7 @@ pub async fn child(mode: ChildMode, args: &BenchArgs) -> anyhow::Result<()> {
         ChildMode::Hand => {
             let client = raw::connect(&url, "bench-hand").await?;
             let js = jetstream::new(client.clone());
-            let store = RawStore::open(&dir.join("bench-hand"))?;
+            let store = RawStore::open(&dir.join("bench-hand"), super::settings(args).cache_bytes)?;
             let stream = js.get_stream(STREAM).await.map_err(|e| anyhow!("{e}"))?;
             let consumer = raw::pull_consumer(&stream, mode.durable(), &Happened::subject()).await?;
             serve_status(&client, mode, Arc::new(AtomicU64::new(0))).await?;

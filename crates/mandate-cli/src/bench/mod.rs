@@ -75,6 +75,10 @@ pub struct BenchArgs {
     /// Events fetched, applied and committed together (the kit's `MANDATE_BATCH_SIZE`, and the baselines').
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub batch_size: u32,
+    /// sled's page cache of every store in the run, the kit's and the baselines', bytes
+    /// [default: the kit's default, `MANDATE_CACHE_BYTES`].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub cache_bytes: Option<u64>,
     /// Size of each event's MessagePack body, bytes.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(100..=65_536))]
     pub payload_bytes: u64,
@@ -112,6 +116,15 @@ impl Bench {
     /// A fresh nats-server for one scenario.
     pub fn server(&self) -> anyhow::Result<server::Server> {
         server::Server::start(self.scratch.path())
+    }
+
+    /// A kit component's options for this run: the server at `url`, its store under `dir`,
+    /// the run's batch size and page cache.
+    pub fn kit_options(&self, url: &str, dir: &std::path::Path) -> mandate::Options {
+        let mut options = mandate::Options::new(url, dir);
+        options.batch_size = self.settings.batch_size;
+        options.cache_bytes = self.settings.cache_bytes;
+        options
     }
 
     /// A fresh folder for one store.
@@ -189,6 +202,9 @@ fn settings(args: &BenchArgs) -> Settings {
         offered_rate: args.offered_rate.unwrap_or(if tiny { 100.0 } else { 2_000.0 }),
         offered_seconds: args.offered_seconds.unwrap_or(if tiny { 1.0 } else { 10.0 }),
         batch_size: args.batch_size,
+        cache_bytes: args
+            .cache_bytes
+            .unwrap_or_else(|| mandate::Options::new("", "").cache_bytes),
         payload_bytes: args.payload_bytes as usize,
     }
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail};
 use async_nats::jetstream::{self, context::PublishAckFuture};
 use futures::{StreamExt, TryStreamExt};
-use mandate::{Bus, Event, Options};
+use mandate::{Bus, Event};
 use serde::Serialize;
 
 use super::cpu::Meter;
@@ -73,7 +73,7 @@ async fn kit(
     let stream_name = mandate::stream_name(OUT_COMPONENT);
     raw::drop_stream(js, &stream_name).await;
     let dir = bench.dir("kit")?;
-    let running = model::emitter().start(Options::new(url, dir.path())).await?;
+    let running = model::emitter().start(bench.kit_options(url, dir.path())).await?;
     let mut stream = js.get_stream(&stream_name).await.map_err(|e| anyhow!("{e}"))?;
     let payload_bytes = bench.settings.payload_bytes as u32;
     let meter = Meter::start(server);
@@ -147,7 +147,7 @@ async fn handwritten(
 ) -> anyhow::Result<(f64, (f64, f64))> {
     raw::fresh_stream(js, "BENCH_B_OUT", &["bench.b-out.>"]).await?;
     let dir = bench.dir("b")?;
-    let store = RawStore::open(dir.path())?;
+    let store = RawStore::open(dir.path(), bench.settings.cache_bytes)?;
     let subject = "bench.b-out.emitted.v1";
     let kind = Emitted::ce_type();
     let window = raw::WINDOW as u64;

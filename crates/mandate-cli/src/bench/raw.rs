@@ -16,8 +16,6 @@ use futures::StreamExt;
 
 use super::model::Body;
 
-/// The kit's default page cache (`Options::cache_bytes`), for the baselines' sled.
-pub const CACHE_BYTES: u64 = 64 << 20;
 /// How many publishes the pipelined baselines keep in flight (the kit's relay window).
 pub const WINDOW: usize = 1024;
 
@@ -154,6 +152,20 @@ pub async fn wait_ack_floor(js: &jetstream::Context, stream: &str, durable: &str
     }
 }
 
+/// `consumer`'s messages in batches of up to `batch`: what one pull delivered and is ready.
+pub async fn batches(
+    consumer: &PullConsumer,
+    batch: usize,
+) -> anyhow::Result<futures::stream::ReadyChunks<pull::Stream>> {
+    Ok(consumer
+        .stream()
+        .max_messages_per_batch(batch)
+        .messages()
+        .await
+        .map_err(|e| anyhow!("pull: {e}"))?
+        .ready_chunks(batch))
+}
+
 /// Baseline (a), the NATS half: pull `n` messages, ack-all once per batch, nothing else.
 /// `progress` (if any) counts what was acknowledged.
 pub async fn consume_ack_all(
@@ -162,13 +174,7 @@ pub async fn consume_ack_all(
     batch: usize,
     progress: Option<&AtomicU64>,
 ) -> anyhow::Result<()> {
-    let mut chunks = consumer
-        .stream()
-        .max_messages_per_batch(batch)
-        .messages()
-        .await
-        .map_err(|e| anyhow!("pull: {e}"))?
-        .ready_chunks(batch);
+    let mut chunks = batches(consumer, batch).await?;
     let mut got = 0;
     while got < n {
         let chunk = chunks.next().await.ok_or_else(|| anyhow!("the pull stream ended"))?;
@@ -196,11 +202,13 @@ pub struct RawStore {
 }
 
 impl RawStore {
-    pub fn open(dir: &Path) -> anyhow::Result<RawStore> {
+    /// Opens the store with a page cache of `cache_bytes` (the run's `--cache-bytes`, as the
+    /// kit's store gets).
+    pub fn open(dir: &Path, cache_bytes: u64) -> anyhow::Result<RawStore> {
         std::fs::create_dir_all(dir)?;
         let db = sled::Config::new()
             .path(dir)
-            .cache_capacity(CACHE_BYTES)
+            .cache_capacity(cache_bytes)
             .mode(sled::Mode::HighThroughput)
             .open()
             .with_context(|| format!("opening sled at {}", dir.display()))?;
@@ -258,13 +266,7 @@ pub async fn handwritten_apply(
     batch: usize,
 ) -> anyhow::Result<()> {
     let mut watermark = store.read_u64(watermark_key)?;
-    let mut chunks = consumer
-        .stream()
-        .max_messages_per_batch(batch)
-        .messages()
-        .await
-        .map_err(|e| anyhow!("pull: {e}"))?
-        .ready_chunks(batch);
+    let mut chunks = batches(consumer, batch).await?;
     while watermark < last {
         let chunk = chunks.next().await.ok_or_else(|| anyhow!("the pull stream ended"))?;
         let mut writes = sled::Batch::default();

@@ -313,6 +313,8 @@ pub struct Settings {
     pub offered_rate: f64,
     pub offered_seconds: f64,
     pub batch_size: u32,
+    /// sled's page cache of every store, bytes.
+    pub cache_bytes: u64,
     pub payload_bytes: usize,
 }
 
@@ -360,12 +362,13 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "{} repetition(s), median shown; {} events, {} for the rebuild, ~{} B MessagePack payloads, batch {}{}",
+            "{} repetition(s), median shown; {} events, {} for the rebuild, ~{} B MessagePack payloads, batch {}, sled cache {} MiB{}",
             s.repetitions,
             human(s.events as f64),
             human(s.rebuild_events as f64),
             s.payload_bytes,
             s.batch_size,
+            human(s.cache_bytes as f64 / f64::from(1 << 20)),
             if s.tiny {
                 "; --tiny: sizes prove the scenarios run, the figures mean nothing"
             } else {
@@ -387,7 +390,7 @@ impl Report {
             }
             let _ = writeln!(
                 out,
-                "   {:<34} {:>11} {:>11} {:>11} {:>7} {:>7}  target",
+                "   {:<40} {:>11} {:>11} {:>11} {:>7} {:>7}  target",
                 "metric", "kit", "(a)", "(b)", "kit/(a)", "kit/(b)"
             );
             for metric in &scenario.metrics {
@@ -406,7 +409,7 @@ impl Report {
                     .join(", ");
                 let _ = writeln!(
                     out,
-                    "   {:<34} {:>11} {:>11} {:>11} {:>7.2} {:>7.2}  {}",
+                    "   {:<40} {:>11} {:>11} {:>11} {:>7.2} {:>7.2}  {}",
                     format!("{} ({})", metric.name, metric.unit),
                     human(metric.kit),
                     human(metric.a),
@@ -416,7 +419,7 @@ impl Report {
                     targets
                 );
                 for part in &metric.runs.a_parts {
-                    let _ = writeln!(out, "     (a) part: {:<26} {:>11}", part.name, human(part.median));
+                    let _ = writeln!(out, "     (a) part: {:<32} {:>11}", part.name, human(part.median));
                 }
             }
             for note in &scenario.notes {

@@ -7,7 +7,7 @@ use anyhow::anyhow;
 use async_nats::Client;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
-use mandate::{Bus, Options};
+use mandate::Bus;
 
 use super::Bench;
 use super::model::{self, Body, Get, GetRequest, Put, PutRequest};
@@ -26,7 +26,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Scenario> {
 
     // The kit: a component with a query, and the kit's client.
     let dir = bench.dir("kit")?;
-    let running = model::service().start(Options::new(url.as_str(), dir.path())).await?;
+    let running = model::service().start(bench.kit_options(&url, dir.path())).await?;
     let bus = Bus::new(raw::connect(&url, "bench-client").await?, "bench-client");
     let all: Vec<Body> = (1..=records)
         .map(|id| Body::new(id, bench.settings.payload_bytes))
@@ -41,7 +41,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Scenario> {
 
     // The raw side: a responder over its own sled store and connection, and a raw client.
     let raw_dir = bench.dir("raw")?;
-    let store = RawStore::open(raw_dir.path())?;
+    let store = RawStore::open(raw_dir.path(), bench.settings.cache_bytes)?;
     let mut writes = sled::Batch::default();
     for body in &all {
         writes.insert(raw::state_key(body.id), body.encode());

@@ -4,6 +4,7 @@
 //! on Ctrl-C. `--demo` then seeds products and stock and places a few orders.
 
 mod demo;
+pub(crate) mod server;
 mod supervisor;
 
 use std::path::{Path, PathBuf};
@@ -131,7 +132,8 @@ pub async fn run(args: &DevArgs, _global: Global) -> anyhow::Result<()> {
     supervisor.supervise_until(mandate::shutdown_signal()).await
 }
 
-/// The pinned nats-server, installed by the repository's script when missing.
+/// The pinned nats-server, installed by the repository's script when missing, then found as
+/// `mandate bench` finds its own ([`server::find`]).
 fn nats_server(repo: &Path) -> anyhow::Result<PathBuf> {
     let script = repo.join("scripts/install-nats-server");
     let status = std::process::Command::new(&script)
@@ -141,8 +143,7 @@ fn nats_server(repo: &Path) -> anyhow::Result<PathBuf> {
     if !status.success() {
         bail!("{} failed: see its message above", script.display());
     }
-    let output = std::process::Command::new(&script).arg("--print-path").output()?;
-    Ok(PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()))
+    Ok(server::find(Some(repo))?.0)
 }
 
 /// Every crate under `components/`, by name.
@@ -241,9 +242,15 @@ fn write_server_config(repo: &Path, data: &Path, port: u16) -> anyhow::Result<Se
         }
     };
     let config = format!(
-        "# Written by `mandate dev`: the repository's bus-config on local ports.\nlisten: \"127.0.0.1:{port}\"\nhttp: \"127.0.0.1:{}\"\nserver_name: mandate-dev\njetstream {{\n  store_dir: {:?}\n}}\n{authorization}",
-        monitor_port(port),
-        data.join("jetstream").display().to_string()
+        "# Written by `mandate dev`: the repository's bus-config on local ports.\n{}",
+        server::config_text(
+            Some(port),
+            &data.join("jetstream"),
+            &format!(
+                "http: \"127.0.0.1:{}\"\nserver_name: mandate-dev\n{authorization}",
+                monitor_port(port)
+            ),
+        )
     );
     let path = data.join("nats-server.conf");
     std::fs::write(&path, config).with_context(|| format!("writing {}", path.display()))?;

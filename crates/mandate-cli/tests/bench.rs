@@ -1,0 +1,103 @@
+//! `mandate bench --tiny --json`, the real binary: every scenario runs and reports a positive
+//! figure for the kit and for both baselines. Nothing about speed is asserted — tiny sizes on
+//! a shared machine measure nothing — only that each scenario works end to end.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+#[test]
+fn every_scenario_reports_the_kit_and_both_baselines() {
+    let exe = env!("CARGO_BIN_EXE_mandate");
+    let started = Instant::now();
+    let out = Command::new(exe)
+        .args(["bench", "--tiny", "--json", "--quiet"])
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("mandate runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "mandate bench --tiny failed:\n{stderr}\n{stdout}");
+    assert!(
+        started.elapsed() < Duration::from_secs(240),
+        "--tiny is meant to take seconds, took {:?}",
+        started.elapsed()
+    );
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{stdout}"));
+
+    assert!(
+        report["machine"]["nproc"].as_u64().is_some_and(|n| n >= 1),
+        "{report:#}"
+    );
+    assert!(report["machine"]["load_start"].is_array(), "{report:#}");
+    assert_eq!(report["settings"]["tiny"], Value::Bool(true));
+
+    // The storefront needs the component binaries next to the tool (every component crate
+    // but the gateway, which is not on the bus path); without them (e.g. only `-p mandate-cli`
+    // built) it says so instead of measuring.
+    let bin_dir = Path::new(exe).parent().expect("the binary has a folder");
+    let components = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../components");
+    let storefront_built = std::fs::read_dir(&components)
+        .expect("the components folder")
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name != "gateway")
+        .all(|name| {
+            bin_dir
+                .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+                .is_file()
+        });
+
+    let scenarios = report["scenarios"].as_array().expect("scenarios");
+    let ids: Vec<u64> = scenarios.iter().filter_map(|s| s["id"].as_u64()).collect();
+    assert_eq!(ids, [1, 2, 3, 4, 5, 6], "{report:#}");
+    for scenario in scenarios {
+        let id = scenario["id"].as_u64().unwrap_or_default();
+        if let Some(reason) = scenario["skipped"].as_str() {
+            assert!(
+                id == 5 && !storefront_built,
+                "scenario {id} skipped although it can run: {reason}"
+            );
+            assert!(reason.contains("cargo build"), "a skip says how to fix it: {reason}");
+            eprintln!("note: scenario 5 skipped ({reason})");
+            continue;
+        }
+        let metrics = scenario["metrics"].as_array().expect("metrics");
+        assert!(!metrics.is_empty(), "scenario {id} measured nothing: {scenario:#}");
+        for metric in metrics {
+            for field in ["kit", "a", "b", "kit_over_a", "kit_over_b"] {
+                let value = metric[field].as_f64().unwrap_or(0.0);
+                assert!(
+                    value > 0.0 && value.is_finite(),
+                    "scenario {id}, {}: {field} = {value}\n{metric:#}",
+                    metric["name"]
+                );
+            }
+            assert!(metric["unit"].as_str().is_some_and(|u| !u.is_empty()));
+        }
+    }
+}
+
+#[test]
+fn bench_help_names_the_scenarios_and_the_release_command() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mandate"))
+        .args(["bench", "--help"])
+        .output()
+        .expect("mandate runs");
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{help}");
+    for expected in [
+        "--tiny",
+        "--only",
+        "--repetitions",
+        "storefront",
+        "cargo build --release",
+    ] {
+        assert!(
+            help.contains(expected),
+            "`mandate bench --help` lacks {expected:?}:\n{help}"
+        );
+    }
+}
