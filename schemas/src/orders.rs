@@ -204,6 +204,34 @@ impl From<OrderPlaced> for OrderPlacedV2 {
     }
 }
 
+/// What `orders.placed.v1` says about an order placed as v2: what `orders` publishes next to
+/// each v2 during the migration window (`docs/evolution.md`), and what tests build as the
+/// v1 twin of a v2. The same lines at the same unit prices (tax included) and the same
+/// total (what is charged); only the tax split, which v1 has no place for, is left out — so
+/// the upcast above reads it back as the same order with its tax not itemised.
+impl From<&OrderPlacedV2> for OrderPlaced {
+    fn from(v2: &OrderPlacedV2) -> OrderPlaced {
+        OrderPlaced {
+            order_id: v2.order_id.clone(),
+            customer_id: v2.customer_id.clone(),
+            lines: v2
+                .lines
+                .iter()
+                .map(|line| OrderLine {
+                    sku: line.sku.clone(),
+                    quantity: line.quantity,
+                    unit_price_minor: line.unit_price_minor,
+                })
+                .collect(),
+            total_minor: v2.total_minor,
+            currency: v2.currency.clone(),
+            payment_token: v2.payment_token.clone(),
+            idempotency_key: v2.idempotency_key.clone(),
+            placed_at: v2.placed_at.clone(),
+        }
+    }
+}
+
 /// `evt.orders.cancelled.v1`: the customer cancelled before dispatch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderCancelled {
@@ -402,6 +430,21 @@ mod tests {
         assert_eq!(OrderPlacedV2::subject(), "evt.orders.placed.v2");
         assert_eq!(OrderPlacedV2::ce_type(), "orders.placed.v2");
         assert_eq!(OrderPlaced::subject(), "evt.orders.placed.v1");
+    }
+
+    #[test]
+    fn the_v1_of_a_v2_order_upcasts_back_to_it_without_the_tax_split() {
+        let mut placed = OrderPlacedV2::from(v1());
+        placed.lines[0].tax_minor = 417;
+        placed.lines[1].tax_minor = 83;
+        (placed.tax_minor, placed.subtotal_minor) = (500, 2499);
+        assert_eq!(placed.check(), Ok(()));
+        let v1_twin = OrderPlaced::from(&placed);
+        assert_eq!(v1_twin, v1(), "the same lines, prices and total: what is charged");
+        let back = OrderPlacedV2::from(v1_twin);
+        assert_eq!(back.check(), Ok(()));
+        assert_eq!(back, OrderPlacedV2::from(v1()), "the same order, tax not itemised");
+        assert_ne!(back, placed);
     }
 
     #[test]

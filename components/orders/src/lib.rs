@@ -6,7 +6,6 @@
 //! the events of inventory, payments and shipping.
 
 mod cancel;
-mod dual_publish;
 mod place;
 mod prices;
 mod progress;
@@ -29,7 +28,9 @@ pub fn component() -> Component {
         .version(env!("CARGO_PKG_VERSION"))
         .description("orders, their status history and orders' own price list")
         .publishes::<OrderPlacedV2>()
-        // The migration window: v1 too, for readers not yet moved (`dual_publish.rs`).
+        // The migration window: each order as v1 too, for readers not yet moved; `place.rs`
+        // emits the contract's v1 projection of the v2. It stops when every reader reads v2
+        // (docs/evolution.md, "The dual-publish window").
         .publishes::<OrderPlaced>()
         .publishes::<OrderCancelled>()
         .publishes::<OrderCompleted>()

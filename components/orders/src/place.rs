@@ -4,10 +4,10 @@
 //! same thing again only when it is missing, which is what a rebuild needs.
 
 use mandate::{Context, HandlerResult, ServiceError};
-use schemas::orders::{OrderLine, OrderLineV2, OrderPlacedV2, OrderStatus, OrderView, PlaceOrderRequest};
+use schemas::orders::{OrderLine, OrderLineV2, OrderPlaced, OrderPlacedV2, OrderStatus, OrderView, PlaceOrderRequest};
 
 use crate::record::{self, OrderRecord};
-use crate::{dual_publish, prices, tax};
+use crate::{prices, tax};
 
 pub(crate) fn idempotency_key(key: &str) -> String {
     format!("idempotency/{key}")
@@ -51,9 +51,10 @@ pub(crate) fn place(ctx: &mut Context<'_>, request: PlaceOrderRequest) -> Result
     };
     placed.check().map_err(ServiceError::internal)?;
     let record = remember(ctx, &placed)?;
-    // Both versions in this one transaction: both are published, or neither.
+    // Both versions in this one transaction: both are published, or neither. v2 first, so a
+    // reader of both meets the fuller event first (docs/evolution.md).
     ctx.emit(&placed).map_err(|e| ServiceError::internal(e.to_string()))?;
-    ctx.emit(&dual_publish::as_v1(&placed))
+    ctx.emit(&OrderPlaced::from(&placed))
         .map_err(|e| ServiceError::internal(e.to_string()))?;
     record
         .into_view()

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use mandate::{Bus, ConnectionOptions};
+use mandate::{Bus, CallError, ConnectionOptions, Operation};
 use testkit::NatsServer;
 
 /// The storefront's components with a store, in start order (owners before subscribers is
@@ -209,6 +209,21 @@ impl Stack {
             }
             quiet_rounds = if quiet { quiet_rounds + 1 } else { 0 };
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Calls `O`, retrying for up to 30 s while its component is down, starting or
+    /// restarting (the client side of at-least-once: every request the tests send carries an
+    /// idempotency key or is a read).
+    pub async fn call<O: Operation>(&self, request: &O::Request) -> Result<O::Response, CallError> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            match self.bus.call::<O>(request).await {
+                Err(err) if err.is_retryable() && tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                other => return other,
+            }
         }
     }
 }

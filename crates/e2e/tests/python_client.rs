@@ -60,16 +60,9 @@ fn report(output: &Output) -> Value {
         .unwrap_or_else(|e| panic!("the client's stdout is not one JSON value ({e}):\n{}", shown(output)))
 }
 
+/// Calls `O` on the stack, retrying while its component is (re)starting.
 async fn call<O: Operation>(stack: &Stack, request: &O::Request) -> Result<O::Response, CallError> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        match stack.bus.call::<O>(request).await {
-            Err(err) if err.is_retryable() && tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            other => return other,
-        }
-    }
+    stack.call::<O>(request).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

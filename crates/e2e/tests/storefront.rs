@@ -19,18 +19,9 @@ use schemas::orders::{
 use schemas::payments::{GetPayment, GetPaymentRequest, PaymentStatus, PaymentView};
 use schemas::shipping::{GetShipment, GetShipmentRequest};
 
-/// Calls `O`, retrying while its component is down or restarting (the client side of
-/// at-least-once: every request here carries an idempotency key or is a read).
+/// Calls `O` on the stack, retrying while its component is (re)starting.
 async fn call<O: Operation>(stack: &Stack, request: &O::Request) -> Result<O::Response, CallError> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        match stack.bus.call::<O>(request).await {
-            Err(err) if err.is_retryable() && tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            other => return other,
-        }
-    }
+    stack.call::<O>(request).await
 }
 
 async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T

@@ -65,26 +65,9 @@ pub fn placed_v2(order: &str, lines: &[(&str, u32)]) -> OrderPlacedV2 {
     v2
 }
 
-/// The v1 orders publishes beside `v2` during the migration (orders' `dual_publish.rs`).
+/// The v1 orders publishes beside `v2` during the migration (the contract's projection orders emits).
 pub fn v1_twin(v2: &OrderPlacedV2) -> OrderPlaced {
-    OrderPlaced {
-        order_id: v2.order_id.clone(),
-        customer_id: v2.customer_id.clone(),
-        lines: v2
-            .lines
-            .iter()
-            .map(|l| OrderLine {
-                sku: l.sku.clone(),
-                quantity: l.quantity,
-                unit_price_minor: l.unit_price_minor,
-            })
-            .collect(),
-        total_minor: v2.total_minor,
-        currency: v2.currency.clone(),
-        payment_token: v2.payment_token.clone(),
-        idempotency_key: v2.idempotency_key.clone(),
-        placed_at: v2.placed_at.clone(),
-    }
+    OrderPlaced::from(v2)
 }
 
 pub fn cancelled(order: &str) -> OrderCancelled {
