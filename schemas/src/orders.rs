@@ -204,6 +204,18 @@ impl From<OrderPlaced> for OrderPlacedV2 {
     }
 }
 
+/// A v2 line as v1 states it: the same sku, quantity and unit price (tax included), without
+/// the line's currency and tax.
+impl From<&OrderLineV2> for OrderLine {
+    fn from(line: &OrderLineV2) -> OrderLine {
+        OrderLine {
+            sku: line.sku.clone(),
+            quantity: line.quantity,
+            unit_price_minor: line.unit_price_minor,
+        }
+    }
+}
+
 /// What `orders.placed.v1` says about an order placed as v2: what `orders` publishes next to
 /// each v2 during the migration window (`docs/evolution.md`), and what tests build as the
 /// v1 twin of a v2. The same lines at the same unit prices (tax included) and the same
@@ -214,15 +226,7 @@ impl From<&OrderPlacedV2> for OrderPlaced {
         OrderPlaced {
             order_id: v2.order_id.clone(),
             customer_id: v2.customer_id.clone(),
-            lines: v2
-                .lines
-                .iter()
-                .map(|line| OrderLine {
-                    sku: line.sku.clone(),
-                    quantity: line.quantity,
-                    unit_price_minor: line.unit_price_minor,
-                })
-                .collect(),
+            lines: v2.lines.iter().map(OrderLine::from).collect(),
             total_minor: v2.total_minor,
             currency: v2.currency.clone(),
             payment_token: v2.payment_token.clone(),

@@ -121,15 +121,7 @@ fn too_large() -> ServiceError {
 fn remember(ctx: &mut Context<'_>, placed: &OrderPlacedV2) -> Result<OrderRecord, mandate::StoreError> {
     let mut record = record::load(ctx, &placed.order_id)?;
     record.customer_id = placed.customer_id.clone();
-    record.lines = placed
-        .lines
-        .iter()
-        .map(|line| OrderLine {
-            sku: line.sku.clone(),
-            quantity: line.quantity,
-            unit_price_minor: line.unit_price_minor,
-        })
-        .collect();
+    record.lines = placed.lines.iter().map(OrderLine::from).collect();
     record.total_minor = placed.total_minor;
     record.currency = placed.currency.clone();
     record.placed = true;
