@@ -19,7 +19,6 @@ use async_nats::jetstream::{
     consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull},
     stream::Stream,
 };
-use futures::StreamExt;
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -30,6 +29,7 @@ use crate::contract::stream_name;
 use crate::deadletter::{self, DeadLetterKind, Origin};
 use crate::envelope::Meta;
 use crate::options::Fault;
+use crate::pull::Batches;
 use crate::runtime::Shared;
 use crate::store::{REPLAY_MARK, StoreError, Tx, WATERMARK, key};
 
@@ -232,24 +232,12 @@ async fn consume(
                 }
             }
         };
-        let mut chunks = messages.ready_chunks(batch_size);
-        loop {
-            let chunk = tokio::select! {
-                biased;
-                () = cancel.cancelled() => return Ok(()),
-                chunk = chunks.next() => chunk,
-            };
-            let Some(items) = chunk else { break };
-            let mut batch = Vec::with_capacity(items.len());
-            for item in items {
-                match item {
-                    Ok(message) => batch.push(message),
-                    Err(err) => tracing::debug!(error = %err, "pull status"),
-                }
-            }
-            if !batch.is_empty() {
-                process_batch(shared, index, batch, cancel).await?;
-            }
+        let mut batches = Batches::new(messages, batch_size);
+        while let Some(batch) = batches.next(cancel).await {
+            process_batch(shared, index, batch, &mut batches, cancel).await?;
+        }
+        if cancel.is_cancelled() {
+            return Ok(());
         }
     }
 }
@@ -271,6 +259,7 @@ async fn process_batch(
     shared: &Arc<Shared>,
     index: usize,
     mut batch: Vec<Message>,
+    reading: &mut Batches,
     cancel: &CancellationToken,
 ) -> Result<(), crate::Error> {
     let mut next = 0;
@@ -281,17 +270,17 @@ async fn process_batch(
                 apply_run(shared, index, &batch, next)?
             } else {
                 // A large batch's handlers and commit (flush + fdatasync, milliseconds on
-                // some disks) run on a blocking thread, so that this runtime keeps reading
-                // the bus meanwhile: the next batch arrives while this one commits
-                // (docs/benchmarks.md, scenario 1). A small one stays here: a thread hand-off
-                // per commit costs more than it saves when events trickle in (scenario 5).
+                // some disks) run on a blocking thread while this task reads the next batch
+                // from the bus (pull.rs; docs/benchmarks.md, scenario 1). A small one stays
+                // here: a thread hand-off per commit costs more than it saves when events
+                // trickle in (scenario 5).
                 let shared = Arc::clone(shared);
                 let span = tracing::Span::current();
                 let handle = tokio::task::spawn_blocking(move || {
                     let run = span.in_scope(|| apply_run(&shared, index, &batch, next));
                     (batch, run)
                 });
-                let (returned, run) = match handle.await {
+                let (returned, run) = match reading.while_reading(handle).await {
                     Ok(done) => done,
                     Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
                     // The runtime is shutting down.
@@ -339,12 +328,15 @@ fn apply_run(shared: &Shared, index: usize, batch: &[Message], mut next: usize) 
         failure: None,
         hold: false,
     };
+    let watermark_key = shared.consumers[index].watermark_key();
+    let mut watermark = tx.read_u64(&watermark_key)?;
+    let before = watermark;
     while next < batch.len() {
         if past_replay_mark_while_rebuilding(shared, index, &batch[next]) {
             run.hold = true;
             break;
         }
-        match apply(shared, index, &mut tx, &batch[next], 1)? {
+        match apply(shared, index, &mut tx, &batch[next], 1, &mut watermark)? {
             Applied::Done => {
                 tx.accept_step();
                 run.applied_up_to = Some(next);
@@ -356,6 +348,10 @@ fn apply_run(shared: &Shared, index: usize, batch: &[Message], mut next: usize) 
                 break;
             }
         }
+    }
+    // Once per transaction, not per event: the position of the last message applied.
+    if watermark > before {
+        tx.write_u64(watermark_key, watermark);
     }
     shared.store.commit(tx)?;
     run.next = next;
@@ -419,8 +415,11 @@ async fn retry_alone(shared: &Shared, index: usize, message: &Message, mut reaso
         let _ = message.ack_with(AckKind::Progress).await;
         let _writer = shared.write_lock.lock().await;
         let mut tx = shared.store.begin();
-        match apply(shared, index, &mut tx, message, attempt)? {
+        let watermark_key = shared.consumers[index].watermark_key();
+        let mut watermark = tx.read_u64(&watermark_key)?;
+        match apply(shared, index, &mut tx, message, attempt, &mut watermark)? {
             Applied::Done => {
+                tx.write_u64(watermark_key, watermark);
                 shared.store.commit(tx)?;
                 drop(_writer);
                 shared.relay.wake();
@@ -468,17 +467,24 @@ fn origin<'m>(shared: &'m Shared, index: usize, message: &'m Message) -> Option<
     })
 }
 
-/// Applies one message in the current step of `tx`: skip it if already applied, dead-letter
-/// it if it cannot be handled, otherwise run its handler. Moves the watermark unless the
-/// handler failed.
-fn apply(shared: &Shared, index: usize, tx: &mut Tx, message: &Message, attempt: u32) -> Result<Applied, StoreError> {
-    let spec = &shared.consumers[index];
+/// Applies one message in the current step of `tx`: skip it if at or below `watermark`
+/// (already applied), dead-letter it if it cannot be handled, otherwise run its handler.
+/// Moves `watermark` to the message unless the handler failed; the caller writes it into
+/// `tx` before the commit.
+fn apply(
+    shared: &Shared,
+    index: usize,
+    tx: &mut Tx,
+    message: &Message,
+    attempt: u32,
+    watermark: &mut u64,
+) -> Result<Applied, StoreError> {
     let Some(mut origin) = origin(shared, index, message) else {
         return Ok(Applied::Done);
     };
     origin.deliveries = origin.deliveries.max(i64::from(attempt));
     let sequence = origin.sequence;
-    if sequence <= tx.read_u64(&spec.watermark_key())? {
+    if sequence <= *watermark {
         tracing::debug!(sequence, "already applied; skipping");
         return Ok(Applied::Done);
     }
@@ -530,7 +536,7 @@ fn apply(shared: &Shared, index: usize, tx: &mut Tx, message: &Message, attempt:
             }
         }
     };
-    tx.write_u64(spec.watermark_key(), sequence);
+    *watermark = sequence;
     Ok(outcome)
 }
 

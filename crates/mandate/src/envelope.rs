@@ -210,10 +210,13 @@ impl std::str::FromStr for TraceParent {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let invalid = || EnvelopeError::Invalid(TRACEPARENT, s.to_owned());
-        let parts: Vec<&str> = s.split('-').collect();
+        let mut parts = s.split('-');
+        let parts = [parts.next(), parts.next(), parts.next(), parts.next(), parts.next()];
         let hex = |p: &str, len: usize| p.len() == len && p.bytes().all(|b| b.is_ascii_hexdigit());
-        match parts.as_slice() {
-            [version, trace, span, flags] if hex(version, 2) && hex(trace, 32) && hex(span, 16) && hex(flags, 2) => {
+        match parts {
+            [Some(version), Some(trace), Some(span), Some(flags), None]
+                if hex(version, 2) && hex(trace, 32) && hex(span, 16) && hex(flags, 2) =>
+            {
                 Ok(TraceParent {
                     trace_id: trace.to_ascii_lowercase(),
                     span_id: span.to_ascii_lowercase(),

@@ -29,6 +29,7 @@ pub mod envelope;
 mod error;
 mod options;
 mod outbox;
+mod pull;
 mod runtime;
 mod service;
 mod store;
@@ -43,6 +44,14 @@ pub use options::{ConnectionOptions, Fault, LogFormat, Options, init_logging};
 pub use runtime::Running;
 pub use service::{RETRYABLE_HEADER, ServiceError};
 pub use store::{StoreError, View};
+
+/// The allocator of every program linking the kit (feature `mimalloc`, on by default): the
+/// kit allocates per message, and glibc's malloc cost about a fifth of the consume loop's
+/// CPU (docs/benchmarks.md). Not in the kit's own unit-test build, which links the kit a
+/// second time through its dev-dependencies and gets the allocator from there.
+#[cfg(all(feature = "mimalloc", not(test)))]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Re-exported so components need no direct dependency for their `main`.
 pub use tokio;

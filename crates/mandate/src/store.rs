@@ -199,7 +199,11 @@ pub(crate) fn decode_u64(bytes: &[u8]) -> u64 {
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
-    Ok(rmp_serde::to_vec_named(value)?)
+    // Room for a typical record up front: growing from empty reallocated three or four times
+    // per value written.
+    let mut bytes = Vec::with_capacity(256);
+    value.serialize(&mut rmp_serde::Serializer::new(&mut bytes).with_struct_map())?;
+    Ok(bytes)
 }
 
 fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
@@ -271,11 +275,13 @@ impl Tx {
         &self.store
     }
 
-    pub(crate) fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    /// Reads `key` as this transaction sees it and hands the bytes to `read`, which saves a
+    /// copy of every value read (the consume loop reads per event).
+    fn read_raw<R>(&self, key: &[u8], read: impl FnOnce(Option<&[u8]>) -> R) -> Result<R, StoreError> {
         if let Some(value) = self.step.get(key).or_else(|| self.accepted.get(key)) {
-            return Ok(value.clone());
+            return Ok(read(value.as_deref()));
         }
-        Ok(self.store.get_raw(key)?.map(|v| v.to_vec()))
+        Ok(read(self.store.get_raw(key)?.as_deref()))
     }
 
     pub(crate) fn put_raw(&mut self, key: Vec<u8>, value: Vec<u8>) {
@@ -318,7 +324,7 @@ impl Tx {
 
     pub(crate) fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
         let full = self::key(STATE, key.as_bytes());
-        self.get_raw(&full)?.map(|v| decode(&full, &v)).transpose()
+        self.read_raw(&full, |value| value.map(|v| decode(&full, v)).transpose())?
     }
 
     pub(crate) fn put<T: Serialize>(&mut self, key: &str, value: &T) -> Result<(), StoreError> {
@@ -339,7 +345,7 @@ impl Tx {
     }
 
     pub(crate) fn read_u64(&self, key: &[u8]) -> Result<u64, StoreError> {
-        Ok(self.get_raw(key)?.map(|v| decode_u64(&v)).unwrap_or(0))
+        self.read_raw(key, |value| value.map(decode_u64).unwrap_or(0))
     }
 
     pub(crate) fn write_u64(&mut self, key: Vec<u8>, value: u64) {
