@@ -67,16 +67,26 @@ impl Meta {
     /// The headers of this envelope, `Nats-Msg-Id` included.
     pub fn to_headers(&self) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        headers.insert(CE_SPECVERSION, SPEC_VERSION);
-        headers.insert(CE_ID, self.id.as_str());
-        headers.insert(CE_SOURCE, self.source.as_str());
-        headers.insert(CE_TYPE, self.kind.as_str());
-        headers.insert(CE_TIME, self.time.as_str());
-        headers.insert(CE_DATACONTENTTYPE, CONTENT_TYPE);
-        headers.insert(TRACEPARENT, self.traceparent.to_string().as_str());
-        headers.insert(CORRELATION_ID, self.correlation_id.as_str());
-        headers.insert(NATS_MSG_ID, self.id.as_str());
+        for (name, value) in self.header_pairs() {
+            headers.insert(name, value);
+        }
         headers
+    }
+
+    /// The headers of this envelope as name/value pairs, in a fixed order (`Nats-Msg-Id`
+    /// included): what the outbox stores, without building a header map first.
+    pub fn header_pairs(&self) -> [(&'static str, String); 9] {
+        [
+            (CE_SPECVERSION, SPEC_VERSION.to_owned()),
+            (CE_ID, self.id.clone()),
+            (CE_SOURCE, self.source.clone()),
+            (CE_TYPE, self.kind.clone()),
+            (CE_TIME, self.time.clone()),
+            (CE_DATACONTENTTYPE, CONTENT_TYPE.to_owned()),
+            (TRACEPARENT, self.traceparent.to_string()),
+            (CORRELATION_ID, self.correlation_id.clone()),
+            (NATS_MSG_ID, self.id.clone()),
+        ]
     }
 
     /// Reads the envelope of a received event. Every CloudEvents attribute is required; a

@@ -34,15 +34,32 @@ impl OutMessage {
     pub(crate) fn event(subject: String, meta: &Meta, payload: Vec<u8>) -> OutMessage {
         OutMessage {
             subject,
-            headers: header_pairs(&meta.to_headers()),
+            headers: meta
+                .header_pairs()
+                .into_iter()
+                .map(|(name, value)| (name.to_owned(), value))
+                .collect(),
             payload,
         }
     }
+}
 
+/// An outbox entry as the relay reads it: borrowed from the stored bytes (the same encoding
+/// as [`OutMessage`]), so that publishing copies only into the outgoing message.
+#[derive(Debug, Deserialize)]
+struct Staged<'a> {
+    subject: &'a str,
+    #[serde(borrow)]
+    headers: Vec<(&'a str, &'a str)>,
+    #[serde(with = "serde_bytes")]
+    payload: &'a [u8],
+}
+
+impl Staged<'_> {
     fn header_map(&self) -> HeaderMap {
         let mut headers = HeaderMap::new();
         for (name, value) in &self.headers {
-            headers.append(name.as_str(), value.as_str());
+            headers.append(*name, *value);
         }
         headers
     }
@@ -62,7 +79,10 @@ pub(crate) fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
 /// Stages `message` in `tx`; it is published after `tx` commits.
 pub(crate) fn stage(tx: &mut Tx, message: &OutMessage) -> Result<(), StoreError> {
     let id = tx.store().next_id()?;
-    tx.put_raw(key(OUTBOX, &encode_u64(id)), rmp_serde::to_vec_named(message)?);
+    // Sized for the envelope's headers plus the payload: no regrowth while encoding.
+    let mut bytes = Vec::with_capacity(512 + message.payload.len());
+    message.serialize(&mut rmp_serde::Serializer::new(&mut bytes).with_struct_map())?;
+    tx.put_raw(key(OUTBOX, &encode_u64(id)), bytes);
     Ok(())
 }
 
@@ -148,7 +168,7 @@ impl Relay {
         let mut first_error = None;
         for entry in self.store.scan_raw(OUTBOX).take(WINDOW) {
             let (key, value) = entry.map_err(StoreError::from)?;
-            let message: OutMessage = match rmp_serde::from_slice(&value) {
+            let message: Staged<'_> = match rmp_serde::from_slice(&value) {
                 Ok(message) => message,
                 Err(err) => {
                     // Only this kit writes the outbox; an unreadable entry is a bug, not data.
@@ -158,12 +178,13 @@ impl Relay {
                 }
             };
             let mut publish = PublishMessage::build().headers(message.header_map());
-            if let Some((_, id)) = message.headers.iter().find(|(n, _)| n == NATS_MSG_ID) {
-                publish = publish.message_id(id);
+            if let Some((_, id)) = message.headers.iter().find(|(n, _)| *n == NATS_MSG_ID) {
+                publish = publish.message_id(*id);
             }
+            let payload = bytes::Bytes::copy_from_slice(message.payload);
             match self
                 .js
-                .send_publish(message.subject, publish.payload(message.payload.into()))
+                .send_publish(message.subject.to_owned(), publish.payload(payload))
                 .await
             {
                 Ok(ack) => in_flight.push((key, ack)),
