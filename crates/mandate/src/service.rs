@@ -7,10 +7,9 @@ use std::sync::Arc;
 
 use async_nats::HeaderMap;
 use async_nats::service::{Request, Service};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
-use tracing::Instrument;
 
 use crate::context::{Context, IdPolicy};
 use crate::envelope::Cause;
@@ -123,8 +122,26 @@ pub(crate) async fn start(shared: &Arc<Shared>, tasks: &mut JoinSet<()>) -> Resu
         let shared = Arc::clone(shared);
         tasks.spawn(async move {
             let mut endpoint = endpoint;
-            while let Some(request) = endpoint.next().await {
-                handle(&shared, &shared.served[index], request).await;
+            while let Some(first) = endpoint.next().await {
+                let served = &shared.served[index];
+                match &served.endpoint {
+                    Endpoint::Query(query) => {
+                        let request = Received::new(served, first);
+                        let result = request.span.in_scope(|| query_once(&shared, query, &request));
+                        request.respond(result).await;
+                    }
+                    Endpoint::Command(command) => {
+                        // Every request already waiting joins this one's transaction.
+                        let mut group = vec![Received::new(served, first)];
+                        while group.len() < GROUP_MAX {
+                            match endpoint.next().now_or_never() {
+                                Some(Some(request)) => group.push(Received::new(served, request)),
+                                _ => break,
+                            }
+                        }
+                        run_commands(&shared, command, group).await;
+                    }
+                }
             }
         });
     }
@@ -132,67 +149,106 @@ pub(crate) async fn start(shared: &Arc<Shared>, tasks: &mut JoinSet<()>) -> Resu
     Ok(service)
 }
 
-async fn handle(shared: &Shared, served: &Served, request: Request) {
-    let cause = Cause::from_request(request.message.headers.as_ref());
-    let span = tracing::info_span!(
-        "request",
-        operation = %served.operation,
-        correlation_id = %cause.correlation_id,
-        trace_id = %cause.traceparent.trace_id,
-    );
-    let result = async {
-        if shared.is_rebuilding() {
-            return Err(ServiceError::unavailable(format!(
-                "{} is rebuilding its state from the streams; retry shortly",
-                shared.name
-            )));
-        }
-        let payload = &request.message.payload;
-        match &served.endpoint {
-            Endpoint::Query(query) => catch_panic(|| query(&shared.store.view(), payload)),
-            Endpoint::Command(command) => run_command(shared, command, &cause, payload).await,
-        }
+/// Most command requests one transaction takes in.
+const GROUP_MAX: usize = 256;
+
+/// A request as received, with what it was caused by and the span it is handled in.
+struct Received {
+    request: Request,
+    cause: Cause,
+    span: tracing::Span,
+}
+
+impl Received {
+    fn new(served: &Served, request: Request) -> Received {
+        let cause = Cause::from_request(request.message.headers.as_ref());
+        let span = tracing::info_span!(
+            "request",
+            operation = %served.operation,
+            correlation_id = %cause.correlation_id,
+            trace_id = %cause.traceparent.trace_id,
+        );
+        Received { request, cause, span }
     }
-    .instrument(span.clone())
-    .await;
-    let _entered = span.enter();
-    if let Err(err) = &result {
-        if err.code >= 500 {
-            tracing::error!(code = err.code, message = %err.message, "request failed");
-        } else {
-            tracing::debug!(code = err.code, message = %err.message, "request refused");
-        }
+
+    fn payload(&self) -> &[u8] {
+        &self.request.message.payload
     }
-    if let Err(err) = respond(&request, result).await {
-        tracing::warn!(error = %err, "cannot send the reply");
+
+    async fn respond(&self, result: Result<Vec<u8>, ServiceError>) {
+        let _entered = self.span.enter();
+        if let Err(err) = &result {
+            if err.code >= 500 {
+                tracing::error!(code = err.code, message = %err.message, "request failed");
+            } else {
+                tracing::debug!(code = err.code, message = %err.message, "request refused");
+            }
+        }
+        if let Err(err) = respond(&self.request, result).await {
+            tracing::warn!(error = %err, "cannot send the reply");
+        }
     }
 }
 
-async fn run_command(
-    shared: &Shared,
-    command: &CommandFn,
-    cause: &Cause,
-    payload: &[u8],
-) -> Result<Vec<u8>, ServiceError> {
-    let _writer = shared.write_lock.lock().await;
-    let mut tx = shared.store.begin();
-    let reply = catch_panic(|| {
-        let mut ctx = Context {
-            tx: &mut tx,
-            component: &shared.name,
-            declared: &shared.publishes,
-            meta: None,
-            cause,
-            ids: IdPolicy::Fresh,
-            emitted: 0,
-            time: crate::envelope::now_rfc3339(),
-            replaying: false,
-        };
-        command(&mut ctx, payload)
-    })?;
-    shared.store.commit(tx)?;
+fn refuse_while_rebuilding(shared: &Shared) -> Result<(), ServiceError> {
+    if shared.is_rebuilding() {
+        return Err(ServiceError::unavailable(format!(
+            "{} is rebuilding its state from the streams; retry shortly",
+            shared.name
+        )));
+    }
+    Ok(())
+}
+
+fn query_once(shared: &Shared, query: &QueryFn, request: &Received) -> Result<Vec<u8>, ServiceError> {
+    refuse_while_rebuilding(shared)?;
+    catch_panic(|| query(&shared.store.view(), request.payload()))
+}
+
+/// Runs a group of command requests in one store transaction, each in its own step (a
+/// refused or failed request leaves no trace), commits once — one fdatasync for the group
+/// (group commit) — and only then replies to each. Run one after another, they see each
+/// other's writes exactly as if they had been committed apart.
+async fn run_commands(shared: &Shared, command: &CommandFn, group: Vec<Received>) {
+    let mut results = Vec::with_capacity(group.len());
+    {
+        let _writer = shared.write_lock.lock().await;
+        let mut tx = shared.store.begin();
+        for request in &group {
+            let result = request.span.in_scope(|| {
+                refuse_while_rebuilding(shared)?;
+                catch_panic(|| {
+                    let mut ctx = Context {
+                        tx: &mut tx,
+                        component: &shared.name,
+                        declared: &shared.publishes,
+                        meta: None,
+                        cause: &request.cause,
+                        ids: IdPolicy::Fresh,
+                        emitted: 0,
+                        time: crate::envelope::now_rfc3339(),
+                        replaying: false,
+                    };
+                    command(&mut ctx, request.payload())
+                })
+            });
+            match result {
+                Ok(_) => tx.accept_step(),
+                Err(_) => tx.discard_step(),
+            }
+            results.push(result);
+        }
+        if let Err(err) = shared.store.commit(tx) {
+            let failed = ServiceError::from(err);
+            for result in results.iter_mut().filter(|r| r.is_ok()) {
+                *result = Err(failed.clone());
+            }
+        }
+    }
     shared.relay.wake();
-    Ok(reply)
+    for (request, result) in group.iter().zip(results) {
+        request.respond(result).await;
+    }
 }
 
 /// Runs a handler, turning a panic into a 500 rather than a dead task.

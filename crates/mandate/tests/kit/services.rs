@@ -39,6 +39,54 @@ async fn a_command_succeeds_and_its_effects_follow() {
     orders.shutdown().await.expect("clean shutdown");
 }
 
+/// Commands waiting together share one transaction and one fdatasync (group commit), not
+/// their fate: each gets its own reply, a refused one leaves no trace, and a repeat of an
+/// idempotency key sees the write of the first, as if they had been committed apart.
+#[tokio::test]
+async fn concurrent_commands_each_get_their_own_outcome() {
+    let h = Harness::new(&[]).await;
+    let orders = h.start(orders()).await;
+    let calls = (0..90u32).map(|i| {
+        let bus = h.bus.clone();
+        async move {
+            let key = i % 30;
+            let mut request = place_request(&format!("k-{key}"), "alice", "sku-1", 1);
+            if key == 7 {
+                request.lines.clear();
+            }
+            (key, bus.call::<PlaceOrder>(&request).await)
+        }
+    });
+    let results = futures::future::join_all(calls).await;
+    for key in 0..30 {
+        let outcomes: Vec<_> = results.iter().filter(|(k, _)| *k == key).map(|(_, r)| r).collect();
+        assert_eq!(outcomes.len(), 3);
+        if key == 7 {
+            for outcome in outcomes {
+                let code = outcome.as_ref().err().and_then(|e| e.service_error()).map(|e| e.code);
+                assert_eq!(code, Some(400), "an empty cart is refused: {outcome:?}");
+            }
+        } else {
+            let ids: Vec<&str> = outcomes
+                .iter()
+                .map(|r| r.as_ref().unwrap_or_else(|e| panic!("k-{key}: {e}")).order_id.as_str())
+                .collect();
+            assert!(ids.iter().all(|id| *id == ids[0]), "one order per key: {ids:?}");
+        }
+    }
+    let published = eventually("29 orders to be published", || async {
+        let status = h.bus.status("orders").await.ok()?;
+        let published = h.stream_messages("EVT_ORDERS").await;
+        (status.outbox_depth == 0 && published >= 29).then_some(published)
+    })
+    .await;
+    assert_eq!(
+        published, 29,
+        "one event per order placed; nothing from the refused ones"
+    );
+    orders.shutdown().await.expect("clean shutdown");
+}
+
 #[tokio::test]
 async fn typed_errors_reach_the_caller_with_code_message_and_retryability() {
     let h = Harness::new(&[]).await;
