@@ -70,32 +70,41 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Scenario> {
     let mut p50 = Collector::new("sequential p50", "µs", Better::Lower).target(Target::AtMostTimesB(1.15));
     let mut p99 = Collector::new("sequential p99", "µs", Better::Lower);
     let mut throughput = Collector::new(&format!("{concurrency}-way concurrent"), "calls/s", Better::Higher);
+    let raw_runs = bench.runs(super::Which::A) || bench.runs(super::Which::B);
+    let mut callers = Vec::new();
+    if bench.runs(super::Which::Kit) {
+        callers.push(Caller::Kit(&bus));
+    }
+    if raw_runs {
+        callers.push(Caller::Raw(&raw_client));
+    }
     for rep in 0..bench.settings.repetitions {
-        let kit_first = rep % 2 == 0;
-        let raw_runs = bench.runs(super::Which::A) || bench.runs(super::Which::B);
-        for kit in [kit_first, !kit_first] {
-            if (kit && !bench.runs(super::Which::Kit)) || (!kit && !raw_runs) {
-                continue;
-            }
-            bench.progress(&format!(
-                "3 service call: repetition {} {}",
-                rep + 1,
-                if kit { "kit" } else { "raw (a = b)" }
-            ));
-            let caller = if kit {
-                Caller::Kit(&bus)
-            } else {
-                Caller::Raw(&raw_client)
-            };
-            for i in 0..warmup {
+        if rep % 2 == 1 {
+            callers.reverse();
+        }
+        bench.progress(&format!("3 service call: repetition {}: sequential, kit and raw taking turns", rep + 1));
+        for i in 0..warmup {
+            for caller in &callers {
                 caller.call(1 + i % records).await?;
             }
-            let mut latencies = Vec::with_capacity(calls as usize);
-            for i in 0..calls {
+        }
+        // Sequential calls take turns, one kit call then one raw call, so that both see the
+        // same moments of a shared machine: their ratio is then steadier than the ratio of
+        // two runs a few seconds apart.
+        let mut latencies = vec![Vec::with_capacity(calls as usize); callers.len()];
+        for i in 0..calls {
+            for (caller, latencies) in callers.iter().zip(latencies.iter_mut()) {
                 let started = Instant::now();
                 caller.call(1 + i % records).await?;
                 latencies.push(started.elapsed().as_secs_f64() * 1e6);
             }
+        }
+        for (caller, latencies) in callers.iter().zip(&latencies) {
+            bench.progress(&format!(
+                "3 service call: repetition {}: {concurrency}-way concurrent, {}",
+                rep + 1,
+                caller.label()
+            ));
             let started = Instant::now();
             futures::stream::iter(0..calls)
                 .map(|i| caller.call(1 + i % records))
@@ -104,20 +113,23 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Scenario> {
                 .await?;
             let rate = calls as f64 / started.elapsed().as_secs_f64();
             let (l50, l99) = (
-                super::report::percentile(&latencies, 50.0),
-                super::report::percentile(&latencies, 99.0),
+                super::report::percentile(latencies, 50.0),
+                super::report::percentile(latencies, 99.0),
             );
-            if kit {
-                p50.runs.kit.push(l50);
-                p99.runs.kit.push(l99);
-                throughput.runs.kit.push(rate);
-            } else {
-                p50.runs.a.push(l50);
-                p50.runs.b.push(l50);
-                p99.runs.a.push(l99);
-                p99.runs.b.push(l99);
-                throughput.runs.a.push(rate);
-                throughput.runs.b.push(rate);
+            match caller {
+                Caller::Kit(_) => {
+                    p50.runs.kit.push(l50);
+                    p99.runs.kit.push(l99);
+                    throughput.runs.kit.push(rate);
+                }
+                Caller::Raw(_) => {
+                    p50.runs.a.push(l50);
+                    p50.runs.b.push(l50);
+                    p99.runs.a.push(l99);
+                    p99.runs.b.push(l99);
+                    throughput.runs.a.push(rate);
+                    throughput.runs.b.push(rate);
+                }
             }
         }
     }
@@ -132,7 +144,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Scenario> {
         skipped: None,
         metrics: vec![p50.finish(), p99.finish(), throughput.finish()],
         notes: vec![format!(
-            "{warmup} warm-up calls first; client and service share this process (like the baseline), each on its own connection"
+            "{warmup} warm-up calls first; sequential kit and raw calls take turns (one each, alternately); client and service share this process (like the baseline), each on its own connection"
         )],
     })
 }
@@ -144,6 +156,13 @@ enum Caller<'a> {
 }
 
 impl Caller<'_> {
+    fn label(self) -> &'static str {
+        match self {
+            Caller::Kit(_) => "kit",
+            Caller::Raw(_) => "raw (a = b)",
+        }
+    }
+
     async fn call(self, id: u64) -> anyhow::Result<()> {
         match self {
             Caller::Kit(bus) => {
