@@ -82,7 +82,10 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Scenario> {
         if rep % 2 == 1 {
             callers.reverse();
         }
-        bench.progress(&format!("3 service call: repetition {}: sequential, kit and raw taking turns", rep + 1));
+        bench.progress(&format!(
+            "3 service call: repetition {}: sequential, kit and raw taking turns",
+            rep + 1
+        ));
         for i in 0..warmup {
             for caller in &callers {
                 caller.call(1 + i % records).await?;
