@@ -63,7 +63,7 @@ pub async fn apply(bench: &Bench) -> anyhow::Result<Scenario> {
         id: 1,
         name: format!("consume → apply → ack ({} events in the stream)", super::report::human(n as f64)),
         kit: format!(
-            "a kit component, one handler writing one key per event; exactly-once watermark, flush + fdatasync per batch of {}, ack-all",
+            "a kit component, one handler writing one key per event; exactly-once watermark, flush + fdatasync per transaction (a batch of {}, plus what arrived while the previous one committed), ack-all",
             bench.settings.batch_size
         ),
         a: "bare limits: async-nats pull with ack-all per batch (no store), then sled decode + insert per batch (no flush); (a) = their serial sum".to_owned(),
