@@ -26,6 +26,7 @@ use tracing::Instrument;
 use crate::component::{Failure, Subscription};
 use crate::context::{Context, IdPolicy};
 use crate::contract::stream_name;
+use crate::crashguard::{CrashGuard, Next};
 use crate::deadletter::{self, DeadLetterKind, Origin};
 use crate::envelope::Meta;
 use crate::options::Fault;
@@ -221,6 +222,7 @@ async fn consume(
     cancel: &CancellationToken,
 ) -> Result<(), crate::Error> {
     let batch_size = shared.options.batch_size as usize;
+    let guard = &mut CrashGuard::at_start(&shared.store, &shared.consumers[index].stream)?;
     loop {
         let messages = match consumer.stream().max_messages_per_batch(batch_size).messages().await {
             Ok(messages) => messages,
@@ -234,7 +236,7 @@ async fn consume(
         };
         let mut batches = Batches::new(messages, batch_size);
         while let Some(batch) = batches.next(cancel).await {
-            process_batch(shared, index, batch, &mut batches, cancel).await?;
+            process_batch(shared, index, batch, &mut batches, guard, cancel).await?;
         }
         if cancel.is_cancelled() {
             return Ok(());
@@ -260,14 +262,31 @@ async fn process_batch(
     index: usize,
     mut batch: Vec<Message>,
     reading: &mut Batches,
+    guard: &mut CrashGuard,
     cancel: &CancellationToken,
 ) -> Result<(), crate::Error> {
     let mut next = 0;
     while next < batch.len() {
         let run = {
             let _writer = shared.write_lock.lock().await;
-            if batch.len() - next < OFF_THREAD_FROM {
-                apply_run(shared, index, &batch, next)?
+            let (first, last) = (sequence_of(&batch[next]), batch.last().map_or(0, sequence_of));
+            let end = match guard.before(&shared.store, first, last, shared.options.max_attempts)? {
+                Next::Batch => batch.len(),
+                Next::Alone => next + 1,
+                Next::SetAside(stops) => {
+                    drop(_writer);
+                    let reason = format!(
+                        "the component stopped {stops} time(s) while applying this message (abort, stack overflow or out of memory); set aside without running its handler again"
+                    );
+                    let note = guard.take_note();
+                    set_aside(shared, index, &batch[next], stops, &reason, note).await?;
+                    next += 1;
+                    continue;
+                }
+            };
+            let note = guard.take_note();
+            if end - next < OFF_THREAD_FROM {
+                apply_run(shared, index, &batch, next, end, note)?
             } else {
                 // A large batch's handlers and commit (flush + fdatasync, milliseconds on
                 // some disks) run on a blocking thread while this task reads the next batch
@@ -277,7 +296,7 @@ async fn process_batch(
                 let shared = Arc::clone(shared);
                 let span = tracing::Span::current();
                 let handle = tokio::task::spawn_blocking(move || {
-                    let run = span.in_scope(|| apply_run(&shared, index, &batch, next));
+                    let run = span.in_scope(|| apply_run(&shared, index, &batch, next, end, note));
                     (batch, run)
                 });
                 let (returned, run) = match reading.while_reading(handle).await {
@@ -318,10 +337,21 @@ struct Run {
     hold: bool,
 }
 
-/// Applies `batch` from `next` in one transaction until the end, a failing handler or the
-/// replay mark of a rebuild, and commits it.
-fn apply_run(shared: &Shared, index: usize, batch: &[Message], mut next: usize) -> Result<Run, StoreError> {
+/// Applies `batch` from `next` in one transaction until `end`, a failing handler or the
+/// replay mark of a rebuild, and commits it — removing the crash guard's `note`, if any.
+fn apply_run(
+    shared: &Shared,
+    index: usize,
+    batch: &[Message],
+    mut next: usize,
+    end: usize,
+    note: Option<Vec<u8>>,
+) -> Result<Run, StoreError> {
     let mut tx = shared.store.begin();
+    if let Some(note) = note {
+        tx.delete_raw(note);
+        tx.accept_step();
+    }
     let mut run = Run {
         applied_up_to: None,
         next,
@@ -331,7 +361,7 @@ fn apply_run(shared: &Shared, index: usize, batch: &[Message], mut next: usize) 
     let watermark_key = shared.consumers[index].watermark_key();
     let mut watermark = tx.read_u64(&watermark_key)?;
     let before = watermark;
-    while next < batch.len() {
+    while next < end {
         if past_replay_mark_while_rebuilding(shared, index, &batch[next]) {
             run.hold = true;
             break;
@@ -430,15 +460,32 @@ async fn retry_alone(shared: &Shared, index: usize, message: &Message, mut reaso
         }
     }
     let attempts = shared.options.max_attempts;
+    let reason = format!("handler failed {attempts} time(s); last error: {reason}");
+    set_aside(shared, index, message, attempts, &reason, None).await
+}
+
+/// Dead-letters `message` (it failed `attempts` times) and moves past it, removing the crash
+/// guard's `note` in the same transaction.
+async fn set_aside(
+    shared: &Shared,
+    index: usize,
+    message: &Message,
+    attempts: u32,
+    reason: &str,
+    note: Option<Vec<u8>>,
+) -> Result<(), crate::Error> {
     {
         let _writer = shared.write_lock.lock().await;
         let mut tx = shared.store.begin();
+        if let Some(note) = note {
+            tx.delete_raw(note);
+        }
         let Some(mut origin) = origin(shared, index, message) else {
+            shared.store.commit(tx)?;
             return Ok(());
         };
         origin.deliveries = origin.deliveries.max(i64::from(attempts));
-        let reason = format!("handler failed {attempts} time(s); last error: {reason}");
-        dead_letter(shared, index, &mut tx, &origin, DeadLetterKind::HandlerFailed, &reason)?;
+        dead_letter(shared, index, &mut tx, &origin, DeadLetterKind::HandlerFailed, reason)?;
         tx.write_u64(shared.consumers[index].watermark_key(), origin.sequence);
         shared.store.commit(tx)?;
     }
@@ -446,6 +493,11 @@ async fn retry_alone(shared: &Shared, index: usize, message: &Message, mut reaso
     let _ = message.ack_with(AckKind::Term).await;
     after_commit(shared, index, message).await;
     Ok(())
+}
+
+/// The stream sequence of a message (0 without JetStream metadata).
+fn sequence_of(message: &Message) -> u64 {
+    message.info().map_or(0, |info| info.stream_sequence)
 }
 
 fn origin<'m>(shared: &'m Shared, index: usize, message: &'m Message) -> Option<Origin<'m>> {

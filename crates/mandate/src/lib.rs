@@ -24,6 +24,7 @@ pub mod connect;
 mod consumer;
 mod context;
 mod contract;
+mod crashguard;
 pub mod deadletter;
 pub mod envelope;
 mod error;

@@ -12,7 +12,7 @@
 //! | `w/` | last applied stream sequence per consumer | yes |
 //! | `r/` | replay marks: up to where a rebuild must not re-publish | no |
 //! | `o/` | outbox: messages committed but not yet acknowledged by JetStream | no |
-//! | `m/` | kit counters (dead letters) | no |
+//! | `m/` | kit bookkeeping: dead-letter count, crash-guard notes | no |
 
 use std::collections::BTreeMap;
 use std::fs::File;

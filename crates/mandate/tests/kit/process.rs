@@ -4,6 +4,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use mandate::Operation;
+use mandate::deadletter::{DLQ_KIND, DLQ_REASON, DLQ_SEQUENCE};
 use serde::{Deserialize, Serialize};
 
 use crate::common::{Harness, eventually, placed};
@@ -87,6 +88,83 @@ async fn the_counter_example_counts_serves_and_stops_on_sigterm() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
+}
+
+/// A message whose handler ends the process (abort, stack overflow, out of memory) would stop
+/// every restart forever; the kit sets it aside after `max_attempts` stops, dead-lettered with
+/// why, and applies the rest.
+#[tokio::test]
+async fn a_message_that_stops_the_process_is_set_aside_after_max_attempts() {
+    let h = Harness::new(&[]).await;
+    h.create_stream("orders").await;
+    for (order, customer) in [("o-1", "alice"), ("o-2", "poison"), ("o-3", "bob")] {
+        h.bus
+            .publish(&placed(order, customer, "sku-1", 1))
+            .await
+            .expect("published");
+    }
+    let mut stops = 0;
+    loop {
+        // As a supervisor would: start it again whenever it stops.
+        let mut child = Command::new(testkit::example_bin("crash_loop"))
+            .env("NATS_URL", h.server.url())
+            .env("MANDATE_DATA_DIR", h.dir.path())
+            .env("MANDATE_MAX_ATTEMPTS", "2")
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the example starts");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let stopped = loop {
+            if child.try_wait().expect("wait").is_some() {
+                break true;
+            }
+            let applied = h
+                .bus
+                .status("crash-loop")
+                .await
+                .ok()
+                .and_then(|status| status.consumers.first().map(|c| c.applied_sequence));
+            if applied == Some(3) {
+                break false;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "neither stopped nor applied everything"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        if !stopped {
+            let _ = child.kill();
+            let _ = child.wait();
+            break;
+        }
+        stops += 1;
+        assert!(stops <= 4, "still stopping after {stops} starts");
+    }
+    assert_eq!(stops, 2, "stopped max_attempts times on the poison, then set it aside");
+    let dead = eventually("the poison in the DLQ", || async {
+        let dead = h.read_stream(mandate::DEAD_LETTER_STREAM).await;
+        (!dead.is_empty()).then_some(dead)
+    })
+    .await;
+    assert_eq!(dead.len(), 1, "only the poison is set aside");
+    let header = |name: &str| {
+        dead[0]
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(name))
+            .map(|v| v.as_str().to_owned())
+            .unwrap_or_default()
+    };
+    assert_eq!(header(DLQ_SEQUENCE), "2");
+    assert_eq!(header(DLQ_KIND), "handler-failed");
+    assert!(
+        header(DLQ_REASON).contains("stopped 2 time(s)"),
+        "{}",
+        header(DLQ_REASON)
+    );
 }
 
 #[test]
