@@ -45,8 +45,7 @@ fn check(what: &str, value: &str, max: usize, extra: &str) -> Result<(), ApiErro
     }
 }
 
-/// A JSON request body of type `T`. Answers 413 for a body over the limit (by its
-/// `Content-Length` before reading it, or while reading), 415 without a JSON content type,
+/// A JSON request body of type `T` (the body limit is `body_limit.rs`'s). Answers 415 without a JSON content type,
 /// 400 `invalid_json` for malformed JSON and 400 `invalid_body` for missing fields or wrong
 /// types (naming the field).
 #[derive(Debug)]
@@ -80,35 +79,17 @@ impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJsonBody<T
     }
 }
 
-/// Reads the body within the limit; a non-empty body must say it is JSON.
+/// Reads the body (`body_limit.rs` has already held it to the limit); a non-empty body must
+/// say it is JSON.
 async fn read_body(request: Request, state: &AppState) -> Result<Bytes, ApiError> {
-    let limit = state.settings().body_limit;
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("the request body is larger than {limit} bytes"),
-        )
-    };
     let headers = request.headers();
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit as u64) {
-        return Err(too_large());
-    }
     let json = is_json(headers);
     let has_type = headers.contains_key(header::CONTENT_TYPE);
     let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            too_large()
-        } else {
-            ApiError::bad_request(
-                "invalid_body",
-                format!("cannot read the request body: {}", rejection.body_text()),
-            )
-        }
+        ApiError::bad_request(
+            "invalid_body",
+            format!("cannot read the request body: {}", rejection.body_text()),
+        )
     })?;
     if !bytes.is_empty() && !json {
         return Err(ApiError::new(

@@ -11,6 +11,7 @@
 //!   The router, the OpenAPI test and the manifest test all read it.
 //! - `caller.rs`: [`Caller<O>`](caller::Caller), the only way a handler reaches the bus; it
 //!   refuses an operation its route does not declare.
+//! - `body_limit.rs`: the body limit, answered with a 413 the uploading client can hear.
 //! - `extract.rs`: JSON bodies, queries, path ids and the `Idempotency-Key` header, each with
 //!   a JSON 4xx instead of axum's plain-text rejections.
 //! - `errors.rs`: [`ApiError`] (`{"code","message"}`), the mapping of [`mandate::CallError`]
@@ -28,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
+mod body_limit;
 mod caller;
 mod errors;
 mod events;
@@ -134,7 +136,13 @@ impl Gateway {
     pub fn router(&self) -> Router {
         routes::build()
             .fallback(errors::not_found)
-            .layer(DefaultBodyLimit::max(self.state.settings().body_limit))
+            // The limit is body_limit.rs's alone; axum's own default (2 MiB) would cap a
+            // larger configured limit.
+            .layer(axum::middleware::from_fn_with_state(
+                self.state.clone(),
+                body_limit::limit_body,
+            ))
+            .layer(DefaultBodyLimit::disable())
             .layer(axum::middleware::map_response(errors::ensure_json))
             .layer(CatchPanicLayer::custom(errors::panic_response))
             .layer(

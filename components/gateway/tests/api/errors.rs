@@ -358,3 +358,96 @@ async fn a_service_fault_is_a_502_without_its_details() {
     assert!(answer.message().contains("catalog"), "{answer:?}");
     assert!(!answer.message().contains("secret"), "{answer:?}");
 }
+
+/// Uploads like most HTTP client libraries do: the request head declaring `declared` bytes
+/// (chunked when `None`), then the whole body of `send` bytes, and only then reads the answer.
+/// Returns the answer's status code, or what went wrong: a reset while still sending means
+/// the server answered and closed without reading the upload, so this client never sees it.
+async fn upload_then_read(base: &str, declared: Option<usize>, send: usize) -> Result<u16, String> {
+    let address = base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.expect("connects");
+    let length = match declared {
+        Some(n) => format!("Content-Length: {n}\r\n"),
+        None => "Transfer-Encoding: chunked\r\n".to_owned(),
+    };
+    let head =
+        format!("PUT /v1/products/sku-1 HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n{length}\r\n");
+    let sending = async {
+        stream.write_all(head.as_bytes()).await?;
+        let piece = vec![b'x'; 64 * 1024];
+        let mut sent = 0;
+        while sent < send {
+            let n = piece.len().min(send - sent);
+            if declared.is_none() {
+                stream.write_all(format!("{n:x}\r\n").as_bytes()).await?;
+            }
+            stream.write_all(&piece[..n]).await?;
+            if declared.is_none() {
+                stream.write_all(b"\r\n").await?;
+            }
+            sent += n;
+        }
+        if declared.is_none() {
+            stream.write_all(b"0\r\n\r\n").await?;
+        }
+        std::io::Result::Ok(())
+    };
+    tokio::time::timeout(Duration::from_secs(20), sending)
+        .await
+        .map_err(|_| "still sending after 20 s".to_owned())?
+        .map_err(|e| format!("while sending: {e}"))?;
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) => return Ok(()),
+                Ok(n) => {
+                    answer.extend_from_slice(&buffer[..n]);
+                    if answer.windows(4).any(|w| w == b"\r\n\r\n") {
+                        return Ok(());
+                    }
+                }
+                Err(err) => return Err(format!("while reading: {err}")),
+            }
+        }
+    })
+    .await
+    .map_err(|_| "no answer within 20 s".to_owned())?;
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    match (read, text.split_whitespace().nth(1).and_then(|s| s.parse().ok())) {
+        (_, Some(status)) => Ok(status),
+        (Err(err), None) => Err(err),
+        (Ok(()), None) => Err(format!("the connection closed without an answer: {text:?}")),
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_uploads_before_reading_receives_the_413() {
+    let h = Harness::new().await;
+    let base = h.url("");
+    // Declared too large (8 MiB, and 100 KiB), and streamed without a length: in each case
+    // the client is still sending when the gateway has decided.
+    let cases = [(Some(8 << 20), 8 << 20), (Some(100 << 10), 100 << 10), (None, 2 << 20)];
+    let mut uploads = Vec::new();
+    for round in 0..4 {
+        for (declared, send) in cases {
+            let base = base.clone();
+            uploads.push(tokio::spawn(async move {
+                (round, declared, upload_then_read(&base, declared, send).await)
+            }));
+        }
+    }
+    let mut failures = Vec::new();
+    for upload in uploads {
+        let (round, declared, outcome) = upload.await.expect("upload task");
+        if outcome != Ok(413) {
+            failures.push(format!("round {round}, declared {declared:?}: {outcome:?}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "clients that did not see the 413:\n{}",
+        failures.join("\n")
+    );
+}
