@@ -21,6 +21,8 @@
 use mandate::{Context, StoreError, View};
 use schemas::orders::{OrderLine, OrderStatus, OrderView, StatusChange};
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct OrderRecord {
@@ -31,7 +33,7 @@ pub(crate) struct OrderRecord {
     pub currency: String,
     /// False while only later events have been seen (possible during a rebuild).
     pub placed: bool,
-    /// Sorted by time, then status; one step per status, at most one terminal.
+    /// Oldest first (`step_rank`); one step per status, at most one terminal.
     pub history: Vec<StatusChange>,
     /// The capture payments announced, once one did. A capture that found the order
     /// cancelled is only noted here: payments refunds it.
@@ -124,9 +126,12 @@ impl OrderRecord {
 }
 
 /// How steps sort, and which of two tellings of one step stands: by time, then status,
-/// then note — a total order, so the outcome never depends on arrival.
-fn step_rank(step: &StatusChange) -> (&str, OrderStatus, &str) {
-    (step.at.as_str(), step.status, step.note.as_str())
+/// then note — a total order, so the outcome never depends on arrival. Times compare as
+/// instants, not as text: RFC 3339 text does not sort (`…:00.12Z` is after `…:00.123Z` as
+/// text); a time that does not parse sorts first, by its text.
+fn step_rank(step: &StatusChange) -> (Option<OffsetDateTime>, &str, OrderStatus, &str) {
+    let instant = OffsetDateTime::parse(&step.at, &Rfc3339).ok();
+    (instant, step.at.as_str(), step.status, step.note.as_str())
 }
 
 /// Which end stands when an order is told two. A cancellation first: orders accepts it only
@@ -275,6 +280,26 @@ mod tests {
                 assert_eq!(learn(&order), first, "facts in the order {order:?}");
             }
         }
+    }
+
+    #[test]
+    fn steps_sort_by_instant_not_by_text() {
+        let record = learn(&[
+            (Paid, "2026-03-01T10:00:00.12Z", ""),
+            (Reserved, "2026-03-01T10:00:00.123+00:00", ""),
+            (Placed, "2026-03-01T11:00:00+02:00", ""),
+            (Completed, "2026-03-01T10:00:00Z", ""),
+        ]);
+        let statuses: Vec<OrderStatus> = record.history.iter().map(|h| h.status).collect();
+        assert_eq!(statuses, [Placed, Completed, Paid, Reserved]);
+        let told_again = learn(&[
+            (Reserved, "2026-03-01T10:00:01Z", ""),
+            (Reserved, "2026-03-01T10:00:00.9Z", ""),
+        ]);
+        assert_eq!(
+            told_again.history[0].at, "2026-03-01T10:00:00.9Z",
+            "the earlier instant stands"
+        );
     }
 
     #[test]
