@@ -419,10 +419,19 @@ async fn check_invariants(stack: &Stack, day: &Day, order_ids: &[String], restoc
     for order_id in order_ids {
         let order = get_order(stack, order_id).await;
         assert!(order.status.is_terminal(), "order {order_id} did not end: {order:?}");
-        let ends: Vec<OrderStatus> = order.history.iter().map(|c| c.status).filter(|s| s.is_terminal()).collect();
+        let ends: Vec<OrderStatus> = order
+            .history
+            .iter()
+            .map(|c| c.status)
+            .filter(|s| s.is_terminal())
+            .collect();
         assert_eq!(ends, [order.status], "order {order_id}: one terminal state: {order:?}");
         let steps: BTreeSet<OrderStatus> = order.history.iter().map(|c| c.status).collect();
-        assert_eq!(steps.len(), order.history.len(), "order {order_id}: a status twice: {order:?}");
+        assert_eq!(
+            steps.len(),
+            order.history.len(),
+            "order {order_id}: a status twice: {order:?}"
+        );
         *outcomes.entry(order.status).or_default() += 1;
         if order.status == OrderStatus::Cancelled {
             let shipment = call::<GetShipment>(
