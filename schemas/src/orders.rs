@@ -1,7 +1,13 @@
 //! Owned by `orders`: order placement and lifecycle.
 //!
-//! An order moves forward only: placed → reserved → paid → completed, or ends rejected,
-//! payment-declined or cancelled. Every order ends in exactly one terminal state.
+//! An order moves forward only: placed → reserved → paid (confirmed) → completed, or ends
+//! rejected, payment-declined or cancelled. Every order ends in exactly one terminal state,
+//! and its history shows each status at most once.
+//!
+//! Orders is the authority on an order's lifecycle: whether an order is cancelled
+//! (`orders.cancelled`) or will be delivered (`orders.confirmed`) is decided by orders alone
+//! and told on orders' one stream, where order holds; shipping dispatches only confirmed
+//! orders.
 
 use mandate::{Event, Operation};
 use schemars::JsonSchema;
@@ -250,6 +256,38 @@ impl Event for OrderCancelled {
     const VERSION: u32 = 1;
 }
 
+/// `evt.orders.confirmed.v1`: the order is paid and orders commits to deliver it; from here
+/// it can no longer be cancelled.
+///
+/// Orders decides it when payments' capture reaches an order that is neither cancelled nor
+/// ended (the order becomes `paid`); a capture that finds the order cancelled confirms
+/// nothing (payments refunds it on `orders.cancelled`). Cancelling and confirming are both
+/// orders' decisions, told on orders' own stream, and `orders.cancel.v1` is refused once an
+/// order is confirmed: so an order is told confirmed or cancelled, never both, and in that
+/// order for every reader. Shipping dispatches exactly the confirmed orders.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OrderConfirmed {
+    pub order_id: String,
+    pub customer_id: String,
+    /// The capture it was confirmed on (`payments.captured.v1`'s `payment_id`).
+    pub payment_id: String,
+    /// What to deliver: the order's lines as placed.
+    pub lines: Vec<OrderLine>,
+    /// What was paid, in minor units of `currency`.
+    pub total_minor: i64,
+    /// ISO 4217 code, e.g. `EUR`.
+    pub currency: String,
+    /// RFC 3339 time of the capture it was confirmed on: the time of the `paid` step in the
+    /// order's history.
+    pub confirmed_at: String,
+}
+
+impl Event for OrderConfirmed {
+    const OWNER: &'static str = "orders";
+    const NAME: &'static str = "confirmed";
+    const VERSION: u32 = 1;
+}
+
 /// `evt.orders.completed.v1`: paid and dispatched.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderCompleted {
@@ -388,8 +426,9 @@ pub struct CancelOrderRequest {
     pub reason: String,
 }
 
-/// `svc.orders.cancel.v1`: cancel an order that is not yet paid. Errors: 404; 409 when it is
-/// already paid, dispatched or ended.
+/// `svc.orders.cancel.v1`: cancel an order that is not yet confirmed (paid). Errors: 404;
+/// 409 when it is confirmed, or has already ended — cancelled included ("already
+/// cancelled").
 #[derive(Debug)]
 pub struct CancelOrder;
 

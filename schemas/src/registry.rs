@@ -98,6 +98,7 @@ pub fn messages() -> Vec<Message> {
         event::<orders::OrderPlaced>(),
         event::<orders::OrderPlacedV2>(),
         event::<orders::OrderCancelled>(),
+        event::<orders::OrderConfirmed>(),
         event::<orders::OrderCompleted>(),
         event::<payments::PaymentCaptured>(),
         event::<payments::PaymentDeclined>(),

@@ -1,4 +1,4 @@
-//! Owned by `shipping`: shipments. Every captured payment is dispatched.
+//! Owned by `shipping`: shipments. Every order that orders confirmed is dispatched, once.
 
 use mandate::{Event, Operation};
 use schemars::JsonSchema;

@@ -1,31 +1,20 @@
-//! Cancelling: allowed until the order is paid. Inventory releases the stock and payments
-//! refunds a charge that raced the cancellation, both from `orders.cancelled`.
+//! Cancelling: allowed while the order is open — neither confirmed (paid) nor ended.
+//! Inventory releases the stock and payments refunds a capture that raced the cancellation,
+//! both from `orders.cancelled`; a capture that reaches orders after it confirms nothing
+//! (`progress.rs`), so shipping never hears of the order.
 
 use mandate::{Context, HandlerResult, ServiceError};
 use schemas::orders::{CancelOrderRequest, OrderCancelled, OrderStatus, OrderView};
 
-use crate::record;
+use crate::record::{self, OrderRecord};
 
 pub(crate) fn cancel(ctx: &mut Context<'_>, request: CancelOrderRequest) -> Result<OrderView, ServiceError> {
     let mut order = record::load(ctx, &request.order_id)?;
     if !order.placed {
         return Err(ServiceError::not_found(format!("no order {}", request.order_id)));
     }
-    match order.status() {
-        OrderStatus::Placed | OrderStatus::Reserved => {}
-        OrderStatus::Cancelled => {
-            // Cancelling twice is asking for what is already true.
-            return order
-                .into_view()
-                .ok_or_else(|| ServiceError::internal("incomplete order"));
-        }
-        other => {
-            return Err(ServiceError::conflict(format!(
-                "order {} is {} and can no longer be cancelled",
-                request.order_id,
-                record::status_name(other)
-            )));
-        }
+    if !order.is_open() {
+        return Err(refusal(&order));
     }
     let reason = if request.reason.trim().is_empty() {
         "cancelled by the customer".to_owned()
@@ -45,13 +34,25 @@ pub(crate) fn cancel(ctx: &mut Context<'_>, request: CancelOrderRequest) -> Resu
         .ok_or_else(|| ServiceError::internal("incomplete order"))
 }
 
+/// 409, saying why: the order is already cancelled, confirmed, or over.
+fn refusal(order: &OrderRecord) -> ServiceError {
+    let id = &order.order_id;
+    ServiceError::conflict(match order.status() {
+        OrderStatus::Cancelled => format!("order {id} is already cancelled"),
+        OrderStatus::Paid => {
+            format!("order {id} is paid and confirmed for delivery: it can no longer be cancelled")
+        }
+        ended => format!(
+            "order {id} has already ended ({}): it can no longer be cancelled",
+            record::status_name(ended)
+        ),
+    })
+}
+
 /// Its own `orders.cancelled`: a no-op after the command, the cancellation's rebirth in a
-/// rebuild.
+/// rebuild (the same step: same time, same reason).
 pub(crate) fn record_cancelled(ctx: &mut Context<'_>, cancelled: OrderCancelled) -> HandlerResult {
     let mut order = record::load(ctx, &cancelled.order_id)?;
-    if order.history.iter().any(|h| h.status == OrderStatus::Cancelled) {
-        return Ok(());
-    }
     order.advance(OrderStatus::Cancelled, ctx.event_time(), &cancelled.reason);
     record::save(ctx, &order)?;
     Ok(())

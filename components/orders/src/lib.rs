@@ -2,8 +2,12 @@
 //! list.
 //!
 //! The mandate in one component: orders never asks catalog for a price — it keeps its own
-//! price list from catalog's `product-upserted` events — and learns an order's fate only from
-//! the events of inventory, payments and shipping.
+//! price list from catalog's `product-upserted` events — and learns what happened to an order
+//! only from the events of inventory, payments and shipping.
+//!
+//! Orders is the authority on an order's lifecycle: it alone decides that an order is
+//! cancelled (`cancel.rs`) or confirmed for delivery (`progress.rs`), and tells both on its
+//! own stream, where order holds. Shipping dispatches only confirmed orders.
 
 mod cancel;
 mod place;
@@ -17,7 +21,8 @@ use mandate::Component;
 use schemas::catalog::ProductUpserted;
 use schemas::inventory::{StockRejected, StockReserved};
 use schemas::orders::{
-    CancelOrder, GetOrder, ListOrders, OrderCancelled, OrderCompleted, OrderPlaced, OrderPlacedV2, PlaceOrder,
+    CancelOrder, GetOrder, ListOrders, OrderCancelled, OrderCompleted, OrderConfirmed, OrderPlaced, OrderPlacedV2,
+    PlaceOrder,
 };
 use schemas::payments::{PaymentCaptured, PaymentDeclined};
 use schemas::shipping::ShipmentDispatched;
@@ -33,6 +38,7 @@ pub fn component() -> Component {
         // (docs/evolution.md, "The dual-publish window").
         .publishes::<OrderPlaced>()
         .publishes::<OrderCancelled>()
+        .publishes::<OrderConfirmed>()
         .publishes::<OrderCompleted>()
         .command::<PlaceOrder>(place::place)
         .command::<CancelOrder>(cancel::cancel)
@@ -43,6 +49,7 @@ pub fn component() -> Component {
         // v1 history (from before the migration, or the twin of a v2): the contract's upcast.
         .on::<OrderPlaced>(|ctx, v1: OrderPlaced| place::record_placed(ctx, v1.into()))
         .on::<OrderCancelled>(cancel::record_cancelled)
+        .on::<OrderConfirmed>(progress::record_confirmed)
         .on::<ProductUpserted>(prices::record_price)
         .on::<StockReserved>(progress::reserved)
         .on::<StockRejected>(progress::rejected)

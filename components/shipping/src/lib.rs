@@ -1,22 +1,25 @@
-//! The storefront's `shipping` component: shipments; dispatches every captured payment.
+//! The storefront's `shipping` component: shipments; dispatches every order that orders
+//! confirmed.
 //!
-//! Shipping reads one stream (payments') and decides nothing that depends on another, so
-//! re-reading that stream in a rebuild re-creates every shipment exactly: its id is derived
-//! from the capture event and its time is that event's time.
+//! Orders is the authority on an order's lifecycle: shipping does not decide whether a paid
+//! order may ship (a capture can race a cancellation), it follows orders' decision,
+//! `orders.confirmed`. Shipping reads that one stream and decides nothing that depends on
+//! another, so re-reading it in a rebuild re-creates every shipment exactly: its id is
+//! derived from the confirmation and its time is that event's time.
 
 mod dispatch;
 mod queries;
 
 use mandate::Component;
-use schemas::payments::PaymentCaptured;
+use schemas::orders::OrderConfirmed;
 use schemas::shipping::{GetShipment, ShipmentDispatched};
 
 /// The component: everything it publishes, subscribes to and serves, in one place.
 pub fn component() -> Component {
     Component::new("shipping")
         .version(env!("CARGO_PKG_VERSION"))
-        .description("shipments: dispatches every captured payment")
+        .description("shipments: dispatches every order that orders confirmed")
         .publishes::<ShipmentDispatched>()
-        .on::<PaymentCaptured>(dispatch::dispatch_paid_order)
+        .on::<OrderConfirmed>(dispatch::dispatch_confirmed_order)
         .query::<GetShipment>(queries::get_shipment)
 }

@@ -92,7 +92,12 @@ async fn a_first_order_through_the_gateway_completes_and_its_events_stream_live(
             .expect("open");
         seen.push_str(&String::from_utf8_lossy(&chunk));
     }
-    for kind in ["payments.captured.v1", "shipping.dispatched.v1", "orders.completed.v1"] {
+    for kind in [
+        "payments.captured.v1",
+        "orders.confirmed.v1",
+        "shipping.dispatched.v1",
+        "orders.completed.v1",
+    ] {
         assert!(
             seen.contains(&format!("event: {kind}")),
             "{kind} was not streamed:\n{seen}"

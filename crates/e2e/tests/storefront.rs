@@ -407,19 +407,52 @@ async fn check_invariants(stack: &Stack, day: &Day, order_ids: &[String], restoc
         assert_eq!(view.reserved, 0, "{sku}: a reservation outlived its order: {view:?}");
     }
 
-    // Exactly one terminal state per order; the ledger matches the completed orders.
+    // Exactly one terminal state per order, in its status and its history, and each status
+    // once; no cancelled order dispatched; the ledger and the shipped stock match the
+    // completed orders.
     let mut completed_total = 0i64;
     let mut captured_total = 0i64;
     let mut completed = BTreeSet::new();
     let mut captured = BTreeSet::new();
+    let mut shipped: BTreeMap<String, u64> = BTreeMap::new();
     let mut outcomes: BTreeMap<OrderStatus, usize> = BTreeMap::new();
     for order_id in order_ids {
         let order = get_order(stack, order_id).await;
         assert!(order.status.is_terminal(), "order {order_id} did not end: {order:?}");
+        let ends: Vec<OrderStatus> = order
+            .history
+            .iter()
+            .map(|c| c.status)
+            .filter(|s| s.is_terminal())
+            .collect();
+        assert_eq!(ends, [order.status], "order {order_id}: one terminal state: {order:?}");
+        let steps: BTreeSet<OrderStatus> = order.history.iter().map(|c| c.status).collect();
+        assert_eq!(
+            steps.len(),
+            order.history.len(),
+            "order {order_id}: a status twice: {order:?}"
+        );
         *outcomes.entry(order.status).or_default() += 1;
+        if order.status == OrderStatus::Cancelled {
+            let shipment = call::<GetShipment>(
+                stack,
+                &GetShipmentRequest {
+                    order_id: order_id.clone(),
+                },
+            )
+            .await;
+            assert_eq!(
+                shipment.as_ref().err().and_then(|e| e.service_error()).map(|e| e.code),
+                Some(404),
+                "cancelled order {order_id} was dispatched: {shipment:?}"
+            );
+        }
         if order.status == OrderStatus::Completed {
             completed_total += order.total_minor;
             completed.insert(order_id.clone());
+            for line in &order.lines {
+                *shipped.entry(line.sku.clone()).or_default() += u64::from(line.quantity);
+            }
         }
         if let Some(payment) = payment(stack, order_id).await {
             if payment.status == PaymentStatus::Captured {
@@ -449,6 +482,13 @@ async fn check_invariants(stack: &Stack, day: &Day, order_ids: &[String], restoc
         captured_total, completed_total,
         "the ledger's captured sum equals the completed totals"
     );
+    for (sku, _) in &day.skus {
+        assert_eq!(
+            stock(stack, sku).await.shipped,
+            shipped.get(*sku).copied().unwrap_or(0),
+            "{sku}: shipped = the units of the completed orders"
+        );
+    }
 
     // Nothing doubled: no event about an order was published twice.
     for stream in ["EVT_ORDERS", "EVT_INVENTORY", "EVT_PAYMENTS", "EVT_SHIPPING"] {

@@ -27,6 +27,27 @@ pub(crate) enum IdPolicy {
 
 /// A handler's window on its own state and the outbox. Everything it writes or emits is
 /// committed atomically with the stream position of the event it handles — or not at all.
+///
+/// # Idempotent on the business key, not only on the message id
+///
+/// The kit applies each *message* once: a redelivery (same stream sequence) is skipped. It
+/// cannot know that two messages tell the same *fact*: an event published again under a
+/// new `ce-id` (an owner's bug, an operator's `mandate import`, a dead letter retried under
+/// a new id), or the two majors of one event during a migration, reach the handler as new
+/// messages. So a handler makes each effect idempotent on its business key — the entity and
+/// the transition — and never on [`Meta::id`](crate::envelope::Meta):
+///
+/// - keep the entity's state and skip a transition it has already made: an order's history
+///   gains no second `reserved`, a shipment is one per order, a charge is decided once;
+/// - key what you record by the entity, not by the event (a notification per order and
+///   kind of event, not per `ce-id`); a command's idempotency key or an event's own id field
+///   (`restock_id`) is a business key too;
+/// - when the same fact is told twice with different details (a later time), pick the one
+///   that stands by a rule that does not depend on arrival (the earlier time, the higher
+///   revision), so a rebuild that meets the copies in another order ends the same;
+/// - decide a question that two streams could race on (may this order still be cancelled?
+///   may it ship?) in one owner, and tell the decision on that owner's one stream: order
+///   holds only within a stream.
 #[derive(Debug)]
 pub struct Context<'a> {
     pub(crate) tx: &'a mut Tx,

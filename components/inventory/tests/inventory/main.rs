@@ -1,6 +1,7 @@
 //! Inventory against a real nats-server, over the bus only. Every stock read checks the
 //! conservation invariant (`fixtures::stock`).
 
+mod duplicates;
 mod fixtures;
 mod out_of_order;
 mod placed_v2;

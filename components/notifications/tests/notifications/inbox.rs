@@ -1,7 +1,8 @@
 use schemas::notifications::{ListNotifications, ListNotificationsRequest, Notification};
 
 use crate::fixtures::{
-    cancelled, completed, declined, dispatched, inbox, list, placed, publish_at, refunded, rejected, start,
+    cancelled, completed, declined, dispatched, inbox, list, placed, publish_at, publish_copy, refunded, rejected,
+    start,
 };
 
 /// One message per customer-facing event, carrying the event's id, time and type.
@@ -80,6 +81,44 @@ async fn an_event_delivered_twice_is_one_message() {
     notifications.shutdown().await.expect("clean shutdown");
 }
 
+/// Finding 5: an event told again under a new `ce-id` — a copy with the same time, or a
+/// later one — is a new message to the kit but the same fact: the customer hears of each
+/// (order, kind of event) once, the first telling.
+#[tokio::test]
+async fn an_event_told_again_under_a_new_id_is_still_one_message() {
+    let (h, notifications) = start().await;
+    let at = |second: u32| format!("2026-03-01T10:00:{second:02}Z");
+    let later = |second: u32| format!("2026-03-01T11:00:{second:02}Z");
+    macro_rules! told_three_times {
+        ($event:expr, $second:expr) => {{
+            let event = $event;
+            let first = publish_at(&h, &event, &at($second)).await;
+            publish_copy(&h, &first, &event, 1).await;
+            publish_at(&h, &event, &later($second)).await;
+            first
+        }};
+    }
+    let first = [
+        told_three_times!(placed("o1", "grace"), 1),
+        told_three_times!(rejected("o1", "grace"), 2),
+        told_three_times!(declined("o1", "grace"), 3),
+        told_three_times!(refunded("o1", "grace"), 4),
+        told_three_times!(dispatched("o1", "grace"), 5),
+        told_three_times!(completed("o1", "grace"), 6),
+        told_three_times!(cancelled("o1", "grace"), 7),
+    ];
+    h.wait_applied("notifications", 3 * first.len() as u64).await;
+    let messages = list(&h, "grace", None, 100).await.items;
+    let told: Vec<(&str, &str)> = messages.iter().map(|m| (m.kind.as_str(), m.id.as_str())).collect();
+    let expected: Vec<(&str, &str)> = first.iter().map(|m| (m.kind.as_str(), m.id.as_str())).collect();
+    assert_eq!(told, expected, "one message per kind of event, from its first telling");
+
+    // Another order's events are other facts.
+    publish_at(&h, &dispatched("o2", "grace"), &at(8)).await;
+    assert_eq!(inbox(&h, "grace", 8).await.len(), 8);
+    notifications.shutdown().await.expect("clean shutdown");
+}
+
 #[tokio::test]
 async fn a_customer_sees_only_their_messages_oldest_first_in_pages() {
     let (h, notifications) = start().await;
@@ -138,18 +177,20 @@ async fn a_customer_sees_only_their_messages_oldest_first_in_pages() {
     notifications.shutdown().await.expect("clean shutdown");
 }
 
-/// An event that names no customer cannot be filed; it is dead-lettered, not dropped.
+/// An event that names no customer, or no order, cannot be filed; it is dead-lettered, not
+/// dropped.
 #[tokio::test]
-async fn an_event_without_a_customer_is_dead_lettered() {
+async fn an_event_without_a_customer_or_an_order_is_dead_lettered() {
     let (h, notifications) = start().await;
     publish_at(&h, &rejected("o1", ""), "2026-03-01T10:00:00Z").await;
+    publish_at(&h, &dispatched("", "frank"), "2026-03-01T10:00:00Z").await;
     publish_at(&h, &placed("o2", "frank"), "2026-03-01T10:00:01Z").await;
     assert_eq!(inbox(&h, "frank", 1).await.len(), 1, "the other events are handled");
-    testkit::eventually("the event to be dead-lettered", || async {
+    testkit::eventually("the events to be dead-lettered", || async {
         let status = h.bus.status("notifications").await.ok()?;
-        (status.dead_letters == 1).then_some(())
+        (status.dead_letters == 2).then_some(())
     })
     .await;
-    assert_eq!(h.stream_messages("DLQ").await, 1);
+    assert_eq!(h.stream_messages("DLQ").await, 2);
     notifications.shutdown().await.expect("clean shutdown");
 }

@@ -1,5 +1,6 @@
 //! Payments against a real nats-server, over the bus only.
 
+mod duplicates;
 mod fixtures;
 mod ledger;
 mod out_of_order;

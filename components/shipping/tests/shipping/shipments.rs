@@ -1,15 +1,46 @@
-use mandate::envelope::derived_id;
-use mandate::{CallError, Running};
+//! Shipping dispatches what orders confirmed: once per order, whatever the message ids.
+
+use mandate::envelope::{Meta, derived_id};
+use mandate::{CallError, Event, Running};
+use schemas::orders::{OrderConfirmed, OrderLine};
 use schemas::payments::PaymentCaptured;
 use schemas::shipping::{GetShipment, GetShipmentRequest, ShipmentDispatched, ShipmentView};
 
 use testkit::{Harness, Watch};
 
 async fn start() -> (Harness, Running, Watch) {
-    let h = Harness::new(&["payments"]).await;
+    let h = Harness::new(&["orders", "payments"]).await;
     let running = h.start(shipping::component()).await;
     let published = h.watch("evt.shipping.>").await;
     (h, running, published)
+}
+
+fn confirmed(order: &str) -> OrderConfirmed {
+    OrderConfirmed {
+        order_id: order.into(),
+        customer_id: format!("customer-of-{order}"),
+        payment_id: format!("payment-{order}"),
+        lines: vec![OrderLine {
+            sku: "tea".into(),
+            quantity: 2,
+            unit_price_minor: 50,
+        }],
+        total_minor: 100,
+        currency: "EUR".into(),
+        confirmed_at: "2026-03-01T10:00:00Z".into(),
+    }
+}
+
+/// Publishes `event` again as a copy of the one published under `meta`: the same body and
+/// time under a new `ce-id`.
+async fn resend<E: Event>(h: &Harness, meta: &Meta, event: &E, copy: u32) {
+    let mut again = meta.clone();
+    again.id = format!("{}-copy-{copy}", meta.id);
+    let body = rmp_serde::to_vec_named(event).expect("encodes");
+    h.bus
+        .publish_raw(&E::subject(), again.to_headers(), body.into())
+        .await
+        .expect("published");
 }
 
 fn captured(order: &str) -> PaymentCaptured {
@@ -29,11 +60,11 @@ async fn shipment(h: &Harness, order: &str) -> Result<ShipmentView, CallError> {
 }
 
 #[tokio::test]
-async fn a_captured_payment_is_dispatched_once_with_an_id_and_time_from_the_event() {
+async fn a_confirmed_order_is_dispatched_once_with_an_id_and_time_from_the_event() {
     let (h, shipping, mut published) = start().await;
-    let capture = h.bus.publish(&captured("o1")).await.expect("published");
+    let confirmation = h.bus.publish(&confirmed("o1")).await.expect("published");
     let (meta, dispatched) = published.next::<ShipmentDispatched>().await;
-    let expected_id = derived_id("shipping", &capture.id, "shipment");
+    let expected_id = derived_id("shipping", &confirmation.id, "shipment");
     assert_eq!(
         dispatched,
         ShipmentDispatched {
@@ -43,26 +74,50 @@ async fn a_captured_payment_is_dispatched_once_with_an_id_and_time_from_the_even
         }
     );
     assert_eq!(
-        meta.correlation_id, capture.correlation_id,
+        meta.correlation_id, confirmation.correlation_id,
         "one order, one correlation"
     );
     let first = ShipmentView {
         shipment_id: expected_id,
         order_id: "o1".into(),
         customer_id: "customer-of-o1".into(),
-        dispatched_at: capture.time,
+        dispatched_at: confirmation.time.clone(),
     };
     assert_eq!(shipment(&h, "o1").await.expect("a shipment"), first);
 
-    // Another capture for the same order ships nothing more.
-    h.bus.publish(&captured("o1")).await.expect("published");
-    h.wait_applied("shipping", 2).await;
+    // The same confirmation told again under new ids, at the same time or later, ships
+    // nothing more: one shipment per order.
+    resend(&h, &confirmation, &confirmed("o1"), 1).await;
+    resend(&h, &confirmation, &confirmed("o1"), 2).await;
+    h.bus.publish(&confirmed("o1")).await.expect("published");
+    h.wait_applied("shipping", 4).await;
     published.assert_silent().await;
     assert_eq!(
         shipment(&h, "o1").await.expect("a shipment"),
         first,
         "the first shipment stands"
     );
+    shipping.shutdown().await.expect("clean shutdown");
+}
+
+/// Finding 3: shipping dispatched on `payments.captured`, also for an order cancelled
+/// while it was being captured. A capture is payments' fact, not orders' decision: alone,
+/// it ships nothing.
+#[tokio::test]
+async fn a_capture_alone_ships_nothing() {
+    let (h, shipping, mut published) = start().await;
+    h.bus.publish(&captured("o1")).await.expect("published");
+    // A confirmation published after it: once that is shipped, the capture was seen too
+    // if shipping were reading payments' stream at all.
+    h.bus.publish(&confirmed("o2")).await.expect("published");
+    assert_eq!(published.next::<ShipmentDispatched>().await.1.order_id, "o2");
+    published.assert_silent().await;
+    let code = shipment(&h, "o1")
+        .await
+        .expect_err("no shipment")
+        .service_error()
+        .map(|e| e.code);
+    assert_eq!(code, Some(404));
     shipping.shutdown().await.expect("clean shutdown");
 }
 
@@ -79,7 +134,7 @@ async fn orders_not_dispatched_have_no_shipment() {
 async fn a_rebuild_reproduces_the_shipments_and_publishes_nothing_again() {
     let (h, shipping, mut published) = start().await;
     for order in ["o1", "o2", "o3"] {
-        h.bus.publish(&captured(order)).await.expect("published");
+        h.bus.publish(&confirmed(order)).await.expect("published");
         published.next::<ShipmentDispatched>().await;
     }
     let mut before = Vec::new();
@@ -99,7 +154,7 @@ async fn a_rebuild_reproduces_the_shipments_and_publishes_nothing_again() {
     assert_eq!(h.stream_messages("EVT_SHIPPING").await, 3);
 
     // Past the replay point, normal again.
-    h.bus.publish(&captured("o4")).await.expect("published");
+    h.bus.publish(&confirmed("o4")).await.expect("published");
     assert_eq!(published.next::<ShipmentDispatched>().await.1.order_id, "o4");
     shipping.shutdown().await.expect("clean shutdown");
 }
