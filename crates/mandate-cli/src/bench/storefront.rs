@@ -2,8 +2,8 @@
 //! binaries next to this executable), driven over the bus: orders placed with
 //! `orders.place.v1` until `orders.completed.v1` says each one is done.
 //!
-//! The baselines run the same critical path — a place request, then four hops
-//! (placed → reserved → captured → dispatched → completed) — as threads of this process,
+//! The baselines run the same critical path — a place request, then five hops (placed →
+//! reserved → captured → confirmed → dispatched → completed) — as threads of this process,
 //! one current_thread runtime each (like the components' processes): (a) with async-nats
 //! alone, (b) hand-written with a sled store per stage, flush + fdatasync per batch and an
 //! outbox, as the kit does. The kit does more than the critical path (orders records every
@@ -81,7 +81,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Scenario> {
         kit: format!(
             "catalog, inventory, orders, payments, shipping, notifications as processes; {SATURATION_IN_FLIGHT} `orders.place.v1` calls in flight at saturation, open-loop arrivals for the latency; place → `orders.completed.v1`"
         ),
-        a: "the critical path (place request + 4 hops) with async-nats only, one thread + runtime per stage".to_owned(),
+        a: "the critical path (place request + 5 hops) with async-nats only, one thread + runtime per stage".to_owned(),
         b: "the critical path hand-written: each stage pull → sled state + outbox → flush + fdatasync → publish pipelined → delete on ack → ack-all; the place service commits each request the same way".to_owned(),
         skipped: None,
         metrics: Vec::new(),
@@ -513,7 +513,9 @@ impl Stack {
         let hops = [
             ("reserve", "sfb.evt.placed", "sfb.evt.reserved"),
             ("capture", "sfb.evt.reserved", "sfb.evt.captured"),
-            ("dispatch", "sfb.evt.captured", "sfb.evt.dispatched"),
+            // Orders confirms what was paid; shipping dispatches only confirmed orders.
+            ("confirm", "sfb.evt.captured", "sfb.evt.confirmed"),
+            ("dispatch", "sfb.evt.confirmed", "sfb.evt.dispatched"),
             ("complete", "sfb.evt.dispatched", "sfb.evt.completed"),
         ];
         let batch = bench.settings.batch_size as usize;
