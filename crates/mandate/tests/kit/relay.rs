@@ -1,0 +1,215 @@
+//! Nothing can block the relay: an outbox entry the server refuses for good is set aside (and
+//! counted in the admin status), the entries behind it are published in commit order; an
+//! outage sets nothing aside.
+
+use std::sync::{Mutex, mpsc};
+use std::time::Duration;
+
+use async_nats::jetstream::stream;
+use mandate::admin::RebuildRequest;
+use mandate::envelope::Meta;
+use mandate::{Component, DEAD_LETTER_STREAM, Event, Fault};
+use schemas::inventory::StockReserved;
+use schemas::orders::{OrderPlaced, PlaceOrder};
+
+use crate::common::{Harness, eventually, inventory, large_request, orders, place_request, placed};
+
+/// The order ids of the `orders.placed.v1` events in `EVT_ORDERS`, in stream order.
+async fn placed_orders(h: &Harness) -> Vec<String> {
+    h.read_stream("EVT_ORDERS")
+        .await
+        .iter()
+        .map(|m| rmp_serde::from_slice::<OrderPlaced>(&m.payload).expect("decodes").order_id)
+        .collect()
+}
+
+async fn wait_for_empty_outbox(h: &Harness, component: &str) {
+    eventually(&format!("{component}'s outbox to be empty"), || async {
+        (h.bus.status(component).await.ok()?.outbox_depth == 0).then_some(())
+    })
+    .await;
+}
+
+/// A store written while the server allowed 1 MB holds an event the server, restarted with a
+/// 64 KiB limit, can never take: it is set aside, the others go out in order, and a rebuild
+/// (whose drain used to fail on it with a 503) works again.
+#[tokio::test]
+async fn an_entry_too_large_for_the_restarted_server_is_set_aside_and_the_rest_published_in_order() {
+    let mut h = Harness::new(&[]).await;
+    let mut options = h.options();
+    options.fault = Fault::ParkRelay;
+    let first = h.start_with(orders(), options).await;
+    for request in [
+        place_request("o-1", "alice", "sku-1", 1),
+        large_request("o-2", 1800),
+        place_request("o-3", "alice", "sku-1", 1),
+    ] {
+        h.bus
+            .call::<PlaceOrder>(&request)
+            .await
+            .expect("placed under a 1 MB limit");
+    }
+    first.kill().await;
+    h.server.restart_with_config("max_payload: 65536");
+
+    let second = h.start(orders()).await;
+    eventually("the two that fit to be published", || async {
+        (h.stream_messages("EVT_ORDERS").await == 2).then_some(())
+    })
+    .await;
+    assert_eq!(placed_orders(&h).await, ["o-1", "o-3"], "in commit order");
+    wait_for_empty_outbox(&h, "orders").await;
+
+    h.bus
+        .rebuild("orders", &RebuildRequest::default())
+        .await
+        .expect("the drain before a rebuild succeeds");
+    h.bus
+        .call::<PlaceOrder>(&place_request("o-4", "alice", "sku-1", 1))
+        .await
+        .expect("placed");
+    eventually("a later event to be published", || async {
+        (h.stream_messages("EVT_ORDERS").await == 3).then_some(())
+    })
+    .await;
+    assert_eq!(placed_orders(&h).await, ["o-1", "o-3", "o-4"]);
+    second.shutdown().await.expect("clean shutdown");
+}
+
+/// JetStream refuses a message larger than its stream's `max_msg_size` (within max_payload):
+/// a refusal for good, set aside.
+#[tokio::test]
+async fn an_entry_its_stream_refuses_for_good_is_set_aside() {
+    let h = Harness::new(&[]).await;
+    h.bus
+        .jetstream()
+        .create_stream(stream::Config {
+            name: "EVT_ORDERS".into(),
+            subjects: vec!["evt.orders.>".into()],
+            max_message_size: 16 * 1024,
+            duplicate_window: Duration::from_secs(120),
+            ..Default::default()
+        })
+        .await
+        .expect("stream created");
+    let running = h.start(orders()).await;
+    for request in [
+        place_request("o-1", "alice", "sku-1", 1),
+        large_request("o-2", 600),
+        place_request("o-3", "alice", "sku-1", 1),
+    ] {
+        h.bus.call::<PlaceOrder>(&request).await.expect("placed");
+    }
+    wait_for_empty_outbox(&h, "orders").await;
+    assert_eq!(placed_orders(&h).await, ["o-1", "o-3"]);
+    running.shutdown().await.expect("clean shutdown");
+}
+
+/// With no stream to take `dlq.<component>`, a dead letter is set aside (confirmed with
+/// JetStream: the stream does not exist), and what the component emits after it goes out.
+#[tokio::test]
+async fn a_dead_letter_with_no_stream_to_hold_it_is_set_aside() {
+    let h = Harness::new(&["orders"]).await;
+    let running = h.start(inventory()).await;
+    h.bus
+        .jetstream()
+        .delete_stream(DEAD_LETTER_STREAM)
+        .await
+        .expect("DLQ deleted");
+    h.bus
+        .publish_raw(
+            &OrderPlaced::subject(),
+            Meta::originate("orders", OrderPlaced::ce_type()).to_headers(),
+            bytes::Bytes::from_static(b"\xc1"),
+        )
+        .await
+        .expect("published");
+    h.bus
+        .publish(&placed("o-1", "carol", "sku-1", 1))
+        .await
+        .expect("published");
+    eventually("the reservation to be published", || async {
+        (h.stream_messages("EVT_INVENTORY").await == 1).then_some(())
+    })
+    .await;
+    wait_for_empty_outbox(&h, "inventory").await;
+    running.shutdown().await.expect("clean shutdown");
+}
+
+/// A server that goes away is no refusal: the relay keeps retrying in order and, once the
+/// server is back, publishes everything; nothing is set aside.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_outage_sets_nothing_aside_and_everything_is_published_in_order() {
+    let mut h = Harness::new(&["orders"]).await;
+    // The handler of the order of `gate` waits, holding its batch, until the server is down:
+    // its reservation is committed, and relayed, while there is no server.
+    let (reached, at_gate) = mpsc::channel::<()>();
+    let (open, gate) = mpsc::channel::<()>();
+    let (reached, gate) = (Mutex::new(reached), Mutex::new(gate));
+    let component = Component::new("inventory")
+        .publishes::<StockReserved>()
+        .on::<OrderPlaced>(move |ctx, order: OrderPlaced| {
+            if order.customer_id == "gate" {
+                let _ = reached.lock().expect("lock").send(());
+                let _ = gate.lock().expect("lock").recv_timeout(Duration::from_secs(30));
+            }
+            ctx.emit(&StockReserved {
+                order_id: order.order_id,
+                customer_id: order.customer_id,
+                lines: Vec::new(),
+                amount_minor: order.total_minor,
+                currency: order.currency,
+                payment_token: order.payment_token,
+            })
+        });
+    let running = h.start(component).await;
+    h.bus
+        .publish(&placed("o-1", "carol", "sku-1", 1))
+        .await
+        .expect("published");
+    eventually("the first reservation", || async {
+        (h.stream_messages("EVT_INVENTORY").await == 1).then_some(())
+    })
+    .await;
+    h.bus
+        .publish(&placed("o-2", "gate", "sku-1", 1))
+        .await
+        .expect("published");
+    tokio::task::spawn_blocking(move || at_gate.recv_timeout(Duration::from_secs(10)))
+        .await
+        .expect("joins")
+        .expect("the handler reached the gate");
+
+    tokio::task::block_in_place(|| h.server.stop());
+    open.send(()).expect("the handler waits");
+    // The relay tries, and fails, while the server is away.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::task::block_in_place(|| h.server.restart());
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while h.stream_messages("EVT_INVENTORY").await < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "the reservation was never published");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    h.bus
+        .publish(&placed("o-3", "carol", "sku-1", 1))
+        .await
+        .expect("published");
+    eventually("the reservation after the outage", || async {
+        (h.stream_messages("EVT_INVENTORY").await == 3).then_some(())
+    })
+    .await;
+    let reserved: Vec<String> = h
+        .read_stream("EVT_INVENTORY")
+        .await
+        .iter()
+        .map(|m| {
+            rmp_serde::from_slice::<StockReserved>(&m.payload)
+                .expect("decodes")
+                .order_id
+        })
+        .collect();
+    assert_eq!(reserved, ["o-1", "o-2", "o-3"]);
+    wait_for_empty_outbox(&h, "inventory").await;
+    running.shutdown().await.expect("clean shutdown");
+}
