@@ -9,13 +9,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::HeaderMap;
-use async_nats::jetstream::{self, context::PublishAckFuture, message::PublishMessage};
+use async_nats::jetstream::context::{GetStreamErrorKind, PublishAckFuture, PublishErrorKind};
+use async_nats::jetstream::{self, ErrorCode, message::PublishMessage};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::contract::{DEAD_LETTER_STREAM, stream_name};
 use crate::envelope::{Meta, NATS_MSG_ID};
 use crate::error::{Error, Result};
+use crate::setaside::{self, Refused};
 use crate::store::{OUTBOX, Store, StoreError, Tx, encode_u64, key};
 
 /// How many messages the relay keeps in flight before it waits for their acks.
@@ -31,6 +34,28 @@ pub(crate) struct OutMessage {
 }
 
 impl OutMessage {
+    /// The size the server counts against its `max_payload`: the payload plus the encoded
+    /// header block. The relay sends exactly these headers (`Nats-Msg-Id` is among them).
+    pub(crate) fn wire_size(&self) -> usize {
+        wire_size(
+            self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+            self.payload.len(),
+        )
+    }
+
+    /// Refuses a message the server could never take, naming it as `what`.
+    pub(crate) fn check_fits(&self, what: impl FnOnce() -> String, max_payload: usize) -> Result<(), TooLarge> {
+        let size = self.wire_size();
+        if size > max_payload {
+            return Err(TooLarge {
+                what: what(),
+                size,
+                max_payload,
+            });
+        }
+        Ok(())
+    }
+
     pub(crate) fn event(subject: String, meta: &Meta, payload: Vec<u8>) -> OutMessage {
         OutMessage {
             subject,
@@ -63,6 +88,33 @@ impl Staged<'_> {
         }
         headers
     }
+}
+
+/// What NATS counts against `max_payload` (async-nats' client check, the server's `HPUB`
+/// size): the payload, plus — when there are headers — `NATS/1.0\r\n`, a `name: value\r\n`
+/// line per value and a closing `\r\n`.
+pub(crate) fn wire_size<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str)>, payload: usize) -> usize {
+    let mut headers = headers.into_iter().peekable();
+    if headers.peek().is_none() {
+        return payload;
+    }
+    let lines: usize = headers.map(|(name, value)| name.len() + value.len() + 4).sum();
+    "NATS/1.0\r\n".len() + lines + "\r\n".len() + payload
+}
+
+/// A message larger than the server's `max_payload`: no server with that limit will ever
+/// take it, so the kit refuses to commit it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{what} would be {size} bytes with its headers, more than the server's max_payload of {max_payload} bytes: it could never be published"
+)]
+pub struct TooLarge {
+    /// What was refused, e.g. `event orders.placed.v2`.
+    pub what: String,
+    /// Payload plus encoded headers, in bytes.
+    pub size: usize,
+    /// The server's limit, from its INFO.
+    pub max_payload: usize,
 }
 
 pub(crate) fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
@@ -161,10 +213,14 @@ impl Relay {
     }
 
     /// Publishes up to one window of staged messages, pipelined, and deletes those JetStream
-    /// acknowledged. Returns how many were published.
+    /// acknowledged. An entry the server refuses for good is set aside (`setaside.rs`) instead
+    /// of holding up the ones behind it; anything else that fails (a timeout, a lost
+    /// connection) stays where it is and is retried in order. Returns how many entries left
+    /// the outbox.
     async fn publish_some(&self) -> Result<usize> {
         let _publisher = self.publishing.lock().await;
-        let mut in_flight: Vec<(sled::IVec, PublishAckFuture)> = Vec::new();
+        let mut in_flight: Vec<(sled::IVec, sled::IVec, PublishAckFuture)> = Vec::new();
+        let mut refused = Vec::new();
         let mut first_error = None;
         for entry in self.store.scan_raw(OUTBOX).take(WINDOW) {
             let (key, value) = entry.map_err(StoreError::from)?;
@@ -187,18 +243,35 @@ impl Relay {
                 .send_publish(message.subject.to_owned(), publish.payload(payload))
                 .await
             {
-                Ok(ack) => in_flight.push((key, ack)),
-                Err(err) => {
-                    first_error = Some(Error::js("outbox publish", err));
-                    break;
-                }
+                Ok(ack) => in_flight.push((key, value, ack)),
+                Err(err) => match refusal(&err) {
+                    Verdict::Refused(reason) => refused.push(Refused::new(key, value, reason)),
+                    // Nothing was sent: there is no stream to ask about.
+                    Verdict::NoStream | Verdict::Transient => {
+                        first_error = Some(Error::js("outbox publish", err));
+                        break;
+                    }
+                },
             }
         }
         let mut acked = Vec::with_capacity(in_flight.len());
-        for (key, ack) in in_flight {
-            match ack.await {
-                Ok(_) => acked.push(key),
-                Err(err) => {
+        let mut streams = MissingStreams::default();
+        for (key, value, ack) in in_flight {
+            let err = match ack.await {
+                Ok(_) => {
+                    acked.push(key);
+                    continue;
+                }
+                Err(err) => err,
+            };
+            let reason = match refusal(&err) {
+                Verdict::Refused(reason) => Some(reason),
+                Verdict::NoStream => streams.confirm(&self.js, &value).await,
+                Verdict::Transient => None,
+            };
+            match reason {
+                Some(reason) => refused.push(Refused::new(key, value, reason)),
+                None => {
                     first_error.get_or_insert(Error::js("outbox publish ack", err));
                 }
             }
@@ -208,9 +281,107 @@ impl Relay {
             self.store.remove_raw(acked)?;
             tracing::debug!(published, "outbox relay published");
         }
-        match first_error {
-            Some(err) if published == 0 => Err(err),
-            _ => Ok(published),
+        let set_aside = refused.len();
+        if set_aside > 0 {
+            setaside::set_aside(&self.store, refused)?;
         }
+        match first_error {
+            Some(err) if published + set_aside == 0 => Err(err),
+            _ => Ok(published + set_aside),
+        }
+    }
+}
+
+/// What a failed publish says about the message.
+enum Verdict {
+    /// The server will never take it, for this reason.
+    Refused(String),
+    /// No stream answered: refused for good only if JetStream confirms that the stream for
+    /// the subject does not exist (right after a restart, streams answer late).
+    NoStream,
+    /// A retry may get through: a timeout, a lost connection, a server starting.
+    Transient,
+}
+
+/// Sorts a publish error. A permission violation is not told apart: the server drops the
+/// message with an asynchronous `-ERR` and the ack times out, which looks like a slow server,
+/// so it is retried like one.
+fn refusal(err: &jetstream::context::PublishError) -> Verdict {
+    match err.kind() {
+        // async-nats' own check against the max_payload of the server's INFO: nothing sent.
+        PublishErrorKind::MaxPayloadExceeded => {
+            Verdict::Refused(format!("larger than the server's max_payload ({err})"))
+        }
+        PublishErrorKind::StreamNotFound => Verdict::NoStream,
+        PublishErrorKind::Other => {
+            let code = std::error::Error::source(err)
+                .and_then(|source| source.downcast_ref::<jetstream::Error>())
+                .map(jetstream::Error::error_code);
+            match code {
+                Some(ErrorCode::STREAM_MESSAGE_EXCEEDS_MAXIMUM | ErrorCode::STREAM_HEADER_EXCEEDS_MAXIMUM) => {
+                    Verdict::Refused(format!("JetStream refuses it for good ({err})"))
+                }
+                _ => Verdict::Transient,
+            }
+        }
+        _ => Verdict::Transient,
+    }
+}
+
+/// Streams JetStream said do not exist, asked once per stream per window.
+#[derive(Default)]
+struct MissingStreams {
+    known: std::collections::HashMap<String, bool>,
+}
+
+impl MissingStreams {
+    /// The reason to set `entry` aside if the stream that should take its subject does not
+    /// exist; `None` (retry) if it exists or JetStream does not say.
+    async fn confirm(&mut self, js: &jetstream::Context, entry: &[u8]) -> Option<String> {
+        let message: Staged<'_> = rmp_serde::from_slice(entry).ok()?;
+        let stream = capturing_stream(message.subject)?;
+        let missing = match self.known.get(&stream) {
+            Some(missing) => *missing,
+            None => {
+                let missing = match js.get_stream(&stream).await {
+                    Ok(_) => false,
+                    Err(err) => matches!(
+                        err.kind(),
+                        GetStreamErrorKind::JetStream(e) if e.error_code() == ErrorCode::STREAM_NOT_FOUND
+                    ),
+                };
+                self.known.insert(stream.clone(), missing);
+                missing
+            }
+        };
+        missing.then(|| {
+            format!(
+                "no stream takes {}: JetStream has no stream {stream} (create it, then retry the set-aside entries)",
+                message.subject
+            )
+        })
+    }
+}
+
+/// The stream that should capture an outbox subject: `EVT_<OWNER>` for `evt.<owner>.…`,
+/// `DLQ` for `dlq.…`.
+fn capturing_stream(subject: &str) -> Option<String> {
+    let mut tokens = subject.split('.');
+    match (tokens.next()?, tokens.next()?) {
+        ("evt", owner) => Some(stream_name(owner)),
+        ("dlq", _) => Some(DEAD_LETTER_STREAM.to_owned()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wire_size_is_the_payload_plus_the_encoded_header_block() {
+        assert_eq!(wire_size([], 3), 3, "no header block without headers");
+        // "NATS/1.0\r\n" + "a: bc\r\n" + "\r\n" + the payload.
+        assert_eq!(wire_size([("a", "bc")], 3), 10 + 7 + 2 + 3);
     }
 }

@@ -63,6 +63,13 @@ pub(crate) struct ConsumerTasks {
 }
 
 impl Shared {
+    /// The largest message the server takes — payload plus encoded headers — as its INFO
+    /// says. The client updates it on every (re)connect, so a server restarted with another
+    /// limit is followed; what is emitted is checked against it when it is staged.
+    pub(crate) fn max_payload(&self) -> usize {
+        self.client.max_payload()
+    }
+
     pub(crate) fn is_rebuilding(&self) -> bool {
         *self.rebuilding.borrow()
     }
@@ -194,6 +201,7 @@ pub(crate) async fn start(component: Component, options: Options) -> Result<Runn
         source,
     })?;
     let client = crate::connect::connect(&options.connection, &component.name).await?;
+    tracing::info!(max_payload = client.max_payload(), "the server's max payload");
     let js = jetstream::new(client.clone());
     if !component.publish_subjects.is_empty() {
         ensure_own_stream(&js, &component.name, usize::from(options.stream_replicas)).await?;

@@ -215,7 +215,11 @@ pub fn wire_size(headers: Option<&async_nats::HeaderMap>, payload: usize) -> usi
     let block = headers.filter(|h| !h.is_empty()).map_or(0, |headers| {
         let lines: usize = headers
             .iter()
-            .flat_map(|(name, values)| values.iter().map(move |v| name.to_string().len() + 2 + v.as_str().len() + 2))
+            .flat_map(|(name, values)| {
+                values
+                    .iter()
+                    .map(move |v| name.to_string().len() + 2 + v.as_str().len() + 2)
+            })
             .sum();
         "NATS/1.0\r\n".len() + lines + 2
     });

@@ -54,7 +54,11 @@ fn assert_body_left_out(h: &Harness, letter: &async_nats::Message, sequence: u64
     assert_eq!(header(letter, DLQ_SUBJECT), OrderPlaced::subject());
     assert_eq!(header(letter, DLQ_STREAM), "EVT_ORDERS", "where to read it back");
     assert_eq!(header(letter, DLQ_SEQUENCE), sequence.to_string());
-    assert_eq!(header(letter, "ce-type"), "orders.placed.v1", "the original headers are kept");
+    assert_eq!(
+        header(letter, "ce-type"),
+        "orders.placed.v1",
+        "the original headers are kept"
+    );
     assert!(wire_size(letter.headers.as_ref(), letter.payload.len()) <= max);
 }
 

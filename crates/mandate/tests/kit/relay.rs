@@ -19,7 +19,11 @@ async fn placed_orders(h: &Harness) -> Vec<String> {
     h.read_stream("EVT_ORDERS")
         .await
         .iter()
-        .map(|m| rmp_serde::from_slice::<OrderPlaced>(&m.payload).expect("decodes").order_id)
+        .map(|m| {
+            rmp_serde::from_slice::<OrderPlaced>(&m.payload)
+                .expect("decodes")
+                .order_id
+        })
         .collect()
 }
 
@@ -33,7 +37,7 @@ async fn wait_for_empty_outbox(h: &Harness, component: &str) {
 /// A store written while the server allowed 1 MB holds an event the server, restarted with a
 /// 64 KiB limit, can never take: it is set aside, the others go out in order, and a rebuild
 /// (whose drain used to fail on it with a 503) works again.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_entry_too_large_for_the_restarted_server_is_set_aside_and_the_rest_published_in_order() {
     let mut h = Harness::new(&[]).await;
     let mut options = h.options();
@@ -50,7 +54,7 @@ async fn an_entry_too_large_for_the_restarted_server_is_set_aside_and_the_rest_p
             .expect("placed under a 1 MB limit");
     }
     first.kill().await;
-    h.server.restart_with_config("max_payload: 65536");
+    tokio::task::block_in_place(|| h.server.restart_with_config("max_payload: 65536"));
 
     let second = h.start(orders()).await;
     eventually("the two that fit to be published", || async {
@@ -59,6 +63,14 @@ async fn an_entry_too_large_for_the_restarted_server_is_set_aside_and_the_rest_p
     .await;
     assert_eq!(placed_orders(&h).await, ["o-1", "o-3"], "in commit order");
     wait_for_empty_outbox(&h, "orders").await;
+    let set_aside = h.bus.status("orders").await.expect("status").set_aside;
+    assert_eq!(set_aside.count, 1);
+    let entry = &set_aside.entries[0];
+    assert_eq!(entry.subject, "evt.orders.placed.v1");
+    assert_eq!(entry.ce_type.as_deref(), Some("orders.placed.v1"));
+    assert!(entry.size > 65536, "{entry:?}");
+    assert!(entry.reason.contains("max_payload"), "{entry:?}");
+    assert!(set_aside.oldest.is_some() && set_aside.newest.is_some());
 
     h.bus
         .rebuild("orders", &RebuildRequest::default())
@@ -73,6 +85,21 @@ async fn an_entry_too_large_for_the_restarted_server_is_set_aside_and_the_rest_p
     })
     .await;
     assert_eq!(placed_orders(&h).await, ["o-1", "o-3", "o-4"]);
+
+    // Back under a 1 MB limit, the operator retries it: it goes out after the others.
+    tokio::task::block_in_place(|| h.server.restart_with_config(""));
+    eventually("the component to follow the server's new limit", || async {
+        let report = h.bus.retry_set_aside("orders").await.ok()?;
+        (report.retried == 1).then_some(())
+    })
+    .await;
+    eventually("the set-aside entry to be published", || async {
+        (h.stream_messages("EVT_ORDERS").await == 4).then_some(())
+    })
+    .await;
+    assert_eq!(placed_orders(&h).await, ["o-1", "o-3", "o-4", "o-2"]);
+    wait_for_empty_outbox(&h, "orders").await;
+    assert_eq!(h.bus.status("orders").await.expect("status").set_aside.count, 0);
     second.shutdown().await.expect("clean shutdown");
 }
 
@@ -102,6 +129,12 @@ async fn an_entry_its_stream_refuses_for_good_is_set_aside() {
     }
     wait_for_empty_outbox(&h, "orders").await;
     assert_eq!(placed_orders(&h).await, ["o-1", "o-3"]);
+    let set_aside = h.bus.status("orders").await.expect("status").set_aside;
+    assert_eq!(set_aside.count, 1);
+    assert!(
+        set_aside.entries[0].reason.contains("JetStream refuses"),
+        "{set_aside:?}"
+    );
     running.shutdown().await.expect("clean shutdown");
 }
 
@@ -133,6 +166,10 @@ async fn a_dead_letter_with_no_stream_to_hold_it_is_set_aside() {
     })
     .await;
     wait_for_empty_outbox(&h, "inventory").await;
+    let set_aside = h.bus.status("inventory").await.expect("status").set_aside;
+    assert_eq!(set_aside.count, 1);
+    assert_eq!(set_aside.entries[0].subject, "dlq.inventory");
+    assert!(set_aside.entries[0].reason.contains("no stream"), "{set_aside:?}");
     running.shutdown().await.expect("clean shutdown");
 }
 
@@ -182,13 +219,16 @@ async fn a_server_outage_sets_nothing_aside_and_everything_is_published_in_order
 
     tokio::task::block_in_place(|| h.server.stop());
     open.send(()).expect("the handler waits");
-    // The relay tries, and fails, while the server is away.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The relay sends, and the ack times out (after 5 s) while the server is away.
+    tokio::time::sleep(Duration::from_secs(7)).await;
     tokio::task::block_in_place(|| h.server.restart());
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while h.stream_messages("EVT_INVENTORY").await < 2 {
-        assert!(tokio::time::Instant::now() < deadline, "the reservation was never published");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the reservation was never published"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     h.bus
@@ -211,5 +251,6 @@ async fn a_server_outage_sets_nothing_aside_and_everything_is_published_in_order
         .collect();
     assert_eq!(reserved, ["o-1", "o-2", "o-3"]);
     wait_for_empty_outbox(&h, "inventory").await;
+    assert_eq!(h.bus.status("inventory").await.expect("status").set_aside.count, 0);
     running.shutdown().await.expect("clean shutdown");
 }
