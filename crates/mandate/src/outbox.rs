@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::connect::PublishRefusals;
 use crate::contract::{DEAD_LETTER_STREAM, stream_name};
 use crate::envelope::{Meta, NATS_MSG_ID};
 use crate::error::{Error, Result};
@@ -152,15 +153,18 @@ pub(crate) struct Relay {
     /// One publisher at a time: the relay task and a drain (shutdown, rebuild) must not both
     /// send the same entry.
     publishing: Arc<tokio::sync::Mutex<()>>,
+    /// What the server said it refuses this connection to publish.
+    refusals: PublishRefusals,
 }
 
 impl Relay {
-    pub(crate) fn new(store: Store, js: jetstream::Context) -> Relay {
+    pub(crate) fn new(store: Store, js: jetstream::Context, refusals: PublishRefusals) -> Relay {
         Relay {
             store,
             js,
             wake: Arc::new(Notify::new()),
             publishing: Arc::new(tokio::sync::Mutex::new(())),
+            refusals,
         }
     }
 
@@ -219,6 +223,7 @@ impl Relay {
     /// the outbox.
     async fn publish_some(&self) -> Result<usize> {
         let _publisher = self.publishing.lock().await;
+        let sent_from = std::time::Instant::now();
         let mut in_flight: Vec<(sled::IVec, sled::IVec, PublishAckFuture)> = Vec::new();
         let mut refused = Vec::new();
         let mut first_error = None;
@@ -246,8 +251,8 @@ impl Relay {
                 Ok(ack) => in_flight.push((key, value, ack)),
                 Err(err) => match refusal(&err) {
                     Verdict::Refused(reason) => refused.push(Refused::new(key, value, reason)),
-                    // Nothing was sent: there is no stream to ask about.
-                    Verdict::NoStream | Verdict::Transient => {
+                    // Not sent, or not known to be: retried, in order, next time.
+                    Verdict::NoStream | Verdict::TimedOut | Verdict::Transient => {
                         first_error = Some(Error::js("outbox publish", err));
                         break;
                     }
@@ -267,6 +272,7 @@ impl Relay {
             let reason = match refusal(&err) {
                 Verdict::Refused(reason) => Some(reason),
                 Verdict::NoStream => streams.confirm(&self.js, &value).await,
+                Verdict::TimedOut => self.denied_since(&value, sent_from),
                 Verdict::Transient => None,
             };
             match reason {
@@ -287,8 +293,26 @@ impl Relay {
         }
         match first_error {
             Some(err) if published + set_aside == 0 => Err(err),
-            _ => Ok(published + set_aside),
+            Some(err) => {
+                // Others went out: say so anyway, or a message that keeps failing behind
+                // them would go unnoticed.
+                tracing::warn!(error = %err, published, set_aside, "outbox relay: some messages are not published yet; retrying them");
+                Ok(published + set_aside)
+            }
+            None => Ok(published + set_aside),
         }
+    }
+
+    /// Why an entry whose ack timed out was refused, if the server said it denies this
+    /// component permission to publish to its subject since `since`.
+    fn denied_since(&self, entry: &[u8], since: std::time::Instant) -> Option<String> {
+        let message: Staged<'_> = rmp_serde::from_slice(entry).ok()?;
+        self.refusals.refused_since(message.subject, since).then(|| {
+            format!(
+                "the server denies this component permission to publish to {} (fix its bus user's permissions, then retry the set-aside entries)",
+                message.subject
+            )
+        })
     }
 }
 
@@ -299,15 +323,17 @@ enum Verdict {
     /// No stream answered: refused for good only if JetStream confirms that the stream for
     /// the subject does not exist (right after a restart, streams answer late).
     NoStream,
-    /// A retry may get through: a timeout, a lost connection, a server starting.
+    /// No ack in time: a slow or lost server — or one that refused the message for lack of
+    /// permission, which it says apart, with an asynchronous `-ERR` (`PublishRefusals`).
+    TimedOut,
+    /// A retry may get through: a lost connection, a server starting.
     Transient,
 }
 
-/// Sorts a publish error. A permission violation is not told apart: the server drops the
-/// message with an asynchronous `-ERR` and the ack times out, which looks like a slow server,
-/// so it is retried like one.
+/// Sorts a publish error.
 fn refusal(err: &jetstream::context::PublishError) -> Verdict {
     match err.kind() {
+        PublishErrorKind::TimedOut => Verdict::TimedOut,
         // async-nats' own check against the max_payload of the server's INFO: nothing sent.
         PublishErrorKind::MaxPayloadExceeded => {
             Verdict::Refused(format!("larger than the server's max_payload ({err})"))

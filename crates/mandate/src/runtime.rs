@@ -200,7 +200,7 @@ pub(crate) async fn start(component: Component, options: Options) -> Result<Runn
         path: store_dir.display().to_string(),
         source,
     })?;
-    let client = crate::connect::connect(&options.connection, &component.name).await?;
+    let (client, refusals) = crate::connect::connect_watching(&options.connection, &component.name).await?;
     tracing::info!(max_payload = client.max_payload(), "the server's max payload");
     let js = jetstream::new(client.clone());
     if !component.publish_subjects.is_empty() {
@@ -209,7 +209,7 @@ pub(crate) async fn start(component: Component, options: Options) -> Result<Runn
     ensure_dead_letter_stream(&js, usize::from(options.stream_replicas)).await;
 
     let consumers = consumer::specs(&component.name, &component.subscriptions);
-    let relay = Relay::new(store.clone(), js.clone());
+    let relay = Relay::new(store.clone(), js.clone(), refusals);
     let shared = Arc::new(Shared {
         progress: consumers.iter().map(|_| Progress::default()).collect(),
         consumers,

@@ -173,6 +173,52 @@ async fn a_dead_letter_with_no_stream_to_hold_it_is_set_aside() {
     running.shutdown().await.expect("clean shutdown");
 }
 
+/// The test's bus user, and an inventory user that may not publish its reservations.
+const PERMISSIONS: &str = r#"
+no_auth_user: test
+authorization {
+  users = [
+    { user: test, password: test }
+    { user: inventory, password: secret, permissions: { publish: { allow: ">", deny: "evt.inventory.reserved.v1" } } }
+  ]
+}
+"#;
+
+/// The server drops a publish its user is not permitted and says so with an asynchronous
+/// `-ERR`; the ack then times out like a slow server's. The relay tells the two apart by
+/// that error: the entry is set aside, what may be published still is.
+#[tokio::test]
+async fn an_entry_the_server_denies_permission_for_is_set_aside() {
+    let h = Harness::with_config(&["orders"], PERMISSIONS).await;
+    let mut options = h.options();
+    options.connection = options.connection.with_user("inventory", "secret");
+    let running = h.start_with(inventory(), options).await;
+    h.bus
+        .publish(&placed("o-1", "carol", "sku-1", 1))
+        .await
+        .expect("published");
+    h.bus
+        .publish(&placed("o-2", "carol", "sku-1", 100))
+        .await
+        .expect("published");
+    // The denied reservation's ack times out after 5 s.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let set_aside = loop {
+        let status = h.bus.status("inventory").await.expect("status");
+        if status.set_aside.count == 1 && status.outbox_depth == 0 {
+            break status.set_aside;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not set aside: {status:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(set_aside.entries[0].subject, "evt.inventory.reserved.v1");
+    assert!(set_aside.entries[0].reason.contains("permission"), "{set_aside:?}");
+    let published = h.read_stream("EVT_INVENTORY").await;
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].subject.as_str(), "evt.inventory.rejected.v1");
+    running.shutdown().await.expect("clean shutdown");
+}
+
 /// A server that goes away is no refusal: the relay keeps retrying in order and, once the
 /// server is back, publishes everything; nothing is set aside.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
