@@ -31,6 +31,7 @@ mod error;
 mod options;
 mod outbox;
 mod pull;
+mod refusal;
 mod runtime;
 mod service;
 mod setaside;

@@ -9,16 +9,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::HeaderMap;
-use async_nats::jetstream::context::{GetStreamErrorKind, PublishAckFuture, PublishErrorKind};
-use async_nats::jetstream::{self, ErrorCode, message::PublishMessage};
+use async_nats::jetstream::{self, context::PublishAckFuture, message::PublishMessage};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::connect::PublishRefusals;
-use crate::contract::{DEAD_LETTER_STREAM, stream_name};
 use crate::envelope::{Meta, NATS_MSG_ID};
 use crate::error::{Error, Result};
+use crate::refusal::Judge;
 use crate::setaside::{self, Refused};
 use crate::store::{OUTBOX, Store, StoreError, Tx, encode_u64, key};
 
@@ -223,7 +222,7 @@ impl Relay {
     /// the outbox.
     async fn publish_some(&self) -> Result<usize> {
         let _publisher = self.publishing.lock().await;
-        let sent_from = std::time::Instant::now();
+        let mut judge = Judge::new(&self.js, &self.refusals);
         let mut in_flight: Vec<(sled::IVec, sled::IVec, PublishAckFuture)> = Vec::new();
         let mut refused = Vec::new();
         let mut first_error = None;
@@ -243,16 +242,16 @@ impl Relay {
                 publish = publish.message_id(*id);
             }
             let payload = bytes::Bytes::copy_from_slice(message.payload);
-            match self
+            let sent = self
                 .js
                 .send_publish(message.subject.to_owned(), publish.payload(payload))
-                .await
-            {
+                .await;
+            match sent {
                 Ok(ack) => in_flight.push((key, value, ack)),
-                Err(err) => match refusal(&err) {
-                    Verdict::Refused(reason) => refused.push(Refused::new(key, value, reason)),
+                Err(err) => match judge.refused_for_good(&err, message.subject).await {
+                    Some(reason) => refused.push(Refused::new(key, value, reason)),
                     // Not sent, or not known to be: retried, in order, next time.
-                    Verdict::NoStream | Verdict::TimedOut | Verdict::Transient => {
+                    None => {
                         first_error = Some(Error::js("outbox publish", err));
                         break;
                     }
@@ -260,7 +259,6 @@ impl Relay {
             }
         }
         let mut acked = Vec::with_capacity(in_flight.len());
-        let mut streams = MissingStreams::default();
         for (key, value, ack) in in_flight {
             let err = match ack.await {
                 Ok(_) => {
@@ -269,13 +267,9 @@ impl Relay {
                 }
                 Err(err) => err,
             };
-            let reason = match refusal(&err) {
-                Verdict::Refused(reason) => Some(reason),
-                Verdict::NoStream => streams.confirm(&self.js, &value).await,
-                Verdict::TimedOut => self.denied_since(&value, sent_from),
-                Verdict::Transient => None,
-            };
-            match reason {
+            // Read again only now: the hot path keeps no copy of each subject.
+            let subject = rmp_serde::from_slice::<Staged<'_>>(&value).map_or("", |m| m.subject);
+            match judge.refused_for_good(&err, subject).await {
                 Some(reason) => refused.push(Refused::new(key, value, reason)),
                 None => {
                     first_error.get_or_insert(Error::js("outbox publish ack", err));
@@ -301,102 +295,6 @@ impl Relay {
             }
             None => Ok(published + set_aside),
         }
-    }
-
-    /// Why an entry whose ack timed out was refused, if the server said it denies this
-    /// component permission to publish to its subject since `since`.
-    fn denied_since(&self, entry: &[u8], since: std::time::Instant) -> Option<String> {
-        let message: Staged<'_> = rmp_serde::from_slice(entry).ok()?;
-        self.refusals.refused_since(message.subject, since).then(|| {
-            format!(
-                "the server denies this component permission to publish to {} (fix its bus user's permissions, then retry the set-aside entries)",
-                message.subject
-            )
-        })
-    }
-}
-
-/// What a failed publish says about the message.
-enum Verdict {
-    /// The server will never take it, for this reason.
-    Refused(String),
-    /// No stream answered: refused for good only if JetStream confirms that the stream for
-    /// the subject does not exist (right after a restart, streams answer late).
-    NoStream,
-    /// No ack in time: a slow or lost server — or one that refused the message for lack of
-    /// permission, which it says apart, with an asynchronous `-ERR` (`PublishRefusals`).
-    TimedOut,
-    /// A retry may get through: a lost connection, a server starting.
-    Transient,
-}
-
-/// Sorts a publish error.
-fn refusal(err: &jetstream::context::PublishError) -> Verdict {
-    match err.kind() {
-        PublishErrorKind::TimedOut => Verdict::TimedOut,
-        // async-nats' own check against the max_payload of the server's INFO: nothing sent.
-        PublishErrorKind::MaxPayloadExceeded => {
-            Verdict::Refused(format!("larger than the server's max_payload ({err})"))
-        }
-        PublishErrorKind::StreamNotFound => Verdict::NoStream,
-        PublishErrorKind::Other => {
-            let code = std::error::Error::source(err)
-                .and_then(|source| source.downcast_ref::<jetstream::Error>())
-                .map(jetstream::Error::error_code);
-            match code {
-                Some(ErrorCode::STREAM_MESSAGE_EXCEEDS_MAXIMUM | ErrorCode::STREAM_HEADER_EXCEEDS_MAXIMUM) => {
-                    Verdict::Refused(format!("JetStream refuses it for good ({err})"))
-                }
-                _ => Verdict::Transient,
-            }
-        }
-        _ => Verdict::Transient,
-    }
-}
-
-/// Streams JetStream said do not exist, asked once per stream per window.
-#[derive(Default)]
-struct MissingStreams {
-    known: std::collections::HashMap<String, bool>,
-}
-
-impl MissingStreams {
-    /// The reason to set `entry` aside if the stream that should take its subject does not
-    /// exist; `None` (retry) if it exists or JetStream does not say.
-    async fn confirm(&mut self, js: &jetstream::Context, entry: &[u8]) -> Option<String> {
-        let message: Staged<'_> = rmp_serde::from_slice(entry).ok()?;
-        let stream = capturing_stream(message.subject)?;
-        let missing = match self.known.get(&stream) {
-            Some(missing) => *missing,
-            None => {
-                let missing = match js.get_stream(&stream).await {
-                    Ok(_) => false,
-                    Err(err) => matches!(
-                        err.kind(),
-                        GetStreamErrorKind::JetStream(e) if e.error_code() == ErrorCode::STREAM_NOT_FOUND
-                    ),
-                };
-                self.known.insert(stream.clone(), missing);
-                missing
-            }
-        };
-        missing.then(|| {
-            format!(
-                "no stream takes {}: JetStream has no stream {stream} (create it, then retry the set-aside entries)",
-                message.subject
-            )
-        })
-    }
-}
-
-/// The stream that should capture an outbox subject: `EVT_<OWNER>` for `evt.<owner>.…`,
-/// `DLQ` for `dlq.…`.
-fn capturing_stream(subject: &str) -> Option<String> {
-    let mut tokens = subject.split('.');
-    match (tokens.next()?, tokens.next()?) {
-        ("evt", owner) => Some(stream_name(owner)),
-        ("dlq", _) => Some(DEAD_LETTER_STREAM.to_owned()),
-        _ => None,
     }
 }
 

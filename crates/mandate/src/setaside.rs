@@ -87,10 +87,11 @@ pub(crate) fn status(store: &Store) -> Result<SetAsideStatus, StoreError> {
         }
     }
     status.oldest = status.entries.first().map(|e| e.set_aside_at.clone());
-    status.newest = match store.scan_raw(SET_ASIDE).next_back().transpose()? {
-        Some((id, value)) => Some(describe(&id[SET_ASIDE.len()..], &value).set_aside_at),
-        None => None,
-    };
+    status.newest = store
+        .scan_raw(SET_ASIDE)
+        .next_back()
+        .transpose()?
+        .map(|(id, value)| describe(&id[SET_ASIDE.len()..], &value).set_aside_at);
     Ok(status)
 }
 
