@@ -111,19 +111,9 @@ fn letter(component: &str, origin: &Origin<'_>, kind: DeadLetterKind, reason: &s
         // JetStream would read these as instructions for the DLQ stream itself.
         .filter(|(name, _)| !name.to_ascii_lowercase().starts_with("nats-"))
         .collect();
-    let id = format!("dlq:{component}:{}:{}", origin.stream, origin.sequence);
-    let mut about = vec![
-        (NATS_MSG_ID.to_owned(), id),
-        (DLQ_KIND.to_owned(), kind.as_str().to_owned()),
-        (DLQ_REASON.to_owned(), one_line(reason)),
-        (DLQ_SUBJECT.to_owned(), origin.subject.to_owned()),
-        (DLQ_STREAM.to_owned(), origin.stream.to_owned()),
-        (DLQ_SEQUENCE.to_owned(), origin.sequence.to_string()),
-        (DLQ_CONSUMER.to_owned(), origin.consumer.to_owned()),
-        (DLQ_DELIVERIES.to_owned(), origin.deliveries.to_string()),
-        (DLQ_TIME.to_owned(), now_rfc3339()),
-    ];
+    let reason = one_line(reason);
     let subject = dead_letter_subject(component);
+    let about = dlq_headers(component, origin, kind, &reason);
     let whole = wire_size(
         original.iter().chain(&about).map(|(n, v)| (n.as_str(), v.as_str())),
         origin.payload.len(),
@@ -137,14 +127,31 @@ fn letter(component: &str, origin: &Origin<'_>, kind: DeadLetterKind, reason: &s
             payload: origin.payload.to_vec(),
         };
     }
-    about[2].1 = capped(&about[2].1);
+    tracing::warn!(
+        size = whole,
+        max_payload,
+        "the dead letter leaves the original body out: with it, it would exceed the server's max payload"
+    );
+    let about = dlq_headers(component, origin, kind, &capped(&reason));
+    OutMessage {
+        subject,
+        headers: without_body(original, about, origin.payload, max_payload),
+        payload: Vec::new(),
+    }
+}
+
+/// The headers of a dead letter that leaves `body` out: `about` and what the body was, and as
+/// many of the `original` headers (capped) as fit in `max_payload`, counting the others.
+fn without_body(
+    original: Vec<(String, String)>,
+    mut about: Vec<(String, String)>,
+    body: &[u8],
+    max_payload: usize,
+) -> Vec<(String, String)> {
     about.extend([
         (DLQ_BODY.to_owned(), BODY_OMITTED.to_owned()),
-        (DLQ_BODY_SIZE.to_owned(), origin.payload.len().to_string()),
-        (
-            DLQ_BODY_SHA256.to_owned(),
-            format!("{:x}", Sha256::digest(origin.payload)),
-        ),
+        (DLQ_BODY_SIZE.to_owned(), body.len().to_string()),
+        (DLQ_BODY_SHA256.to_owned(), format!("{:x}", Sha256::digest(body))),
     ]);
     // Room for the count of omitted headers, whether or not it is needed.
     let mut size = wire_size(about.iter().map(|(n, v)| (n.as_str(), v.as_str())), 0)
@@ -167,17 +174,23 @@ fn letter(component: &str, origin: &Origin<'_>, kind: DeadLetterKind, reason: &s
     if omitted > 0 {
         headers.push((DLQ_HEADERS_OMITTED.to_owned(), omitted.to_string()));
     }
-    tracing::warn!(
-        size = whole,
-        max_payload,
-        omitted_headers = omitted,
-        "the dead letter leaves the original body out: with it, it would exceed the server's max payload"
-    );
-    OutMessage {
-        subject,
-        headers,
-        payload: Vec::new(),
-    }
+    headers
+}
+
+/// The `Mandate-Dlq-*` headers (and the letter's own `Nats-Msg-Id`): what, why, where from.
+fn dlq_headers(component: &str, origin: &Origin<'_>, kind: DeadLetterKind, reason: &str) -> Vec<(String, String)> {
+    let id = format!("dlq:{component}:{}:{}", origin.stream, origin.sequence);
+    vec![
+        (NATS_MSG_ID.to_owned(), id),
+        (DLQ_KIND.to_owned(), kind.as_str().to_owned()),
+        (DLQ_REASON.to_owned(), reason.to_owned()),
+        (DLQ_SUBJECT.to_owned(), origin.subject.to_owned()),
+        (DLQ_STREAM.to_owned(), origin.stream.to_owned()),
+        (DLQ_SEQUENCE.to_owned(), origin.sequence.to_string()),
+        (DLQ_CONSUMER.to_owned(), origin.consumer.to_owned()),
+        (DLQ_DELIVERIES.to_owned(), origin.deliveries.to_string()),
+        (DLQ_TIME.to_owned(), now_rfc3339()),
+    ]
 }
 
 /// `text` cut to [`HEADER_CAP`] bytes (at a character boundary), marked with `…` when cut.
