@@ -1,6 +1,7 @@
-//! The control service every component gets, on `svc.<component>.admin.*`: `status` and
-//! `rebuild`. The operator tool talks to it over the bus; no tool ever opens a component's
-//! files. Bodies are JSON so that `nats req svc.<component>.admin.status ''` is readable.
+//! The control service every component gets, on `svc.<component>.admin.*`: `status`,
+//! `rebuild` and `retry-set-aside`. The operator tool talks to it over the bus; no tool ever
+//! opens a component's files. Bodies are JSON so that `nats req svc.<component>.admin.status
+//! ''` is readable.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -17,7 +18,11 @@ use crate::error::{Error, Result};
 use crate::outbox;
 use crate::runtime::Shared;
 use crate::service::ServiceError;
+use crate::setaside;
 use crate::store::{DEAD_LETTER_COUNT, STATE, WATERMARK};
+
+/// The admin operation that retries the set-aside outbox entries.
+pub const RETRY_SET_ASIDE: &str = "retry-set-aside";
 
 /// The subject of a component's admin operation, e.g. `svc.orders.admin.status`.
 pub fn admin_subject(component: &str, operation: &str) -> String {
@@ -38,8 +43,44 @@ pub struct StatusReport {
     pub outbox_depth: u64,
     /// Messages this component has dead-lettered since its store was created.
     pub dead_letters: u64,
+    /// Outbox entries the server refuses for good, set aside so as not to hold up the rest.
+    #[serde(default)]
+    pub set_aside: SetAsideStatus,
     pub publishes: Vec<String>,
     pub serves: Vec<String>,
+}
+
+/// The outbox entries the relay has set aside (`StatusReport::set_aside`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetAsideStatus {
+    pub count: u64,
+    /// When the first and the last of them (in commit order) were set aside, RFC 3339.
+    pub oldest: Option<String>,
+    pub newest: Option<String>,
+    /// The first ones in commit order (at most 20).
+    pub entries: Vec<SetAsideEntry>,
+}
+
+/// One set-aside outbox entry: what it is, and why the server will not take it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetAsideEntry {
+    /// Its place in commit order (the outbox id).
+    pub id: u64,
+    pub subject: String,
+    /// Payload plus encoded headers, in bytes: what the server counts against max_payload.
+    pub size: u64,
+    pub ce_type: Option<String>,
+    pub ce_id: Option<String>,
+    pub reason: String,
+    pub set_aside_at: String,
+}
+
+/// What `svc.<component>.admin.retry-set-aside` answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetrySetAsideReport {
+    pub component: String,
+    /// Entries put back at the tail of the outbox.
+    pub retried: u64,
 }
 
 /// One consumer in a [`StatusReport`].
@@ -94,7 +135,7 @@ impl RebuildRequest {
 }
 
 pub(crate) async fn add_endpoints(shared: &Arc<Shared>, service: &Service, tasks: &mut JoinSet<()>) -> Result<()> {
-    for operation in ["status", "rebuild"] {
+    for operation in ["status", "rebuild", RETRY_SET_ASIDE] {
         let mut endpoint = service
             .endpoint_builder()
             .name(format!("admin-{operation}"))
@@ -106,6 +147,7 @@ pub(crate) async fn add_endpoints(shared: &Arc<Shared>, service: &Service, tasks
             while let Some(request) = endpoint.next().await {
                 let reply = match operation {
                     "status" => to_json(status(&shared).await),
+                    RETRY_SET_ASIDE => to_json(retry_set_aside(&shared)),
                     _ => match parse_rebuild(&request) {
                         Ok(start) => to_json(rebuild(&shared, start).await),
                         Err(err) => Err(err),
@@ -164,8 +206,20 @@ pub(crate) async fn status(shared: &Shared) -> Result<StatusReport, ServiceError
         consumers,
         outbox_depth: outbox::depth(&shared.store),
         dead_letters: shared.store.read_u64(DEAD_LETTER_COUNT)?,
+        set_aside: setaside::status(&shared.store)?,
         publishes: shared.publishes.iter().cloned().collect(),
         serves: shared.served.iter().map(|s| s.operation.clone()).collect(),
+    })
+}
+
+/// Puts the set-aside outbox entries back at the tail of the outbox and wakes the relay.
+fn retry_set_aside(shared: &Shared) -> Result<RetrySetAsideReport, ServiceError> {
+    let retried = setaside::retry(&shared.store)?;
+    tracing::info!(retried, "set-aside outbox entries put back in the outbox");
+    shared.relay.wake();
+    Ok(RetrySetAsideReport {
+        component: shared.name.clone(),
+        retried,
     })
 }
 

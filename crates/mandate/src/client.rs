@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_nats::{HeaderMap, RequestErrorKind, jetstream};
 use bytes::Bytes;
 
-use crate::admin::{RebuildReport, RebuildRequest, StatusReport, admin_subject};
+use crate::admin::{RETRY_SET_ASIDE, RebuildReport, RebuildRequest, RetrySetAsideReport, StatusReport, admin_subject};
 use crate::contract::{Event, Operation};
 use crate::envelope::{CORRELATION_ID, Meta, TRACEPARENT, TraceParent};
 use crate::error::{Error, Result};
@@ -177,6 +177,12 @@ impl Bus {
             reason: e.to_string(),
         })?;
         self.admin(component, "rebuild", body.into()).await
+    }
+
+    /// Asks a component to put the outbox entries its relay set aside back in its outbox
+    /// (once what made the server refuse them is fixed).
+    pub async fn retry_set_aside(&self, component: &str) -> Result<RetrySetAsideReport, CallError> {
+        self.admin(component, RETRY_SET_ASIDE, Bytes::new()).await
     }
 
     async fn admin<T: serde::de::DeserializeOwned>(

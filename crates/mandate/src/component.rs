@@ -22,6 +22,9 @@ pub(crate) enum Failure {
     Undecodable(String),
     /// The handler returned an error: a retry may help.
     Handler(String),
+    /// The handler did something no retry can make work (emitted an event larger than the
+    /// server's max payload): dead-letter it at once.
+    Hopeless(String),
 }
 
 pub(crate) struct Subscription {
@@ -106,7 +109,13 @@ impl Component {
         let erased: EventFn = Box::new(move |ctx, payload| {
             let event: E = rmp_serde::from_slice(payload)
                 .map_err(|e| Failure::Undecodable(format!("payload does not decode as {}: {e}", E::ce_type())))?;
-            handler(ctx, event).map_err(|e| Failure::Handler(e.to_string()))
+            let result = handler(ctx, event);
+            if let Some(too_large) = ctx.too_large.take() {
+                return Err(Failure::Hopeless(format!(
+                    "the handler emitted an event too large to publish: {too_large}"
+                )));
+            }
+            result.map_err(|e| Failure::Handler(e.to_string()))
         });
         self.subscriptions.insert(
             E::subject(),
@@ -120,14 +129,18 @@ impl Component {
     }
 
     /// Serves `O` as a command: it runs in a store transaction, may change state and emit
-    /// events (published after the commit, through the outbox).
+    /// events (published after the commit, through the outbox). A command that emits an
+    /// event larger than the server's max payload is refused with a 413 and leaves no trace.
     pub fn command<O: Operation>(
         self,
         handler: impl Fn(&mut Context<'_>, O::Request) -> Result<O::Response, ServiceError> + Send + Sync + 'static,
     ) -> Component {
         let erased = Box::new(move |ctx: &mut Context<'_>, payload: &[u8]| {
-            let response = handler(ctx, decode_request(payload)?)?;
-            encode_response(&response)
+            let response = handler(ctx, decode_request(payload)?);
+            if let Some(too_large) = ctx.too_large.take() {
+                return Err(ServiceError::from(too_large));
+            }
+            encode_response(&response?)
         });
         self.serve::<O>(Endpoint::Command(erased))
     }

@@ -1,6 +1,8 @@
 //! Connecting to the bus: credentials, retry with backoff, and the server version check.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_nats::ConnectOptions;
 
@@ -15,14 +17,38 @@ pub const MIN_SERVER_VERSION: (u64, u64) = (2, 10);
 /// server's version. The connection's reply inboxes are `_INBOX.<name>.>` so that broker
 /// permissions can keep other components from reading its replies.
 pub async fn connect(options: &ConnectionOptions, name: &str) -> Result<async_nats::Client> {
+    connect_with(options, name, None).await
+}
+
+/// [`connect`], also noting every publish the server refuses for lack of permission.
+pub(crate) async fn connect_watching(
+    options: &ConnectionOptions,
+    name: &str,
+) -> Result<(async_nats::Client, PublishRefusals)> {
+    let refusals = PublishRefusals::default();
+    let client = connect_with(options, name, Some(refusals.clone())).await?;
+    Ok((client, refusals))
+}
+
+async fn connect_with(
+    options: &ConnectionOptions,
+    name: &str,
+    refusals: Option<PublishRefusals>,
+) -> Result<async_nats::Client> {
     let deadline = tokio::time::Instant::now() + options.connect_timeout;
     let mut backoff = Duration::from_millis(100);
     let client = loop {
-        match connect_options(options, name)
-            .await?
-            .connect(options.url.as_str())
-            .await
-        {
+        let mut connect = connect_options(options, name).await?;
+        if let Some(refusals) = &refusals {
+            let refusals = refusals.clone();
+            connect = connect.event_callback(move |event| {
+                if let async_nats::Event::ServerError(async_nats::ServerError::Other(text)) = &event {
+                    refusals.note(text);
+                }
+                std::future::ready(())
+            });
+        }
+        match connect.connect(options.url.as_str()).await {
             Ok(client) => break client,
             Err(err) if tokio::time::Instant::now() + backoff < deadline => {
                 tracing::warn!(url = %options.url, error = %err, retry_in = ?backoff, "cannot connect to NATS yet");
@@ -44,6 +70,50 @@ pub async fn connect(options: &ConnectionOptions, name: &str) -> Result<async_na
     })?;
     tracing::debug!(url = %options.url, %version, "connected to NATS");
     Ok(client)
+}
+
+/// Subjects the server refused to let this connection publish to, and when it last said so.
+///
+/// The server drops such a message and answers with an asynchronous
+/// `-ERR 'Permissions Violation for Publish to "<subject>"'`; a JetStream publish of it then
+/// times out like one to a slow server. The relay asks here to tell the two apart: permissions
+/// are per subject, so a refusal of the subject since the publish was sent means this message
+/// was refused too.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PublishRefusals(Arc<Mutex<HashMap<String, Instant>>>);
+
+impl PublishRefusals {
+    fn note(&self, error: &str) {
+        if let Some(subject) = refused_subject(error) {
+            tracing::error!(subject, "the server refuses this component permission to publish");
+            if let Ok(mut refused) = self.0.lock() {
+                refused.insert(subject.to_owned(), Instant::now());
+            }
+        }
+    }
+
+    /// Whether the server refused a publish to `subject` at or after `since`.
+    pub(crate) fn refused_since(&self, subject: &str, since: Instant) -> bool {
+        self.0
+            .lock()
+            .is_ok_and(|refused| refused.get(subject).is_some_and(|at| *at >= since))
+    }
+}
+
+/// The subject of nats-server's publish permission violation, e.g. from
+/// `Permissions Violation for Publish to "evt.orders.placed.v1"`.
+fn refused_subject(error: &str) -> Option<&str> {
+    const PREFIX: &str = "permissions violation for publish to ";
+    let head = error.get(..PREFIX.len())?;
+    if !head.eq_ignore_ascii_case(PREFIX) {
+        return None;
+    }
+    let rest = error[PREFIX.len()..].trim();
+    // Older servers quote with \", newer ones with %q's quotes: either way, strip them.
+    let subject = rest.trim_matches(|c| c == '"' || c == '\'' || c == '\\');
+    // "... with reply ..." follows the subject when a reply permission is also at fault.
+    let subject = subject.split('"').next().unwrap_or(subject);
+    (!subject.is_empty()).then_some(subject)
 }
 
 async fn connect_options(options: &ConnectionOptions, name: &str) -> Result<ConnectOptions> {
@@ -97,6 +167,24 @@ pub fn check_server_version(version: &str) -> std::result::Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::check_server_version;
+
+    #[test]
+    fn a_publish_permission_violation_names_its_subject() {
+        use super::refused_subject;
+        assert_eq!(
+            refused_subject(r#"Permissions Violation for Publish to "evt.orders.placed.v1""#),
+            Some("evt.orders.placed.v1")
+        );
+        assert_eq!(
+            refused_subject("permissions violation for publish to dlq.x"),
+            Some("dlq.x")
+        );
+        assert_eq!(
+            refused_subject(r#"Permissions Violation for Subscription to "evt.>""#),
+            None
+        );
+        assert_eq!(refused_subject("Maximum Payload Violation"), None);
+    }
 
     #[test]
     fn versions_before_2_10_are_refused() {

@@ -568,6 +568,8 @@ fn apply(
                     emitted: 0,
                     time: meta.time.clone(),
                     replaying,
+                    max_payload: shared.max_payload(),
+                    too_large: None,
                 };
                 (subscription.handler)(&mut ctx, &message.payload)
             }));
@@ -576,6 +578,11 @@ fn apply(
                 Ok(Err(Failure::Undecodable(reason))) => {
                     tx.discard_step();
                     dead_letter(shared, index, tx, &origin, DeadLetterKind::Undecodable, &reason)?;
+                    Applied::Done
+                }
+                Ok(Err(Failure::Hopeless(reason))) => {
+                    tx.discard_step();
+                    dead_letter(shared, index, tx, &origin, DeadLetterKind::HandlerFailed, &reason)?;
                     Applied::Done
                 }
                 Ok(Err(Failure::Handler(reason))) => return Ok(Applied::Failed(reason)),
@@ -626,5 +633,5 @@ fn dead_letter(
         tracing::debug!(sequence = origin.sequence, "rebuild: already dead-lettered before");
         return Ok(());
     }
-    deadletter::stage(tx, &shared.name, origin, kind, reason)
+    deadletter::stage(tx, &shared.name, origin, kind, reason, shared.max_payload())
 }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::contract::Event;
 use crate::envelope::{Cause, Meta, derived_event_id, derived_id};
-use crate::outbox::{self, OutMessage};
+use crate::outbox::{self, OutMessage, TooLarge};
 use crate::store::{StoreError, Tx};
 
 /// What an event handler returns; any error type converts with `?`.
@@ -64,6 +64,11 @@ pub struct Context<'a> {
     /// True while a rebuild re-applies events that were handled before: their effects on
     /// other components already happened, so emitted events are discarded.
     pub(crate) replaying: bool,
+    /// The server's max payload: an event larger than this could never be published.
+    pub(crate) max_payload: usize,
+    /// Set when an emit was refused as too large. The kit then refuses the command or
+    /// dead-letters the event, whatever the code did with the error.
+    pub(crate) too_large: Option<TooLarge>,
 }
 
 impl Context<'_> {
@@ -121,6 +126,11 @@ impl Context<'_> {
     /// Emits `event`: it is staged in the outbox with this transaction and published after
     /// the commit. Only the event's owner may emit it, and only if it declared it with
     /// [`Component::publishes`](crate::Component::publishes).
+    ///
+    /// An event larger than the server's max payload (body plus envelope) could never be
+    /// published: `emit` fails with [`TooLarge`], and the kit refuses the command (413,
+    /// nothing committed) or dead-letters the handled event at once, without retries —
+    /// whatever the code does with the error.
     pub fn emit<E: Event>(&mut self, event: &E) -> Result<(), HandlerError> {
         let kind = E::ce_type();
         if E::OWNER != self.component {
@@ -140,10 +150,6 @@ impl Context<'_> {
         }
         let index = self.emitted;
         self.emitted += 1;
-        if self.replaying {
-            tracing::debug!(%kind, "rebuild: not re-publishing an event published before");
-            return Ok(());
-        }
         let id = match self.ids {
             IdPolicy::Derived => derived_event_id(self.component, &self.cause.id, index),
             IdPolicy::Fresh => Uuid::now_v7().to_string(),
@@ -153,6 +159,16 @@ impl Context<'_> {
             meta.time = self.time.clone();
         }
         let message = OutMessage::event(E::subject(), &meta, rmp_serde::to_vec_named(event)?);
+        // Checked in a rebuild too, so that a message refused the first time is refused again
+        // and its handler's writes are discarded again.
+        if let Err(too_large) = message.check_fits(|| format!("event {}", meta.kind), self.max_payload) {
+            self.too_large = Some(too_large.clone());
+            return Err(too_large.into());
+        }
+        if self.replaying {
+            tracing::debug!(kind = %meta.kind, "rebuild: not re-publishing an event published before");
+            return Ok(());
+        }
         outbox::stage(self.tx, &message)?;
         Ok(())
     }

@@ -31,8 +31,10 @@ mod error;
 mod options;
 mod outbox;
 mod pull;
+mod refusal;
 mod runtime;
 mod service;
+mod setaside;
 mod store;
 
 pub use client::{Bus, CallError};
@@ -42,6 +44,7 @@ pub use context::{Context, HandlerError, HandlerResult};
 pub use contract::{DEAD_LETTER_STREAM, Event, Operation, dead_letter_subject, stream_name, validate_component_name};
 pub use error::{Error, Result};
 pub use options::{ConnectionOptions, Fault, LogFormat, Options, init_logging};
+pub use outbox::TooLarge;
 pub use runtime::Running;
 pub use service::{RETRYABLE_HEADER, ServiceError};
 pub use store::{StoreError, View};

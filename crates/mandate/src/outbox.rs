@@ -14,8 +14,11 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::connect::PublishRefusals;
 use crate::envelope::{Meta, NATS_MSG_ID};
 use crate::error::{Error, Result};
+use crate::refusal::Judge;
+use crate::setaside::{self, Refused};
 use crate::store::{OUTBOX, Store, StoreError, Tx, encode_u64, key};
 
 /// How many messages the relay keeps in flight before it waits for their acks.
@@ -31,6 +34,28 @@ pub(crate) struct OutMessage {
 }
 
 impl OutMessage {
+    /// The size the server counts against its `max_payload`: the payload plus the encoded
+    /// header block. The relay sends exactly these headers (`Nats-Msg-Id` is among them).
+    pub(crate) fn wire_size(&self) -> usize {
+        wire_size(
+            self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+            self.payload.len(),
+        )
+    }
+
+    /// Refuses a message the server could never take, naming it as `what`.
+    pub(crate) fn check_fits(&self, what: impl FnOnce() -> String, max_payload: usize) -> Result<(), TooLarge> {
+        let size = self.wire_size();
+        if size > max_payload {
+            return Err(TooLarge {
+                what: what(),
+                size,
+                max_payload,
+            });
+        }
+        Ok(())
+    }
+
     pub(crate) fn event(subject: String, meta: &Meta, payload: Vec<u8>) -> OutMessage {
         OutMessage {
             subject,
@@ -63,6 +88,33 @@ impl Staged<'_> {
         }
         headers
     }
+}
+
+/// What NATS counts against `max_payload` (async-nats' client check, the server's `HPUB`
+/// size): the payload, plus — when there are headers — `NATS/1.0\r\n`, a `name: value\r\n`
+/// line per value and a closing `\r\n`.
+pub(crate) fn wire_size<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str)>, payload: usize) -> usize {
+    let mut headers = headers.into_iter().peekable();
+    if headers.peek().is_none() {
+        return payload;
+    }
+    let lines: usize = headers.map(|(name, value)| name.len() + value.len() + 4).sum();
+    "NATS/1.0\r\n".len() + lines + "\r\n".len() + payload
+}
+
+/// A message larger than the server's `max_payload`: no server with that limit will ever
+/// take it, so the kit refuses to commit it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{what} would be {size} bytes with its headers, more than the server's max_payload of {max_payload} bytes: it could never be published"
+)]
+pub struct TooLarge {
+    /// What was refused, e.g. `event orders.placed.v2`.
+    pub what: String,
+    /// Payload plus encoded headers, in bytes.
+    pub size: usize,
+    /// The server's limit, from its INFO.
+    pub max_payload: usize,
 }
 
 pub(crate) fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
@@ -100,15 +152,18 @@ pub(crate) struct Relay {
     /// One publisher at a time: the relay task and a drain (shutdown, rebuild) must not both
     /// send the same entry.
     publishing: Arc<tokio::sync::Mutex<()>>,
+    /// What the server said it refuses this connection to publish.
+    refusals: PublishRefusals,
 }
 
 impl Relay {
-    pub(crate) fn new(store: Store, js: jetstream::Context) -> Relay {
+    pub(crate) fn new(store: Store, js: jetstream::Context, refusals: PublishRefusals) -> Relay {
         Relay {
             store,
             js,
             wake: Arc::new(Notify::new()),
             publishing: Arc::new(tokio::sync::Mutex::new(())),
+            refusals,
         }
     }
 
@@ -161,10 +216,15 @@ impl Relay {
     }
 
     /// Publishes up to one window of staged messages, pipelined, and deletes those JetStream
-    /// acknowledged. Returns how many were published.
+    /// acknowledged. An entry the server refuses for good is set aside (`setaside.rs`) instead
+    /// of holding up the ones behind it; anything else that fails (a timeout, a lost
+    /// connection) stays where it is and is retried in order. Returns how many entries left
+    /// the outbox.
     async fn publish_some(&self) -> Result<usize> {
         let _publisher = self.publishing.lock().await;
-        let mut in_flight: Vec<(sled::IVec, PublishAckFuture)> = Vec::new();
+        let mut judge = Judge::new(&self.js, &self.refusals);
+        let mut in_flight: Vec<(sled::IVec, sled::IVec, PublishAckFuture)> = Vec::new();
+        let mut refused = Vec::new();
         let mut first_error = None;
         for entry in self.store.scan_raw(OUTBOX).take(WINDOW) {
             let (key, value) = entry.map_err(StoreError::from)?;
@@ -182,23 +242,36 @@ impl Relay {
                 publish = publish.message_id(*id);
             }
             let payload = bytes::Bytes::copy_from_slice(message.payload);
-            match self
+            let sent = self
                 .js
                 .send_publish(message.subject.to_owned(), publish.payload(payload))
-                .await
-            {
-                Ok(ack) => in_flight.push((key, ack)),
-                Err(err) => {
-                    first_error = Some(Error::js("outbox publish", err));
-                    break;
-                }
+                .await;
+            match sent {
+                Ok(ack) => in_flight.push((key, value, ack)),
+                Err(err) => match judge.refused_for_good(&err, message.subject).await {
+                    Some(reason) => refused.push(Refused::new(key, value, reason)),
+                    // Not sent, or not known to be: retried, in order, next time.
+                    None => {
+                        first_error = Some(Error::js("outbox publish", err));
+                        break;
+                    }
+                },
             }
         }
         let mut acked = Vec::with_capacity(in_flight.len());
-        for (key, ack) in in_flight {
-            match ack.await {
-                Ok(_) => acked.push(key),
-                Err(err) => {
+        for (key, value, ack) in in_flight {
+            let err = match ack.await {
+                Ok(_) => {
+                    acked.push(key);
+                    continue;
+                }
+                Err(err) => err,
+            };
+            // Read again only now: the hot path keeps no copy of each subject.
+            let subject = rmp_serde::from_slice::<Staged<'_>>(&value).map_or("", |m| m.subject);
+            match judge.refused_for_good(&err, subject).await {
+                Some(reason) => refused.push(Refused::new(key, value, reason)),
+                None => {
                     first_error.get_or_insert(Error::js("outbox publish ack", err));
                 }
             }
@@ -208,9 +281,31 @@ impl Relay {
             self.store.remove_raw(acked)?;
             tracing::debug!(published, "outbox relay published");
         }
-        match first_error {
-            Some(err) if published == 0 => Err(err),
-            _ => Ok(published),
+        let set_aside = refused.len();
+        if set_aside > 0 {
+            setaside::set_aside(&self.store, refused)?;
         }
+        match first_error {
+            Some(err) if published + set_aside == 0 => Err(err),
+            Some(err) => {
+                // Others went out: say so anyway, or a message that keeps failing behind
+                // them would go unnoticed.
+                tracing::warn!(error = %err, published, set_aside, "outbox relay: some messages are not published yet; retrying them");
+                Ok(published + set_aside)
+            }
+            None => Ok(published + set_aside),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wire_size_is_the_payload_plus_the_encoded_header_block() {
+        assert_eq!(wire_size([], 3), 3, "no header block without headers");
+        // "NATS/1.0\r\n" + "a: bc\r\n" + "\r\n" + the payload.
+        assert_eq!(wire_size([("a", "bc")], 3), 10 + 7 + 2 + 3);
     }
 }

@@ -63,6 +63,13 @@ pub(crate) struct ConsumerTasks {
 }
 
 impl Shared {
+    /// The largest message the server takes — payload plus encoded headers — as its INFO
+    /// says. The client updates it on every (re)connect, so a server restarted with another
+    /// limit is followed; what is emitted is checked against it when it is staged.
+    pub(crate) fn max_payload(&self) -> usize {
+        self.client.max_payload()
+    }
+
     pub(crate) fn is_rebuilding(&self) -> bool {
         *self.rebuilding.borrow()
     }
@@ -193,7 +200,8 @@ pub(crate) async fn start(component: Component, options: Options) -> Result<Runn
         path: store_dir.display().to_string(),
         source,
     })?;
-    let client = crate::connect::connect(&options.connection, &component.name).await?;
+    let (client, refusals) = crate::connect::connect_watching(&options.connection, &component.name).await?;
+    tracing::info!(max_payload = client.max_payload(), "the server's max payload");
     let js = jetstream::new(client.clone());
     if !component.publish_subjects.is_empty() {
         ensure_own_stream(&js, &component.name, usize::from(options.stream_replicas)).await?;
@@ -201,7 +209,7 @@ pub(crate) async fn start(component: Component, options: Options) -> Result<Runn
     ensure_dead_letter_stream(&js, usize::from(options.stream_replicas)).await;
 
     let consumers = consumer::specs(&component.name, &component.subscriptions);
-    let relay = Relay::new(store.clone(), js.clone());
+    let relay = Relay::new(store.clone(), js.clone(), refusals);
     let shared = Arc::new(Shared {
         progress: consumers.iter().map(|_| Progress::default()).collect(),
         consumers,

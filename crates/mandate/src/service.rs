@@ -54,9 +54,20 @@ impl ServiceError {
     pub fn unavailable(message: impl Into<String>) -> ServiceError {
         ServiceError::new(503, message, true)
     }
+    /// 413: what the request would produce is larger than the bus carries; the same request
+    /// will never succeed.
+    pub fn payload_too_large(message: impl Into<String>) -> ServiceError {
+        ServiceError::new(413, message, false)
+    }
     /// 500: a fault of the service.
     pub fn internal(message: impl Into<String>) -> ServiceError {
         ServiceError::new(500, message, false)
+    }
+}
+
+impl From<crate::TooLarge> for ServiceError {
+    fn from(err: crate::TooLarge) -> ServiceError {
+        ServiceError::payload_too_large(format!("payload too large: {err}; nothing was committed"))
     }
 }
 
@@ -228,6 +239,8 @@ async fn run_commands(shared: &Shared, command: &CommandFn, group: Vec<Received>
                         emitted: 0,
                         time: crate::envelope::now_rfc3339(),
                         replaying: false,
+                        max_payload: shared.max_payload(),
+                        too_large: None,
                     };
                     command(&mut ctx, request.payload())
                 })

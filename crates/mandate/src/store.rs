@@ -12,6 +12,7 @@
 //! | `w/` | last applied stream sequence per consumer | yes |
 //! | `r/` | replay marks: up to where a rebuild must not re-publish | no |
 //! | `o/` | outbox: messages committed but not yet acknowledged by JetStream | no |
+//! | `u/` | outbox entries the server refuses for good, set aside by the relay | no |
 //! | `m/` | kit bookkeeping: dead-letter count, crash-guard notes | no |
 
 use std::collections::BTreeMap;
@@ -24,6 +25,7 @@ pub(crate) const STATE: &[u8] = b"s/";
 pub(crate) const WATERMARK: &[u8] = b"w/";
 pub(crate) const REPLAY_MARK: &[u8] = b"r/";
 pub(crate) const OUTBOX: &[u8] = b"o/";
+pub(crate) const SET_ASIDE: &[u8] = b"u/";
 pub(crate) const DEAD_LETTER_COUNT: &[u8] = b"m/dead-letters";
 
 /// A store error: I/O, or a value that does not decode as the type asked for.
@@ -144,7 +146,7 @@ impl Store {
     pub(crate) fn scan_raw(
         &self,
         prefix: &[u8],
-    ) -> impl Iterator<Item = Result<(sled::IVec, sled::IVec), sled::Error>> + use<> {
+    ) -> impl DoubleEndedIterator<Item = Result<(sled::IVec, sled::IVec), sled::Error>> + use<> {
         self.tree.scan_prefix(prefix)
     }
 

@@ -22,10 +22,16 @@ impl Harness {
     /// A fresh server with the streams of `owners` created, as those owners would at their
     /// start-up, so the test can publish their events and the component finds them at once.
     pub async fn new(owners: &[&str]) -> Harness {
+        Harness::with_config(owners, "").await
+    }
+
+    /// [`Harness::new`] on a server with `extra` config text (see
+    /// [`NatsServer::start_with_config`]), e.g. `max_payload: 65536`.
+    pub async fn with_config(owners: &[&str], extra: &str) -> Harness {
         if std::env::var_os("RUST_LOG").is_some() {
             mandate::init_logging(mandate::LogFormat::Text);
         }
-        let server = NatsServer::start();
+        let server = NatsServer::start_with_config(extra);
         let bus = Bus::connect(&ConnectionOptions::new(server.url()), "test")
             .await
             .expect("connects");

@@ -181,6 +181,17 @@ impl NatsServer {
         self.launch();
     }
 
+    /// Like [`NatsServer::restart`], with `extra` replacing the config text given at start:
+    /// the same port and store under different limits, e.g. `max_payload: 65536`.
+    ///
+    /// # Panics
+    /// As [`NatsServer::restart`].
+    pub fn restart_with_config(&mut self, extra: &str) {
+        self.stop();
+        extra.clone_into(&mut self.extra);
+        self.launch();
+    }
+
     /// Writes the config, spawns the server and waits until it is ready. The first launch uses
     /// a kernel-chosen port (`-1`); later ones reuse it, retrying while it is still taken.
     fn launch(&mut self) {

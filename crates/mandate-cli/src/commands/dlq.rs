@@ -9,6 +9,15 @@
 //! JetStream's ack, and only then deletes the dead letter. If JetStream drops the retry as a
 //! duplicate (the original id is still inside the stream's duplicate window) nothing is
 //! deleted and the command says when to try again.
+//!
+//! A dead letter whose original would not fit in the server's max payload beside its headers
+//! carries no body (`Mandate-Dlq-Body: omitted`, with the body's size and SHA-256): `show`
+//! says where the original is, and `retry` reads it back from its stream, checks the digest,
+//! and republishes that.
+//!
+//! `set-aside` and `retry-set-aside` are about the other things that were not delivered: a
+//! component's outbox entries that the server refuses for good, which its relay set aside so
+//! as not to hold up the rest (asked over the component's admin service).
 
 use std::io::BufRead;
 
@@ -18,12 +27,14 @@ use async_nats::jetstream::stream::{LastRawMessageErrorKind, Stream};
 use async_nats::jetstream::{self, message::StreamMessage};
 use clap::{Args, Subcommand};
 use mandate::deadletter::{
-    DLQ_CONSUMER, DLQ_DELIVERIES, DLQ_KIND, DLQ_REASON, DLQ_SEQUENCE, DLQ_STREAM, DLQ_SUBJECT, DLQ_TIME,
+    BODY_OMITTED, DLQ_BODY, DLQ_BODY_SHA256, DLQ_BODY_SIZE, DLQ_CONSUMER, DLQ_DELIVERIES, DLQ_KIND, DLQ_REASON,
+    DLQ_SEQUENCE, DLQ_STREAM, DLQ_SUBJECT, DLQ_TIME,
 };
 use mandate::envelope::{CE_ID, CE_TYPE, NATS_MSG_ID};
 use mandate::{Bus, DEAD_LETTER_STREAM};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 use super::Global;
 use super::publish::publish;
@@ -42,6 +53,23 @@ pub enum DlqCommand {
     Retry(SeqArgs),
     /// Delete every dead letter (or one component's), after a confirmation.
     Purge(PurgeArgs),
+    /// List the outbox entries a component set aside because the server refuses them for
+    /// good (too large for its max payload, refused by their stream, no stream).
+    SetAside(ComponentArgs),
+    /// Put a component's set-aside outbox entries back at the tail of its outbox (once the
+    /// cause is fixed); any the server still refuses is set aside again.
+    RetrySetAside(ComponentArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ComponentArgs {
+    /// The component (its service name, as `mandate status` lists it).
+    #[arg(value_parser = component_name)]
+    pub component: String,
+}
+
+fn component_name(text: &str) -> Result<String, String> {
+    mandate::validate_component_name(text).map(|()| text.to_owned())
 }
 
 #[derive(Debug, Args)]
@@ -84,6 +112,8 @@ struct Letter {
     #[serde(rename = "type")]
     ce_type: Option<String>,
     id: Option<String>,
+    /// The original body was left out: it would not fit beside the headers.
+    body_omitted: bool,
 }
 
 impl Letter {
@@ -102,8 +132,13 @@ impl Letter {
             deliveries: header(headers, DLQ_DELIVERIES).and_then(|s| s.parse().ok()),
             ce_type: header(headers, CE_TYPE),
             id: header(headers, CE_ID),
+            body_omitted: body_omitted(headers),
         }
     }
+}
+
+fn body_omitted(headers: Option<&HeaderMap>) -> bool {
+    header(headers, DLQ_BODY).as_deref() == Some(BODY_OMITTED)
 }
 
 pub async fn run(bus: &Bus, command: &DlqCommand, global: Global) -> anyhow::Result<()> {
@@ -112,6 +147,8 @@ pub async fn run(bus: &Bus, command: &DlqCommand, global: Global) -> anyhow::Res
         DlqCommand::Show(args) => show(bus, args.seq, global).await,
         DlqCommand::Retry(args) => retry(bus, args.seq, global).await,
         DlqCommand::Purge(args) => purge(bus, args, global).await,
+        DlqCommand::SetAside(args) => list_set_aside(bus, &args.component, global).await,
+        DlqCommand::RetrySetAside(args) => retry_set_aside(bus, &args.component, global).await,
     }
 }
 
@@ -200,7 +237,12 @@ async fn show(bus: &Bus, seq: u64, global: Global) -> anyhow::Result<()> {
         shown.insert("subject".into(), Value::String(message.subject.to_string()));
         shown.insert("time".into(), Value::String(rfc3339(message.time)));
         shown.insert("headers".into(), serde_json::to_value(headers_to_map(headers))?);
-        msgpack::body_fields(&message.payload, &mut shown);
+        if body_omitted(headers) {
+            shown.insert("body".into(), Value::Null);
+            shown.insert("body_omitted".into(), Value::Bool(true));
+        } else {
+            msgpack::body_fields(&message.payload, &mut shown);
+        }
         return output::json(&shown);
     }
     let letter = Letter::new(message.sequence, &message.subject, message.time, headers);
@@ -225,6 +267,19 @@ async fn show(bus: &Bus, seq: u64, global: Global) -> anyhow::Result<()> {
         }
     }
     text.push_str("\nbody:\n");
+    if letter.body_omitted {
+        text.push_str(&format!(
+            "  <left out: {} bytes (SHA-256 {}) would not fit in the server's max payload beside the headers>\n  the original is {} #{}; `mandate dlq retry {}` republishes it from there",
+            header(headers, DLQ_BODY_SIZE).unwrap_or_else(|| "?".to_owned()),
+            header(headers, DLQ_BODY_SHA256).unwrap_or_else(|| "?".to_owned()),
+            letter.stream,
+            letter
+                .original_sequence
+                .map_or_else(|| "?".to_owned(), |s| s.to_string()),
+            letter.sequence,
+        ));
+        return output::line(&text);
+    }
     let mut body = Map::new();
     msgpack::body_fields(&message.payload, &mut body);
     match body.get("body_error").and_then(Value::as_str) {
@@ -254,8 +309,13 @@ async fn retry(bus: &Bus, seq: u64, global: Global) -> anyhow::Result<()> {
             "DLQ #{seq} has no {DLQ_SUBJECT} header, so its original subject is unknown: it was not written by the kit"
         )
     })?;
-    let (headers, id) = original_headers(&letter.headers)?;
-    let ack = publish(bus, &subject, headers, letter.payload.to_vec()).await?;
+    let (headers, payload, id) = if body_omitted(Some(&letter.headers)) {
+        read_back(bus, seq, &letter.headers).await?
+    } else {
+        let (headers, id) = original_headers(&letter.headers)?;
+        (headers, letter.payload.to_vec(), id)
+    };
+    let ack = publish(bus, &subject, headers, payload).await?;
     if ack.duplicate {
         let until = duplicate_window_end(bus, &letter.headers).await;
         bail!(
@@ -305,6 +365,93 @@ fn original_headers(letter: &HeaderMap) -> anyhow::Result<(HeaderMap, Option<Str
         headers.insert(NATS_MSG_ID, id.as_str());
     }
     Ok((headers, id))
+}
+
+/// The original of a dead letter that left its body out, read back from the stream and
+/// sequence it names, with the headers and body to republish. The body must match the
+/// letter's SHA-256: the sequence could have been reused by a recreated stream.
+async fn read_back(bus: &Bus, seq: u64, letter: &HeaderMap) -> anyhow::Result<(HeaderMap, Vec<u8>, Option<String>)> {
+    let (Some(stream_name), Some(sequence)) = (
+        header(Some(letter), DLQ_STREAM),
+        header(Some(letter), DLQ_SEQUENCE).and_then(|s| s.parse::<u64>().ok()),
+    ) else {
+        bail!("DLQ #{seq} left its body out and does not say where the original is ({DLQ_STREAM}, {DLQ_SEQUENCE})");
+    };
+    let stream = find_stream(bus.jetstream(), &stream_name).await?.ok_or_else(|| {
+        anyhow!("DLQ #{seq} left its body out, and its original's stream {stream_name} no longer exists: the body cannot be read back")
+    })?;
+    let original = stream.get_raw_message(sequence).await.map_err(|e| {
+        anyhow!("DLQ #{seq} left its body out, and {stream_name} #{sequence} cannot be read back ({e}): the stream's limits may have removed it")
+    })?;
+    let digest = format!("{:x}", Sha256::digest(&original.payload));
+    if header(Some(letter), DLQ_BODY_SHA256).as_deref() != Some(digest.as_str()) {
+        bail!(
+            "{stream_name} #{sequence} is not the body DLQ #{seq} left out (its SHA-256 differs): nothing republished"
+        );
+    }
+    let (headers, id) = original_headers(&original.headers)?;
+    Ok((headers, original.payload.to_vec(), id))
+}
+
+/// `dlq set-aside COMPONENT`: the outbox entries the component's relay set aside.
+async fn list_set_aside(bus: &Bus, component: &str, global: Global) -> anyhow::Result<()> {
+    let status = bus
+        .status(component)
+        .await
+        .with_context(|| format!("asking {component} for its status"))?;
+    let set_aside = status.set_aside;
+    if global.json {
+        return output::json(&set_aside);
+    }
+    if set_aside.count == 0 {
+        return output::line(&format!(
+            "{component} has set nothing aside: every outbox entry was published or is waiting its turn."
+        ));
+    }
+    let rows: Vec<Vec<String>> = set_aside
+        .entries
+        .iter()
+        .map(|e| {
+            vec![
+                e.id.to_string(),
+                e.set_aside_at.clone(),
+                e.subject.clone(),
+                e.ce_id.clone().unwrap_or_default(),
+                output::bytes(e.size),
+                output::truncate(&e.reason, 100),
+            ]
+        })
+        .collect();
+    output::line(&output::table(
+        &["ID", "AT", "SUBJECT", "CE-ID", "SIZE", "REASON"],
+        &rows,
+    ))?;
+    let shown = if set_aside.entries.len() < set_aside.count as usize {
+        format!(" (the first {} shown)", set_aside.entries.len())
+    } else {
+        String::new()
+    };
+    output::line(&format!(
+        "\n{} outbox entr{} set aside by {component}{shown}: the server refuses them for good. Fix the cause, then `mandate dlq retry-set-aside {component}`.",
+        set_aside.count,
+        if set_aside.count == 1 { "y" } else { "ies" },
+    ))
+}
+
+/// `dlq retry-set-aside COMPONENT`.
+async fn retry_set_aside(bus: &Bus, component: &str, global: Global) -> anyhow::Result<()> {
+    let report = bus
+        .retry_set_aside(component)
+        .await
+        .with_context(|| format!("asking {component} to retry its set-aside outbox entries"))?;
+    if global.json {
+        return output::json(&report);
+    }
+    output::line(&format!(
+        "put {} set-aside entr{} back at the tail of {component}'s outbox: its relay publishes them now; any the server still refuses is set aside again (`mandate status`)",
+        report.retried,
+        if report.retried == 1 { "y" } else { "ies" },
+    ))
 }
 
 /// When the original message leaves its stream's duplicate window, if it can be told.

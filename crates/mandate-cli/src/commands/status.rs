@@ -237,6 +237,34 @@ fn stream_status(info: stream::Info) -> StreamStatus {
     }
 }
 
+/// The outbox entries components have set aside (the server refuses them for good), if any:
+/// nothing else says that an event was never published.
+fn render_set_aside(status: &Status) -> String {
+    let rows: Vec<Vec<String>> = status
+        .components
+        .iter()
+        .filter_map(|c| c.status.as_ref().map(|r| (c, r)))
+        .flat_map(|(c, report)| {
+            report.set_aside.entries.iter().map(move |entry| {
+                vec![
+                    c.name.clone(),
+                    entry.set_aside_at.clone(),
+                    entry.subject.clone(),
+                    output::bytes(entry.size),
+                    output::truncate(&entry.reason, 100),
+                ]
+            })
+        })
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    format!(
+        "\nOutbox entries set aside: the server refuses them for good, so they were not published.\n{}\n`mandate dlq set-aside COMPONENT` lists them all; fix the cause, then `mandate dlq retry-set-aside COMPONENT`.\n",
+        output::table(&["SET ASIDE BY", "AT", "SUBJECT", "SIZE", "REASON"], &rows)
+    )
+}
+
 fn render(status: &Status, wait: Duration) -> String {
     let mut text = String::new();
     if status.components.is_empty() {
@@ -258,6 +286,7 @@ fn render(status: &Status, wait: Duration) -> String {
                     or_dash(report.map(|r| output::uptime(r.uptime_seconds))),
                     or_dash(report.map(|r| r.outbox_depth.to_string())),
                     or_dash(report.map(|r| r.dead_letters.to_string())),
+                    or_dash(report.map(|r| r.set_aside.count.to_string())),
                     format!("{}/{}", c.requests, c.errors),
                     match &c.error {
                         Some(error) => format!("{}: {error}", c.state),
@@ -274,6 +303,7 @@ fn render(status: &Status, wait: Duration) -> String {
                 "UP",
                 "OUTBOX",
                 "DEAD LETTERS",
+                "SET ASIDE",
                 "REQUESTS/ERRORS",
                 "STATE",
             ],
@@ -305,6 +335,7 @@ fn render(status: &Status, wait: Duration) -> String {
             ));
             text.push('\n');
         }
+        text.push_str(&render_set_aside(status));
     }
     text.push('\n');
     if status.streams.is_empty() {

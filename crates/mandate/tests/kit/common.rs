@@ -192,3 +192,46 @@ pub fn place_request(key: &str, customer: &str, sku: &str, quantity: u32) -> Pla
         payment_token: String::new(),
     }
 }
+
+/// An order of `lines` lines of one unit each (sku `sku-00000`, `sku-00001`, ...): its
+/// `orders.placed.v1` is about twice the size of the request.
+pub fn large_request(key: &str, lines: usize) -> PlaceOrderRequest {
+    PlaceOrderRequest {
+        idempotency_key: key.into(),
+        customer_id: "bulk".into(),
+        lines: (0..lines)
+            .map(|i| schemas::orders::LineRequest {
+                sku: format!("sku-{i:05}"),
+                quantity: 1,
+            })
+            .collect(),
+        payment_token: String::new(),
+    }
+}
+
+/// The size NATS counts against `max_payload`: the payload plus the encoded header block
+/// (`NATS/1.0\r\n`, a `name: value\r\n` line per value, `\r\n`).
+pub fn wire_size(headers: Option<&async_nats::HeaderMap>, payload: usize) -> usize {
+    let block = headers.filter(|h| !h.is_empty()).map_or(0, |headers| {
+        let lines: usize = headers
+            .iter()
+            .flat_map(|(name, values)| {
+                values
+                    .iter()
+                    .map(move |v| name.to_string().len() + 2 + v.as_str().len() + 2)
+            })
+            .sum();
+        "NATS/1.0\r\n".len() + lines + 2
+    });
+    block + payload
+}
+
+/// A header of `message` as text ("" when absent).
+pub fn header(message: &async_nats::Message, name: &str) -> String {
+    message
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(name))
+        .map(|v| v.as_str().to_owned())
+        .unwrap_or_default()
+}
