@@ -120,20 +120,30 @@ async fn gather(stack: &Stack, expected: &Expected, verdict: &mut Verdict) -> BT
     facts
 }
 
-fn check_orders(expected: &Expected, facts: &BTreeMap<String, Facts>, verdict: &mut Verdict) -> BTreeMap<String, usize> {
+fn check_orders(
+    expected: &Expected,
+    facts: &BTreeMap<String, Facts>,
+    verdict: &mut Verdict,
+) -> BTreeMap<String, usize> {
     let mut outcomes = BTreeMap::new();
     for accepted in &expected.orders {
         let id = &accepted.order_id;
         let Some(facts) = facts.get(id) else { continue };
         let Some(order) = &facts.order else {
-            verdict.broke(LOST, format!("order {id} (key {}): orders.get answers 404", accepted.key));
+            verdict.broke(
+                LOST,
+                format!("order {id} (key {}): orders.get answers 404", accepted.key),
+            );
             continue;
         };
         let status = order.status;
         *outcomes.entry(status_name(status)).or_default() += 1;
         let history: Vec<String> = order.history.iter().map(|h| status_name(h.status)).collect();
         if !status.is_terminal() {
-            verdict.broke(STUCK, format!("order {id}: still {} (history {history:?})", status_name(status)));
+            verdict.broke(
+                STUCK,
+                format!("order {id}: still {} (history {history:?})", status_name(status)),
+            );
         }
         let terminals = order.history.iter().filter(|h| h.status.is_terminal()).count();
         let last = order.history.last().map(|h| h.status);
@@ -158,7 +168,10 @@ fn check_cancel(accepted: &Accepted, status: OrderStatus, history: &[String], ve
     match accepted.cancel {
         Cancel::Accepted if !cancelled => verdict.broke(
             CANCEL_KEPT,
-            format!("order {id}: its cancel was accepted, yet it ended {} (history {history:?})", status_name(status)),
+            format!(
+                "order {id}: its cancel was accepted, yet it ended {} (history {history:?})",
+                status_name(status)
+            ),
         ),
         Cancel::NotAsked | Cancel::Refused if cancelled => verdict.broke(
             CANCEL_KEPT,
@@ -201,12 +214,19 @@ fn check_money_and_goods(accepted: &Accepted, order: &OrderView, facts: &Facts, 
         if status != OrderStatus::Cancelled || amount != accepted.total_minor {
             verdict.broke(
                 REFUNDS,
-                format!("order {id}: refunded {amount} but {} (total {})", status_name(status), accepted.total_minor),
+                format!(
+                    "order {id}: refunded {amount} but {} (total {})",
+                    status_name(status),
+                    accepted.total_minor
+                ),
             );
         }
     }
     if status == OrderStatus::PaymentDeclined && !matches!(payment, Some((PaymentStatus::Declined, _))) {
-        verdict.broke(DECLINES, format!("order {id}: payment-declined with payment {payment:?}"));
+        verdict.broke(
+            DECLINES,
+            format!("order {id}: payment-declined with payment {payment:?}"),
+        );
     }
 }
 
@@ -274,14 +294,19 @@ async fn check_stock(stack: &Stack, expected: &Expected, facts: &BTreeMap<String
         {
             verdict.broke(
                 STOCK,
-                format!("{sku}: restocked {restocked} by the client, inventory says {view:?} (nothing may stay reserved)"),
+                format!(
+                    "{sku}: restocked {restocked} by the client, inventory says {view:?} (nothing may stay reserved)"
+                ),
             );
         }
         let shipped = units_shipped.get(sku.as_str()).copied().unwrap_or(0);
         if view.shipped != shipped {
             verdict.broke(
                 SHIPPED_UNITS,
-                format!("{sku}: inventory counts {} shipped, shipments hold {shipped}", view.shipped),
+                format!(
+                    "{sku}: inventory counts {} shipped, shipments hold {shipped}",
+                    view.shipped
+                ),
             );
         }
     }
@@ -311,7 +336,10 @@ async fn check_streams(stack: &Stack, verdict: &mut Verdict) {
             if let Some(key) = business_key(message) {
                 let kind = message.header("ce-type").to_owned();
                 if let Some(first) = kinds.insert((kind.clone(), key.clone()), message.at()) {
-                    verdict.broke(DOUBLED_EVENT, format!("{kind} for {key} at {first} and {}", message.at()));
+                    verdict.broke(
+                        DOUBLED_EVENT,
+                        format!("{kind} for {key} at {first} and {}", message.at()),
+                    );
                 }
             }
         }
@@ -354,7 +382,10 @@ async fn check_notifications(stack: &Stack, expected: &Expected, verdict: &mut V
             if !seen.insert((notice.order_id.clone(), notice.kind.clone())) {
                 verdict.broke(
                     DOUBLED_NOTICE,
-                    format!("customer {customer}: {} about order {} sent again", notice.kind, notice.order_id),
+                    format!(
+                        "customer {customer}: {} about order {} sent again",
+                        notice.kind, notice.order_id
+                    ),
                 );
             }
         }

@@ -101,7 +101,9 @@ async fn kill_component(stack: &Stack, victim: &str, down: Duration, havoc: &mut
     tokio::time::sleep(down).await;
     stack.restart(victim);
     if let Err(why) = stack.ready(victim, BACK_WITHIN).await {
-        havoc.failures.push(format!("after kill #{} of {victim}: {why}", havoc.kills[victim]));
+        havoc
+            .failures
+            .push(format!("after kill #{} of {victim}: {why}", havoc.kills[victim]));
     }
 }
 
@@ -126,14 +128,18 @@ async fn kill_server(stack: &Stack, shop: &Shop, probe: &OrderPlan, down: Durati
                 .into_iter()
                 .map(|lost| format!("across server kill #{}: {lost}", havoc.server_kills)),
         ),
-        Err(why) => havoc.failures.push(format!("after server kill #{}: {why}", havoc.server_kills)),
+        Err(why) => havoc
+            .failures
+            .push(format!("after server kill #{}: {why}", havoc.server_kills)),
     }
     match tokio::time::timeout(RECOVER_WITHIN, complete(shop, probe)).await {
         Ok(Ok(accepted)) => {
             havoc.recoveries.push(back.elapsed());
             havoc.probes.push(accepted);
         }
-        Ok(Err(why)) => havoc.failures.push(format!("after server kill #{}: {why}", havoc.server_kills)),
+        Ok(Err(why)) => havoc
+            .failures
+            .push(format!("after server kill #{}: {why}", havoc.server_kills)),
         Err(_) => havoc.failures.push(format!(
             "after server kill #{}: order {} did not end within {RECOVER_WITHIN:?} of the server's return",
             havoc.server_kills, probe.key

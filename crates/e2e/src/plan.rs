@@ -25,7 +25,11 @@ pub struct Day {
 #[derive(Debug, Clone)]
 pub enum Step {
     Order(OrderPlan),
-    Restock { key: String, sku: &'static str, quantity: u32 },
+    Restock {
+        key: String,
+        sku: &'static str,
+        quantity: u32,
+    },
 }
 
 /// One order as the customer means it.

@@ -74,7 +74,9 @@ impl Shop {
         let body = json!({"customer_id": plan.customer, "lines": lines, "payment_token": plan.token});
         let what = format!("order {}", plan.key);
         let reply = self
-            .expect_success(&what, || self.http.post(&url).header("Idempotency-Key", &plan.key).json(&body))
+            .expect_success(&what, || {
+                self.http.post(&url).header("Idempotency-Key", &plan.key).json(&body)
+            })
             .await?;
         serde_json::from_slice(&reply).map_err(|e| format!("{what}: the 201 body is not an order: {e}"))
     }
@@ -117,7 +119,11 @@ impl Shop {
 
     /// Sends the request built by `request` until it gets an answer that is not a 5xx,
     /// backing off from 50 ms to 1 s; gives up after two minutes.
-    async fn send(&self, what: &str, request: impl Fn() -> RequestBuilder) -> Result<(StatusCode, bytes::Bytes), String> {
+    async fn send(
+        &self,
+        what: &str,
+        request: impl Fn() -> RequestBuilder,
+    ) -> Result<(StatusCode, bytes::Bytes), String> {
         let deadline = tokio::time::Instant::now() + GIVE_UP_AFTER;
         let mut backoff = Duration::from_millis(50);
         loop {

@@ -39,20 +39,56 @@ pub async fn take(stack: &Stack, subjects: &Subjects) -> Snapshot {
         .await
 }
 
-/// Every query whose answer changed: `query: before → after`.
+/// Every query whose answer changed: `query: …before… → …after…`, each answer cut to where
+/// the two differ.
 pub fn diff(before: &Snapshot, after: &Snapshot) -> Vec<String> {
     let names: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
     names
         .into_iter()
         .filter_map(|name| {
-            let (was, now) = (before.get(name), after.get(name));
-            (was != now).then(|| format!("{name}: {} → {}", shown(was), shown(now)))
+            let not_asked = String::from("(not asked)");
+            let (was, now) = (
+                before.get(name).unwrap_or(&not_asked),
+                after.get(name).unwrap_or(&not_asked),
+            );
+            (was != now).then(|| {
+                let (was, now) = where_they_differ(was, now);
+                format!("{name}: {was} → {now}")
+            })
         })
         .collect()
 }
 
-fn shown(answer: Option<&String>) -> &str {
-    answer.map_or("(not asked)", String::as_str)
+/// Context kept on each side of a difference.
+const CONTEXT: usize = 60;
+/// The most of a differing part shown.
+const SHOWN: usize = 240;
+
+/// The two texts without their common beginning and end (but a little context), so that a
+/// long answer shows what changed in it.
+fn where_they_differ(was: &str, now: &str) -> (String, String) {
+    let common = |a: &mut dyn Iterator<Item = (char, char)>| a.take_while(|(x, y)| x == y).count();
+    let prefix = common(&mut was.chars().zip(now.chars()));
+    let suffix = common(&mut was.chars().rev().zip(now.chars().rev()))
+        .min(was.chars().count() - prefix)
+        .min(now.chars().count() - prefix);
+    let cut = |text: &str| {
+        let chars: Vec<char> = text.chars().collect();
+        let start = prefix.saturating_sub(CONTEXT);
+        let end = (chars.len() - suffix + CONTEXT).min(chars.len());
+        let middle: String = chars[start..end].iter().collect();
+        let shown: String = middle.chars().take(SHOWN).collect();
+        format!(
+            "{}{shown}{}",
+            if start > 0 { "…" } else { "" },
+            if end < chars.len() || shown.len() < middle.len() {
+                "…"
+            } else {
+                ""
+            }
+        )
+    };
+    (cut(was), cut(now))
 }
 
 enum Query<'a> {

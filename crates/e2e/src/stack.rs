@@ -136,10 +136,7 @@ impl Stack {
                 return Err(format!("{exit} before it was ready:\n{}", self.log_tail(name)));
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(format!(
-                    "{name} not ready within {timeout:?}:\n{}",
-                    self.log_tail(name)
-                ));
+                return Err(format!("{name} not ready within {timeout:?}:\n{}", self.log_tail(name)));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

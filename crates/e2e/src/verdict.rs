@@ -21,7 +21,10 @@ impl Verdict {
 
     /// Records that `invariant` broke, with one example.
     pub fn broke(&mut self, invariant: &str, example: impl Into<String>) {
-        self.broken.entry(invariant.to_owned()).or_default().push(example.into());
+        self.broken
+            .entry(invariant.to_owned())
+            .or_default()
+            .push(example.into());
     }
 
     /// Records a check that could not be made (a service did not answer...): it broke the

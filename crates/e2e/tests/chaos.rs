@@ -88,7 +88,10 @@ async fn orders_keep_every_invariant_while_processes_and_the_server_are_killed()
     let outcomes = invariants::check(&stack, &expected, &mut verdict).await;
     for ending in ["completed", "payment-declined", "cancelled"] {
         if !outcomes.contains_key(ending) {
-            verdict.broke("the run exercised every ending", format!("no order ended {ending}: {outcomes:?}"));
+            verdict.broke(
+                "the run exercised every ending",
+                format!("no order ended {ending}: {outcomes:?}"),
+            );
         }
     }
 
@@ -112,7 +115,10 @@ async fn quiescence(stack: &Stack, expected: &Expected, verdict: &mut Verdict) {
     let deadline = Instant::now() + DRAIN_WITHIN;
     for name in stack.running() {
         if let Err(why) = stack.alive(&name) {
-            verdict.broke("every process survives the run", format!("{why}\n{}", stack.log_tail(&name)));
+            verdict.broke(
+                "every process survives the run",
+                format!("{why}\n{}", stack.log_tail(&name)),
+            );
         }
     }
     if let Err(busy) = stack.settle(DRAIN_WITHIN).await {

@@ -323,7 +323,10 @@ async fn check_invariants(stack: &Stack, expected: &Expected) {
     eprintln!("outcomes: {outcomes:?}");
     for ending in ["completed", "rejected", "payment-declined", "cancelled"] {
         if !outcomes.contains_key(ending) {
-            verdict.broke("the day exercised every ending", format!("no order ended {ending}: {outcomes:?}"));
+            verdict.broke(
+                "the day exercised every ending",
+                format!("no order ended {ending}: {outcomes:?}"),
+            );
         }
     }
     verdict.assert_clean("storefront");
