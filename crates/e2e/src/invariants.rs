@@ -405,14 +405,15 @@ async fn check_dead_letters(stack: &Stack, verdict: &mut Verdict) {
 
 /// One line about a dead letter: who set it aside, what, and why.
 pub fn describe_dead_letter(letter: &Stored) -> String {
+    use crate::garbage::dead_letters::{KIND, REASON, SEQUENCE, STREAM, SUBJECT};
     format!(
         "{}: {} {} #{} ({}) — {}",
         letter.at(),
-        letter.header(mandate::deadletter::DLQ_KIND),
-        letter.header(mandate::deadletter::DLQ_STREAM),
-        letter.header(mandate::deadletter::DLQ_SEQUENCE),
-        letter.header(mandate::deadletter::DLQ_SUBJECT),
-        letter.header(mandate::deadletter::DLQ_REASON)
+        letter.header(KIND),
+        letter.header(STREAM),
+        letter.header(SEQUENCE),
+        letter.header(SUBJECT),
+        letter.header(REASON)
     )
 }
 

@@ -10,7 +10,10 @@ use crate::invariants::describe_dead_letter;
 use crate::streams::Stored;
 use crate::verdict::Verdict;
 
+// The dead-letter headers, as the contract names them (docs/contract.md), not as the kit's
+// constants: the tests hold the kit to the names.
 pub const KIND: &str = "Mandate-Dlq-Kind";
+pub const SUBJECT: &str = "Mandate-Dlq-Subject";
 pub const STREAM: &str = "Mandate-Dlq-Stream";
 pub const SEQUENCE: &str = "Mandate-Dlq-Sequence";
 pub const REASON: &str = "Mandate-Dlq-Reason";
