@@ -47,6 +47,12 @@ pub struct OrderPlan {
 /// The day of `seed` with `orders` orders: one order in ten declined, one in ten cancelled at
 /// once and one in ten cancelled up to 0.8 s later; a restock after every ninth order.
 pub fn plan(seed: u64, orders: usize) -> Day {
+    plan_with(seed, orders, 20)
+}
+
+/// [`plan`] with `cancel_percent` of the orders cancelled (half at once, half up to 0.8 s
+/// later); 0 leaves out the races between cancellations and captures.
+pub fn plan_with(seed: u64, orders: usize, cancel_percent: u32) -> Day {
     let mut rng = StdRng::seed_from_u64(seed);
     let skus = vec![
         ("mug", 1250),
@@ -70,10 +76,13 @@ pub fn plan(seed: u64, orders: usize) -> Day {
         let lines = (0..rng.random_range(1..=3))
             .map(|_| (skus[rng.random_range(0..skus.len())].0, rng.random_range(1..=3)))
             .collect();
-        let cancel_after = match rng.random_range(0..10) {
-            0 => Some(Duration::ZERO),
-            1 => Some(Duration::from_millis(rng.random_range(20..800))),
-            _ => None,
+        let roll = rng.random_range(0..100);
+        let cancel_after = if roll < cancel_percent / 2 {
+            Some(Duration::ZERO)
+        } else if roll < cancel_percent {
+            Some(Duration::from_millis(rng.random_range(20..800)))
+        } else {
+            None
         };
         steps.push(Step::Order(OrderPlan {
             key: format!("order-{seed}-{i}"),

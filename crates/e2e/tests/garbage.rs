@@ -5,7 +5,9 @@
 //! per `Mandate-Dlq-Kind`), nothing observable changed, and a fresh order completes.
 //!
 //! `MANDATE_GARBAGE_MESSAGES` (default 5,000), `MANDATE_GARBAGE_OVERSIZED` (near-max-payload
-//! bodies per subject, default 1) and `MANDATE_GARBAGE_SEED` size and vary it.
+//! bodies per subject, default 1) and `MANDATE_GARBAGE_SEED` size and vary it;
+//! `MANDATE_GARBAGE_CATEGORIES` (comma-separated names as the summary prints them, e.g.
+//! `binary-key,missing ce-time`) narrows it to some categories, to try one fix at a time.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -49,6 +51,7 @@ async fn garbage_on_every_subscribed_subject_is_dead_lettered_and_changes_nothin
     }
 
     let sizes = corpus::Sizes {
+        categories: categories(),
         total,
         oversized_per_subject: env_number("MANDATE_GARBAGE_OVERSIZED", 1),
         max_payload: stack.max_payload(),
@@ -76,6 +79,22 @@ async fn garbage_on_every_subscribed_subject_is_dead_lettered_and_changes_nothin
 
     print_summary(seed, &sent, &expected, &found, &verdict, started);
     verdict.assert_clean(&format!("garbage seed {seed}"));
+}
+
+/// The categories of `MANDATE_GARBAGE_CATEGORIES`, or all of them.
+fn categories() -> Vec<Defect> {
+    match std::env::var("MANDATE_GARBAGE_CATEGORIES") {
+        Err(_) => Defect::all(),
+        Ok(names) => names
+            .split(',')
+            .map(|name| {
+                Defect::named(name).unwrap_or_else(|| {
+                    let known: Vec<String> = Defect::all().into_iter().map(Defect::name).collect();
+                    panic!("MANDATE_GARBAGE_CATEGORIES: no category {name:?}; known: {known:?}")
+                })
+            })
+            .collect(),
+    }
 }
 
 /// Products, stock and orders of every ending, so that the streams hold real events of

@@ -88,6 +88,14 @@ impl Defect {
         })
     }
 
+    /// The category named `name` (as [`Defect::name`] writes it), if any.
+    pub fn named(name: &str) -> Option<Defect> {
+        Defect::all()
+            .into_iter()
+            .chain([Defect::NearMaxPayload])
+            .find(|d| d.name() == name.trim())
+    }
+
     /// A short name for reports: `positional-top`, `missing ce-id`...
     pub fn name(self) -> String {
         match self {
@@ -118,8 +126,10 @@ pub struct Garbage {
 }
 
 /// The sizes of a corpus.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Sizes {
+    /// The categories to draw from ([`Defect::all`] for the whole attack).
+    pub categories: Vec<Defect>,
     /// Messages in all (at least one of each category per subject, whatever this says).
     pub total: usize,
     /// Near-max-payload bodies per subject (each about 1 MB).
@@ -132,6 +142,7 @@ pub struct Sizes {
 /// near-max-payload bodies per subject, the rest drawn at random; shuffled.
 pub fn generate(seed: u64, sizes: Sizes, templates: &BTreeMap<String, Template>) -> Vec<Garbage> {
     let Sizes {
+        categories,
         total,
         oversized_per_subject,
         max_payload,
@@ -140,19 +151,18 @@ pub fn generate(seed: u64, sizes: Sizes, templates: &BTreeMap<String, Template>)
     let kinds: Vec<&Template> = templates.values().collect();
     let mut corpus = Vec::with_capacity(total + kinds.len());
     for template in &kinds {
-        for defect in Defect::all() {
+        for &defect in &categories {
             corpus.extend(make(template, defect, &kinds, &mut rng));
         }
         for _ in 0..oversized_per_subject {
             corpus.extend(near_max(template, max_payload, &mut rng));
         }
     }
-    let defects = Defect::all();
     let mut attempts = 0;
-    while corpus.len() < total && attempts < total * 10 {
+    while corpus.len() < total && !categories.is_empty() && attempts < total * 10 {
         attempts += 1;
         let template = kinds[rng.random_range(0..kinds.len())];
-        let defect = defects[rng.random_range(0..defects.len())];
+        let defect = categories[rng.random_range(0..categories.len())];
         corpus.extend(make(template, defect, &kinds, &mut rng));
     }
     corpus.shuffle(&mut rng);
@@ -207,7 +217,8 @@ fn near_max(template: &Template, max_payload: usize, rng: &mut StdRng) -> Option
         kind: template.kind.clone(),
         subject: template.subject.clone(),
         headers,
-        payload: mutate::oversized(len, rng),
+        // Its own generator: the bytes it draws do not shift the rest of the corpus.
+        payload: mutate::oversized(len, &mut StdRng::seed_from_u64(rng.random())),
         defect: Defect::NearMaxPayload,
     })
 }
@@ -299,8 +310,11 @@ fn set(headers: &mut Vec<(String, String)>, name: &str, value: &str) {
     headers.push((name.to_owned(), value.to_owned()));
 }
 
+/// Now, to the second: a fixed length, so that the seed alone decides the corpus's sizes.
 fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
+    let now = time::OffsetDateTime::now_utc();
+    now.replace_nanosecond(0)
+        .unwrap_or(now)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| "2026-01-01T00:00:00Z".to_owned())
 }

@@ -44,6 +44,7 @@ fn template() -> Template {
 fn corpus(seed: u64, total: usize) -> Vec<Garbage> {
     let templates = BTreeMap::from([(KIND.to_owned(), template())]);
     let sizes = Sizes {
+        categories: Defect::all(),
         total,
         oversized_per_subject: 1,
         max_payload: MAX_PAYLOAD,
@@ -128,6 +129,16 @@ fn every_message_carries_exactly_the_defect_it_is_filed_under() {
             payload
         );
     }
+}
+
+#[test]
+fn categories_are_found_by_their_names() {
+    for defect in Defect::all() {
+        assert_eq!(Defect::named(&defect.name()), Some(defect));
+    }
+    assert_eq!(Defect::named("near-max-payload"), Some(Defect::NearMaxPayload));
+    assert_eq!(Defect::named("missing ce-time"), Some(Defect::Missing("ce-time")));
+    assert_eq!(Defect::named("nonsense"), None);
 }
 
 #[test]
