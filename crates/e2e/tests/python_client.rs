@@ -29,7 +29,7 @@ async fn python_client(stack: &Stack, args: &[&str]) -> Output {
     let mut command = tokio::process::Command::new(script());
     command
         .arg("--server")
-        .arg(stack.server.url())
+        .arg(stack.url())
         .args(args)
         .env_remove("NATS_URL")
         .env_remove("NATS_USER")

@@ -1,0 +1,71 @@
+//! Quiescence: every running component has nothing pending and an empty outbox, as its admin
+//! status over the bus says — the moment after which a run's results can be read.
+
+use std::time::Duration;
+
+use crate::{COMPONENTS, Stack};
+
+/// How many quiet looks in a row count as quiet: a reaction in flight between two
+/// components shows up as pending on a later look.
+const QUIET_ROUNDS: u32 = 3;
+
+impl Stack {
+    /// Waits until every running component has nothing pending and an empty outbox, three
+    /// looks in a row, or panics saying which one did not settle and why.
+    pub async fn quiesce(&self, timeout: Duration) {
+        if let Err(why) = self.settle(timeout).await {
+            panic!("e2e: the storefront did not settle in {timeout:?}: {why}");
+        }
+    }
+
+    /// [`quiesce`](Stack::quiesce) that says what was still busy at the deadline instead of
+    /// panicking (e.g. `inventory: outbox 2`), so that a run can report it and go on checking.
+    pub async fn settle(&self, timeout: Duration) -> Result<(), String> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut quiet_rounds = 0;
+        loop {
+            let busy = self.busy().await;
+            quiet_rounds = if busy.is_empty() { quiet_rounds + 1 } else { 0 };
+            if quiet_rounds >= QUIET_ROUNDS {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(busy.join("; "));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// What each running component with a store still has to do, one entry per busy one.
+    pub async fn busy(&self) -> Vec<String> {
+        let mut busy = Vec::new();
+        for name in self.running() {
+            if !COMPONENTS.contains(&name.as_str()) {
+                continue;
+            }
+            match self.bus.status(&name).await {
+                Ok(status) => {
+                    let mut what = Vec::new();
+                    if status.rebuilding {
+                        what.push("rebuilding".to_owned());
+                    }
+                    if status.outbox_depth > 0 {
+                        what.push(format!("outbox {}", status.outbox_depth));
+                    }
+                    for consumer in &status.consumers {
+                        match consumer.pending {
+                            Some(0) => {}
+                            Some(n) => what.push(format!("{} pending {n}", consumer.stream)),
+                            None => what.push(format!("{} pending unknown", consumer.stream)),
+                        }
+                    }
+                    if !what.is_empty() {
+                        busy.push(format!("{name}: {}", what.join(", ")));
+                    }
+                }
+                Err(err) => busy.push(format!("{name}: no status ({err})")),
+            }
+        }
+        busy
+    }
+}
