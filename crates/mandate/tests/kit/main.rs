@@ -11,4 +11,6 @@ mod process;
 mod rebuild;
 mod services;
 mod streams;
+mod strict_events;
+mod strict_services;
 mod version;
