@@ -134,6 +134,8 @@ async fn the_python_client_orders_and_follows_the_order_to_completion() {
             shown(&demo)
         );
     }
+    // Every event the storefront published passed the client's strict reading.
+    assert_eq!(done["refused_events"], serde_json::json!({}), "{}", shown(&demo));
     // The headers it sent were carried on: every event of its order has its correlation id.
     assert_eq!(done["correlated_events"].as_u64(), Some(events.len() as u64), "{done}");
 
@@ -232,10 +234,9 @@ async fn the_python_client_refuses_a_reply_that_breaks_the_contract() {
     let output = python_client_at(&server.url(), &["get", "o-1"]).await;
     serve.abort();
     assert_eq!(output.status.code(), Some(1), "{}", shown(&output));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let said = shown(&output);
     assert!(
-        stderr.contains("not-a-map") && stderr.contains("a struct encoded as an array"),
-        "{}",
-        shown(&output)
+        said.contains("orders.get.v1: the reply breaks the contract: not-a-map: a struct encoded as an array"),
+        "{said}"
     );
 }
