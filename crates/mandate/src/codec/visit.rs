@@ -284,7 +284,10 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for MapWrap<'_, 'de, A> {
     }
 }
 
-/// An enumeration: its name must be a `str`; its content (if any) follows the rules.
+/// An enumeration: its name must be a `str`; its content (if any) follows the rules. One
+/// thing rmp_serde hides: whether a variant with content came as `{name: value}` or as the
+/// positional `[name, value]`, so that form is not refused here. The contract's
+/// enumerations are all plain names (a `str`, checked), which makes it moot for now.
 struct EnumWrap<'a, A> {
     data: A,
     chain: &'a Chain<'a>,
