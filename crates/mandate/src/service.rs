@@ -93,7 +93,7 @@ pub(crate) struct Served {
     pub endpoint: Endpoint,
 }
 
-/// The request as `T`, decoded strictly (codec.rs); a 400 naming the rule broken and
+/// The request as `T`, decoded strictly (`codec/`); a 400 naming the rule broken and
 /// where, otherwise.
 pub(crate) fn decode_request<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, ServiceError> {
     crate::codec::decode(payload).map_err(|e| ServiceError::bad_request(format!("request does not decode: {e}")))
