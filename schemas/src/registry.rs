@@ -27,13 +27,14 @@ pub struct Message {
     pub role: Role,
     pub subject: String,
     pub schema: Schema,
-    /// Decodes a MessagePack body with today's type: what a reader (or a replay) does with
-    /// a stored message of this version.
+    /// Decodes a MessagePack body with today's type, as strictly as the kit does
+    /// (`mandate::codec`): what a reader (or a replay) does with a stored message of this
+    /// version.
     pub decode: fn(&[u8]) -> Result<(), String>,
 }
 
 fn decode_as<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<(), String> {
-    rmp_serde::from_slice::<T>(bytes).map(drop).map_err(|e| e.to_string())
+    mandate::codec::decode::<T>(bytes).map(drop).map_err(|e| e.to_string())
 }
 
 impl Message {

@@ -26,10 +26,16 @@ fn script() -> PathBuf {
 /// Runs the client against the stack; the first run also creates its venv (pip), hence the
 /// generous limit.
 async fn python_client(stack: &Stack, args: &[&str]) -> Output {
+    python_client_at(&stack.url(), args).await
+}
+
+/// Runs `scripts/python-client` with `args`, against the server at `url` (if any).
+async fn python_client_at(url: &str, args: &[&str]) -> Output {
     let mut command = tokio::process::Command::new(script());
+    if !url.is_empty() {
+        command.arg("--server").arg(url);
+    }
     command
-        .arg("--server")
-        .arg(stack.url())
         .args(args)
         .env_remove("NATS_URL")
         .env_remove("NATS_USER")
@@ -128,6 +134,8 @@ async fn the_python_client_orders_and_follows_the_order_to_completion() {
             shown(&demo)
         );
     }
+    // Every event the storefront published passed the client's strict reading.
+    assert_eq!(done["refused_events"], serde_json::json!({}), "{}", shown(&demo));
     // The headers it sent were carried on: every event of its order has its correlation id.
     assert_eq!(done["correlated_events"].as_u64(), Some(events.len() as u64), "{done}");
 
@@ -192,5 +200,43 @@ async fn the_python_client_orders_and_follows_the_order_to_completion() {
         (Some("orders.get.v1"), Some(404), Some(false)),
         "{}",
         shown(&missing)
+    );
+}
+
+/// The client's own tests (clients/python/tests): its strict reading of bodies and envelopes,
+/// rule by rule, with the kit's names.
+#[tokio::test]
+async fn the_python_clients_own_tests_pass() {
+    let output = python_client_at("", &["--unit-tests"]).await;
+    assert!(output.status.success(), "{}", shown(&output));
+}
+
+/// A reply the contract forbids — here `orders.get.v1` answered in the positional form, from
+/// a server that is not the kit — is refused by the client, naming the rule; not printed as
+/// if it were an order.
+#[tokio::test]
+async fn the_python_client_refuses_a_reply_that_breaks_the_contract() {
+    use futures::StreamExt;
+    let server = testkit::NatsServer::start();
+    let client = async_nats::connect(server.url()).await.expect("connects");
+    let mut requests = client.subscribe(GetOrder::subject()).await.expect("subscribes");
+    client.flush().await.expect("flush");
+    let positional = rmp_serde::to_vec(&("o-1", "alice", "placed", Vec::<u8>::new(), 0, "EUR")).expect("encodes");
+    let responder = client.clone();
+    let serve = tokio::spawn(async move {
+        while let Some(request) = requests.next().await {
+            if let Some(reply) = request.reply {
+                let _ = responder.publish(reply, positional.clone().into()).await;
+                let _ = responder.flush().await;
+            }
+        }
+    });
+    let output = python_client_at(&server.url(), &["get", "o-1"]).await;
+    serve.abort();
+    assert_eq!(output.status.code(), Some(1), "{}", shown(&output));
+    let said = shown(&output);
+    assert!(
+        said.contains("orders.get.v1: the reply breaks the contract: not-a-map: a struct encoded as an array"),
+        "{said}"
     );
 }

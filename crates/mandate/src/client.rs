@@ -68,7 +68,7 @@ impl Bus {
         Ok(Bus::new(client, name))
     }
 
-    /// Wraps an existing connection; `name` becomes `ce-source` of what it publishes.
+    /// Wraps an existing connection, named `name` (in logs and the server's connection list).
     pub fn new(client: async_nats::Client, name: &str) -> Bus {
         Bus {
             js: jetstream::new(client.clone()),
@@ -82,6 +82,11 @@ impl Bus {
     pub fn with_timeout(mut self, timeout: Duration) -> Bus {
         self.timeout = timeout;
         self
+    }
+
+    /// The name this bus was given.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     pub fn client(&self) -> &async_nats::Client {
@@ -100,7 +105,7 @@ impl Bus {
             reason: e.to_string(),
         })?;
         let reply = self.request(&subject, payload.into()).await?;
-        rmp_serde::from_slice(&reply).map_err(|e| CallError::Decode {
+        crate::codec::decode(&reply).map_err(|e| CallError::Decode {
             subject,
             reason: e.to_string(),
         })
@@ -145,8 +150,12 @@ impl Bus {
     /// Publishes `event` as an outside publisher would (a fresh id and trace; not through an
     /// outbox) and waits for JetStream's ack. Components emit through their
     /// [`Context`](crate::Context) instead.
+    ///
+    /// `ce-source` is `E`'s owner, whatever this bus is named: only the owner publishes its
+    /// events (the broker enforces it), so whoever may publish one speaks for the owner, and
+    /// consumers refuse another source.
     pub async fn publish<E: Event>(&self, event: &E) -> Result<Meta> {
-        let meta = Meta::originate(&self.name, E::ce_type());
+        let meta = Meta::originate(E::OWNER, E::ce_type());
         let payload = rmp_serde::to_vec_named(event)?;
         self.publish_raw(&E::subject(), meta.to_headers(), payload.into())
             .await?;

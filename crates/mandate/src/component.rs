@@ -5,8 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use crate::codec::Rule;
 use crate::context::{Context, HandlerResult};
 use crate::contract::{Event, Operation, stream_name};
+use crate::deadletter::DeadLetterKind;
 use crate::error::{Error, Result};
 use crate::options::Options;
 use crate::runtime::Running;
@@ -18,13 +20,25 @@ pub(crate) type EventFn = Box<dyn Fn(&mut Context<'_>, &[u8]) -> Result<(), Fail
 /// Why applying one event failed.
 #[derive(Debug)]
 pub(crate) enum Failure {
-    /// The payload is not the declared type: retrying cannot help.
-    Undecodable(String),
+    /// The payload breaks the contract's encoding or is not the declared type (the kind
+    /// names the rule): retrying cannot help.
+    Undecodable(DeadLetterKind, String),
     /// The handler returned an error: a retry may help.
     Handler(String),
     /// The handler did something no retry can make work (emitted an event larger than the
     /// server's max payload): dead-letter it at once.
     Hopeless(String),
+}
+
+/// The dead-letter kind of a body that breaks `rule` of the contract's encoding: the same
+/// name (`Rule::as_str` = `DeadLetterKind::as_str`).
+fn kind_of(rule: Rule) -> DeadLetterKind {
+    match rule {
+        Rule::NotAMap => DeadLetterKind::NotAMap,
+        Rule::BinaryString => DeadLetterKind::BinaryString,
+        Rule::TrailingBytes => DeadLetterKind::TrailingBytes,
+        Rule::Undecodable => DeadLetterKind::Undecodable,
+    }
 }
 
 pub(crate) struct Subscription {
@@ -107,8 +121,12 @@ impl Component {
         handler: impl Fn(&mut Context<'_>, E) -> HandlerResult + Send + Sync + 'static,
     ) -> Component {
         let erased: EventFn = Box::new(move |ctx, payload| {
-            let event: E = rmp_serde::from_slice(payload)
-                .map_err(|e| Failure::Undecodable(format!("payload does not decode as {}: {e}", E::ce_type())))?;
+            let event: E = crate::codec::decode(payload).map_err(|e| {
+                Failure::Undecodable(
+                    kind_of(e.rule),
+                    format!("payload does not decode as {}: {e}", E::ce_type()),
+                )
+            })?;
             let result = handler(ctx, event);
             if let Some(too_large) = ctx.too_large.take() {
                 return Err(Failure::Hopeless(format!(

@@ -28,7 +28,7 @@ use crate::context::{Context, IdPolicy};
 use crate::contract::stream_name;
 use crate::crashguard::{CrashGuard, Next};
 use crate::deadletter::{self, DeadLetterKind, Origin};
-use crate::envelope::Meta;
+use crate::envelope::{self, EnvelopeError, Meta};
 use crate::options::Fault;
 use crate::pull::Batches;
 use crate::runtime::Shared;
@@ -575,9 +575,9 @@ fn apply(
             }));
             match result {
                 Ok(Ok(())) => Applied::Done,
-                Ok(Err(Failure::Undecodable(reason))) => {
+                Ok(Err(Failure::Undecodable(kind, reason))) => {
                     tx.discard_step();
-                    dead_letter(shared, index, tx, &origin, DeadLetterKind::Undecodable, &reason)?;
+                    dead_letter(shared, index, tx, &origin, kind, &reason)?;
                     Applied::Done
                 }
                 Ok(Err(Failure::Hopeless(reason))) => {
@@ -599,21 +599,39 @@ fn apply(
     Ok(outcome)
 }
 
-/// Finds the handler and reads the envelope, or says why the message cannot be handled.
+/// Finds the handler and reads the envelope, or says why the message cannot be handled:
+/// no handler for the subject, a header missing or malformed (envelope.rs), a `ce-type` that
+/// is not the subject's, a `ce-source` that is not the subject's owner — the first found.
 fn classify<'s>(shared: &'s Shared, message: &Message) -> Result<(&'s Subscription, Meta), (DeadLetterKind, String)> {
     let subject = message.subject.as_str();
     let subscription = shared
         .subscriptions
         .get(subject)
         .ok_or_else(|| (DeadLetterKind::UnknownType, format!("no handler for subject {subject}")))?;
-    let meta =
-        Meta::from_headers(message.headers.as_ref()).map_err(|e| (DeadLetterKind::MissingHeader, e.to_string()))?;
+    let meta = Meta::from_headers(message.headers.as_ref()).map_err(|e| {
+        let kind = match e {
+            EnvelopeError::Missing(_) => DeadLetterKind::MissingHeader,
+            EnvelopeError::Invalid { .. } => DeadLetterKind::InvalidHeader,
+        };
+        (kind, e.to_string())
+    })?;
     if meta.kind != subscription.ce_type {
         return Err((
             DeadLetterKind::UnknownType,
             format!(
                 "ce-type {:?} on subject {subject}: this component handles {} there",
-                meta.kind, subscription.ce_type
+                envelope::shown(&meta.kind),
+                subscription.ce_type
+            ),
+        ));
+    }
+    if meta.source != subscription.owner {
+        return Err((
+            DeadLetterKind::InvalidHeader,
+            format!(
+                "ce-source {:?} on subject {subject}: only its owner, {}, publishes there",
+                envelope::shown(&meta.source),
+                subscription.owner
             ),
         ));
     }

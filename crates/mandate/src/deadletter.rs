@@ -38,15 +38,27 @@ pub const BODY_OMITTED: &str = "omitted";
 /// reason) kept, in bytes: whoever published the original chose them.
 const HEADER_CAP: usize = 1024;
 
-/// Why a message was dead-lettered.
+/// Why a message was dead-lettered: its `Mandate-Dlq-Kind`, naming the rule it broke
+/// (docs/contract.md, "Dead letters"). A message is reported for the first rule found;
+/// headers are read before the body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeadLetterKind {
-    /// The payload does not decode as the event's type.
-    Undecodable,
-    /// No handler for the subject, or `ce-type` names a type or version nobody handles here.
-    UnknownType,
-    /// A required envelope header is missing or malformed.
+    /// A required envelope header is absent or empty.
     MissingHeader,
+    /// A header is present but malformed: `ce-specversion` not 1.0, `ce-time` not RFC 3339,
+    /// `traceparent` malformed, `ce-source` not the subject's owner, `ce-datacontenttype`
+    /// not MessagePack.
+    InvalidHeader,
+    /// No handler for the subject, or `ce-type` is not the subject's type.
+    UnknownType,
+    /// A struct encoded as an array, or a map with a key that is not a string.
+    NotAMap,
+    /// A string or a map key encoded as MessagePack `bin`.
+    BinaryString,
+    /// Bytes after the body's value.
+    TrailingBytes,
+    /// Not MessagePack, truncated, a field of the wrong type, a required field missing.
+    Undecodable,
     /// The handler kept failing for the configured number of attempts.
     HandlerFailed,
 }
@@ -54,9 +66,13 @@ pub enum DeadLetterKind {
 impl DeadLetterKind {
     pub fn as_str(self) -> &'static str {
         match self {
-            DeadLetterKind::Undecodable => "undecodable",
-            DeadLetterKind::UnknownType => "unknown-type",
             DeadLetterKind::MissingHeader => "missing-header",
+            DeadLetterKind::InvalidHeader => "invalid-header",
+            DeadLetterKind::UnknownType => "unknown-type",
+            DeadLetterKind::NotAMap => "not-a-map",
+            DeadLetterKind::BinaryString => "binary-string",
+            DeadLetterKind::TrailingBytes => "trailing-bytes",
+            DeadLetterKind::Undecodable => "undecodable",
             DeadLetterKind::HandlerFailed => "handler-failed",
         }
     }

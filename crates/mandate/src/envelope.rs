@@ -89,44 +89,47 @@ impl Meta {
         ]
     }
 
-    /// Reads the envelope of a received event. Every CloudEvents attribute is required; a
-    /// missing or malformed `traceparent` starts a new trace rather than failing, because
-    /// tracing is advisory, and a missing `correlation-id` falls back to the event's own id.
+    /// Reads and checks the envelope of a received event (docs/contract.md, "Headers"):
+    /// every CloudEvents attribute present and not empty, `ce-specversion` 1.0, `ce-time`
+    /// RFC 3339, `ce-datacontenttype` MessagePack and `traceparent` well-formed when present
+    /// (absent, a new trace starts: tracing is advisory, but a malformed one is a broken
+    /// envelope, not something to paper over). A missing `correlation-id` falls back to the
+    /// event's own id. Whether `ce-type` and `ce-source` fit the subject is for the consumer,
+    /// which knows the subject. The first problem found is the one reported.
     pub fn from_headers(headers: Option<&HeaderMap>) -> Result<Meta, EnvelopeError> {
-        let headers = headers.ok_or(EnvelopeError::Missing(CE_ID))?;
-        let required = |name: &'static str| -> Result<String, EnvelopeError> {
-            headers
-                .get(name)
-                .map(|v| v.as_str().to_owned())
-                .filter(|v| !v.is_empty())
-                .ok_or(EnvelopeError::Missing(name))
-        };
-        let spec = required(CE_SPECVERSION)?;
+        let headers = headers.ok_or(EnvelopeError::Missing(CE_SPECVERSION))?;
+        let spec = required(headers, CE_SPECVERSION)?;
         if spec != SPEC_VERSION {
-            return Err(EnvelopeError::Invalid(CE_SPECVERSION, spec));
+            return Err(EnvelopeError::invalid(CE_SPECVERSION, spec, "1.0"));
         }
-        let id = required(CE_ID)?;
-        let traceparent = headers
-            .get(TRACEPARENT)
-            .and_then(|v| v.as_str().parse().ok())
-            .unwrap_or_else(TraceParent::new_root);
-        let correlation_id = headers
-            .get(CORRELATION_ID)
-            .map(|v| v.as_str().to_owned())
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| id.clone());
-        if let Some(ct) = headers.get(CE_DATACONTENTTYPE) {
-            if ct.as_str() != CONTENT_TYPE {
-                return Err(EnvelopeError::Invalid(CE_DATACONTENTTYPE, ct.as_str().to_owned()));
+        let id = required(headers, CE_ID)?;
+        let source = required(headers, CE_SOURCE)?;
+        let kind = required(headers, CE_TYPE)?;
+        let time = required(headers, CE_TIME)?;
+        if OffsetDateTime::parse(time, &Rfc3339).is_err() {
+            return Err(EnvelopeError::invalid(
+                CE_TIME,
+                time,
+                "an RFC 3339 time such as 2026-05-01T12:00:00Z",
+            ));
+        }
+        if let Some(content_type) = optional(Some(headers), CE_DATACONTENTTYPE) {
+            if content_type != CONTENT_TYPE {
+                return Err(EnvelopeError::invalid(CE_DATACONTENTTYPE, content_type, CONTENT_TYPE));
             }
         }
+        let traceparent = match optional(Some(headers), TRACEPARENT) {
+            Some(traceparent) => traceparent.parse()?,
+            None => TraceParent::new_root(),
+        };
+        let correlation_id = optional(Some(headers), CORRELATION_ID).unwrap_or(id);
         Ok(Meta {
-            source: required(CE_SOURCE)?,
-            kind: required(CE_TYPE)?,
-            time: required(CE_TIME)?,
-            id,
+            correlation_id: correlation_id.to_owned(),
+            id: id.to_owned(),
+            source: source.to_owned(),
+            kind: kind.to_owned(),
+            time: time.to_owned(),
             traceparent,
-            correlation_id,
         })
     }
 
@@ -149,33 +152,77 @@ pub struct Cause {
 }
 
 impl Cause {
-    /// The cause of a service request: its `correlation-id`/`traceparent` headers when the
-    /// caller sent them, otherwise a fresh root.
-    pub fn from_request(headers: Option<&HeaderMap>) -> Cause {
-        let get = |name: &str| {
-            headers
-                .and_then(|h| h.get(name))
-                .map(|v| v.as_str().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+    /// A cause with nothing before it: a new id, trace and correlation root.
+    pub fn fresh() -> Cause {
         let id = Uuid::now_v7().to_string();
         Cause {
-            traceparent: get(TRACEPARENT)
-                .and_then(|t| t.parse().ok())
-                .unwrap_or_else(TraceParent::new_root),
-            correlation_id: get(CORRELATION_ID).unwrap_or_else(|| id.clone()),
+            traceparent: TraceParent::new_root(),
+            correlation_id: id.clone(),
             id,
         }
     }
+
+    /// The cause of a service request: its `correlation-id`/`traceparent` headers when the
+    /// caller sent them, otherwise a fresh root. A malformed `traceparent` is refused, as on
+    /// an event.
+    pub fn from_request(headers: Option<&HeaderMap>) -> Result<Cause, EnvelopeError> {
+        let id = Uuid::now_v7().to_string();
+        let traceparent = match optional(headers, TRACEPARENT) {
+            Some(traceparent) => traceparent.parse()?,
+            None => TraceParent::new_root(),
+        };
+        Ok(Cause {
+            traceparent,
+            correlation_id: optional(headers, CORRELATION_ID).map_or_else(|| id.clone(), str::to_owned),
+            id,
+        })
+    }
+}
+
+/// A header that must be there and not empty.
+fn required<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<&'h str, EnvelopeError> {
+    optional(Some(headers), name).ok_or(EnvelopeError::Missing(name))
+}
+
+/// A header that may be absent (or empty, which counts as absent).
+fn optional<'h>(headers: Option<&'h HeaderMap>, name: &str) -> Option<&'h str> {
+    headers?.get(name).map(|v| v.as_str()).filter(|v| !v.is_empty())
 }
 
 /// Why an envelope was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EnvelopeError {
+    /// A required header is absent or empty.
     #[error("missing required header {0}")]
     Missing(&'static str),
-    #[error("header {0} has an unsupported value {1:?}")]
-    Invalid(&'static str, String),
+    /// A header is present but malformed.
+    #[error("header {header} is {value:?}, expected {expected}")]
+    Invalid {
+        header: &'static str,
+        /// The value found (its first 64 characters).
+        value: String,
+        expected: &'static str,
+    },
+}
+
+impl EnvelopeError {
+    pub(crate) fn invalid(header: &'static str, value: &str, expected: &'static str) -> EnvelopeError {
+        EnvelopeError::Invalid {
+            header,
+            value: shown(value),
+            expected,
+        }
+    }
+}
+
+/// A header value as a reason quotes it: its first 64 characters. A header can be long, and
+/// the reason travels in a header of its own (a dead letter's); the start is enough to
+/// recognise it.
+pub(crate) fn shown(value: &str) -> String {
+    match value.char_indices().nth(64) {
+        Some((cut, _)) => format!("{}…", &value[..cut]),
+        None => value.to_owned(),
+    }
 }
 
 /// A W3C trace context (`00-<trace-id>-<parent-id>-<flags>`).
@@ -218,19 +265,29 @@ impl std::fmt::Display for TraceParent {
 impl std::str::FromStr for TraceParent {
     type Err = EnvelopeError;
 
+    /// W3C Trace Context, level 1: `version-trace_id-parent_id-flags` in lower-case hex;
+    /// version `ff`, an all-zero trace id and an all-zero parent id are invalid.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let invalid = || EnvelopeError::Invalid(TRACEPARENT, s.to_owned());
+        let invalid =
+            || EnvelopeError::invalid(TRACEPARENT, s, "00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>");
         let mut parts = s.split('-');
         let parts = [parts.next(), parts.next(), parts.next(), parts.next(), parts.next()];
-        let hex = |p: &str, len: usize| p.len() == len && p.bytes().all(|b| b.is_ascii_hexdigit());
+        let hex = |p: &str, len: usize| p.len() == len && p.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        let zero = |p: &str| p.bytes().all(|b| b == b'0');
         match parts {
             [Some(version), Some(trace), Some(span), Some(flags), None]
-                if hex(version, 2) && hex(trace, 32) && hex(span, 16) && hex(flags, 2) =>
+                if hex(version, 2)
+                    && version != "ff"
+                    && hex(trace, 32)
+                    && !zero(trace)
+                    && hex(span, 16)
+                    && !zero(span)
+                    && hex(flags, 2) =>
             {
                 Ok(TraceParent {
-                    trace_id: trace.to_ascii_lowercase(),
-                    span_id: span.to_ascii_lowercase(),
-                    flags: flags.to_ascii_lowercase(),
+                    trace_id: trace.to_owned(),
+                    span_id: span.to_owned(),
+                    flags: flags.to_owned(),
                 })
             }
             _ => Err(invalid()),
@@ -285,7 +342,61 @@ mod tests {
             Meta::from_headers(Some(&headers)),
             Err(EnvelopeError::Missing(CE_SOURCE))
         );
-        assert_eq!(Meta::from_headers(None), Err(EnvelopeError::Missing(CE_ID)));
+        assert_eq!(Meta::from_headers(None), Err(EnvelopeError::Missing(CE_SPECVERSION)));
+    }
+
+    fn refused_with(name: &str, value: &str) -> Option<&'static str> {
+        let mut headers = Meta::originate("orders", "orders.placed.v1".into()).to_headers();
+        headers.insert(name, value);
+        match Meta::from_headers(Some(&headers)) {
+            Err(EnvelopeError::Invalid { header, .. }) => Some(header),
+            Err(EnvelopeError::Missing(header)) => panic!("{header} reported missing"),
+            Ok(_) => None,
+        }
+    }
+
+    #[test]
+    fn malformed_headers_are_named() {
+        for time in ["1700000000", "2026-13-45T99:99:99Z", "yesterday", "2026-05-01"] {
+            assert_eq!(refused_with(CE_TIME, time), Some(CE_TIME), "{time}");
+        }
+        for time in ["2026-05-01T12:00:00Z", "2026-05-01T12:00:00.123456+02:00"] {
+            assert_eq!(refused_with(CE_TIME, time), None, "{time}");
+        }
+        assert_eq!(refused_with(CE_SPECVERSION, "0.3"), Some(CE_SPECVERSION));
+        assert_eq!(
+            refused_with(CE_DATACONTENTTYPE, "application/json"),
+            Some(CE_DATACONTENTTYPE)
+        );
+        for traceparent in [
+            "garbage",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+        ] {
+            assert_eq!(
+                refused_with(TRACEPARENT, traceparent),
+                Some(TRACEPARENT),
+                "{traceparent}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_request_with_a_malformed_traceparent_is_refused_and_without_one_starts_a_trace() {
+        let mut headers = HeaderMap::new();
+        assert!(Cause::from_request(Some(&headers)).is_ok());
+        assert!(Cause::from_request(None).is_ok());
+        headers.insert(TRACEPARENT, "00-xyz-00f067aa0ba902b7-01");
+        assert!(matches!(
+            Cause::from_request(Some(&headers)),
+            Err(EnvelopeError::Invalid {
+                header: TRACEPARENT,
+                ..
+            })
+        ));
     }
 
     #[test]

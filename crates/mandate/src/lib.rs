@@ -18,6 +18,7 @@
 
 pub mod admin;
 mod client;
+pub mod codec;
 pub mod compat;
 mod component;
 pub mod connect;

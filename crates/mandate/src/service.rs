@@ -104,8 +104,10 @@ pub(crate) struct Served {
     pub endpoint: Endpoint,
 }
 
+/// The request as `T`, decoded strictly (`codec/`); a 400 naming the rule broken and
+/// where, otherwise.
 pub(crate) fn decode_request<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, ServiceError> {
-    rmp_serde::from_slice(payload).map_err(|e| ServiceError::bad_request(format!("request does not decode: {e}")))
+    crate::codec::decode(payload).map_err(|e| ServiceError::bad_request(format!("request does not decode: {e}")))
 }
 
 pub(crate) fn encode_response<T: Serialize>(response: &T) -> Result<Vec<u8>, ServiceError> {
@@ -167,19 +169,38 @@ const GROUP_MAX: usize = 256;
 struct Received {
     request: Request,
     cause: Cause,
+    /// Set when the request's headers are malformed: its answer, whatever the body says.
+    refused: Option<ServiceError>,
     span: tracing::Span,
 }
 
 impl Received {
     fn new(served: &Served, request: Request) -> Received {
-        let cause = Cause::from_request(request.message.headers.as_ref());
+        let (cause, refused) = match Cause::from_request(request.message.headers.as_ref()) {
+            Ok(cause) => (cause, None),
+            // Handled under a fresh trace, for the log line of the refusal.
+            Err(err) => (
+                Cause::fresh(),
+                Some(ServiceError::bad_request(format!("malformed request headers: {err}"))),
+            ),
+        };
         let span = tracing::info_span!(
             "request",
             operation = %served.operation,
             correlation_id = %cause.correlation_id,
             trace_id = %cause.traceparent.trace_id,
         );
-        Received { request, cause, span }
+        Received {
+            request,
+            cause,
+            refused,
+            span,
+        }
+    }
+
+    /// Refuses a request whose headers are malformed before anything runs.
+    fn check_headers(&self) -> Result<(), ServiceError> {
+        self.refused.clone().map_or(Ok(()), Err)
     }
 
     fn payload(&self) -> &[u8] {
@@ -212,6 +233,7 @@ fn refuse_while_rebuilding(shared: &Shared) -> Result<(), ServiceError> {
 }
 
 fn query_once(shared: &Shared, query: &QueryFn, request: &Received) -> Result<Vec<u8>, ServiceError> {
+    request.check_headers()?;
     refuse_while_rebuilding(shared)?;
     catch_panic(|| query(&shared.store.view(), request.payload()))
 }
@@ -227,6 +249,7 @@ async fn run_commands(shared: &Shared, command: &CommandFn, group: Vec<Received>
         let mut tx = shared.store.begin();
         for request in &group {
             let result = request.span.in_scope(|| {
+                request.check_headers()?;
                 refuse_while_rebuilding(shared)?;
                 catch_panic(|| {
                     let mut ctx = Context {

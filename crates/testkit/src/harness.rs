@@ -171,7 +171,9 @@ pub struct Watch {
 }
 
 impl Watch {
-    /// The next message, which must be an `E`; its envelope and body.
+    /// The next message, which must be an `E`; its envelope and body, both read as strictly
+    /// as a consumer reads them (so every test that watches an event also checks that it
+    /// keeps the contract's encoding).
     pub async fn next<E: Event>(&mut self) -> (Meta, E) {
         let message = tokio::time::timeout(Duration::from_secs(10), self.subscriber.next())
             .await
@@ -179,7 +181,7 @@ impl Watch {
             .expect("subscription open");
         assert_eq!(message.subject.as_str(), E::subject(), "the next event published");
         let meta = Meta::from_headers(message.headers.as_ref()).expect("a complete envelope");
-        let body = rmp_serde::from_slice(&message.payload).expect("the body decodes");
+        let body = mandate::codec::decode(&message.payload).unwrap_or_else(|e| panic!("the body decodes: {e}"));
         (meta, body)
     }
 

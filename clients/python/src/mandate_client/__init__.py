@@ -3,6 +3,7 @@
 follow its events until it is over."""
 
 from .client import (
+    BadReply,
     CallError,
     EventFeed,
     NoResponders,
@@ -12,9 +13,13 @@ from .client import (
     Timeout,
 )
 from .envelope import Event, Trace
+from .strict import Contract, ContractError
 
 __all__ = [
+    "BadReply",
     "CallError",
+    "Contract",
+    "ContractError",
     "Event",
     "EventFeed",
     "NoResponders",

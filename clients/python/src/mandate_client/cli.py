@@ -20,7 +20,7 @@ import sys
 import uuid
 from typing import Any, Optional
 
-from .client import CallError, ServiceError, Storefront
+from .client import CallError, EventFeed, ServiceError, Storefront
 from .envelope import Event
 
 
@@ -44,6 +44,12 @@ def parser() -> argparse.ArgumentParser:
         "_INBOX.python-client without a user; against `mandate dev`: _INBOX.mandate-cli)",
     )
     top.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for one reply (default 5)")
+    top.add_argument(
+        "--schemas",
+        default=os.environ.get("MANDATE_SCHEMAS"),
+        help="the contract's JSON Schemas, replies and events are checked against them "
+        "(env MANDATE_SCHEMAS; default: schemas/json of the repository this client is in)",
+    )
     top.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -126,7 +132,7 @@ def order_summary(order: dict[str, Any]) -> str:
     )
 
 
-def order_report(order: dict[str, Any], events: list[Event], sf: Storefront) -> dict[str, Any]:
+def order_report(order: dict[str, Any], events: list[Event], sf: Storefront, feed: EventFeed) -> dict[str, Any]:
     return {
         "order_id": order["order_id"],
         "status": order.get("status"),
@@ -137,6 +143,8 @@ def order_report(order: dict[str, Any], events: list[Event], sf: Storefront) -> 
         "correlation_id": sf.trace.correlation_id,
         "correlated_events": sum(1 for e in events if e.correlation_id == sf.trace.correlation_id),
         "trace_id": sf.trace.trace_id,
+        # Events on evt.> that broke the contract, by rule (none from the storefront).
+        "refused_events": feed.refused,
     }
 
 
@@ -144,8 +152,15 @@ async def run(args: argparse.Namespace, out: Output) -> int:
     inbox = args.inbox_prefix or (f"_INBOX.{args.user}" if args.user else "_INBOX.python-client")
     try:
         sf = await Storefront.connect(
-            args.server, user=args.user, password=args.password, inbox_prefix=inbox, timeout=args.timeout
+            args.server,
+            user=args.user,
+            password=args.password,
+            inbox_prefix=inbox,
+            timeout=args.timeout,
+            schemas=args.schemas,
         )
+    except FileNotFoundError:
+        raise
     except Exception as err:  # nats-py raises several kinds; all mean the same here
         raise ConnectionError(
             f"cannot connect to {args.server} ({type(err).__name__}: {err}): is nats-server running there, "
@@ -178,13 +193,20 @@ async def run(args: argparse.Namespace, out: Output) -> int:
                 )
             finally:
                 await feed.close()
-            out.result(order_report(order, events, sf), order_summary(order))
+            tell_refused(feed, out)
+            out.result(order_report(order, events, sf, feed), order_summary(order))
             return 0 if order.get("status") == "completed" else 1
         if args.command == "demo":
             return await demo(sf, args, out)
         raise AssertionError(args.command)
     finally:
         await sf.close()
+
+
+def tell_refused(feed: EventFeed, out: Output) -> None:
+    """Says which events were refused for breaking the contract, if any."""
+    for refusal in feed.refusals:
+        out.say(f"  refused an event: {refusal}")
 
 
 async def place(sf: Storefront, args: argparse.Namespace, sku: str, out: Output) -> dict[str, Any]:
@@ -220,7 +242,8 @@ async def demo(sf: Storefront, args: argparse.Namespace, out: Output) -> int:
         )
     finally:
         await feed.close()
-    report = order_report(order, events, sf)
+    tell_refused(feed, out)
+    report = order_report(order, events, sf, feed)
     completed = order.get("status") == "completed"
     verdict = "completed" if completed else f"did not complete: {order.get('status')}"
     notes = [step.get("note") for step in order.get("history", []) if step.get("note")]

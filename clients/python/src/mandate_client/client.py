@@ -14,8 +14,9 @@ import nats
 import nats.errors
 from nats.aio.client import Client as NATS
 
-from . import envelope
+from . import envelope, strict
 from .envelope import Event, Trace
+from .strict import Contract, ContractError
 
 # Where an order ends (OrderStatus in schemas/json/services/orders.get.v1.response.json).
 TERMINAL_STATUSES = {"completed", "rejected", "payment-declined", "cancelled"}
@@ -79,6 +80,16 @@ class Refused(CallError):
         super().__init__(operation, f"the server refused it ({refusal}); {hint}")
 
 
+class BadReply(CallError):
+    """The reply breaks the contract's encoding (``strict.py``): the rule, where, what. A
+    fault of the service, not worth a retry."""
+
+    def __init__(self, operation: str, error: ContractError):
+        super().__init__(operation, f"the reply breaks the contract: {error}")
+        self.rule = error.rule
+        self.path = error.path
+
+
 class Timeout(CallError):
     """No answer in time. Worth a retry for reads and for calls with an idempotency key."""
 
@@ -96,10 +107,14 @@ def subject_of(operation: str) -> str:
 class Storefront:
     """A connection to the bus with the storefront's operations."""
 
-    def __init__(self, nc: NATS, trace: Optional[Trace] = None, timeout: float = 5.0):
+    def __init__(
+        self, nc: NATS, trace: Optional[Trace] = None, timeout: float = 5.0, contract: Optional[Contract] = None
+    ):
         self.nc = nc
         self.trace = trace or Trace()
         self.timeout = timeout
+        # The schemas replies and events are read against (schemas/json of the repository).
+        self.contract = contract or Contract.find()
         # What the server refused (asynchronously, as "Permissions Violation ..."), so a
         # timeout it caused can say why.
         self.refusals: list[str] = []
@@ -114,7 +129,9 @@ class Storefront:
         inbox_prefix: str = "_INBOX.python-client",
         name: str = "python-client",
         timeout: float = 5.0,
+        schemas: Optional[str] = None,
     ) -> "Storefront":
+        contract = Contract.find(schemas)
         options: dict[str, Any] = {
             "servers": [server],
             "name": name,
@@ -138,7 +155,7 @@ class Storefront:
 
         options["error_cb"] = on_error
         nc = await nats.connect(**options)
-        storefront = cls(nc, timeout=timeout)
+        storefront = cls(nc, timeout=timeout, contract=contract)
         storefront.refusals = refusals
         return storefront
 
@@ -148,8 +165,8 @@ class Storefront:
     # -- services ----------------------------------------------------------------------
 
     async def call(self, operation: str, request: Mapping[str, Any]) -> Any:
-        """One request/reply: the request as a MessagePack map, the reply decoded, or a
-        typed error."""
+        """One request/reply: the request as a MessagePack map, the reply decoded strictly
+        against the operation's response schema, or a typed error."""
         try:
             reply = await self.nc.request(
                 subject_of(operation),
@@ -171,7 +188,10 @@ class Storefront:
                 envelope.header(reply.headers, envelope.SERVICE_ERROR) or "",
                 envelope.header(reply.headers, envelope.RETRYABLE) == "true",
             )
-        return envelope.decode(reply.data)
+        try:
+            return strict.decode(reply.data, self.contract.response(operation))
+        except ContractError as err:
+            raise BadReply(operation, err) from None
 
     async def call_retrying(self, operation: str, request: Mapping[str, Any], patience: float = 30.0) -> Any:
         """:meth:`call`, repeated while the failure is retryable (503, no responders, a
@@ -229,7 +249,7 @@ class Storefront:
     async def events(self, subject: str = "evt.>") -> "EventFeed":
         """A live feed of events (a core NATS subscription; nothing is replayed). Subscribe
         *before* the call whose events you want, so none is missed."""
-        feed = EventFeed()
+        feed = EventFeed(self.contract)
         feed.subscription = await self.nc.subscribe(subject, cb=feed.deliver)
         # The subscription is registered with the server once flushed.
         await self.nc.flush()
@@ -294,18 +314,23 @@ class Storefront:
 
 
 class EventFeed:
-    """Events received on a subscription, in arrival order."""
+    """Events received on a subscription, in arrival order. An event that breaks the contract
+    (its envelope or its body, ``strict.py``) is not delivered: it is counted by rule in
+    ``refused``, and the last few are kept in ``refusals``."""
 
-    def __init__(self) -> None:
+    def __init__(self, contract: Optional[Contract] = None) -> None:
         self.queue: asyncio.Queue = asyncio.Queue()
         self.subscription = None
-        self.undecodable = 0
+        self.contract = contract
+        self.refused: dict[str, int] = {}
+        self.refusals: list[str] = []
 
     async def deliver(self, msg) -> None:
         try:
-            event = Event.from_message(msg.subject, msg.headers, msg.data)
-        except Exception:  # a body that is not MessagePack: not ours to judge here
-            self.undecodable += 1
+            event = Event.from_message(msg.subject, msg.headers, msg.data, self.contract)
+        except ContractError as err:
+            self.refused[err.rule] = self.refused.get(err.rule, 0) + 1
+            self.refusals = (self.refusals + [f"{msg.subject}: {err}"])[-10:]
             return
         await self.queue.put(event)
 

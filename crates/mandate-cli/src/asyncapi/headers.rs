@@ -36,10 +36,13 @@ pub fn event(ce_type: &str, owner: &str) -> Value {
             "description",
             "The envelope (CloudEvents 1.0, NATS protocol binding, binary mode; W3C trace \
              context; correlation), as the kit writes it on every event. A reader dead-letters \
-             an event that lacks a `required` header or has an unsupported \
-             `ce-specversion`/`ce-datacontenttype`; it tolerates a missing `traceparent` (a new \
-             trace starts) and `correlation-id` (the event's own id is used). Header names are \
-             case-sensitive: send them exactly as written here.",
+             an event that lacks a `required` header (`missing-header`), or has one that is \
+             malformed (`invalid-header`: `ce-specversion` not 1.0, `ce-time` not RFC 3339, \
+             `ce-source` not the owner, `ce-datacontenttype` not MessagePack, a malformed \
+             `traceparent`) or a `ce-type` that is not the subject's (`unknown-type`); it \
+             tolerates a missing `traceparent` (a new trace starts) and `correlation-id` (the \
+             event's own id is used). Header names are case-sensitive: send them exactly as \
+             written here.",
         )
         .with(
             "required",
@@ -64,10 +67,11 @@ pub fn event(ce_type: &str, owner: &str) -> Value {
                 .with(
                     CE_SOURCE,
                     string(&format!(
-                        "The publishing component. Only the owner (`{owner}`) may publish this event; \
-                         the operator's tools can republish it (`mandate import`, `mandate dlq retry`)."
+                        "The publishing component: the owner, `{owner}`, the only one that may publish \
+                         this event (the operator's tools republish it unchanged: `mandate import`, \
+                         `mandate dlq retry`). A reader refuses another source."
                     ))
-                    .with("examples", strings([owner])),
+                    .with("const", owner),
                 )
                 .with(
                     CE_TYPE,
@@ -116,7 +120,7 @@ pub fn request() -> Value {
             "description",
             "Optional: what a caller should send so the events its call causes join its trace and \
              correlation. Without them the service starts a new trace and uses a fresh id as the \
-             correlation root.",
+             correlation root; a malformed `traceparent` is refused with a 400.",
         )
         .with(
             "properties",
@@ -168,9 +172,13 @@ pub fn service_error() -> Value {
 /// The headers of a dead letter.
 pub fn dead_letter() -> Value {
     let kinds = [
-        DeadLetterKind::Undecodable,
-        DeadLetterKind::UnknownType,
         DeadLetterKind::MissingHeader,
+        DeadLetterKind::InvalidHeader,
+        DeadLetterKind::UnknownType,
+        DeadLetterKind::NotAMap,
+        DeadLetterKind::BinaryString,
+        DeadLetterKind::TrailingBytes,
+        DeadLetterKind::Undecodable,
         DeadLetterKind::HandlerFailed,
     ]
     .map(DeadLetterKind::as_str);
@@ -206,9 +214,15 @@ pub fn dead_letter() -> Value {
                 .with(
                     DLQ_KIND,
                     string(
-                        "undecodable: the body does not decode as the event's type; unknown-type: no \
-                         handler for its subject or `ce-type`; missing-header: a required envelope \
-                         header is missing or malformed; handler-failed: the handler kept failing.",
+                        "The rule the message broke (the first found, headers before the body): \
+                         missing-header: a required envelope header is absent or empty; \
+                         invalid-header: one is malformed (`ce-specversion`, `ce-time`, `ce-source`, \
+                         `ce-datacontenttype`, `traceparent`); unknown-type: no handler for its \
+                         subject, or a `ce-type` that is not the subject's; not-a-map: a struct \
+                         encoded as an array, or a map key that is not a string; binary-string: a \
+                         string or key encoded as bin; trailing-bytes: bytes after the body; \
+                         undecodable: not MessagePack, truncated, a wrong type or a missing \
+                         field; handler-failed: the handler kept failing.",
                     )
                     .with("enum", strings(kinds)),
                 )

@@ -27,9 +27,11 @@ pub struct PublishArgs {
     /// The body as a JSON object (`-` reads it from stdin).
     #[arg(value_name = "JSON")]
     pub body: String,
-    /// The `ce-source` header: who publishes.
-    #[arg(long, default_value = bus::CLIENT_NAME, value_parser = bus::header_text)]
-    pub source: String,
+    /// The `ce-source` header [default: the subject's owner]. Kit components dead-letter an
+    /// event whose source is not its owner (`invalid-header`): only the owner publishes its
+    /// events, so this tool publishing one speaks for the owner.
+    #[arg(long, value_parser = bus::header_text)]
+    pub source: Option<String>,
     /// Use this `ce-id` (and `Nats-Msg-Id`) instead of a fresh UUIDv7, e.g. to republish
     /// idempotently: JetStream drops a repeat within its duplicate window.
     #[arg(long, value_parser = bus::header_text)]
@@ -61,7 +63,8 @@ pub async fn run(bus: &Bus, args: &PublishArgs, global: Global) -> anyhow::Resul
     schema::validate_event_body(&args.subject, &body)?;
     let payload = msgpack::from_json(&body)?;
 
-    let mut meta = Meta::originate(&args.source, args.subject.ce_type());
+    let source = args.source.as_deref().unwrap_or(&args.subject.owner);
+    let mut meta = Meta::originate(source, args.subject.ce_type());
     if let Some(id) = &args.id {
         meta.id.clone_from(id);
         meta.correlation_id.clone_from(id);

@@ -57,7 +57,7 @@ async fn publish_writes_the_full_envelope_and_tail_shows_it_decoded() {
     assert_eq!(h(CE_ID).as_deref(), Some(id.as_str()));
     assert_eq!(h(NATS_MSG_ID).as_deref(), Some(id.as_str()), "Nats-Msg-Id = ce-id");
     assert_eq!(h(CE_TYPE).as_deref(), Some("notes.noted.v1"));
-    assert_eq!(h(CE_SOURCE).as_deref(), Some("mandate-cli"));
+    assert_eq!(h(CE_SOURCE).as_deref(), Some("notes"), "the owner, by default");
     assert!(h(TRACEPARENT).is_some_and(|t| t.starts_with("00-")));
     assert_eq!(h(CORRELATION_ID).as_deref(), Some(id.as_str()));
     assert!(h("ce-time").is_some());
@@ -69,7 +69,7 @@ async fn publish_writes_the_full_envelope_and_tail_shows_it_decoded() {
     assert_eq!(lines[0]["body"], json!({"n": 7}));
     assert_eq!(lines[0]["type"], "notes.noted.v1");
     assert_eq!(lines[0]["id"], Value::String(id.clone()));
-    assert_eq!(lines[0]["source"], "mandate-cli");
+    assert_eq!(lines[0]["source"], "notes");
     assert_eq!(lines[0]["correlation_id"], Value::String(id));
     assert_eq!(lines[0]["stream"], "EVT_NOTES");
     assert_eq!(lines[0]["sequence"], 1);

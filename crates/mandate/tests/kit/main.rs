@@ -13,4 +13,6 @@ mod rebuild;
 mod relay;
 mod services;
 mod streams;
+mod strict_events;
+mod strict_services;
 mod version;
