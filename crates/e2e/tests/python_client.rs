@@ -26,7 +26,7 @@ fn script() -> PathBuf {
 /// Runs the client against the stack; the first run also creates its venv (pip), hence the
 /// generous limit.
 async fn python_client(stack: &Stack, args: &[&str]) -> Output {
-    python_client_at(&stack.url(), args).await
+    python_client_at(stack.url(), args).await
 }
 
 /// Runs `scripts/python-client` with `args`, against the server at `url` (if any).

@@ -8,11 +8,9 @@ mod path;
 mod strict;
 mod visit;
 
-use std::io::ErrorKind;
+use std::io::{Cursor, ErrorKind};
 
-use rmp_serde::decode::ReadRefReader;
-use serde::Deserialize;
-use serde::de::IgnoredAny;
+use serde::de::DeserializeOwned;
 
 use path::{Chain, Track};
 use strict::{At, Strict};
@@ -71,8 +69,9 @@ impl std::fmt::Display for DecodeError {
 /// fields are skipped, whatever they hold: additive changes are the versioning rule.
 ///
 /// Costs little over `rmp_serde::from_slice`: the checks are a wrapper the compiler inlines,
-/// field names are borrowed from the input, and the path is only written out on failure.
-pub fn decode<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, DecodeError> {
+/// and the path is only written out on failure. Read through a cursor, whose position says
+/// whether anything follows the value (rmp_serde's borrowing reader cannot tell).
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
     if bytes.is_empty() {
         return Err(DecodeError {
             rule: Rule::Undecodable,
@@ -81,28 +80,23 @@ pub fn decode<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, DecodeErr
         });
     }
     let track = Track::default();
-    let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
+    let mut de = rmp_serde::Deserializer::new(Cursor::new(bytes));
     let root = Chain::Root;
     let decoded = T::deserialize(Strict {
         de: &mut de,
         at: At::value(&root, &track),
     });
     match decoded {
-        Ok(value) => at_the_end(&mut de).map(|()| value),
-        Err(err) => Err(refusal(track, &err)),
-    }
-}
-
-/// Nothing may follow the body's value. rmp_serde cannot say how much it read from a
-/// slice, so try to read one more value: only running out of input at once is right.
-fn at_the_end<'de>(de: &mut rmp_serde::Deserializer<ReadRefReader<'de, [u8]>>) -> Result<(), DecodeError> {
-    match IgnoredAny::deserialize(de) {
-        Err(rmp_serde::decode::Error::InvalidMarkerRead(e)) if e.kind() == ErrorKind::UnexpectedEof => Ok(()),
-        _ => Err(DecodeError {
+        Ok(value) if de.position() == bytes.len() as u64 => Ok(value),
+        Ok(_) => Err(DecodeError {
             rule: Rule::TrailingBytes,
             path: String::new(),
-            message: "bytes after the body's MessagePack value".into(),
+            message: format!(
+                "{} byte(s) after the body's MessagePack value",
+                bytes.len() as u64 - de.position()
+            ),
         }),
+        Err(err) => Err(refusal(track, &err)),
     }
 }
 

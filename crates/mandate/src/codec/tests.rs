@@ -299,3 +299,25 @@ fn a_newtype_and_a_transparent_struct_keep_the_rules() {
         Err(Rule::NotAMap)
     );
 }
+
+#[test]
+fn any_bytes_after_the_body_are_refused() {
+    let body = rmp_serde::to_vec_named(&order()).expect("encodes");
+    let mut accepted = Vec::new();
+    for first in 0..=255u8 {
+        for tail in [&[][..], &[0x00][..], &[0xff, 0xff, 0xff][..]] {
+            let mut bytes = body.clone();
+            bytes.push(first);
+            bytes.extend_from_slice(tail);
+            match decode::<Order>(&bytes) {
+                Err(err) if err.rule == Rule::TrailingBytes => {}
+                other => accepted.push(format!("{first:#04x} {tail:?}: {other:?}")),
+            }
+        }
+    }
+    assert!(
+        accepted.is_empty(),
+        "trailing bytes not refused:\n{}",
+        accepted.join("\n")
+    );
+}
