@@ -67,13 +67,23 @@ impl OrderRecord {
     pub(crate) fn into_view(self) -> Option<OrderView> {
         self.placed.then(|| OrderView {
             status: self.status(),
+            history: self.history_until_the_end(),
             order_id: self.order_id,
             customer_id: self.customer_id,
             lines: self.lines,
             total_minor: self.total_minor,
             currency: self.currency,
-            history: self.history,
         })
+    }
+
+    /// The history as callers see it: it ends with the terminal step. A step learnt later
+    /// than the end (inventory reserving an order it had not yet seen cancelled, then
+    /// releasing it) stays in the record — a fact, and needed for any arrival order to give
+    /// the same record — but is no part of the order's life as its customer knows it.
+    fn history_until_the_end(&self) -> Vec<StatusChange> {
+        let end = self.history.iter().position(|h| h.status.is_terminal());
+        let shown = end.map_or(self.history.len(), |end| end + 1);
+        self.history[..shown].to_vec()
     }
 
     /// The terminal step's status, else the furthest step (placed when none is known).
@@ -279,6 +289,17 @@ mod tests {
             for order in permutations(facts) {
                 assert_eq!(learn(&order), first, "facts in the order {order:?}");
             }
+        }
+    }
+
+    #[test]
+    fn the_history_callers_see_ends_with_the_terminal_step() {
+        for facts in permutations(&[(Placed, "t1", ""), (Cancelled, "t2", ""), (Reserved, "t3", "")]) {
+            let mut record = learn(&facts);
+            record.placed = true;
+            let view = record.into_view().expect("placed");
+            let shown: Vec<OrderStatus> = view.history.iter().map(|h| h.status).collect();
+            assert_eq!((view.status, shown), (Cancelled, vec![Placed, Cancelled]), "{facts:?}");
         }
     }
 
