@@ -2,7 +2,7 @@
 //! owning component. Outsiders read the same contract as JSON Schema and AsyncAPI (generated
 //! from these types) under `schemas/`.
 //!
-//! Rules (DESIGN.md §5): bodies are MessagePack maps with named fields; within a major
+//! Rules (docs/design.md §5): bodies are MessagePack maps with named fields; within a major
 //! version only add fields with a default; anything else is a new major version on a new
 //! subject. Money is integer minor units; ids are ULID or UUIDv7 strings.
 

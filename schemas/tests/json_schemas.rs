@@ -1,6 +1,6 @@
 //! The committed JSON Schemas under `schemas/json/` are what the Rust types generate; every
 //! revision ever committed of each is kept under `schemas/history/<stem>/<NNNN>.json`; the types
-//! are FULL_TRANSITIVE compatible with all of them (DESIGN.md §5, docs/compatibility.md); and no
+//! are FULL_TRANSITIVE compatible with all of them (docs/design.md §5, docs/compatibility.md); and no
 //! committed version ever disappears.
 //!
 //! After an intended change, `UPDATE_SCHEMAS=1 cargo test -p schemas` rewrites `schemas/json/`
@@ -127,7 +127,7 @@ fn the_types_are_compatible_with_every_committed_revision() {
     }
     assert!(
         report.is_empty(),
-        "incompatible with committed revisions of the same major version (DESIGN.md §5):\n{}\n\
+        "incompatible with committed revisions of the same major version (docs/design.md §5):\n{}\n\
          Within a major version only add fields with a default. Anything else is a new major \
          version (`v2` on a new subject) published alongside this one; see docs/compatibility.md",
         report.join("\n")

@@ -8,7 +8,7 @@
 //! - strings that are not valid UTF-8 are decoded lossily (U+FFFD).
 //!
 //! JSON → MessagePack ([`from_json`]) writes maps with named fields (`rmp_serde::to_vec_named`),
-//! as DESIGN.md §4 requires of every body.
+//! as docs/design.md §4 requires of every body.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;

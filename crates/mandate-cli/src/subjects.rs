@@ -1,4 +1,4 @@
-//! Subject rules (DESIGN.md §3): what an event or a service subject looks like, and whether
+//! Subject rules (docs/design.md §3): what an event or a service subject looks like, and whether
 //! two subject patterns can match the same subject.
 
 /// An event subject, `evt.<owner>.<name>.v<N>`.

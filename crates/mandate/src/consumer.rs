@@ -1,4 +1,4 @@
-//! The consume loop (DESIGN.md §6): fetch a batch, decode, run the handlers in one store
+//! The consume loop (docs/design.md §6): fetch a batch, decode, run the handlers in one store
 //! transaction, record the applied stream sequence in the same transaction, commit (flush +
 //! fdatasync), then acknowledge the batch with one ack-all.
 //!

@@ -6,7 +6,7 @@ use serde::{Serialize, de::DeserializeOwned};
 
 /// A versioned event, published by exactly one owner on `evt.<owner>.<name>.v<version>`.
 ///
-/// Within a major version only compatible changes are allowed (DESIGN.md §5): add fields with
+/// Within a major version only compatible changes are allowed (docs/design.md §5): add fields with
 /// a default, never remove, rename or retype one. Anything else is a new `VERSION`.
 pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// The component that owns (and alone publishes) this event, e.g. `orders`.

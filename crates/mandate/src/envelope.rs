@@ -1,4 +1,4 @@
-//! The envelope every message carries (DESIGN.md §4): CloudEvents headers in binary mode,
+//! The envelope every message carries (docs/design.md §4): CloudEvents headers in binary mode,
 //! W3C `traceparent`, and `correlation-id`. The body is a MessagePack map.
 
 use async_nats::HeaderMap;

@@ -14,7 +14,7 @@
 //! - **dead letters** with reasons, **rebuild** from history without re-firing side effects,
 //!   an **admin** service, CloudEvents headers and `tracing`, graceful shutdown.
 //!
-//! See `examples/counter.rs` for a whole component, and DESIGN.md for the rules.
+//! See `examples/counter.rs` for a whole component, and docs/design.md for the rules.
 
 pub mod admin;
 mod client;

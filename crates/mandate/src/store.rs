@@ -57,7 +57,7 @@ pub struct Store {
     db: sled::Db,
     tree: sled::Tree,
     /// sled's `flush` stops at `sync_file_range`; syncing this handle makes a commit durable
-    /// against power loss too (DESIGN.md §6).
+    /// against power loss too (docs/design.md §6).
     data_file: std::sync::Arc<File>,
 }
 

@@ -1,7 +1,7 @@
 //! `mandate asyncapi`: the AsyncAPI 3.0.0 document of the whole system
 //! (`schemas/asyncapi.yaml`), generated from the committed files only — the JSON Schemas
 //! under `schemas/json/` and `components/*/manifest.json` — never from Rust types (the tool
-//! does not link `schemas` or any component, DESIGN.md §2).
+//! does not link `schemas` or any component, docs/design.md §2).
 //!
 //! - `payloads.rs`: the committed JSON Schemas (2020-12) as AsyncAPI Schema Objects;
 //! - `headers.rs`: the headers, from the kit's constants;

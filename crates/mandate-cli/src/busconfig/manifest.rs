@@ -58,7 +58,7 @@ impl ComponentManifest {
             let (owner, _) = split_type(kind).map_err(|e| format!("publishes: {e}"))?;
             if owner != self.name {
                 return Err(format!(
-                    "publishes {kind}, but only its owner {owner} may publish it (DESIGN.md §3)"
+                    "publishes {kind}, but only its owner {owner} may publish it (docs/design.md §3)"
                 ));
             }
         }

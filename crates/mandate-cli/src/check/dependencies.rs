@@ -1,4 +1,4 @@
-//! The mandate at build time: which workspace crate may depend on which (DESIGN.md §2).
+//! The mandate at build time: which workspace crate may depend on which (docs/design.md §2).
 //!
 //! Every workspace crate is classified by where it lives; a crate in no known place is itself
 //! a violation, so a new kind of crate cannot slip past the rules unclassified.
@@ -100,7 +100,7 @@ pub fn check(crates: &[Crate]) -> Vec<Violation> {
         };
         let Some(from) = classify(&krate.dir) else {
             violations.push(violation(
-                "a workspace crate with no rule: place it where DESIGN.md §2 says, or add its class to \
+                "a workspace crate with no rule: place it where docs/design.md §2 says, or add its class to \
                  crates/mandate-cli/src/check/dependencies.rs"
                     .to_owned(),
             ));
@@ -133,7 +133,7 @@ fn explain(from: Class, to: Class, kind: Kind, target: &str) -> String {
         (_, Class::EndToEnd) => "the end-to-end harness is a test crate: nothing depends on it",
         (_, Class::TestKit) => "testkit is a dev-dependency only",
         (Class::TestKit, _) => "testkit depends on the kit only: it knows no contract and no component",
-        _ => "not allowed by DESIGN.md §2",
+        _ => "not allowed by docs/design.md §2",
     };
     format!("{how} {target} ({to:?}): {why}")
 }

@@ -40,7 +40,7 @@ pub fn run(args: &CheckArgs, global: Global) -> anyhow::Result<()> {
         ("compose", "compose", crate::compose::check_repo(&repo)),
         // The committed AsyncAPI document must be what schemas/json and the manifests generate.
         ("asyncapi", "asyncapi", crate::asyncapi::check_repo(&repo)),
-        // Every committed schema stays FULL_TRANSITIVE compatible with its history (DESIGN.md §5).
+        // Every committed schema stays FULL_TRANSITIVE compatible with its history (docs/design.md §5).
         (
             "schema compatibility",
             "schema_compatibility",

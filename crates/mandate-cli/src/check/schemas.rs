@@ -1,4 +1,4 @@
-//! The contract keeps its compatibility promise (DESIGN.md §5, docs/compatibility.md), judged
+//! The contract keeps its compatibility promise (docs/design.md §5, docs/compatibility.md), judged
 //! on the committed files alone: every schema under `schemas/json/` is FULL_TRANSITIVE
 //! compatible with each revision kept under `schemas/history/<stem>/`, its newest revision is
 //! that schema, and no message version that has a history has disappeared. The judging is

@@ -1,7 +1,7 @@
 //! `mandate publish SUBJECT JSON`: one event, as an outside publisher would send it.
 //!
 //! The body becomes a MessagePack map with named fields; the headers are the full envelope
-//! (DESIGN.md §4): `ce-*`, `traceparent`, `correlation-id`, and `Nats-Msg-Id` = `ce-id`. The
+//! (docs/design.md §4): `ce-*`, `traceparent`, `correlation-id`, and `Nats-Msg-Id` = `ce-id`. The
 //! publish goes to JetStream and waits for its ack, so "published" means stored.
 
 use anyhow::{Context as _, anyhow};

@@ -3,7 +3,7 @@
 //! supervisor) and `mandate bench` (a throwaway server per scenario on a free port,
 //! `bench/server.rs`).
 //!
-//! `testkit` does the same for tests, but it is a dev-dependency only (DESIGN.md §2), so the
+//! `testkit` does the same for tests, but it is a dev-dependency only (docs/design.md §2), so the
 //! tool has its own copy of the lookup: `NATS_SERVER_BIN`, `<repo>/.tools/bin/nats-server`
 //! (where `scripts/install-nats-server` puts the pinned version), then `PATH`; 2.10 or newer.
 

@@ -1,5 +1,5 @@
 //! Finding event types in `schemas/` by reading its source as text (the tool never links the
-//! `schemas` crate, DESIGN.md §2).
+//! `schemas` crate, docs/design.md §2).
 //!
 //! A small Rust tokenizer and a scanner of top-level items: `impl Event for X` blocks with
 //! their `OWNER`/`NAME`/`VERSION` constants, and `struct`/`enum` definitions with their fields,

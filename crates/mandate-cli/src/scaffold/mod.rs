@@ -1,7 +1,7 @@
 //! `mandate new component NAME`: scaffolds a component under `components/NAME` in the house
 //! style, which builds, passes clippy and its own test with no edits.
 //!
-//! The tool never links `schemas` (DESIGN.md §2): it finds the types of the subscribed events
+//! The tool never links `schemas` (docs/design.md §2): it finds the types of the subscribed events
 //! by reading `schemas/src` as text (`lookup.rs`), and the generated code names them by path.
 //! The generated `manifest.json` is the kit's `Manifest` of the generated `component()`,
 //! serialized as the kit does, so the crate's manifest test passes from the start.

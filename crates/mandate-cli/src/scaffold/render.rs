@@ -371,7 +371,7 @@ workspace = true
                 &[
                     "The state: one tally per key, the value of the field each handler counts its events by \
                      (see the handler files). Tallies live under `tally/<key>` in the component's store.",
-                    "Counting commutes, so the events of several streams may arrive in any order (DESIGN.md §6) \
+                    "Counting commutes, so the events of several streams may arrive in any order (docs/design.md §6) \
                      and a rebuild from the streams (`mandate replay`) writes the very same tallies.",
                 ],
             )

@@ -1,6 +1,6 @@
 //! # Schema compatibility: FULL and FULL_TRANSITIVE, judged on JSON Schema
 //!
-//! DESIGN.md §5: within a major version a message may only change compatibly, and the rule
+//! docs/design.md §5: within a major version a message may only change compatibly, and the rule
 //! is **FULL_TRANSITIVE**, because a replay hands today's consumers every event ever published
 //! and a rolling deploy lets yesterday's consumers read today's events:
 //!
@@ -39,7 +39,7 @@
 //! | add a field with a default (not `required`) | **compatible** | nobody: old readers skip it, new readers default it |
 //! | add a required field | [`Change::RequiredFieldAdded`] | new readers, on old data without it |
 //! | remove a required field | [`Change::RequiredFieldRemoved`] | old readers, on new data without it |
-//! | remove an optional field | [`Change::OptionalFieldRemoved`] | old readers silently get the default instead of the data (DESIGN.md §5: removing is a new major) |
+//! | remove an optional field | [`Change::OptionalFieldRemoved`] | old readers silently get the default instead of the data (docs/design.md §5: removing is a new major) |
 //! | rename a field | remove + add: both reported | as above |
 //! | make a field required | [`Change::FieldMadeRequired`] | new readers, on old data without it |
 //! | make a field optional | [`Change::FieldMadeOptional`] | old readers, when new writers leave it out (the schema no longer promises it) |
