@@ -11,7 +11,7 @@ use clap::Args;
 
 use super::Global;
 use crate::dev::supervisor::{Process, Supervisor};
-use crate::dev::{build, components, demo, monitor_port, nats_server, target_dir, write_server_config};
+use crate::dev::{build, check_ports, components, demo, monitor_port, nats_server, target_dir, write_server_config};
 use crate::repo;
 
 #[derive(Debug, Args)]
@@ -47,6 +47,7 @@ pub struct DevArgs {
 }
 
 pub async fn run(args: &DevArgs, _global: Global) -> anyhow::Result<()> {
+    check_ports(args.port, &args.gateway)?;
     let repo = repo::discover(args.repo.as_deref(), "mandate dev")?;
     let data = if args.data.is_absolute() {
         args.data.clone()

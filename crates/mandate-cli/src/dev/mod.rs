@@ -68,8 +68,30 @@ pub fn build(repo: &Path, components: &[String], release: bool) -> anyhow::Resul
     Ok(())
 }
 
+/// nats-server's monitoring port: the client port + 4000.
 pub fn monitor_port(port: u16) -> u16 {
     port.wrapping_add(4000)
+}
+
+/// Refuses a gateway on a port nats-server takes (its client port or its monitoring port):
+/// the gateway would crash-loop on "address in use" while the banner said it listened there.
+/// An address without a readable port is left for the gateway to refuse.
+pub fn check_ports(port: u16, gateway: &str) -> anyhow::Result<()> {
+    let Some(gateway_port) = gateway.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()) else {
+        return Ok(());
+    };
+    let taken = if gateway_port == port {
+        "client port"
+    } else if gateway_port == monitor_port(port) {
+        "monitoring port"
+    } else {
+        return Ok(());
+    };
+    Err(crate::failure::usage(format!(
+        "--gateway {gateway} is nats-server's {taken} {gateway_port} (with --port {port} it listens for clients on \
+         {port} and for monitoring on {}): pick another --gateway port, or another --port",
+        monitor_port(port)
+    )))
 }
 
 /// The server `mandate dev` runs: the repository's bus-config (`bus-config/permissions.conf`,
