@@ -19,6 +19,7 @@ use anyhow::{Context as _, bail};
 use serde::Serialize;
 
 use crate::failure::usage;
+use crate::repo::generated;
 use crate::subjects::{EventSubject, parse_event_subject};
 
 /// `<owner>.<event>.v<major>`, or the event's subject `evt.<owner>.<event>.v<major>`.
@@ -74,8 +75,7 @@ pub fn wire_into_deployment(repo: &Path, name: &str, warnings: &mut Vec<String>)
     if document.is_file() {
         let text = crate::asyncapi::generate(repo)
             .with_context(|| format!("regenerating {} with {name}", crate::asyncapi::DOCUMENT_FILE))?;
-        if std::fs::read_to_string(&document).ok().as_deref() != Some(text.as_str()) {
-            std::fs::write(&document, text).with_context(|| format!("writing {}", document.display()))?;
+        if generated::reconcile(&document, &text, true)?.0 == generated::Status::Written {
             wired.changed.push(crate::asyncapi::DOCUMENT_FILE.to_owned());
         }
     }
