@@ -1,18 +1,18 @@
 //! `mandate`, the operator tool: it speaks only NATS (never a component's store or files).
-//! See `cli.rs` for the command tree and `commands/` for one file per command.
+//! `commands/mod.rs` holds the command tree and its one dispatch, `commands/` one file per command.
 
 mod asyncapi;
 mod bench;
 mod bus;
 mod busconfig;
 mod check;
-mod cli;
 mod commands;
 mod compose;
 mod dev;
 mod failure;
 mod msgpack;
 mod output;
+mod repo;
 mod scaffold;
 mod schema;
 mod since;
@@ -22,7 +22,7 @@ use std::process::ExitCode;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let cli = cli::parse();
+    let cli = commands::parse();
     init_logging();
     match commands::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -28,9 +28,7 @@ fn schemas_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("MANDATE_SCHEMAS") {
         return Some(PathBuf::from(dir));
     }
-    crate::check::current_workspace()
-        .ok()
-        .map(|root| root.join("schemas/json"))
+    crate::repo::current_workspace().map(|root| root.join("schemas/json"))
 }
 
 fn validate(relative: &str, body: &Value) -> anyhow::Result<()> {

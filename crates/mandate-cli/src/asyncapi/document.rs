@@ -23,7 +23,7 @@ use serde_yaml_ng::Value;
 use super::headers;
 use super::payloads::{Contract, Hoisted, SchemaFile};
 use super::yaml::{Map, escape, reference};
-use crate::busconfig::manifest::{ComponentManifest, split_type};
+use crate::repo::manifest::{ComponentManifest, split_type};
 
 /// The queue group of every endpoint on the NATS services API (async-nats' default).
 const SERVICE_QUEUE_GROUP: &str = "q";

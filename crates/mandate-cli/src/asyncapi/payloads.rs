@@ -141,7 +141,7 @@ fn json_files(repo: &Path, dir: &str) -> anyhow::Result<Vec<(String, String)>> {
 }
 
 fn check_type(kind: &str, file: &str) -> anyhow::Result<()> {
-    crate::busconfig::manifest::split_type(kind)
+    crate::repo::manifest::split_type(kind)
         .map(|_| ())
         .map_err(|e| anyhow::anyhow!("schemas/{file}: the file name is not a message version: {e}"))
 }

@@ -8,7 +8,7 @@
 
 use mandate::{DEAD_LETTER_STREAM, dead_letter_subject, stream_name};
 
-use super::manifest::ComponentManifest;
+use crate::repo::manifest::ComponentManifest;
 
 /// The connection name of the `mandate` tool, hence its inbox prefix `_INBOX.mandate-cli`.
 pub const TOOL_CLIENT_NAME: &str = "mandate-cli";

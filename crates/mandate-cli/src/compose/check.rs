@@ -102,7 +102,7 @@ mod tests {
 
     fn components() -> Vec<String> {
         let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        crate::busconfig::manifest::read_all(&repo)
+        crate::repo::manifest::read_all(&repo)
             .expect("manifests")
             .into_iter()
             .map(|m| m.name)

@@ -199,7 +199,7 @@ mod tests {
         let added = edited.lines().count() - repo_compose().lines().count();
         assert_eq!(added, service_block("order-history", "X").len() + 2);
         let mut names =
-            crate::busconfig::manifest::read_all(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+            crate::repo::manifest::read_all(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
                 .expect("manifests")
                 .into_iter()
                 .map(|m| m.name)

@@ -28,7 +28,7 @@ pub fn check_repo(repo: &Path) -> Vec<String> {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
         Err(err) => return vec![format!("reading {}: {err}", path.display())],
     };
-    let components = match crate::busconfig::manifest::read_all(repo) {
+    let components = match crate::repo::manifest::read_all(repo) {
         Ok(manifests) => manifests.into_iter().map(|m| m.name).collect::<Vec<_>>(),
         Err(err) => return vec![format!("cannot read components/*/manifest.json: {err:#}")],
     };
@@ -49,7 +49,7 @@ pub fn add_component(repo: &Path, name: &str) -> anyhow::Result<bool> {
     };
     // The edit must not add a problem the check can see (the ones already there are the
     // operator's, and `mandate check` reports them).
-    let mut components = crate::busconfig::manifest::read_all(repo)
+    let mut components = crate::repo::manifest::read_all(repo)
         .map(|manifests| manifests.into_iter().map(|m| m.name).collect::<Vec<_>>())
         .unwrap_or_default();
     if !components.iter().any(|c| c == name) {

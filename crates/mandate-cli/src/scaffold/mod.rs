@@ -18,46 +18,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use serde::Serialize;
 
-use crate::commands::Global;
 use crate::failure::usage;
+use crate::repo::generated;
 use crate::subjects::{EventSubject, parse_event_subject};
 
-#[derive(Debug, clap::Subcommand)]
-pub enum NewCommand {
-    /// A component crate under components/NAME: handlers, queries, a test against a real
-    /// nats-server and its manifest, ready for `cargo test -p NAME`.
-    #[command(after_help = "Example:\n  mandate new component customer-tally \\\n      \
-        --subscribe orders.placed.v1 --subscribe payments.captured.v1 --serve count")]
-    Component(ComponentArgs),
-}
-
-#[derive(Debug, clap::Args)]
-pub struct ComponentArgs {
-    /// The component's name: lower-case letters, digits and dashes, starting with a letter. Its
-    /// subjects, stream, consumers, broker user and store folder are named after it.
-    pub name: String,
-
-    /// An event to handle, <owner>.<event>.v<major> as declared in schemas/ (e.g.
-    /// orders.placed.v1). Each gets a handler file that counts it. Repeat for more.
-    #[arg(long = "subscribe", value_name = "TYPE", value_parser = parse_event_type)]
-    pub subscribe: Vec<EventSubject>,
-
-    /// An operation to serve: <op>, <op>.v<major> or NAME.<op>.v<major> (v1 when no version;
-    /// a component serves only its own operations). Each gets a query. Repeat for more.
-    #[arg(long = "serve", value_name = "OP")]
-    pub serve: Vec<String>,
-
-    /// One line saying what the component does (its `--help`, `nats micro info`, manifest).
-    #[arg(long, value_name = "TEXT")]
-    pub description: Option<String>,
-
-    /// The repository (default: the workspace around the current directory).
-    #[arg(long, value_name = "DIR")]
-    pub repo: Option<PathBuf>,
-}
-
 /// `<owner>.<event>.v<major>`, or the event's subject `evt.<owner>.<event>.v<major>`.
-fn parse_event_type(text: &str) -> Result<EventSubject, String> {
+pub fn parse_event_type(text: &str) -> Result<EventSubject, String> {
     let subject = if text.starts_with("evt.") {
         text.to_owned()
     } else {
@@ -66,12 +32,6 @@ fn parse_event_type(text: &str) -> Result<EventSubject, String> {
     parse_event_subject(&subject).map_err(|_| {
         format!("{text:?} is not an event type: give <owner>.<event>.v<major> as declared in schemas/, e.g. orders.placed.v1")
     })
-}
-
-pub fn run(command: &NewCommand, global: Global) -> anyhow::Result<()> {
-    match command {
-        NewCommand::Component(args) => new_component(args, global),
-    }
 }
 
 /// A command to run next, and why.
@@ -115,8 +75,7 @@ pub fn wire_into_deployment(repo: &Path, name: &str, warnings: &mut Vec<String>)
     if document.is_file() {
         let text = crate::asyncapi::generate(repo)
             .with_context(|| format!("regenerating {} with {name}", crate::asyncapi::DOCUMENT_FILE))?;
-        if std::fs::read_to_string(&document).ok().as_deref() != Some(text.as_str()) {
-            std::fs::write(&document, text).with_context(|| format!("writing {}", document.display()))?;
+        if generated::reconcile(&document, &text, true)?.0 == generated::Status::Written {
             wired.changed.push(crate::asyncapi::DOCUMENT_FILE.to_owned());
         }
     }
@@ -154,18 +113,40 @@ pub struct Wired {
     pub steps: Vec<Step>,
 }
 
-fn new_component(args: &ComponentArgs, global: Global) -> anyhow::Result<()> {
-    let name = args.name.as_str();
+/// What `mandate new component` was asked for (its flags).
+#[derive(Debug)]
+pub struct Request<'a> {
+    pub name: &'a str,
+    pub subscribe: &'a [EventSubject],
+    pub serve: &'a [String],
+    pub description: Option<&'a str>,
+    pub repo: Option<&'a Path>,
+}
+
+/// What a scaffold made and left to do.
+#[derive(Debug)]
+pub struct Scaffolded {
+    /// The new files, relative to the repository.
+    pub files: Vec<String>,
+    /// Files of the deployment it changed, relative to the repository.
+    pub changed: Vec<String>,
+    pub next: Vec<Step>,
+    pub warnings: Vec<String>,
+}
+
+/// Scaffolds the component `args` asks for and wires it into the deployment.
+pub fn new_component(args: &Request<'_>) -> anyhow::Result<Scaffolded> {
+    let name = args.name;
     names::check_component_name(name).map_err(usage)?;
     let mut ops: Vec<names::OpName> = Vec::new();
-    for text in &args.serve {
+    for text in args.serve {
         let op = names::parse_op(name, text).map_err(usage)?;
         if !ops.contains(&op) {
             ops.push(op);
         }
     }
     let mut events: Vec<&EventSubject> = Vec::new();
-    for event in &args.subscribe {
+    for event in args.subscribe {
         if !events.contains(&event) {
             events.push(event);
         }
@@ -175,7 +156,7 @@ fn new_component(args: &ComponentArgs, global: Global) -> anyhow::Result<()> {
             "nothing to scaffold: give the events it handles (--subscribe orders.placed.v1) and/or the operations it serves (--serve count)",
         ));
     }
-    let description = match &args.description {
+    let description = match args.description {
         Some(text) => {
             let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
             let text = text.trim_end_matches('.').to_owned();
@@ -187,10 +168,7 @@ fn new_component(args: &ComponentArgs, global: Global) -> anyhow::Result<()> {
         None => default_description(name, &events, &ops),
     };
 
-    let repo = match &args.repo {
-        Some(repo) => repo.clone(),
-        None => workspace_root(&std::env::current_dir().context("reading the current directory")?)?,
-    };
+    let repo = crate::repo::discover(args.repo, "mandate new")?;
     let components = repo.join("components");
     if !components.is_dir() {
         bail!(
@@ -263,43 +241,15 @@ fn new_component(args: &ComponentArgs, global: Global) -> anyhow::Result<()> {
         "after changing a handler: rebuild its store from the streams",
     ));
 
-    let relative_files: Vec<String> = files
-        .iter()
-        .map(|(path, _)| format!("components/{name}/{path}"))
-        .collect();
-    for warning in &warnings {
-        eprintln!("warning: {warning}");
-    }
-    if global.json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "component": name,
-                "dir": format!("components/{name}"),
-                "files": relative_files,
-                "changed": wired.changed,
-                "next": next,
-                "warnings": warnings,
-            })
-        );
-    } else {
-        println!("created components/{name}:");
-        for file in &relative_files {
-            println!("  {file}");
-        }
-        if !wired.changed.is_empty() {
-            println!("\nwired into the deployment:");
-            for file in &wired.changed {
-                println!("  {file}");
-            }
-        }
-        println!("\nnext:");
-        let width = next.iter().map(|s| s.command.len()).max().unwrap_or(0);
-        for step in &next {
-            println!("  {:width$}   # {}", step.command, step.why);
-        }
-    }
-    Ok(())
+    Ok(Scaffolded {
+        files: files
+            .iter()
+            .map(|(path, _)| format!("components/{name}/{path}"))
+            .collect(),
+        changed: wired.changed,
+        next,
+        warnings,
+    })
 }
 
 fn default_description(name: &str, events: &[&EventSubject], ops: &[names::OpName]) -> String {
@@ -401,20 +351,6 @@ fn package_field(text: &str, key: &str) -> Option<String> {
     None
 }
 
-/// The nearest directory at or above `start` whose Cargo.toml declares a `[workspace]`.
-fn workspace_root(start: &Path) -> anyhow::Result<PathBuf> {
-    for dir in start.ancestors() {
-        let manifest = dir.join("Cargo.toml");
-        if std::fs::read_to_string(&manifest).is_ok_and(|text| text.contains("[workspace]")) {
-            return Ok(dir.to_owned());
-        }
-    }
-    bail!(
-        "no Cargo workspace at or above {}: run `mandate new` inside the repository or pass --repo",
-        start.display()
-    )
-}
-
 /// Creates `dir` (which must not exist) with `files`; on failure removes it again, so a
 /// failed scaffold leaves nothing half-written.
 fn write_files(dir: &Path, files: &[(String, String)]) -> anyhow::Result<()> {
@@ -453,45 +389,7 @@ fn rustfmt(files: &[PathBuf], edition: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use clap::{CommandFactory, FromArgMatches};
-
     use super::*;
-    use crate::cli::{Cli, Command};
-
-    #[test]
-    fn the_command_parses() {
-        let matches = Cli::command()
-            .try_get_matches_from([
-                "mandate",
-                "new",
-                "component",
-                "tally",
-                "--subscribe",
-                "orders.placed.v1",
-                "--subscribe",
-                "evt.payments.captured.v1",
-                "--serve",
-                "count",
-                "--repo",
-                "/tmp/x",
-                "--json",
-            ])
-            .expect("parses");
-        let cli = Cli::from_arg_matches(&matches).expect("parses");
-        let Command::New(NewCommand::Component(args)) = cli.command else {
-            panic!("{:?}", cli.command)
-        };
-        assert_eq!(args.name, "tally");
-        let types: Vec<String> = args.subscribe.iter().map(EventSubject::ce_type).collect();
-        assert_eq!(types, vec!["orders.placed.v1", "payments.captured.v1"]);
-        assert_eq!(args.serve, vec!["count"]);
-        assert!(cli.json);
-
-        let err = Cli::command()
-            .try_get_matches_from(["mandate", "new", "component", "x", "--subscribe", "orders.placed"])
-            .expect_err("refused");
-        assert!(err.to_string().contains("<owner>.<event>.v<major>"), "{err}");
-    }
 
     #[test]
     fn the_workspace_version_is_read_from_the_package_section() {

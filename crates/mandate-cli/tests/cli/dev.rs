@@ -209,3 +209,33 @@ async fn dev_runs_the_storefront_restarts_a_dead_component_and_stops_cleanly() {
         }
     }
 }
+
+/// nats-server's monitoring port is the client port + 4000: a gateway given that port (or the
+/// client port) would crash-loop on "address in use" while the banner said it listened there.
+/// `mandate dev` refuses before it builds or starts anything.
+#[test]
+fn dev_refuses_a_gateway_on_a_port_the_server_takes() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let empty = tempfile::tempdir().expect("tempdir");
+    for (gateway, taken) in [
+        ("127.0.0.1:18444", "monitoring port 18444"),
+        ("0.0.0.0:14444", "client port 14444"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mandate"))
+            .args(["dev", "--no-build", "--port", "14444", "--gateway", gateway])
+            .arg("--repo")
+            .arg(&repo)
+            .arg("--bin-dir")
+            .arg(empty.path())
+            .arg("--data")
+            .arg(empty.path().join("data"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("mandate dev runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{gateway}: {stderr}");
+        assert!(stderr.contains(taken), "{gateway}: {stderr}");
+        assert!(stderr.contains("--gateway"), "{gateway}: {stderr}");
+        assert!(!stderr.contains("started"), "{gateway}: nothing may start: {stderr}");
+    }
+}

@@ -1,0 +1,205 @@
+//! A running storefront for one repetition: the kit's component processes (seeded with a
+//! product and its stock), or the baselines' stages as threads, with the driver that feeds it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::anyhow;
+use async_nats::jetstream;
+use mandate::Bus;
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+use super::SKU;
+use super::baselines::{place_service, spawn_stage, stage};
+use super::driver::{Driver, Placer};
+use crate::bench::Bench;
+use crate::bench::footprint::Spawned;
+use crate::bench::raw;
+
+/// A running storefront (kit processes or baseline threads) and its driver.
+pub(super) struct Stack {
+    pub(super) driver: Arc<Driver>,
+    pub(super) processes: Vec<(String, Spawned, tempfile::TempDir)>,
+    pub(super) stages: Vec<(oneshot::Sender<()>, std::thread::JoinHandle<anyhow::Result<()>>)>,
+    pub(super) _dirs: Vec<tempfile::TempDir>,
+}
+
+impl Stack {
+    pub(super) async fn kit(bench: &Bench, url: &str, binaries: &[(String, PathBuf)]) -> anyhow::Result<Stack> {
+        let mut processes = Vec::new();
+        for (name, path) in binaries {
+            let dir = bench.dir(name)?;
+            let child = Spawned::start(&mut std::process::Command::new(path), bench, url, dir.path())?;
+            processes.push((name.clone(), child, dir));
+        }
+        let client = raw::connect(url, "bench-driver").await?;
+        let bus = Bus::new(client.clone(), "bench").with_timeout(Duration::from_secs(30));
+        let mut stack = Stack {
+            driver: Arc::new(Driver {
+                placer: Placer::Kit(Box::new(bus.clone())),
+                client,
+                completed_subject: "evt.orders.completed.v1",
+                run: format!("bench-{}", uuid_like()),
+                next: 0.into(),
+            }),
+            processes,
+            stages: Vec::new(),
+            _dirs: Vec::new(),
+        };
+        let ready = async {
+            for (name, child, _) in &mut stack.processes {
+                child
+                    .wait_ready(bus.client(), &mandate::admin::admin_subject(name, "status"))
+                    .await?;
+            }
+            seed(&bus).await?;
+            // Orders prices from its own copy of the catalog: wait until it can price.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                match stack.driver.place(u64::MAX).await {
+                    Ok(_) => break,
+                    Err(err) if Instant::now() > deadline => {
+                        return Err(err.context("orders cannot price the bench sku"));
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                }
+            }
+            anyhow::Ok(())
+        }
+        .await;
+        if let Err(err) = ready {
+            let logs = stack.stop();
+            return Err(err.context(logs));
+        }
+        Ok(stack)
+    }
+
+    pub(super) async fn chain(bench: &Bench, url: &str, durable: bool) -> anyhow::Result<Stack> {
+        let client = raw::connect(url, "bench-driver").await?;
+        let js = jetstream::new(client.clone());
+        raw::fresh_stream(&js, "SFB", &["sfb.evt.>"]).await?;
+        let mut stages = Vec::new();
+        let mut dirs = Vec::new();
+        let hops = [
+            ("reserve", "sfb.evt.placed", "sfb.evt.reserved"),
+            ("capture", "sfb.evt.reserved", "sfb.evt.captured"),
+            // Orders confirms what was paid; shipping dispatches only confirmed orders.
+            ("confirm", "sfb.evt.captured", "sfb.evt.confirmed"),
+            ("dispatch", "sfb.evt.confirmed", "sfb.evt.dispatched"),
+            ("complete", "sfb.evt.dispatched", "sfb.evt.completed"),
+        ];
+        let batch = bench.settings.batch_size as usize;
+        let cache = bench.settings.cache_bytes;
+        for (name, input, output) in hops {
+            let dir = bench.dir(name)?;
+            let store = durable.then(|| (dir.path().to_path_buf(), cache));
+            let url = url.to_owned();
+            stages.push(spawn_stage(move |stop| async move {
+                stage(&url, name, input, output, store, batch, stop).await
+            })?);
+            dirs.push(dir);
+        }
+        let dir = bench.dir("place")?;
+        let store = durable.then(|| (dir.path().to_path_buf(), cache));
+        let url_owned = url.to_owned();
+        let (ready_tx, ready_rx) = oneshot::channel();
+        stages.push(spawn_stage(move |stop| async move {
+            place_service(&url_owned, store, ready_tx, stop).await
+        })?);
+        dirs.push(dir);
+        ready_rx.await.map_err(|_| anyhow!("the place service did not start"))?;
+        Ok(Stack {
+            driver: Arc::new(Driver {
+                placer: Placer::Chain(client.clone()),
+                client,
+                completed_subject: "sfb.evt.completed",
+                run: format!("bench-{}", uuid_like()),
+                next: 0.into(),
+            }),
+            processes: Vec::new(),
+            stages,
+            _dirs: dirs,
+        })
+    }
+
+    /// Stops everything; returns the tail of every process's log (for an error message).
+    pub(super) fn stop(&mut self) -> String {
+        let mut logs = String::new();
+        for (name, mut child, dir) in self.processes.drain(..) {
+            child.stop();
+            let log = std::fs::read_to_string(dir.path().join("process.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(5).collect();
+            if !tail.is_empty() {
+                logs.push_str(&format!(
+                    "--- {name} (last lines) ---\n{}\n",
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                ));
+            }
+        }
+        for (stop, thread) in self.stages.drain(..) {
+            let _ = stop.send(());
+            match thread.join() {
+                Ok(Err(err)) => logs.push_str(&format!("stage failed: {err:#}\n")),
+                Err(_) => logs.push_str("a stage panicked\n"),
+                Ok(Ok(())) => {}
+            }
+        }
+        if logs.is_empty() {
+            "the storefront run failed".to_owned()
+        } else {
+            logs
+        }
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
+pub(super) fn uuid_like() -> String {
+    mandate::envelope::Meta::originate("bench", String::new()).id
+}
+
+/// A product and plenty of stock for it.
+pub(super) async fn seed(bus: &Bus) -> anyhow::Result<()> {
+    let product = Product {
+        sku: SKU,
+        name: "Bench mug",
+        unit_price_minor: 1_000,
+        currency: "EUR",
+    };
+    bus.request(
+        "svc.catalog.upsert-product.v1",
+        rmp_serde::to_vec_named(&product)?.into(),
+    )
+    .await
+    .map_err(|e| anyhow!("catalog.upsert-product.v1: {e}"))?;
+    let restock = RestockRequest {
+        sku: SKU,
+        quantity: 2_000_000_000,
+        idempotency_key: "bench-restock",
+    };
+    bus.request("svc.inventory.restock.v1", rmp_serde::to_vec_named(&restock)?.into())
+        .await
+        .map_err(|e| anyhow!("inventory.restock.v1: {e}"))?;
+    Ok(())
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct Product<'a> {
+    pub(super) sku: &'a str,
+    pub(super) name: &'a str,
+    pub(super) unit_price_minor: i64,
+    pub(super) currency: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct RestockRequest<'a> {
+    pub(super) sku: &'a str,
+    pub(super) quantity: u32,
+    pub(super) idempotency_key: &'a str,
+}

@@ -1,0 +1,67 @@
+//! `mandate check`: the checks that need no server, run on the repository's files — the
+//! dependency rules of the mandate, and that every generated file (bus-config, the compose
+//! file, the AsyncAPI document) is what the committed sources generate. Each check returns
+//! the problems it found, so `check` can report them all at once.
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+
+use super::Global;
+use crate::check::{dependencies, schemas};
+use crate::repo;
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The repository to check (default: the workspace around the current directory).
+    #[arg(long)]
+    pub repo: Option<PathBuf>,
+}
+
+pub fn run(args: &CheckArgs, global: Global) -> anyhow::Result<()> {
+    let repo = repo::discover(args.repo.as_deref(), "mandate check")?;
+    // Each check: a name, a JSON key, and the problems it found (empty = ok).
+    let sections: Vec<(&str, &str, Vec<String>)> = vec![
+        (
+            "dependency rules",
+            "dependencies",
+            dependencies::check_workspace(&repo)?
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        ),
+        // The committed broker configuration must be what the manifests generate.
+        ("bus config", "bus_config", crate::busconfig::check_repo(&repo)),
+        // Every component runs in the compose stack, as its own user with its own volume.
+        ("compose", "compose", crate::compose::check_repo(&repo)),
+        // The committed AsyncAPI document must be what schemas/json and the manifests generate.
+        ("asyncapi", "asyncapi", crate::asyncapi::check_repo(&repo)),
+        // Every committed schema stays FULL_TRANSITIVE compatible with its history (docs/design.md §5).
+        (
+            "schema compatibility",
+            "schema_compatibility",
+            schemas::check_repo(&repo),
+        ),
+    ];
+    if global.json {
+        let report: serde_json::Map<String, serde_json::Value> = sections
+            .iter()
+            .map(|(_, key, problems)| ((*key).to_owned(), serde_json::json!(problems)))
+            .collect();
+        println!("{}", serde_json::Value::Object(report));
+    } else {
+        for (name, _, problems) in &sections {
+            if problems.is_empty() {
+                println!("{name}: ok");
+            }
+            for problem in problems {
+                eprintln!("{name}: {problem}");
+            }
+        }
+    }
+    let count: usize = sections.iter().map(|(_, _, problems)| problems.len()).sum();
+    if count > 0 {
+        bail!("{count} problem(s) found");
+    }
+    Ok(())
+}
