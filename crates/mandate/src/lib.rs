@@ -19,7 +19,6 @@
 pub mod admin;
 mod client;
 pub mod codec;
-pub mod compat;
 mod component;
 pub mod connect;
 mod consumer;
