@@ -185,13 +185,16 @@ async fn respond(request: &Request, reply: Result<Vec<u8>, ServiceError>) {
 
 async fn status(admin: &Admin) -> Result<StatusReport, ServiceError> {
     let shared = &admin.shared;
+    // Before the rebuild flag: a report that says "rebuilding" then shows consumers as they
+    // were while it was.
+    let consumers = consumer_statuses(admin).await?;
     Ok(StatusReport {
         component: shared.name.clone(),
         version: admin.version.clone(),
         started_at: admin.started_at_rfc3339.clone(),
         uptime_seconds: admin.started_at.elapsed().as_secs(),
         rebuilding: shared.is_rebuilding(),
-        consumers: consumer_statuses(admin).await?,
+        consumers,
         outbox_depth: outbox::depth(&shared.store),
         dead_letters: shared.store.read_u64(DEAD_LETTER_COUNT)?,
         set_aside: setaside::status(&shared.store)?,
