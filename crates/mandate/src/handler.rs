@@ -1,4 +1,4 @@
-//! The handler types: what the builder (`component.rs`) stores and the loops (`consumer.rs`,
+//! The handler types: what the builder (`component.rs`) stores and the loops (`consumer/`,
 //! `service.rs`) run — event handlers, commands and queries, type-erased — and the typed
 //! error a service answers with. Both sides depend on this module, not on each other.
 
