@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use mandate::compat::{append_revision, check_full_transitive, read_history};
+use mandate_compat::{Change, append_revision, check_full, check_full_transitive, read_history};
 use schemas::registry::{Message, messages};
 use serde_json::Value;
 
@@ -173,4 +173,41 @@ fn every_event_and_operation_is_registered() {
         .filter(|name| !registry.contains(&format!("::{name}>()")))
         .collect();
     assert!(missing.is_empty(), "not listed in schemas/src/registry.rs: {missing:?}");
+}
+
+// ---- the checker on the real contract (moved from mandate-compat, which knows no contract) ----
+
+#[test]
+fn every_contract_schema_is_compatible_with_itself() {
+    // No false alarms on what schemars really emits for the storefront.
+    for message in messages() {
+        let schema = serde_json::to_value(&message.schema).expect("JSON");
+        assert_eq!(check_full(&schema, &schema), [], "{}", message.name);
+    }
+}
+
+#[test]
+fn a_field_removed_from_order_lines_of_orders_placed_is_reported_with_its_path() {
+    let placed = messages()
+        .into_iter()
+        .find(|message| message.name == "orders.placed.v1")
+        .expect("orders.placed.v1 is in the registry");
+    let old = serde_json::to_value(&placed.schema).expect("JSON");
+    let mut new = old.clone();
+    let line = new.pointer_mut("/$defs/OrderLine").expect("OrderLine is a definition");
+    line["properties"].as_object_mut().expect("properties").remove("sku");
+    line["required"]
+        .as_array_mut()
+        .expect("required")
+        .retain(|name| name != "sku");
+
+    let found = check_full(&old, &new);
+    assert_eq!(
+        found.iter().map(|i| (i.path.as_str(), i.change)).collect::<Vec<_>>(),
+        [("$.lines[].sku", Change::RequiredFieldRemoved)]
+    );
+    assert_eq!(
+        found[0].to_string(),
+        "$.lines[].sku: required field removed: readers of the old version fail on new messages that lack it"
+    );
 }

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::service::{Request, Service};
 use futures::StreamExt;
@@ -13,13 +13,16 @@ use serde::{Deserialize, Serialize};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 use tokio::task::JoinSet;
 
-use crate::consumer::{self, StartAt};
+use crate::consumer::{Consumer, StartAt};
+use crate::consumers::Consumers;
 use crate::error::{Error, Result};
+use crate::handler::ServiceError;
 use crate::outbox;
-use crate::runtime::Shared;
-use crate::service::ServiceError;
 use crate::setaside;
+use crate::shared::Shared;
 use crate::store::{DEAD_LETTER_COUNT, STATE, WATERMARK};
+
+pub use crate::setaside::{SetAsideEntry, SetAsideStatus};
 
 /// The admin operation that retries the set-aside outbox entries.
 pub const RETRY_SET_ASIDE: &str = "retry-set-aside";
@@ -48,31 +51,6 @@ pub struct StatusReport {
     pub set_aside: SetAsideStatus,
     pub publishes: Vec<String>,
     pub serves: Vec<String>,
-}
-
-/// The outbox entries the relay has set aside (`StatusReport::set_aside`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SetAsideStatus {
-    pub count: u64,
-    /// When the first and the last of them (in commit order) were set aside, RFC 3339.
-    pub oldest: Option<String>,
-    pub newest: Option<String>,
-    /// The first ones in commit order (at most 20).
-    pub entries: Vec<SetAsideEntry>,
-}
-
-/// One set-aside outbox entry: what it is, and why the server will not take it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SetAsideEntry {
-    /// Its place in commit order (the outbox id).
-    pub id: u64,
-    pub subject: String,
-    /// Payload plus encoded headers, in bytes: what the server counts against max_payload.
-    pub size: u64,
-    pub ce_type: Option<String>,
-    pub ce_id: Option<String>,
-    pub reason: String,
-    pub set_aside_at: String,
 }
 
 /// What `svc.<component>.admin.retry-set-aside` answers.
@@ -134,22 +112,35 @@ impl RebuildRequest {
     }
 }
 
-pub(crate) async fn add_endpoints(shared: &Arc<Shared>, service: &Service, tasks: &mut JoinSet<()>) -> Result<()> {
+/// What the admin endpoints answer about and act on.
+#[derive(Debug)]
+pub(crate) struct Admin {
+    pub shared: Arc<Shared>,
+    pub consumers: Arc<Consumers>,
+    pub version: String,
+    /// The operations the component serves.
+    pub serves: Vec<String>,
+    pub started_at: Instant,
+    pub started_at_rfc3339: String,
+}
+
+/// Adds the admin endpoints to the component's service, one task each.
+pub(crate) async fn add_endpoints(admin: Arc<Admin>, service: &Service, tasks: &mut JoinSet<()>) -> Result<()> {
     for operation in ["status", "rebuild", RETRY_SET_ASIDE] {
         let mut endpoint = service
             .endpoint_builder()
             .name(format!("admin-{operation}"))
-            .add(admin_subject(&shared.name, operation))
+            .add(admin_subject(&admin.shared.name, operation))
             .await
             .map_err(|e| Error::nats("adding an admin endpoint", e))?;
-        let shared = Arc::clone(shared);
+        let admin = Arc::clone(&admin);
         tasks.spawn(async move {
             while let Some(request) = endpoint.next().await {
                 let reply = match operation {
-                    "status" => to_json(status(&shared).await),
-                    RETRY_SET_ASIDE => to_json(retry_set_aside(&shared)),
+                    "status" => to_json(status(&admin).await),
+                    RETRY_SET_ASIDE => to_json(retry_set_aside(&admin.shared)),
                     _ => match parse_rebuild(&request) {
-                        Ok(start) => to_json(rebuild(&shared, start).await),
+                        Ok(start) => to_json(rebuild(&admin, start).await),
                         Err(err) => Err(err),
                     },
                 };
@@ -192,24 +183,32 @@ async fn respond(request: &Request, reply: Result<Vec<u8>, ServiceError>) {
     }
 }
 
-pub(crate) async fn status(shared: &Shared) -> Result<StatusReport, ServiceError> {
-    let mut consumers = Vec::with_capacity(shared.consumers.len());
-    for index in 0..shared.consumers.len() {
-        consumers.push(consumer_status(shared, index).await?);
-    }
+async fn status(admin: &Admin) -> Result<StatusReport, ServiceError> {
+    let shared = &admin.shared;
+    // Before the rebuild flag: a report that says "rebuilding" then shows consumers as they
+    // were while it was.
+    let consumers = consumer_statuses(admin).await?;
     Ok(StatusReport {
         component: shared.name.clone(),
-        version: shared.version.clone(),
-        started_at: shared.started_at_rfc3339.clone(),
-        uptime_seconds: shared.started_at.elapsed().as_secs(),
+        version: admin.version.clone(),
+        started_at: admin.started_at_rfc3339.clone(),
+        uptime_seconds: admin.started_at.elapsed().as_secs(),
         rebuilding: shared.is_rebuilding(),
         consumers,
         outbox_depth: outbox::depth(&shared.store),
         dead_letters: shared.store.read_u64(DEAD_LETTER_COUNT)?,
         set_aside: setaside::status(&shared.store)?,
         publishes: shared.publishes.iter().cloned().collect(),
-        serves: shared.served.iter().map(|s| s.operation.clone()).collect(),
+        serves: admin.serves.clone(),
     })
+}
+
+async fn consumer_statuses(admin: &Admin) -> Result<Vec<ConsumerStatus>, ServiceError> {
+    let mut statuses = Vec::new();
+    for consumer in admin.consumers.iter() {
+        statuses.push(consumer_status(&admin.shared, consumer).await?);
+    }
+    Ok(statuses)
 }
 
 /// Puts the set-aside outbox entries back at the tail of the outbox and wakes the relay.
@@ -223,8 +222,8 @@ fn retry_set_aside(shared: &Shared) -> Result<RetrySetAsideReport, ServiceError>
     })
 }
 
-async fn consumer_status(shared: &Shared, index: usize) -> Result<ConsumerStatus, ServiceError> {
-    let spec = &shared.consumers[index];
+async fn consumer_status(shared: &Shared, consumer: &Consumer) -> Result<ConsumerStatus, ServiceError> {
+    let spec = consumer.spec();
     let pending = match shared
         .js
         .get_consumer_from_stream::<async_nats::jetstream::consumer::pull::Config, _, _>(&spec.durable, &spec.stream)
@@ -241,10 +240,10 @@ async fn consumer_status(shared: &Shared, index: usize) -> Result<ConsumerStatus
         stream: spec.stream.clone(),
         consumer: spec.durable.clone(),
         subjects: spec.subjects.clone(),
-        applied_sequence: consumer::watermark(shared, index)?,
+        applied_sequence: consumer.watermark()?,
         pending,
-        replay_until: consumer::replay_mark(shared, index)?,
-        caught_up: shared.progress[index].caught_up.load(Ordering::Acquire),
+        replay_until: consumer.replay_mark()?,
+        caught_up: consumer.progress().caught_up.load(Ordering::Acquire),
     })
 }
 
@@ -253,7 +252,8 @@ async fn consumer_status(shared: &Shared, index: usize) -> Result<ConsumerStatus
 /// Before wiping it stops the consumers, publishes whatever the outbox holds, and records
 /// each consumer's applied sequence as its replay mark: events handlers emit while
 /// re-applying up to the mark are discarded, because they were published the first time.
-pub(crate) async fn rebuild(shared: &Arc<Shared>, start: StartAt) -> Result<RebuildReport, ServiceError> {
+async fn rebuild(admin: &Admin, start: StartAt) -> Result<RebuildReport, ServiceError> {
+    let (shared, consumers) = (&admin.shared, &admin.consumers);
     // Admin requests are handled one at a time, so nothing starts a rebuild between this
     // check and `begin_rebuild`; the consumers stop first so that none of them can see the
     // flag and report itself caught up with a rebuild that has not started.
@@ -261,37 +261,34 @@ pub(crate) async fn rebuild(shared: &Arc<Shared>, start: StartAt) -> Result<Rebu
         return Err(ServiceError::conflict(format!("{} is already rebuilding", shared.name)));
     }
     tracing::info!(?start, "rebuild requested: stopping consumers");
-    shared.stop_consumers().await;
+    consumers.stop().await;
     shared.begin_rebuild();
-    let wiped = match wipe(shared).await {
+    let wiped = match wipe(shared, consumers).await {
         Ok(wiped) => wiped,
         Err(err) => {
             shared.end_rebuild();
-            shared.start_consumers(None).await;
+            consumers.start(None).await;
             return Err(err);
         }
     };
-    for progress in &shared.progress {
+    for consumer in consumers.iter() {
+        let progress = consumer.progress();
         progress.caught_up.store(false, Ordering::Release);
         progress.applied.store(0, Ordering::Release);
     }
     tracing::info!(wiped, "store wiped; re-consuming");
-    shared.start_consumers(Some(start)).await;
+    consumers.start(Some(start)).await;
     // A component with nothing to re-consume is caught up at once.
     shared.note_caught_up();
-    let mut consumers = Vec::new();
-    for index in 0..shared.consumers.len() {
-        consumers.push(consumer_status(shared, index).await?);
-    }
     Ok(RebuildReport {
         component: shared.name.clone(),
         started: true,
         wiped,
-        consumers,
+        consumers: consumer_statuses(admin).await?,
     })
 }
 
-async fn wipe(shared: &Shared) -> Result<u64, ServiceError> {
+async fn wipe(shared: &Shared, consumers: &Consumers) -> Result<u64, ServiceError> {
     shared
         .relay
         .drain(Duration::from_secs(30))
@@ -299,12 +296,13 @@ async fn wipe(shared: &Shared) -> Result<u64, ServiceError> {
         .map_err(|e| ServiceError::unavailable(format!("cannot publish the outbox before the rebuild: {e}")))?;
     let _writer = shared.write_lock.lock().await;
     let mut tx = shared.store.begin();
-    consumer::mark_replay(shared, &mut tx)?;
+    consumers.mark_replay(&mut tx)?;
     shared.store.commit(tx)?;
-    for (index, progress) in shared.progress.iter().enumerate() {
-        progress
+    for consumer in consumers.iter() {
+        consumer
+            .progress()
             .replay_until
-            .store(consumer::replay_mark(shared, index)?, Ordering::Release);
+            .store(consumer.replay_mark()?, Ordering::Release);
     }
     Ok(shared.store.wipe(&[STATE, WATERMARK])?)
 }

@@ -10,8 +10,8 @@ use crate::admin::{RETRY_SET_ASIDE, RebuildReport, RebuildRequest, RetrySetAside
 use crate::contract::{Event, Operation};
 use crate::envelope::{CORRELATION_ID, Meta, TRACEPARENT, TraceParent};
 use crate::error::{Error, Result};
+use crate::handler::{RETRYABLE_HEADER, ServiceError};
 use crate::options::ConnectionOptions;
-use crate::service::{RETRYABLE_HEADER, ServiceError};
 
 /// Why a service call did not return a response.
 #[derive(Debug, thiserror::Error)]

@@ -5,55 +5,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::codec::Rule;
 use crate::context::{Context, HandlerResult};
 use crate::contract::{Event, Operation, stream_name};
-use crate::deadletter::DeadLetterKind;
 use crate::error::{Error, Result};
+use crate::handler::{self, Endpoint, Served, ServiceError, Subscription};
 use crate::options::Options;
-use crate::runtime::Running;
-use crate::service::{Endpoint, Served, ServiceError, decode_request, encode_response};
+use crate::runtime::{Declared, Running};
 use crate::store::View;
-
-pub(crate) type EventFn = Box<dyn Fn(&mut Context<'_>, &[u8]) -> Result<(), Failure> + Send + Sync>;
-
-/// Why applying one event failed.
-#[derive(Debug)]
-pub(crate) enum Failure {
-    /// The payload breaks the contract's encoding or is not the declared type (the kind
-    /// names the rule): retrying cannot help.
-    Undecodable(DeadLetterKind, String),
-    /// The handler returned an error: a retry may help.
-    Handler(String),
-    /// The handler did something no retry can make work (emitted an event larger than the
-    /// server's max payload): dead-letter it at once.
-    Hopeless(String),
-}
-
-/// The dead-letter kind of a body that breaks `rule` of the contract's encoding: the same
-/// name (`Rule::as_str` = `DeadLetterKind::as_str`).
-fn kind_of(rule: Rule) -> DeadLetterKind {
-    match rule {
-        Rule::NotAMap => DeadLetterKind::NotAMap,
-        Rule::BinaryString => DeadLetterKind::BinaryString,
-        Rule::TrailingBytes => DeadLetterKind::TrailingBytes,
-        Rule::Undecodable => DeadLetterKind::Undecodable,
-    }
-}
-
-pub(crate) struct Subscription {
-    pub owner: &'static str,
-    pub ce_type: String,
-    pub handler: EventFn,
-}
-
-impl std::fmt::Debug for Subscription {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Subscription")
-            .field("ce_type", &self.ce_type)
-            .finish_non_exhaustive()
-    }
-}
 
 /// A component under construction: name it, add handlers and services, then `run` it.
 ///
@@ -69,13 +27,13 @@ impl std::fmt::Debug for Subscription {
 /// ```
 #[derive(Debug)]
 pub struct Component {
-    pub(crate) name: String,
-    pub(crate) version: String,
-    pub(crate) description: String,
-    pub(crate) subscriptions: BTreeMap<String, Subscription>,
-    pub(crate) served: Vec<Served>,
-    pub(crate) publishes: BTreeSet<String>,
-    pub(crate) publish_subjects: BTreeSet<String>,
+    name: String,
+    version: String,
+    description: String,
+    subscriptions: BTreeMap<String, Subscription>,
+    served: Vec<Served>,
+    publishes: BTreeSet<String>,
+    publish_subjects: BTreeSet<String>,
 }
 
 impl Component {
@@ -120,27 +78,12 @@ impl Component {
         mut self,
         handler: impl Fn(&mut Context<'_>, E) -> HandlerResult + Send + Sync + 'static,
     ) -> Component {
-        let erased: EventFn = Box::new(move |ctx, payload| {
-            let event: E = crate::codec::decode(payload).map_err(|e| {
-                Failure::Undecodable(
-                    kind_of(e.rule),
-                    format!("payload does not decode as {}: {e}", E::ce_type()),
-                )
-            })?;
-            let result = handler(ctx, event);
-            if let Some(too_large) = ctx.too_large.take() {
-                return Err(Failure::Hopeless(format!(
-                    "the handler emitted an event too large to publish: {too_large}"
-                )));
-            }
-            result.map_err(|e| Failure::Handler(e.to_string()))
-        });
         self.subscriptions.insert(
             E::subject(),
             Subscription {
                 owner: E::OWNER,
                 ce_type: E::ce_type(),
-                handler: erased,
+                handler: handler::event_fn(handler),
             },
         );
         self
@@ -153,14 +96,7 @@ impl Component {
         self,
         handler: impl Fn(&mut Context<'_>, O::Request) -> Result<O::Response, ServiceError> + Send + Sync + 'static,
     ) -> Component {
-        let erased = Box::new(move |ctx: &mut Context<'_>, payload: &[u8]| {
-            let response = handler(ctx, decode_request(payload)?);
-            if let Some(too_large) = ctx.too_large.take() {
-                return Err(ServiceError::from(too_large));
-            }
-            encode_response(&response?)
-        });
-        self.serve::<O>(Endpoint::Command(erased))
+        self.serve::<O>(handler::command_fn::<O>(handler))
     }
 
     /// Serves `O` as a query: it reads committed state and changes nothing.
@@ -168,11 +104,7 @@ impl Component {
         self,
         handler: impl Fn(&View, O::Request) -> Result<O::Response, ServiceError> + Send + Sync + 'static,
     ) -> Component {
-        let erased = Box::new(move |view: &View, payload: &[u8]| {
-            let response = handler(view, decode_request(payload)?)?;
-            encode_response(&response)
-        });
-        self.serve::<O>(Endpoint::Query(erased))
+        self.serve::<O>(handler::query_fn::<O>(handler))
     }
 
     fn serve<O: Operation>(mut self, endpoint: Endpoint) -> Component {
@@ -251,7 +183,16 @@ impl Component {
     /// Starts the component with explicit options and returns a handle to it (tests, tools,
     /// embedding). [`run`](Component::run) is this plus flags, logging and signals.
     pub async fn start(self, options: Options) -> Result<Running> {
-        crate::runtime::start(self, options).await
+        let declared = Declared {
+            name: self.name,
+            version: self.version,
+            description: self.description,
+            subscriptions: self.subscriptions,
+            served: self.served,
+            publishes: self.publishes,
+            publish_subjects: self.publish_subjects,
+        };
+        crate::runtime::start(declared, options).await
     }
 }
 

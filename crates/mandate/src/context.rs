@@ -18,7 +18,7 @@ pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 
 /// How ids of emitted events are made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum IdPolicy {
+enum IdPolicy {
     /// Derived from the causing event and the emit index, so a re-run emits the same ids.
     Derived,
     /// UUIDv7: a service call is not replayed, so each call's events are new.
@@ -50,25 +50,77 @@ pub(crate) enum IdPolicy {
 ///   holds only within a stream.
 #[derive(Debug)]
 pub struct Context<'a> {
-    pub(crate) tx: &'a mut Tx,
-    pub(crate) component: &'a str,
-    pub(crate) declared: &'a BTreeSet<String>,
-    pub(crate) meta: Option<&'a Meta>,
-    pub(crate) cause: &'a Cause,
-    pub(crate) ids: IdPolicy,
-    pub(crate) emitted: u32,
+    tx: &'a mut Tx,
+    component: &'a str,
+    declared: &'a BTreeSet<String>,
+    meta: Option<&'a Meta>,
+    cause: &'a Cause,
+    ids: IdPolicy,
+    emitted: u32,
     /// What [`Context::event_time`] says: the handled event's `ce-time`, or the moment a
     /// command started (also the `ce-time` of the events it emits, so that its own handler
     /// records the same time in a rebuild).
-    pub(crate) time: String,
+    time: String,
     /// True while a rebuild re-applies events that were handled before: their effects on
     /// other components already happened, so emitted events are discarded.
-    pub(crate) replaying: bool,
+    replaying: bool,
     /// The server's max payload: an event larger than this could never be published.
-    pub(crate) max_payload: usize,
+    max_payload: usize,
     /// Set when an emit was refused as too large. The kit then refuses the command or
     /// dead-letters the event, whatever the code did with the error.
     pub(crate) too_large: Option<TooLarge>,
+}
+
+/// Who emits through a [`Context`]: the component, the events it declared, and the server's
+/// max payload (an event larger than this could never be published).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Emitter<'a> {
+    pub component: &'a str,
+    pub declared: &'a BTreeSet<String>,
+    pub max_payload: usize,
+}
+
+impl<'a> Context<'a> {
+    /// An event handler's: ids derived from the event, its `ce-time` as the time, and —
+    /// while `replaying` a rebuild — emitted events discarded.
+    pub(crate) fn for_event(
+        tx: &'a mut Tx,
+        emitter: Emitter<'a>,
+        meta: &'a Meta,
+        cause: &'a Cause,
+        replaying: bool,
+    ) -> Context<'a> {
+        Context {
+            tx,
+            component: emitter.component,
+            declared: emitter.declared,
+            meta: Some(meta),
+            cause,
+            ids: IdPolicy::Derived,
+            emitted: 0,
+            time: meta.time.clone(),
+            replaying,
+            max_payload: emitter.max_payload,
+            too_large: None,
+        }
+    }
+
+    /// A command's: fresh ids, now as the time, never replayed.
+    pub(crate) fn for_command(tx: &'a mut Tx, emitter: Emitter<'a>, cause: &'a Cause) -> Context<'a> {
+        Context {
+            tx,
+            component: emitter.component,
+            declared: emitter.declared,
+            meta: None,
+            cause,
+            ids: IdPolicy::Fresh,
+            emitted: 0,
+            time: crate::envelope::now_rfc3339(),
+            replaying: false,
+            max_payload: emitter.max_payload,
+            too_large: None,
+        }
+    }
 }
 
 impl Context<'_> {

@@ -12,7 +12,7 @@
 //! without running its handler — once it has stopped the process `max_attempts` times. It
 //! costs one synced write per start; none per batch.
 
-use crate::store::{Store, StoreError, key};
+use crate::store::{Store, StoreError, Tx, key};
 
 const ATTEMPT: &[u8] = b"m/attempt/";
 
@@ -65,6 +65,18 @@ pub(crate) struct CrashGuard {
     noted: bool,
     /// A note is written that the next commit must remove.
     pending: bool,
+}
+
+/// A written note's removal, carried to the transaction that commits past its messages (it
+/// may run on another thread): the note and the messages it guards go away together.
+#[derive(Debug)]
+pub(crate) struct NoteRemoval(Vec<u8>);
+
+impl NoteRemoval {
+    /// Removes the note in `tx`'s current step.
+    pub(crate) fn remove_in(self, tx: &mut Tx) {
+        tx.delete_raw(self.0);
+    }
 }
 
 impl CrashGuard {
@@ -131,9 +143,10 @@ impl CrashGuard {
         Ok(Next::Batch)
     }
 
-    /// The note the next transaction removes as it gets past the noted messages, if any.
-    pub(crate) fn take_note(&mut self) -> Option<Vec<u8>> {
-        std::mem::take(&mut self.pending).then(|| self.key.clone())
+    /// The removal of the note, due in the next transaction (the one that gets past the
+    /// noted messages), if a note is written.
+    pub(crate) fn take_note(&mut self) -> Option<NoteRemoval> {
+        std::mem::take(&mut self.pending).then(|| NoteRemoval(self.key.clone()))
     }
 
     fn write(&mut self, store: &Store, note: Note) -> Result<(), StoreError> {

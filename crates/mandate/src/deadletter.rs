@@ -12,8 +12,9 @@ use sha2::{Digest, Sha256};
 
 use crate::contract::dead_letter_subject;
 use crate::envelope::{NATS_MSG_ID, now_rfc3339};
-use crate::outbox::{self, OutMessage, header_pairs, wire_size};
+use crate::outbox::{self, OutMessage};
 use crate::store::{DEAD_LETTER_COUNT, StoreError, Tx};
+use crate::wire::{header_pairs, wire_size};
 
 pub const DLQ_KIND: &str = "Mandate-Dlq-Kind";
 pub const DLQ_REASON: &str = "Mandate-Dlq-Reason";

@@ -19,16 +19,17 @@
 pub mod admin;
 mod client;
 pub mod codec;
-pub mod compat;
 mod component;
 pub mod connect;
 mod consumer;
+mod consumers;
 mod context;
 mod contract;
 mod crashguard;
 pub mod deadletter;
 pub mod envelope;
 mod error;
+mod handler;
 mod options;
 mod outbox;
 mod pull;
@@ -36,7 +37,9 @@ mod refusal;
 mod runtime;
 mod service;
 mod setaside;
+mod shared;
 mod store;
+mod wire;
 
 pub use client::{Bus, CallError};
 pub use component::{Component, Manifest, shutdown_signal};
@@ -44,10 +47,10 @@ pub use consumer::StartAt;
 pub use context::{Context, HandlerError, HandlerResult};
 pub use contract::{DEAD_LETTER_STREAM, Event, Operation, dead_letter_subject, stream_name, validate_component_name};
 pub use error::{Error, Result};
+pub use handler::{RETRYABLE_HEADER, ServiceError};
 pub use options::{ConnectionOptions, Fault, LogFormat, Options, init_logging};
 pub use outbox::TooLarge;
 pub use runtime::Running;
-pub use service::{RETRYABLE_HEADER, ServiceError};
 pub use store::{StoreError, View};
 
 /// The allocator of every program linking the kit (feature `mimalloc`, on by default): the

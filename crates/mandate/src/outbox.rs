@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::refusal::Judge;
 use crate::setaside::{self, Refused};
 use crate::store::{OUTBOX, Store, StoreError, Tx, encode_u64, key};
+use crate::wire::wire_size;
 
 /// How many messages the relay keeps in flight before it waits for their acks.
 const WINDOW: usize = 1024;
@@ -90,18 +91,6 @@ impl Staged<'_> {
     }
 }
 
-/// What NATS counts against `max_payload` (async-nats' client check, the server's `HPUB`
-/// size): the payload, plus — when there are headers — `NATS/1.0\r\n`, a `name: value\r\n`
-/// line per value and a closing `\r\n`.
-pub(crate) fn wire_size<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str)>, payload: usize) -> usize {
-    let mut headers = headers.into_iter().peekable();
-    if headers.peek().is_none() {
-        return payload;
-    }
-    let lines: usize = headers.map(|(name, value)| name.len() + value.len() + 4).sum();
-    "NATS/1.0\r\n".len() + lines + "\r\n".len() + payload
-}
-
 /// A message larger than the server's `max_payload`: no server with that limit will ever
 /// take it, so the kit refuses to commit it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -115,17 +104,6 @@ pub struct TooLarge {
     pub size: usize,
     /// The server's limit, from its INFO.
     pub max_payload: usize,
-}
-
-pub(crate) fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .flat_map(|(name, values)| {
-            values
-                .iter()
-                .map(move |value| (name.to_string(), value.as_str().to_owned()))
-        })
-        .collect()
 }
 
 /// Stages `message` in `tx`; it is published after `tx` commits.

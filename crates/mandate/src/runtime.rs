@@ -1,121 +1,35 @@
-//! A running component: its connection, store, relay, consumers and services, and how they
-//! start and stop together.
+//! A running component: its connection, store, relay, consumers and services (its domain
+//! endpoints and the admin endpoints), and how they start and stop together.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, stream};
-use tokio::sync::Mutex;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
-use crate::component::{Component, Subscription};
-use crate::consumer::{self, ConsumerSpec, StartAt};
+use crate::admin::{self, Admin};
+use crate::consumer::{self, Consumer};
+use crate::consumers::Consumers;
 use crate::contract::{DEAD_LETTER_STREAM, stream_name, validate_component_name};
 use crate::error::{Error, Result};
+use crate::handler::{Served, Subscription};
 use crate::options::Options;
 use crate::outbox::Relay;
-use crate::service::Served;
+use crate::shared::{Progress, Shared};
 use crate::store::Store;
 
-/// State shared by the tasks of one running component.
+/// Everything a component declared, as the builder hands it over.
 #[derive(Debug)]
-pub(crate) struct Shared {
+pub(crate) struct Declared {
     pub name: String,
     pub version: String,
     pub description: String,
-    pub options: Options,
-    pub client: async_nats::Client,
-    pub js: jetstream::Context,
-    pub store: Store,
-    pub relay: Relay,
     pub subscriptions: BTreeMap<String, Subscription>,
     pub served: Vec<Served>,
     pub publishes: BTreeSet<String>,
-    pub consumers: Vec<ConsumerSpec>,
-    pub progress: Vec<Progress>,
-    /// One writer at a time: a consumer's batch or a command. Readers need no lock.
-    pub write_lock: Mutex<()>,
-    /// True from a rebuild request until every consumer has re-applied up to its replay
-    /// mark; consumers that get there first wait on it (see `consumer::hold_at_mark`).
-    pub rebuilding: tokio::sync::watch::Sender<bool>,
-    pub consumer_tasks: Mutex<ConsumerTasks>,
-    pub started_at: Instant,
-    pub started_at_rfc3339: String,
-    /// Cancelled when a task fails for good: the component then shuts down.
-    pub failed: CancellationToken,
-}
-
-/// What a consumer has done, for status and rebuild.
-#[derive(Debug, Default)]
-pub(crate) struct Progress {
-    pub applied: AtomicU64,
-    pub replay_until: AtomicU64,
-    pub caught_up: AtomicBool,
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct ConsumerTasks {
-    cancel: CancellationToken,
-    tasks: JoinSet<()>,
-}
-
-impl Shared {
-    /// The largest message the server takes — payload plus encoded headers — as its INFO
-    /// says. The client updates it on every (re)connect, so a server restarted with another
-    /// limit is followed; what is emitted is checked against it when it is staged.
-    pub(crate) fn max_payload(&self) -> usize {
-        self.client.max_payload()
-    }
-
-    pub(crate) fn is_rebuilding(&self) -> bool {
-        *self.rebuilding.borrow()
-    }
-
-    /// Marks a rebuild as started; false if one already is.
-    pub(crate) fn begin_rebuild(&self) -> bool {
-        self.rebuilding
-            .send_if_modified(|rebuilding| !std::mem::replace(rebuilding, true))
-    }
-
-    /// Ends a rebuild (done, or abandoned).
-    pub(crate) fn end_rebuild(&self) {
-        self.rebuilding.send_replace(false);
-    }
-
-    /// Waits until no rebuild is under way.
-    pub(crate) async fn rebuilt(&self) {
-        let mut watch = self.rebuilding.subscribe();
-        let _ = watch.wait_for(|rebuilding| !rebuilding).await;
-    }
-
-    /// Ends a rebuild once every consumer has re-applied what it had applied before.
-    pub(crate) fn note_caught_up(&self) {
-        if self.is_rebuilding() && self.progress.iter().all(|p| p.caught_up.load(Ordering::Acquire)) {
-            self.end_rebuild();
-            tracing::info!("rebuild complete: every consumer has caught up");
-        }
-    }
-
-    /// Starts one task per consumer; `start` overrides where they begin (a rebuild).
-    pub(crate) async fn start_consumers(self: &Arc<Self>, start: Option<StartAt>) {
-        let mut guard = self.consumer_tasks.lock().await;
-        guard.cancel = CancellationToken::new();
-        for index in 0..self.consumers.len() {
-            let shared = Arc::clone(self);
-            let cancel = guard.cancel.clone();
-            guard.tasks.spawn(consumer::run(shared, index, start, cancel));
-        }
-    }
-
-    /// Stops every consumer after its current batch and waits for them.
-    pub(crate) async fn stop_consumers(&self) {
-        let mut guard = self.consumer_tasks.lock().await;
-        guard.cancel.cancel();
-        while guard.tasks.join_next().await.is_some() {}
-    }
+    pub publish_subjects: BTreeSet<String>,
 }
 
 /// A component that is running. Dropping it aborts everything; call
@@ -123,6 +37,7 @@ impl Shared {
 #[derive(Debug)]
 pub struct Running {
     shared: Arc<Shared>,
+    consumers: Arc<Consumers>,
     endpoints: JoinSet<()>,
     service: Option<async_nats::service::Service>,
     relay_cancel: CancellationToken,
@@ -142,7 +57,7 @@ impl Running {
     /// Stops fetching, finishes the batch in hand, stops the services, publishes what is
     /// left in the outbox, syncs the store and closes the connection.
     pub async fn shutdown(mut self) -> Result<()> {
-        self.shared.stop_consumers().await;
+        self.consumers.stop().await;
         if let Some(service) = self.service.take() {
             if let Err(err) = service.stop().await {
                 tracing::warn!(error = %err, "stopping the service");
@@ -166,10 +81,7 @@ impl Running {
     /// Stops everything at once, like a crash: no batch is finished, no ack sent, nothing
     /// drained. What was committed stays committed. For tests of crash recovery.
     pub async fn kill(mut self) {
-        {
-            let mut consumers = self.shared.consumer_tasks.lock().await;
-            consumers.tasks.shutdown().await;
-        }
+        self.consumers.kill().await;
         self.endpoints.shutdown().await;
         if let Some(relay) = self.relay.take() {
             relay.abort();
@@ -187,50 +99,53 @@ impl Drop for Running {
         if let Some(relay) = &self.relay {
             relay.abort();
         }
-        if let Ok(mut consumers) = self.shared.consumer_tasks.try_lock() {
-            consumers.tasks.abort_all();
-        }
+        self.consumers.abort();
     }
 }
 
-pub(crate) async fn start(component: Component, options: Options) -> Result<Running> {
-    validate_component_name(&component.name).map_err(Error::Config)?;
-    let store_dir = options.data_dir.join(&component.name);
+pub(crate) async fn start(declared: Declared, options: Options) -> Result<Running> {
+    validate_component_name(&declared.name).map_err(Error::Config)?;
+    let store_dir = options.data_dir.join(&declared.name);
     let store = Store::open(&store_dir, options.cache_bytes).map_err(|source| Error::StoreOpen {
         path: store_dir.display().to_string(),
         source,
     })?;
-    let (client, refusals) = crate::connect::connect_watching(&options.connection, &component.name).await?;
+    let (client, refusals) = crate::connect::connect_watching(&options.connection, &declared.name).await?;
     tracing::info!(max_payload = client.max_payload(), "the server's max payload");
     let js = jetstream::new(client.clone());
-    if !component.publish_subjects.is_empty() {
-        ensure_own_stream(&js, &component.name, usize::from(options.stream_replicas)).await?;
+    if !declared.publish_subjects.is_empty() {
+        ensure_own_stream(&js, &declared.name, usize::from(options.stream_replicas)).await?;
     }
     ensure_dead_letter_stream(&js, usize::from(options.stream_replicas)).await;
 
-    let consumers = consumer::specs(&component.name, &component.subscriptions);
-    let relay = Relay::new(store.clone(), js.clone(), refusals);
-    let shared = Arc::new(Shared {
-        progress: consumers.iter().map(|_| Progress::default()).collect(),
-        consumers,
-        name: component.name,
-        version: component.version,
-        description: component.description,
-        client,
-        js,
-        store,
-        relay: relay.clone(),
-        subscriptions: component.subscriptions,
-        served: component.served,
-        publishes: component.publishes,
-        write_lock: Mutex::new(()),
-        rebuilding: tokio::sync::watch::Sender::new(false),
-        consumer_tasks: Mutex::new(ConsumerTasks::default()),
-        started_at: Instant::now(),
-        started_at_rfc3339: crate::envelope::now_rfc3339(),
-        failed: CancellationToken::new(),
+    let (started_at, started_at_rfc3339) = (Instant::now(), crate::envelope::now_rfc3339());
+    let specs = consumer::specs(&declared.name, &declared.subscriptions);
+    let progress: Vec<Arc<Progress>> = specs.iter().map(|_| Arc::default()).collect();
+    let relay = Relay::new(store.clone(), js, refusals);
+    let shared = Arc::new(Shared::new(
+        declared.name,
         options,
-    });
+        client,
+        store,
+        relay.clone(),
+        declared.publishes,
+        progress.clone(),
+    ));
+    let handlers = Arc::new(declared.subscriptions);
+    let consumers = Arc::new(Consumers::new(
+        specs
+            .into_iter()
+            .zip(progress)
+            .map(|(spec, progress)| {
+                Arc::new(Consumer::new(
+                    spec,
+                    progress,
+                    Arc::clone(&handlers),
+                    Arc::clone(&shared),
+                ))
+            })
+            .collect(),
+    ));
 
     let relay_cancel = CancellationToken::new();
     let relay_task = if shared.options.fault == crate::options::Fault::ParkRelay {
@@ -240,8 +155,24 @@ pub(crate) async fn start(component: Component, options: Options) -> Result<Runn
         Some(tokio::spawn(relay.run(relay_cancel.clone())))
     };
     let mut endpoints = JoinSet::new();
-    let service = crate::service::start(&shared, &mut endpoints).await?;
-    shared.start_consumers(None).await;
+    let admin = Arc::new(Admin {
+        shared: Arc::clone(&shared),
+        consumers: Arc::clone(&consumers),
+        version: declared.version.clone(),
+        serves: declared.served.iter().map(|s| s.operation.clone()).collect(),
+        started_at,
+        started_at_rfc3339,
+    });
+    let service = crate::service::start(
+        &shared,
+        &declared.version,
+        &declared.description,
+        declared.served,
+        &mut endpoints,
+    )
+    .await?;
+    admin::add_endpoints(admin, &service, &mut endpoints).await?;
+    consumers.start(None).await;
     // "Started" means reachable. A flush only writes our subscriptions to the socket; a
     // round trip through our own service proves the server has registered them.
     shared
@@ -251,6 +182,7 @@ pub(crate) async fn start(component: Component, options: Options) -> Result<Runn
         .map_err(|e| Error::nats("checking that the service is reachable", e))?;
     Ok(Running {
         shared,
+        consumers,
         endpoints,
         service: Some(service),
         relay_cancel,

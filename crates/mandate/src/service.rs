@@ -8,124 +8,32 @@ use std::sync::Arc;
 use async_nats::HeaderMap;
 use async_nats::service::{Request, Service};
 use futures::{FutureExt, StreamExt};
-use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 
-use crate::context::{Context, IdPolicy};
+use crate::context::Context;
 use crate::envelope::Cause;
 use crate::error::{Error, Result};
-use crate::runtime::Shared;
-use crate::store::{StoreError, View};
+use crate::handler::{CommandFn, Endpoint, QueryFn, RETRYABLE_HEADER, Served, ServiceError};
+use crate::shared::Shared;
 
-/// Set on error replies: `true` when the caller may retry the same request later.
-pub const RETRYABLE_HEADER: &str = "Mandate-Retryable";
-
-/// A typed service error: an HTTP-like `code`, a message for humans, and whether a retry may
-/// succeed. It travels in the standard `Nats-Service-Error*` headers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[error("{code}: {message}")]
-pub struct ServiceError {
-    pub code: u16,
-    pub message: String,
-    pub retryable: bool,
-}
-
-impl ServiceError {
-    pub fn new(code: u16, message: impl Into<String>, retryable: bool) -> ServiceError {
-        ServiceError {
-            code,
-            message: message.into(),
-            retryable,
-        }
-    }
-    /// 400: the request is wrong; retrying it unchanged will not help.
-    pub fn bad_request(message: impl Into<String>) -> ServiceError {
-        ServiceError::new(400, message, false)
-    }
-    /// 404: what the request names does not exist.
-    pub fn not_found(message: impl Into<String>) -> ServiceError {
-        ServiceError::new(404, message, false)
-    }
-    /// 409: the request contradicts the current state.
-    pub fn conflict(message: impl Into<String>) -> ServiceError {
-        ServiceError::new(409, message, false)
-    }
-    /// 503: not now; try again later.
-    pub fn unavailable(message: impl Into<String>) -> ServiceError {
-        ServiceError::new(503, message, true)
-    }
-    /// 413: what the request would produce is larger than the bus carries; the same request
-    /// will never succeed.
-    pub fn payload_too_large(message: impl Into<String>) -> ServiceError {
-        ServiceError::new(413, message, false)
-    }
-    /// 500: a fault of the service.
-    pub fn internal(message: impl Into<String>) -> ServiceError {
-        ServiceError::new(500, message, false)
-    }
-}
-
-impl From<crate::TooLarge> for ServiceError {
-    fn from(err: crate::TooLarge) -> ServiceError {
-        ServiceError::payload_too_large(format!("payload too large: {err}; nothing was committed"))
-    }
-}
-
-impl From<StoreError> for ServiceError {
-    fn from(err: StoreError) -> ServiceError {
-        ServiceError::internal(err.to_string())
-    }
-}
-
-pub(crate) type CommandFn = Box<dyn Fn(&mut Context<'_>, &[u8]) -> Result<Vec<u8>, ServiceError> + Send + Sync>;
-pub(crate) type QueryFn = Box<dyn Fn(&View, &[u8]) -> Result<Vec<u8>, ServiceError> + Send + Sync>;
-
-/// A served operation, type-erased.
-pub(crate) enum Endpoint {
-    /// Changes state: runs in a store transaction, may emit events through the outbox.
-    Command(CommandFn),
-    /// Reads committed state only.
-    Query(QueryFn),
-}
-
-impl std::fmt::Debug for Endpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Endpoint::Command(_) => "Command",
-            Endpoint::Query(_) => "Query",
-        })
-    }
-}
-
-#[derive(Debug)]
-pub(crate) struct Served {
-    pub operation: String,
-    pub subject: String,
-    pub endpoint: Endpoint,
-}
-
-/// The request as `T`, decoded strictly (`codec/`); a 400 naming the rule broken and
-/// where, otherwise.
-pub(crate) fn decode_request<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, ServiceError> {
-    crate::codec::decode(payload).map_err(|e| ServiceError::bad_request(format!("request does not decode: {e}")))
-}
-
-pub(crate) fn encode_response<T: Serialize>(response: &T) -> Result<Vec<u8>, ServiceError> {
-    rmp_serde::to_vec_named(response).map_err(|e| ServiceError::internal(format!("response does not encode: {e}")))
-}
-
-/// Starts the component's service (its domain endpoints plus the admin endpoints) and one
-/// task per endpoint.
-pub(crate) async fn start(shared: &Arc<Shared>, tasks: &mut JoinSet<()>) -> Result<Service> {
+/// Starts the component's service with its domain endpoints, one task per endpoint. The
+/// runtime adds the admin endpoints.
+pub(crate) async fn start(
+    shared: &Arc<Shared>,
+    version: &str,
+    description: &str,
+    served: Vec<Served>,
+    tasks: &mut JoinSet<()>,
+) -> Result<Service> {
     use async_nats::service::ServiceExt;
     let service = shared
         .client
         .service_builder()
-        .description(shared.description.clone())
-        .start(shared.name.as_str(), shared.version.as_str())
+        .description(description.to_owned())
+        .start(shared.name.as_str(), version)
         .await
         .map_err(|e| Error::nats("starting the service", e))?;
-    for (index, served) in shared.served.iter().enumerate() {
+    for served in served {
         let endpoint = service
             .endpoint_builder()
             .name(served.operation.replace('.', "-"))
@@ -136,7 +44,7 @@ pub(crate) async fn start(shared: &Arc<Shared>, tasks: &mut JoinSet<()>) -> Resu
         tasks.spawn(async move {
             let mut endpoint = endpoint;
             while let Some(first) = endpoint.next().await {
-                let served = &shared.served[index];
+                let served = &served;
                 match &served.endpoint {
                     Endpoint::Query(query) => {
                         let request = Received::new(served, first);
@@ -158,7 +66,6 @@ pub(crate) async fn start(shared: &Arc<Shared>, tasks: &mut JoinSet<()>) -> Resu
             }
         });
     }
-    crate::admin::add_endpoints(shared, &service, tasks).await?;
     Ok(service)
 }
 
@@ -252,19 +159,7 @@ async fn run_commands(shared: &Shared, command: &CommandFn, group: Vec<Received>
                 request.check_headers()?;
                 refuse_while_rebuilding(shared)?;
                 catch_panic(|| {
-                    let mut ctx = Context {
-                        tx: &mut tx,
-                        component: &shared.name,
-                        declared: &shared.publishes,
-                        meta: None,
-                        cause: &request.cause,
-                        ids: IdPolicy::Fresh,
-                        emitted: 0,
-                        time: crate::envelope::now_rfc3339(),
-                        replaying: false,
-                        max_payload: shared.max_payload(),
-                        too_large: None,
-                    };
+                    let mut ctx = Context::for_command(&mut tx, shared.emitter(), &request.cause);
                     command(&mut ctx, request.payload())
                 })
             });

@@ -7,12 +7,36 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::admin::{SetAsideEntry, SetAsideStatus};
 use crate::envelope::{CE_ID, CE_TYPE};
 use crate::store::{OUTBOX, SET_ASIDE, Store, StoreError, encode_u64, key};
 
 /// How many entries the admin status lists (the oldest first); the count covers them all.
 const LISTED: usize = 20;
+
+/// The outbox entries the relay has set aside (`StatusReport::set_aside`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetAsideStatus {
+    pub count: u64,
+    /// When the first and the last of them (in commit order) were set aside, RFC 3339.
+    pub oldest: Option<String>,
+    pub newest: Option<String>,
+    /// The first ones in commit order (at most 20).
+    pub entries: Vec<SetAsideEntry>,
+}
+
+/// One set-aside outbox entry: what it is, and why the server will not take it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetAsideEntry {
+    /// Its place in commit order (the outbox id).
+    pub id: u64,
+    pub subject: String,
+    /// Payload plus encoded headers, in bytes: what the server counts against max_payload.
+    pub size: u64,
+    pub ce_type: Option<String>,
+    pub ce_id: Option<String>,
+    pub reason: String,
+    pub set_aside_at: String,
+}
 
 /// An outbox entry the relay could not publish for good, and why.
 #[derive(Debug)]
@@ -142,7 +166,7 @@ fn staged(entry: &[u8]) -> Option<Staged> {
 }
 
 fn wire_size(staged: &Staged) -> usize {
-    crate::outbox::wire_size(
+    crate::wire::wire_size(
         staged.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
         staged.payload.len(),
     )

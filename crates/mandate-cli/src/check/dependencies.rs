@@ -25,6 +25,9 @@ pub enum Class {
     TestKit,
     /// `crates/e2e`: runs components as processes, never links them.
     EndToEnd,
+    /// `crates/compat`: the schema compatibility checker, for the contract's tests and the
+    /// tool; no component links it.
+    Compat,
 }
 
 /// The kind of a dependency, as `cargo metadata` says it.
@@ -45,6 +48,7 @@ pub fn classify(relative_dir: &str) -> Option<Class> {
         ["crates", "mandate-cli"] => Some(Class::Tool),
         ["crates", "testkit"] => Some(Class::TestKit),
         ["crates", "e2e"] => Some(Class::EndToEnd),
+        ["crates", "compat"] => Some(Class::Compat),
         _ => None,
     }
 }
@@ -56,12 +60,14 @@ pub fn allowed(from: Class, to: Class, kind: Kind) -> bool {
     match from {
         // The kit depends on no workspace crate; its tests may use the contract and fixtures.
         Kit => dev && matches!(to, Contract | TestKit),
-        Contract => matches!(to, Kit) || (dev && to == TestKit),
+        Contract => matches!(to, Kit) || (dev && matches!(to, TestKit | Compat)),
         Component => matches!(to, Kit | Contract) || (dev && to == TestKit),
-        Tool => to == Kit || (dev && to == TestKit),
+        Tool => matches!(to, Kit | Compat) || (dev && to == TestKit),
         // Fixtures start servers and drive kit components; they know no contract or component.
         TestKit => to == Kit,
         EndToEnd => matches!(to, Kit | Contract | TestKit),
+        // The checker works on JSON Schema alone.
+        Compat => false,
     }
 }
 
@@ -128,6 +134,10 @@ fn explain(from: Class, to: Class, kind: Kind, target: &str) -> String {
         (_, Class::Component) => {
             "nothing may link a component: reach it over the bus (its services and events), or run its binary"
         }
+        (_, Class::Compat) => {
+            "only the contract's tests and the tool use the compatibility checker: components do not link it"
+        }
+        (Class::Compat, _) => "the compatibility checker depends on no workspace crate",
         (Class::Kit, _) => "the kit depends on no workspace crate (its tests may use schemas and testkit)",
         (Class::Tool, Class::Contract) => "the tool works with any system: read schemas/ artifacts as files instead",
         (_, Class::EndToEnd) => "the end-to-end harness is a test crate: nothing depends on it",
@@ -219,7 +229,11 @@ mod tests {
                 "crates/mandate",
                 &[("schemas", Kind::Dev), ("testkit", Kind::Dev)],
             ),
-            krate("schemas", "schemas", &[("mandate", Kind::Normal)]),
+            krate(
+                "schemas",
+                "schemas",
+                &[("mandate", Kind::Normal), ("mandate-compat", Kind::Dev)],
+            ),
             krate("testkit", "crates/testkit", &[("mandate", Kind::Normal)]),
             krate(
                 "orders",
@@ -234,7 +248,11 @@ mod tests {
             krate(
                 "mandate-cli",
                 "crates/mandate-cli",
-                &[("mandate", Kind::Normal), ("testkit", Kind::Dev)],
+                &[
+                    ("mandate", Kind::Normal),
+                    ("mandate-compat", Kind::Normal),
+                    ("testkit", Kind::Dev),
+                ],
             ),
             krate(
                 "e2e",
@@ -245,6 +263,7 @@ mod tests {
                     ("testkit", Kind::Normal),
                 ],
             ),
+            krate("mandate-compat", "crates/compat", &[]),
         ]
     }
 
@@ -272,6 +291,27 @@ mod tests {
             (5, "schemas", Kind::Normal), // tool → contract
             (5, "orders", Kind::Dev),     // tool → component, even in tests
             (2, "schemas", Kind::Normal), // testkit → contract
+        ];
+        for (index, target, kind) in cases {
+            let mut crates = base();
+            crates[index].dependencies.push((target.into(), kind));
+            assert_eq!(
+                check(&crates).len(),
+                1,
+                "{} → {target} ({kind:?}) passed",
+                crates[index].name
+            );
+        }
+    }
+
+    #[test]
+    fn only_the_contract_tests_and_the_tool_use_the_compatibility_checker() {
+        let cases: [(usize, &str, Kind); 5] = [
+            (3, "mandate-compat", Kind::Normal), // component → checker
+            (0, "mandate-compat", Kind::Normal), // kit → checker
+            (1, "mandate-compat", Kind::Normal), // contract → checker, outside its tests
+            (7, "mandate", Kind::Normal),        // checker → kit
+            (7, "schemas", Kind::Dev),           // checker → contract, even in tests
         ];
         for (index, target, kind) in cases {
             let mut crates = base();

@@ -2,12 +2,12 @@
 //! on the committed files alone: every schema under `schemas/json/` is FULL_TRANSITIVE
 //! compatible with each revision kept under `schemas/history/<stem>/`, its newest revision is
 //! that schema, and no message version that has a history has disappeared. The judging is
-//! `mandate::compat`; `schemas/tests/json_schemas.rs` applies the same rules to the types.
+//! `mandate_compat`; `schemas/tests/json_schemas.rs` applies the same rules to the types.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use mandate::compat::{check_full_transitive, read_history};
+use mandate_compat::{check_full_transitive, read_history};
 use serde_json::Value;
 
 /// Kinds of message, each a directory under both `schemas/json/` and `schemas/history/`.

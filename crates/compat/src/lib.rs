@@ -159,7 +159,7 @@ impl Change {
             }
             Change::VariantRemoved => "readers of the new version fail on old messages holding it",
             Change::NotUnderstood => {
-                "mandate::compat does not model this part of the schema, so it cannot vouch for the change; review it by hand or teach the checker"
+                "mandate-compat does not model this part of the schema, so it cannot vouch for the change; review it by hand or teach the checker"
             }
         }
     }

@@ -1,0 +1,218 @@
+//! The consume loop (docs/design.md §6): fetch a batch, decode, run the handlers in one store
+//! transaction, record the applied stream sequence in the same transaction, commit (flush +
+//! fdatasync), then acknowledge the batch with one ack-all.
+//!
+//! The store's watermark — not the server's ack floor — is the position of record: a message
+//! at or below it is acknowledged and skipped, so every effect happens exactly once. That
+//! only holds if messages arrive in stream order, so at every start the durable consumer is
+//! re-seated just past the watermark; messages a previous process left unacknowledged can
+//! then not arrive late, behind newer ones.
+//!
+//! Where each part lives: `seat.rs` (wait for the stream, seat past the watermark),
+//! `batch.rs` (transactions over a batch, commit, then ack and progress), `apply.rs` (one
+//! message: skip, check, run its handler, catch a panic). The loop's policies, one file each:
+//! `strict.rs` (strict reading of what arrives), `retry.rs` (retry alone, then dead-letter),
+//! `dead_letter.rs` (dead-lettering in the transaction that moves past it), `replay.rs`
+//! (replay suppression and the hold at a rebuild's mark), `fault.rs` (fault injection around
+//! the ack). The crash guard is `crashguard.rs`.
+
+mod apply;
+mod batch;
+mod dead_letter;
+mod fault;
+mod replay;
+mod retry;
+mod seat;
+mod strict;
+
+use apply::Applied;
+
+use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use async_nats::jetstream::{
+    AckKind, Message,
+    consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull},
+    stream::Stream,
+};
+use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::context::Context;
+use crate::contract::stream_name;
+use crate::crashguard::{CrashGuard, Next, NoteRemoval};
+use crate::deadletter::{self, DeadLetterKind, Origin};
+use crate::envelope::{self, EnvelopeError, Meta};
+use crate::handler::{Failure, Subscription};
+use crate::options::Fault;
+use crate::pull::Batches;
+use crate::shared::{Progress, Shared};
+use crate::store::{REPLAY_MARK, StoreError, Tx, WATERMARK, key};
+
+/// The handlers of a component, by subject: what every consumer of it dispatches to.
+pub(crate) type Handlers = BTreeMap<String, Subscription>;
+
+/// One consumer and what it owns: where it reads (its spec), what it has done (its
+/// progress, which status and rebuild read), and the handlers it dispatches to.
+#[derive(Debug)]
+pub(crate) struct Consumer {
+    spec: ConsumerSpec,
+    progress: Arc<Progress>,
+    handlers: Arc<Handlers>,
+    shared: Arc<Shared>,
+}
+
+/// One durable pull consumer: this component on one owner's stream.
+#[derive(Debug, Clone)]
+pub(crate) struct ConsumerSpec {
+    pub stream: String,
+    pub durable: String,
+    pub subjects: Vec<String>,
+}
+
+impl ConsumerSpec {
+    fn watermark_key(&self) -> Vec<u8> {
+        key(WATERMARK, self.stream.as_bytes())
+    }
+
+    fn replay_key(&self) -> Vec<u8> {
+        key(REPLAY_MARK, self.stream.as_bytes())
+    }
+}
+
+/// Where a consumer begins when it is (re)seated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartAt {
+    /// The first event in the stream.
+    Beginning,
+    /// A stream sequence.
+    Sequence(u64),
+    /// The first event at or after a time.
+    Time(OffsetDateTime),
+}
+
+/// One consumer per source stream, filtered to exactly the subjects handled.
+pub(crate) fn specs(component: &str, subscriptions: &Handlers) -> Vec<ConsumerSpec> {
+    let mut by_stream: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (subject, sub) in subscriptions {
+        by_stream
+            .entry(stream_name(sub.owner))
+            .or_default()
+            .push(subject.clone());
+    }
+    by_stream
+        .into_iter()
+        .map(|(stream, subjects)| ConsumerSpec {
+            stream,
+            durable: component.to_owned(),
+            subjects,
+        })
+        .collect()
+}
+
+impl Consumer {
+    pub(crate) fn new(
+        spec: ConsumerSpec,
+        progress: Arc<Progress>,
+        handlers: Arc<Handlers>,
+        shared: Arc<Shared>,
+    ) -> Consumer {
+        Consumer {
+            spec,
+            progress,
+            handlers,
+            shared,
+        }
+    }
+
+    pub(crate) fn spec(&self) -> &ConsumerSpec {
+        &self.spec
+    }
+
+    pub(crate) fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
+    /// The last stream sequence whose effects are committed.
+    pub(crate) fn watermark(&self) -> Result<u64, StoreError> {
+        self.shared.store.read_u64(&self.spec.watermark_key())
+    }
+
+    /// Up to here a rebuild re-applies without re-publishing.
+    pub(crate) fn replay_mark(&self) -> Result<u64, StoreError> {
+        self.shared.store.read_u64(&self.spec.replay_key())
+    }
+
+    /// Records in `tx` the highest sequence this consumer has ever applied: a rebuild must
+    /// not re-publish what handlers emitted up to there.
+    pub(crate) fn mark_replay(&self, tx: &mut Tx) -> Result<(), StoreError> {
+        let applied = tx.read_u64(&self.spec.watermark_key())?;
+        let marked = tx.read_u64(&self.spec.replay_key())?;
+        tx.write_u64(self.spec.replay_key(), applied.max(marked));
+        Ok(())
+    }
+
+    /// Notes this consumer caught up (with a rebuild, if one is under way).
+    fn catch_up(&self) {
+        if self.progress.catch_up() {
+            self.shared.note_caught_up();
+        }
+    }
+
+    /// The consumer task: wait for the source stream, seat the consumer, consume until
+    /// cancelled.
+    pub(crate) async fn run(self: Arc<Self>, start: Option<StartAt>, cancel: CancellationToken) {
+        let span = tracing::info_span!("consumer", stream = %self.spec.stream);
+        async {
+            let Some(stream) = self.wait_for_stream(&cancel).await else {
+                return;
+            };
+            let consumer = match self.seat(&stream, start).await {
+                Ok(consumer) => consumer,
+                Err(err) => {
+                    tracing::error!(error = %err, "cannot create the consumer");
+                    self.shared.failed.cancel();
+                    return;
+                }
+            };
+            if let Err(err) = self.consume(&consumer, &cancel).await {
+                tracing::error!(error = %err, "the consumer stopped");
+                self.shared.failed.cancel();
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn consume(
+        self: &Arc<Self>,
+        consumer: &PullConsumer,
+        cancel: &CancellationToken,
+    ) -> Result<(), crate::Error> {
+        let batch_size = self.shared.options.batch_size as usize;
+        let guard = &mut CrashGuard::at_start(&self.shared.store, &self.spec.stream)?;
+        loop {
+            let messages = match consumer.stream().max_messages_per_batch(batch_size).messages().await {
+                Ok(messages) => messages,
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot pull messages; retrying");
+                    tokio::select! {
+                        () = cancel.cancelled() => return Ok(()),
+                        () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                    }
+                }
+            };
+            let mut batches = Batches::new(messages, batch_size);
+            while let Some(batch) = batches.next(cancel).await {
+                self.process_batch(batch, &mut batches, guard, cancel).await?;
+            }
+            if cancel.is_cancelled() {
+                return Ok(());
+            }
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! Seating a consumer: wait for its source stream (its owner creates it), then (re)create
+//! the durable consumer just past the watermark — or where a rebuild starts — so that nothing
+//! older can arrive late.
+
+use super::*;
+
+impl Consumer {
+    /// The owner creates its stream; a subscriber that starts first waits for it.
+    pub(super) async fn wait_for_stream(&self, cancel: &CancellationToken) -> Option<Stream> {
+        let mut backoff = Duration::from_millis(100);
+        let mut warned = false;
+        loop {
+            match self.shared.js.get_stream(&self.spec.stream).await {
+                Ok(stream) => return Some(stream),
+                Err(err) => {
+                    if !warned {
+                        tracing::warn!(error = %err, "waiting for the stream (has its owner started?)");
+                        warned = true;
+                        // No stream, nothing to re-apply: this consumer does not hold up a rebuild.
+                        self.catch_up();
+                    }
+                }
+            }
+            tokio::select! {
+                () = cancel.cancelled() => return None,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    /// (Re)creates the durable consumer so that it delivers from just past the watermark (or
+    /// from `start` during a rebuild).
+    pub(super) async fn seat(&self, stream: &Stream, start: Option<StartAt>) -> Result<PullConsumer, crate::Error> {
+        let spec = &self.spec;
+        let applied = self.watermark()?;
+        let progress = &self.progress;
+        let replay_until = self.replay_mark()?;
+        progress.applied.store(applied, Ordering::Release);
+        progress.replay_until.store(replay_until, Ordering::Release);
+        let deliver_policy = match start {
+            Some(StartAt::Beginning) | None if applied == 0 => DeliverPolicy::All,
+            None => DeliverPolicy::ByStartSequence {
+                start_sequence: applied + 1,
+            },
+            Some(StartAt::Beginning) => DeliverPolicy::All,
+            Some(StartAt::Sequence(seq)) => DeliverPolicy::ByStartSequence {
+                start_sequence: seq.max(1),
+            },
+            Some(StartAt::Time(time)) => DeliverPolicy::ByStartTime { start_time: time },
+        };
+        // Not found is the normal case on a first start.
+        let _ = stream.delete_consumer(&spec.durable).await;
+        let (filter_subject, filter_subjects) = match spec.subjects.as_slice() {
+            [one] => (one.clone(), Vec::new()),
+            many => (String::new(), many.to_vec()),
+        };
+        let mut consumer: PullConsumer = stream
+            .create_consumer(pull::Config {
+                durable_name: Some(spec.durable.clone()),
+                description: Some(format!("{} consuming {}", spec.durable, spec.subjects.join(", "))),
+                deliver_policy,
+                ack_policy: AckPolicy::All,
+                ack_wait: self.shared.options.ack_wait,
+                max_deliver: -1,
+                filter_subject,
+                filter_subjects,
+                max_ack_pending: 20_000,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| crate::Error::js(&format!("creating consumer {} on {}", spec.durable, spec.stream), e))?;
+        let pending = consumer
+            .info()
+            .await
+            .map(|info| info.num_pending)
+            .map_err(|e| crate::Error::js("reading consumer info", e))?;
+        if pending == 0 || applied >= replay_until {
+            progress.caught_up.store(true, Ordering::Release);
+            self.shared.note_caught_up();
+        }
+        tracing::info!(applied, pending, ?deliver_policy, "consumer seated");
+        Ok(consumer)
+    }
+}

@@ -1,0 +1,47 @@
+//! Strict reading of what arrives (docs/design.md): a handler for the subject, a well-formed
+//! envelope whose `ce-type` and `ce-source` are the subject's. The body is decoded strictly by
+//! the handler (`handler::event_fn`, `codec/`).
+
+use super::*;
+
+impl Consumer {
+    /// Finds the handler and reads the envelope, or says why the message cannot be handled:
+    /// no handler for the subject, a header missing or malformed (envelope.rs), a `ce-type`
+    /// that is not the subject's, a `ce-source` that is not the subject's owner — the first
+    /// found.
+    pub(super) fn classify(&self, message: &Message) -> Result<(&Subscription, Meta), (DeadLetterKind, String)> {
+        let subject = message.subject.as_str();
+        let subscription = self
+            .handlers
+            .get(subject)
+            .ok_or_else(|| (DeadLetterKind::UnknownType, format!("no handler for subject {subject}")))?;
+        let meta = Meta::from_headers(message.headers.as_ref()).map_err(|e| {
+            let kind = match e {
+                EnvelopeError::Missing(_) => DeadLetterKind::MissingHeader,
+                EnvelopeError::Invalid { .. } => DeadLetterKind::InvalidHeader,
+            };
+            (kind, e.to_string())
+        })?;
+        if meta.kind != subscription.ce_type {
+            return Err((
+                DeadLetterKind::UnknownType,
+                format!(
+                    "ce-type {:?} on subject {subject}: this component handles {} there",
+                    envelope::shown(&meta.kind),
+                    subscription.ce_type
+                ),
+            ));
+        }
+        if meta.source != subscription.owner {
+            return Err((
+                DeadLetterKind::InvalidHeader,
+                format!(
+                    "ce-source {:?} on subject {subject}: only its owner, {}, publishes there",
+                    envelope::shown(&meta.source),
+                    subscription.owner
+                ),
+            ));
+        }
+        Ok((subscription, meta))
+    }
+}

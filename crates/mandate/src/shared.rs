@@ -1,0 +1,125 @@
+//! What the tasks of one running component share — the consumers, the service endpoints and
+//! the admin endpoints: the connection, the store and its one writer, the outbox relay, and
+//! whether a rebuild is under way. Each task keeps its own state; this is only the common
+//! ground, so that the loops depend on it and not on the runtime that starts them.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use async_nats::jetstream;
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use crate::context::Emitter;
+use crate::options::Options;
+use crate::outbox::Relay;
+use crate::store::Store;
+
+/// State shared by the tasks of one running component.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub name: String,
+    pub options: Options,
+    pub client: async_nats::Client,
+    pub js: jetstream::Context,
+    pub store: Store,
+    pub relay: Relay,
+    /// The events this component declared it publishes.
+    pub publishes: BTreeSet<String>,
+    /// One writer at a time: a consumer's batch or a command. Readers need no lock.
+    pub write_lock: Mutex<()>,
+    /// Every consumer's progress, to tell when a rebuild is complete.
+    progress: Vec<Arc<Progress>>,
+    /// True from a rebuild request until every consumer has re-applied up to its replay
+    /// mark; consumers that get there first wait on it (see `Consumer::hold_at_mark`).
+    rebuilding: tokio::sync::watch::Sender<bool>,
+    /// Cancelled when a task fails for good: the component then shuts down.
+    pub failed: CancellationToken,
+}
+
+/// What a consumer has done, for status and rebuild.
+#[derive(Debug, Default)]
+pub(crate) struct Progress {
+    pub applied: AtomicU64,
+    pub replay_until: AtomicU64,
+    pub caught_up: AtomicBool,
+}
+
+impl Progress {
+    /// Marks the consumer caught up; true if it was not already.
+    pub(crate) fn catch_up(&self) -> bool {
+        !self.caught_up.swap(true, Ordering::AcqRel)
+    }
+}
+
+impl Shared {
+    pub(crate) fn new(
+        name: String,
+        options: Options,
+        client: async_nats::Client,
+        store: Store,
+        relay: Relay,
+        publishes: BTreeSet<String>,
+        progress: Vec<Arc<Progress>>,
+    ) -> Shared {
+        Shared {
+            name,
+            options,
+            js: jetstream::new(client.clone()),
+            client,
+            store,
+            relay,
+            publishes,
+            write_lock: Mutex::new(()),
+            progress,
+            rebuilding: tokio::sync::watch::Sender::new(false),
+            failed: CancellationToken::new(),
+        }
+    }
+
+    /// The largest message the server takes — payload plus encoded headers — as its INFO
+    /// says. The client updates it on every (re)connect, so a server restarted with another
+    /// limit is followed; what is emitted is checked against it when it is staged.
+    pub(crate) fn max_payload(&self) -> usize {
+        self.client.max_payload()
+    }
+
+    /// Who emits through a handler's or a command's `Context`.
+    pub(crate) fn emitter(&self) -> Emitter<'_> {
+        Emitter {
+            component: &self.name,
+            declared: &self.publishes,
+            max_payload: self.max_payload(),
+        }
+    }
+
+    pub(crate) fn is_rebuilding(&self) -> bool {
+        *self.rebuilding.borrow()
+    }
+
+    /// Marks a rebuild as started; false if one already is.
+    pub(crate) fn begin_rebuild(&self) -> bool {
+        self.rebuilding
+            .send_if_modified(|rebuilding| !std::mem::replace(rebuilding, true))
+    }
+
+    /// Ends a rebuild (done, or abandoned).
+    pub(crate) fn end_rebuild(&self) {
+        self.rebuilding.send_replace(false);
+    }
+
+    /// Waits until no rebuild is under way.
+    pub(crate) async fn rebuilt(&self) {
+        let mut watch = self.rebuilding.subscribe();
+        let _ = watch.wait_for(|rebuilding| !rebuilding).await;
+    }
+
+    /// Ends a rebuild once every consumer has re-applied what it had applied before.
+    pub(crate) fn note_caught_up(&self) {
+        if self.is_rebuilding() && self.progress.iter().all(|p| p.caught_up.load(Ordering::Acquire)) {
+            self.end_rebuild();
+            tracing::info!("rebuild complete: every consumer has caught up");
+        }
+    }
+}
