@@ -3,6 +3,8 @@
 //! list of (path, change) found, so a rule that stops firing, or fires somewhere else,
 //! fails. Some also decode real MessagePack across the change, to show the rule is what
 //! serde does.
+//!
+//! Over 600 lines on purpose: the corpus is one table of cases, read top to bottom.
 
 use super::*;
 use schemars::JsonSchema;

@@ -1,5 +1,5 @@
 //! `mandate check` judges the committed contract: every schema under `schemas/json/` stays
-//! FULL_TRANSITIVE compatible with its revisions under `schemas/history/` (mandate::compat).
+//! FULL_TRANSITIVE compatible with its revisions under `schemas/history/` (the `mandate-compat` crate).
 
 use std::path::{Path, PathBuf};
 
