@@ -187,22 +187,6 @@ mod tests {
         }
     }
 
-    fn permutations(facts: &[Fact]) -> Vec<Vec<Fact>> {
-        if facts.len() <= 1 {
-            return vec![facts.to_vec()];
-        }
-        let mut all = Vec::new();
-        for i in 0..facts.len() {
-            let mut rest = facts.to_vec();
-            let first = rest.remove(i);
-            for mut tail in permutations(&rest) {
-                tail.insert(0, first);
-                all.push(tail);
-            }
-        }
-        all
-    }
-
     /// Whatever order a rebuild delivers the facts in, they add up to one state and one
     /// holding — the state the original run reached.
     #[test]
@@ -220,7 +204,7 @@ mod tests {
         ];
         for (facts, expected) in histories {
             let mut holdings = Vec::new();
-            for order in permutations(facts) {
+            for order in testkit::permutations(facts) {
                 let mut reservation = Reservation::new("o1");
                 for fact in &order {
                     learn(&mut reservation, *fact);

@@ -183,22 +183,6 @@ mod tests {
     /// Facts in some order, the status they add up to, and the history's (status, time).
     type Case = (&'static [Fact], OrderStatus, &'static [(OrderStatus, &'static str)]);
 
-    fn permutations(facts: &[Fact]) -> Vec<Vec<Fact>> {
-        if facts.len() <= 1 {
-            return vec![facts.to_vec()];
-        }
-        let mut all = Vec::new();
-        for i in 0..facts.len() {
-            let mut rest = facts.to_vec();
-            let first = rest.remove(i);
-            for mut tail in permutations(&rest) {
-                tail.insert(0, first);
-                all.push(tail);
-            }
-        }
-        all
-    }
-
     fn learn(facts: &[Fact]) -> OrderRecord {
         let mut record = OrderRecord::default();
         for (status, at, note) in facts {
@@ -286,7 +270,7 @@ mod tests {
             let first = learn(facts);
             assert_eq!(first.status(), status, "{facts:?}");
             assert_eq!(steps(&first), expected, "{facts:?}");
-            for order in permutations(facts) {
+            for order in testkit::permutations(facts) {
                 assert_eq!(learn(&order), first, "facts in the order {order:?}");
             }
         }
@@ -294,7 +278,7 @@ mod tests {
 
     #[test]
     fn the_history_callers_see_ends_with_the_terminal_step() {
-        for facts in permutations(&[(Placed, "t1", ""), (Cancelled, "t2", ""), (Reserved, "t3", "")]) {
+        for facts in testkit::permutations(&[(Placed, "t1", ""), (Cancelled, "t2", ""), (Reserved, "t3", "")]) {
             let mut record = learn(&facts);
             record.placed = true;
             let view = record.into_view().expect("placed");

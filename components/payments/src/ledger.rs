@@ -167,22 +167,6 @@ mod tests {
         }
     }
 
-    fn permutations(facts: &[Fact]) -> Vec<Vec<Fact>> {
-        if facts.len() <= 1 {
-            return vec![facts.to_vec()];
-        }
-        let mut all = Vec::new();
-        for i in 0..facts.len() {
-            let mut rest = facts.to_vec();
-            let first = rest.remove(i);
-            for mut tail in permutations(&rest) {
-                tail.insert(0, first);
-                all.push(tail);
-            }
-        }
-        all
-    }
-
     /// Whatever order a rebuild delivers the facts of a first run in, they add up to the
     /// state that run reached.
     #[test]
@@ -200,7 +184,7 @@ mod tests {
             (&[Cancelled], None),
         ];
         for (facts, expected) in histories {
-            for order in permutations(facts) {
+            for order in testkit::permutations(facts) {
                 let mut payment = Payment::new("o1");
                 for fact in &order {
                     learn(&mut payment, *fact);

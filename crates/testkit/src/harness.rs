@@ -212,3 +212,33 @@ where
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
+
+/// Publishes `event` again as a copy of the one published under `meta`: the same body, time
+/// and correlation under a new `ce-id` — what an owner's bug, an operator's `mandate import`
+/// or a dead letter retried under a new id does. Effects must not happen twice.
+pub async fn resend<E: Event>(bus: &Bus, meta: &Meta, event: &E, copy: u32) {
+    let mut again = meta.clone();
+    again.id = format!("{}-copy-{copy}", meta.id);
+    let body = rmp_serde::to_vec_named(event).expect("encodes");
+    bus.publish_raw(&E::subject(), again.to_headers(), body.into())
+        .await
+        .expect("published");
+}
+
+/// Every order of `items`: what a handler must give the same state for, when its facts come
+/// from several streams.
+pub fn permutations<T: Clone>(items: &[T]) -> Vec<Vec<T>> {
+    if items.len() <= 1 {
+        return vec![items.to_vec()];
+    }
+    let mut all = Vec::new();
+    for i in 0..items.len() {
+        let mut rest = items.to_vec();
+        let first = rest.remove(i);
+        for mut tail in permutations(&rest) {
+            tail.insert(0, first.clone());
+            all.push(tail);
+        }
+    }
+    all
+}

@@ -551,7 +551,7 @@ fn built_bin(subdir: Option<&str>, name: &str) -> PathBuf {
 
 mod harness;
 
-pub use harness::{Harness, Watch, eventually};
+pub use harness::{Harness, Watch, eventually, permutations, resend};
 
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,7 @@
 
 use schemas::inventory::{Restocked, StockReleased, StockReserved};
 
-use crate::fixtures::{cancelled, counts, declined, dispatched, placed_v2, resend, restock, start_with_stock, v1_twin};
+use crate::fixtures::{cancelled, counts, declined, dispatched, placed_v2, restock, start_with_stock, v1_twin};
 
 #[tokio::test]
 async fn facts_told_again_under_new_ids_change_nothing() {
@@ -18,38 +18,38 @@ async fn facts_told_again_under_new_ids_change_nothing() {
         decisions.push(published.next::<StockReserved>().await);
         // The twin, a copy and a later telling: placed once.
         h.bus.publish(&v1_twin(order)).await.expect("published");
-        resend(&h, &placement, order, 1).await;
+        testkit::resend(&h.bus, &placement, order, 1).await;
         h.bus.publish(order).await.expect("a later copy");
     }
     assert_eq!(counts(&h, "tea").await, (4, 6, 0));
 
     let dispatch = h.bus.publish(&dispatched("shipped")).await.expect("published");
     for copy in 1..=2 {
-        resend(&h, &dispatch, &dispatched("shipped"), copy).await;
+        testkit::resend(&h.bus, &dispatch, &dispatched("shipped"), copy).await;
     }
     let cancellation = h.bus.publish(&cancelled("cancelled")).await.expect("published");
     let (release_meta, release) = published.next::<StockReleased>().await;
-    resend(&h, &cancellation, &cancelled("cancelled"), 1).await;
+    testkit::resend(&h.bus, &cancellation, &cancelled("cancelled"), 1).await;
     h.bus.publish(&cancelled("cancelled")).await.expect("a later copy");
     let decline = h.bus.publish(&declined("declined")).await.expect("published");
     let (declined_release_meta, declined_release) = published.next::<StockReleased>().await;
     assert_eq!(declined_release.order_id, "declined");
-    resend(&h, &decline, &declined("declined"), 1).await;
+    testkit::resend(&h.bus, &decline, &declined("declined"), 1).await;
 
     // Inventory's own decisions told again: copies of its reservations, releases and a
     // restock (which dedupes on its restock id). Copies land on inventory's stream, so the
     // watch sees each one go by.
     for (meta, reserved) in &decisions {
-        resend(&h, meta, reserved, 1).await;
+        testkit::resend(&h.bus, meta, reserved, 1).await;
         published.next::<StockReserved>().await;
     }
     for (meta, released) in [(&release_meta, &release), (&declined_release_meta, &declined_release)] {
-        resend(&h, meta, released, 1).await;
+        testkit::resend(&h.bus, meta, released, 1).await;
         published.next::<StockReleased>().await;
     }
     let topped_up = restock(&h, "top-up", "tea", 5).await;
     let (restock_meta, restocked) = published.next::<Restocked>().await;
-    resend(&h, &restock_meta, &restocked, 1).await;
+    testkit::resend(&h.bus, &restock_meta, &restocked, 1).await;
     published.next::<Restocked>().await;
 
     // Orders: 3 × 4 placements + 3 cancellations; payments: 2 declines; shipping: 3

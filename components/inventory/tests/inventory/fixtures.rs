@@ -1,8 +1,7 @@
 //! Events of other owners, as the test injects them, and stock reads that check the
 //! invariant every time.
 
-use mandate::envelope::Meta;
-use mandate::{Event, Running};
+use mandate::Running;
 use schemas::inventory::{GetStock, GetStockRequest, Restock, RestockRequest, Restocked, StockView};
 use schemas::orders::{OrderCancelled, OrderLine, OrderPlaced, OrderPlacedV2};
 use schemas::payments::PaymentDeclined;
@@ -95,19 +94,6 @@ pub fn dispatched(order: &str) -> ShipmentDispatched {
         order_id: order.into(),
         customer_id: format!("customer-of-{order}"),
     }
-}
-
-/// Publishes `event` again as a copy of the one published under `meta`: the same body and
-/// time under a new `ce-id` — what an owner's bug, an operator's `mandate import` or a dead
-/// letter retried under a new id does.
-pub async fn resend<E: Event>(h: &Harness, meta: &Meta, event: &E, copy: u32) {
-    let mut again = meta.clone();
-    again.id = format!("{}-copy-{copy}", meta.id);
-    let body = rmp_serde::to_vec_named(event).expect("encodes");
-    h.bus
-        .publish_raw(&E::subject(), again.to_headers(), body.into())
-        .await
-        .expect("published");
 }
 
 pub async fn restock(h: &Harness, key: &str, sku: &str, quantity: u32) -> StockView {

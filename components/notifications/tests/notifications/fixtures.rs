@@ -29,19 +29,6 @@ pub async fn publish_at<E: Event>(h: &Harness, event: &E, time: &str) -> Meta {
     meta
 }
 
-/// Publishes `event` again as a copy of the one published under `meta`: the same body and
-/// time under a new `ce-id` — what an owner's bug, an operator's `mandate import` or a dead
-/// letter retried under a new id does.
-pub async fn publish_copy<E: Event>(h: &Harness, meta: &Meta, event: &E, copy: u32) {
-    let mut again = meta.clone();
-    again.id = format!("{}-copy-{copy}", meta.id);
-    let body = rmp_serde::to_vec_named(event).expect("encodes");
-    h.bus
-        .publish_raw(&E::subject(), again.to_headers(), body.into())
-        .await
-        .expect("published");
-}
-
 pub async fn list(h: &Harness, customer: &str, after: Option<String>, limit: u32) -> Page<Notification> {
     h.bus
         .call::<ListNotifications>(&ListNotificationsRequest {

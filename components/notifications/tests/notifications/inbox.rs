@@ -1,8 +1,7 @@
 use schemas::notifications::{ListNotifications, ListNotificationsRequest, Notification};
 
 use crate::fixtures::{
-    cancelled, completed, declined, dispatched, inbox, list, placed, publish_at, publish_copy, refunded, rejected,
-    start,
+    cancelled, completed, declined, dispatched, inbox, list, placed, publish_at, refunded, rejected, start,
 };
 
 /// One message per customer-facing event, carrying the event's id, time and type.
@@ -93,7 +92,7 @@ async fn an_event_told_again_under_a_new_id_is_still_one_message() {
         ($event:expr, $second:expr) => {{
             let event = $event;
             let first = publish_at(&h, &event, &at($second)).await;
-            publish_copy(&h, &first, &event, 1).await;
+            testkit::resend(&h.bus, &first, &event, 1).await;
             publish_at(&h, &event, &later($second)).await;
             first
         }};

@@ -1,7 +1,7 @@
 //! The harness and the events of other owners, as the tests inject them.
 
 use mandate::envelope::Meta;
-use mandate::{Bus, CallError, Event, Running};
+use mandate::{Bus, CallError, Running};
 use schemas::catalog::ProductUpserted;
 use schemas::inventory::{SkuQuantity, StockRejected, StockReserved};
 use schemas::orders::{
@@ -95,19 +95,6 @@ impl Harness {
                 .then_some(())
         })
         .await;
-    }
-
-    /// Publishes `event` again as a copy of the one published under `meta`: the same body,
-    /// time and correlation under a new `ce-id` — what an owner's bug, an operator's `mandate
-    /// import` or a dead letter retried under a new id does.
-    pub async fn resend<E: Event>(&self, meta: &Meta, event: &E, copy: u32) {
-        let mut again = meta.clone();
-        again.id = format!("{}-copy-{copy}", meta.id);
-        let body = rmp_serde::to_vec_named(event).expect("encodes");
-        self.bus
-            .publish_raw(&E::subject(), again.to_headers(), body.into())
-            .await
-            .expect("published");
     }
 
     /// Placed with prices known: waits until orders has learned the price list.

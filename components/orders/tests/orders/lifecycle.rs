@@ -130,17 +130,17 @@ async fn an_event_told_again_under_a_new_id_changes_the_order_once() {
     let order = h.place_when_priced("k", &[("mug", 1)]).await;
 
     let reservation = h.bus.publish(&reserved(&order)).await.expect("published");
-    h.resend(&reservation, &reserved(&order), 1).await;
+    testkit::resend(&h.bus, &reservation, &reserved(&order), 1).await;
     h.bus.publish(&reserved(&order)).await.expect("a later copy");
     let capture = h.bus.publish(&captured(&order)).await.expect("published");
-    h.resend(&capture, &captured(&order), 1).await;
-    h.resend(&capture, &captured(&order), 2).await;
+    testkit::resend(&h.bus, &capture, &captured(&order), 1).await;
+    testkit::resend(&h.bus, &capture, &captured(&order), 2).await;
     let (confirmed_meta, confirmed) = confirmations.next::<OrderConfirmed>().await;
     // Orders' own confirmation told again: the watch sees the copy, orders changes nothing.
-    h.resend(&confirmed_meta, &confirmed, 1).await;
+    testkit::resend(&h.bus, &confirmed_meta, &confirmed, 1).await;
     confirmations.next::<OrderConfirmed>().await;
     let dispatch = h.bus.publish(&dispatched(&order)).await.expect("published");
-    h.resend(&dispatch, &dispatched(&order), 1).await;
+    testkit::resend(&h.bus, &dispatch, &dispatched(&order), 1).await;
     h.bus.publish(&dispatched(&order)).await.expect("a later copy");
     assert_eq!(completions.next::<OrderCompleted>().await.1.order_id, order.order_id);
     h.all_applied().await;
@@ -177,7 +177,7 @@ async fn a_cancellation_told_again_is_one_cancellation() {
     let meta = mandate::envelope::Meta::from_headers(message.headers.as_ref()).expect("an envelope");
     let cancelled: schemas::orders::OrderCancelled = rmp_serde::from_slice(&message.payload).expect("decodes");
     for copy in 1..=3 {
-        h.resend(&meta, &cancelled, copy).await;
+        testkit::resend(&h.bus, &meta, &cancelled, copy).await;
     }
     h.all_applied().await;
     let after = h.get(&order.order_id).await.expect("found");

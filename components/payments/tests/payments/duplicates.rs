@@ -4,7 +4,7 @@
 
 use schemas::payments::{PaymentCaptured, PaymentDeclined, PaymentRefunded, PaymentView};
 
-use crate::fixtures::{cancelled, payment, resend, reserved, start};
+use crate::fixtures::{cancelled, payment, reserved, start};
 
 #[tokio::test]
 async fn facts_told_again_under_new_ids_change_nothing() {
@@ -21,20 +21,20 @@ async fn facts_told_again_under_new_ids_change_nothing() {
     ];
 
     // Other owners' facts, each told twice more: a copy and a later telling.
-    resend(&h, &reservation, &reserved("o1", 2_000, "tok"), 1).await;
+    testkit::resend(&h.bus, &reservation, &reserved("o1", 2_000, "tok"), 1).await;
     h.bus
         .publish(&reserved("o1", 2_000, "tok"))
         .await
         .expect("a later copy");
-    resend(&h, &declined_reservation, &reserved("o2", 500, "decline"), 1).await;
-    resend(&h, &cancellation, &cancelled("o1"), 1).await;
+    testkit::resend(&h.bus, &declined_reservation, &reserved("o2", 500, "decline"), 1).await;
+    testkit::resend(&h.bus, &cancellation, &cancelled("o1"), 1).await;
     h.bus.publish(&cancelled("o1")).await.expect("a later copy");
     // Payments' own decisions told again (the watch sees the copies go by).
-    resend(&h, &captured_meta, &captured, 1).await;
+    testkit::resend(&h.bus, &captured_meta, &captured, 1).await;
     published.next::<PaymentCaptured>().await;
-    resend(&h, &declined_meta, &declined, 1).await;
+    testkit::resend(&h.bus, &declined_meta, &declined, 1).await;
     published.next::<PaymentDeclined>().await;
-    resend(&h, &refunded_meta, &refunded, 1).await;
+    testkit::resend(&h.bus, &refunded_meta, &refunded, 1).await;
     published.next::<PaymentRefunded>().await;
 
     // Inventory: 2 + 3 reservations; orders: 1 + 2 cancellations; own: 3 + 3 copies.

@@ -1,7 +1,6 @@
 //! Events of other owners, as the test injects them.
 
-use mandate::envelope::Meta;
-use mandate::{CallError, Event, Running};
+use mandate::{CallError, Running};
 use schemas::inventory::{SkuQuantity, StockReserved};
 use schemas::orders::OrderCancelled;
 use schemas::payments::{GetPayment, GetPaymentRequest, PaymentView};
@@ -36,19 +35,6 @@ pub fn cancelled(order: &str) -> OrderCancelled {
         customer_id: format!("customer-of-{order}"),
         reason: "changed my mind".into(),
     }
-}
-
-/// Publishes `event` again as a copy of the one published under `meta`: the same body and
-/// time under a new `ce-id` — what an owner's bug, an operator's `mandate import` or a dead
-/// letter retried under a new id does.
-pub async fn resend<E: Event>(h: &Harness, meta: &Meta, event: &E, copy: u32) {
-    let mut again = meta.clone();
-    again.id = format!("{}-copy-{copy}", meta.id);
-    let body = rmp_serde::to_vec_named(event).expect("encodes");
-    h.bus
-        .publish_raw(&E::subject(), again.to_headers(), body.into())
-        .await
-        .expect("published");
 }
 
 pub async fn payment(h: &Harness, order: &str) -> Result<PaymentView, CallError> {

@@ -1,7 +1,7 @@
 //! Shipping dispatches what orders confirmed: once per order, whatever the message ids.
 
-use mandate::envelope::{Meta, derived_id};
-use mandate::{CallError, Event, Running};
+use mandate::envelope::derived_id;
+use mandate::{CallError, Running};
 use schemas::orders::{OrderConfirmed, OrderLine};
 use schemas::payments::PaymentCaptured;
 use schemas::shipping::{GetShipment, GetShipmentRequest, ShipmentDispatched, ShipmentView};
@@ -29,18 +29,6 @@ fn confirmed(order: &str) -> OrderConfirmed {
         currency: "EUR".into(),
         confirmed_at: "2026-03-01T10:00:00Z".into(),
     }
-}
-
-/// Publishes `event` again as a copy of the one published under `meta`: the same body and
-/// time under a new `ce-id`.
-async fn resend<E: Event>(h: &Harness, meta: &Meta, event: &E, copy: u32) {
-    let mut again = meta.clone();
-    again.id = format!("{}-copy-{copy}", meta.id);
-    let body = rmp_serde::to_vec_named(event).expect("encodes");
-    h.bus
-        .publish_raw(&E::subject(), again.to_headers(), body.into())
-        .await
-        .expect("published");
 }
 
 fn captured(order: &str) -> PaymentCaptured {
@@ -87,8 +75,8 @@ async fn a_confirmed_order_is_dispatched_once_with_an_id_and_time_from_the_event
 
     // The same confirmation told again under new ids, at the same time or later, ships
     // nothing more: one shipment per order.
-    resend(&h, &confirmation, &confirmed("o1"), 1).await;
-    resend(&h, &confirmation, &confirmed("o1"), 2).await;
+    testkit::resend(&h.bus, &confirmation, &confirmed("o1"), 1).await;
+    testkit::resend(&h.bus, &confirmation, &confirmed("o1"), 2).await;
     h.bus.publish(&confirmed("o1")).await.expect("published");
     h.wait_applied("shipping", 4).await;
     published.assert_silent().await;
