@@ -38,17 +38,6 @@ mod stack;
 
 pub use stack::Stack;
 
-/// The storefront's components with a store, in start order (owners before subscribers is
-/// not required — subscribers wait for streams — but it makes start-up quieter).
-pub const COMPONENTS: [&str; 6] = [
-    "catalog",
-    "inventory",
-    "orders",
-    "payments",
-    "shipping",
-    "notifications",
-];
-
 /// The stateless HTTP front door, started by [`Stack::start_gateway`].
 pub const GATEWAY: &str = "gateway";
 

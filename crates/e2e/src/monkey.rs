@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use crate::invariants::{Accepted, Cancel};
 use crate::plan::{ACCEPT, OrderPlan};
 use crate::shop::Shop;
-use crate::{COMPONENTS, GATEWAY, Stack, server};
+use crate::{GATEWAY, Stack, server};
 
 /// How long a restarted process may take to answer again.
 const BACK_WITHIN: Duration = Duration::from_secs(60);
@@ -50,15 +50,15 @@ pub struct Havoc {
     pub failures: Vec<String>,
 }
 
-/// Every process a kill can hit.
-pub fn victims() -> Vec<&'static str> {
-    COMPONENTS.iter().copied().chain([GATEWAY]).collect()
+/// Every process a kill can hit: the components with a store, and the gateway.
+pub fn victims(stack: &Stack) -> Vec<String> {
+    stack.components().into_iter().chain([GATEWAY.to_owned()]).collect()
 }
 
 /// Runs the schedule to its end.
 pub async fn run(stack: Arc<Stack>, shop: Arc<Shop>, schedule: Schedule) -> Havoc {
     let mut rng = StdRng::seed_from_u64(schedule.seed ^ 0x6d6f_6e6b_6579);
-    let blows = blows(&schedule, &mut rng);
+    let blows = blows(&victims(&stack), &schedule, &mut rng);
     let step = schedule.over / u32::try_from(blows.len() + 1).unwrap_or(u32::MAX);
     let start = Instant::now();
     let mut havoc = Havoc::default();
@@ -78,16 +78,16 @@ pub async fn run(stack: Arc<Stack>, shop: Arc<Shop>, schedule: Schedule) -> Havo
 
 /// The order of blows: `Some(component)` or `None` for the server, whose kills sit evenly
 /// among the others.
-fn blows(schedule: &Schedule, rng: &mut StdRng) -> Vec<Option<&'static str>> {
+fn blows(victims: &[String], schedule: &Schedule, rng: &mut StdRng) -> Vec<Option<String>> {
     let mut components = Vec::with_capacity(schedule.kills);
     while components.len() < schedule.kills {
-        let mut round = victims();
+        let mut round = victims.to_vec();
         round.shuffle(rng);
         components.extend(round);
     }
     components.truncate(schedule.kills);
     let total = schedule.kills + schedule.server_kills;
-    let mut blows: Vec<Option<&'static str>> = components.into_iter().map(Some).collect();
+    let mut blows: Vec<Option<String>> = components.into_iter().map(Some).collect();
     for k in 0..schedule.server_kills {
         let at = (k + 1) * total / (schedule.server_kills + 1);
         blows.insert(at.min(blows.len()), None);

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::{COMPONENTS, Stack};
+use crate::Stack;
 
 /// How many quiet looks in a row count as quiet: a reaction in flight between two
 /// components shows up as pending on a later look.
@@ -39,8 +39,9 @@ impl Stack {
     /// What each running component with a store still has to do, one entry per busy one.
     pub async fn busy(&self) -> Vec<String> {
         let mut busy = Vec::new();
+        let stateful = self.components();
         for name in self.running() {
-            if !COMPONENTS.contains(&name.as_str()) {
+            if !stateful.contains(&name) {
                 continue;
             }
             match self.bus.status(&name).await {

@@ -1,15 +1,17 @@
-//! [`Stack`]: the processes of a running storefront — start, crash, restart, logs.
+//! [`Stack`]: the processes of a running storefront — start, crash, restart, logs. Which
+//! components there are and how each starts comes from their manifests (the process runner,
+//! `crates/runner`), so a component added with `mandate new` is part of the stack with no edit.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use mandate::{Bus, CallError, ConnectionOptions, Operation};
+use runner::{Component, Kind, Running, Settings};
 use testkit::NatsServer;
 
-use crate::{COMPONENTS, GATEWAY};
+use crate::GATEWAY;
 
 /// How long a started or restarted process may take to answer.
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
@@ -21,41 +23,76 @@ pub struct Stack {
     /// Behind a lock so that tests sharing the stack can crash and restart it.
     pub(crate) server: Mutex<NatsServer>,
     url: String,
+    /// Every component of the repository, from its manifests.
+    known: Vec<Component>,
+    /// What each is started with (bus URL, data and log directories, binaries).
+    settings: Settings,
     dir: tempfile::TempDir,
-    processes: Mutex<BTreeMap<String, Child>>,
+    processes: Mutex<BTreeMap<String, Running>>,
     /// The extra environment each process was started with, so a restart is the same process.
     envs: Mutex<BTreeMap<String, Vec<(String, String)>>>,
 }
 
 impl Stack {
-    /// Starts a nats-server and the given components, and waits until each answers its admin
-    /// status over the bus.
+    /// Starts a nats-server and the given components of this repository, and waits until each
+    /// answers its admin status over the bus.
     pub async fn start(components: &[&str]) -> Stack {
+        Stack::start_in(&testkit::repo_root(), &testkit::bin_dir(), Some(components)).await
+    }
+
+    /// The whole storefront: every component of this repository with a store (the gateway is
+    /// started by [`Stack::start_gateway`]).
+    pub async fn storefront() -> Stack {
+        Stack::start_in(&testkit::repo_root(), &testkit::bin_dir(), None).await
+    }
+
+    /// Starts a nats-server and the components of the repository at `repo` (all with a store
+    /// when `components` is `None`), cargo binaries from `bin_dir`; waits until each answers.
+    pub async fn start_in(repo: &Path, bin_dir: &Path, components: Option<&[&str]>) -> Stack {
+        let known = runner::components(repo).unwrap_or_else(|e| panic!("e2e: {e:#}"));
+        let names: Vec<String> = match components {
+            Some(names) => names.iter().map(|n| (*n).to_owned()).collect(),
+            None => stateful(&known),
+        };
         let server = NatsServer::start();
         let url = server.url();
         let bus = Bus::connect(&ConnectionOptions::new(url.clone()), "e2e")
             .await
             .expect("e2e: connects to the test server");
+        let dir = tempfile::tempdir().expect("e2e: tempdir");
+        let settings = Settings {
+            url: url.clone(),
+            data_dir: dir.path().join("data"),
+            bin_dir: bin_dir.to_owned(),
+            env: vec![(
+                "RUST_LOG".to_owned(),
+                std::env::var("E2E_LOG").unwrap_or_else(|_| "warn".into()),
+            )],
+            log_dir: Some(dir.path().to_owned()),
+            ..Settings::default()
+        };
         let stack = Stack {
             bus,
             server: Mutex::new(server),
             url,
-            dir: tempfile::tempdir().expect("e2e: tempdir"),
+            known,
+            settings,
+            dir,
             processes: Mutex::new(BTreeMap::new()),
             envs: Mutex::new(BTreeMap::new()),
         };
-        for name in components {
+        for name in &names {
             stack.spawn(name);
         }
-        for name in components {
+        for name in &names {
             stack.wait_ready(name).await;
         }
         stack
     }
 
-    /// The whole storefront.
-    pub async fn storefront() -> Stack {
-        Stack::start(&COMPONENTS).await
+    /// The components of the repository with a store, by name (from their manifests).
+    pub fn components(&self) -> Vec<String> {
+        stateful(&self.known)
     }
 
     /// The nats-server's client URL (the same across server restarts).
@@ -80,21 +117,20 @@ impl Stack {
     }
 
     fn launch(&self, name: &str, env: &[(String, String)]) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log_path(name))
-            .expect("e2e: log file");
-        let child = Command::new(testkit::workspace_bin(name))
-            .env("NATS_URL", &self.url)
-            .env("MANDATE_DATA_DIR", self.dir.path().join("data"))
-            .env("RUST_LOG", std::env::var("E2E_LOG").unwrap_or_else(|_| "warn".into()))
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("e2e: log file"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("e2e: cannot start {name}: {e}"));
+        let component = self.known.iter().find(|c| c.name == name).unwrap_or_else(|| {
+            panic!(
+                "e2e: no component {name} in this repository's manifests (there are {})",
+                self.known
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        });
+        let child = component
+            .process(&self.settings)
+            .and_then(|process| process.envs(env.iter().cloned()).spawn())
+            .unwrap_or_else(|e| panic!("e2e: cannot start {name}: {e:#}"));
         self.children().insert(name.to_owned(), child);
     }
 
@@ -169,11 +205,7 @@ impl Stack {
     pub fn alive(&self, name: &str) -> Result<(), String> {
         match self.children().get_mut(name) {
             None => Err(format!("{name} is not running (killed and not restarted?)")),
-            Some(child) => match child.try_wait() {
-                Ok(None) => Ok(()),
-                Ok(Some(exit)) => Err(format!("{name} exited with {exit}")),
-                Err(err) => Err(format!("{name}: cannot tell whether it runs: {err}")),
-            },
+            Some(child) => child.alive(),
         }
     }
 
@@ -198,9 +230,8 @@ impl Stack {
     /// Kills `name` with SIGKILL: a crash, no shutdown of any kind.
     pub fn kill(&self, name: &str) {
         let child = self.children().remove(name);
-        if let Some(mut child) = child {
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(child) = child {
+            child.kill();
         }
     }
 
@@ -215,22 +246,7 @@ impl Stack {
     /// Stops `name` with SIGTERM and waits for it; returns whether it exited cleanly.
     pub fn terminate(&self, name: &str) -> bool {
         let child = self.children().remove(name);
-        let Some(mut child) = child else {
-            return false;
-        };
-        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-        let deadline = std::time::Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Ok(Some(exit)) = child.try_wait() {
-                return exit.success();
-            }
-            if std::time::Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        child.is_some_and(|child| child.terminate(Duration::from_secs(15)))
     }
 
     /// Calls `O`, retrying for up to 30 s while its component is down, starting or
@@ -248,9 +264,18 @@ impl Stack {
         }
     }
 
-    fn children(&self) -> MutexGuard<'_, BTreeMap<String, Child>> {
+    fn children(&self) -> MutexGuard<'_, BTreeMap<String, Running>> {
         lock(&self.processes)
     }
+}
+
+/// The names of the components with a store (not bus clients such as the gateway).
+fn stateful(known: &[Component]) -> Vec<String> {
+    known
+        .iter()
+        .filter(|c| c.kind == Kind::Component)
+        .map(|c| c.name.clone())
+        .collect()
 }
 
 /// A lock that a panicking test thread cannot poison for the others.
@@ -260,9 +285,7 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        for child in self.children().values_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        // Each process is killed and reaped as it is dropped.
+        self.children().clear();
     }
 }

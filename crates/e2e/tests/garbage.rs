@@ -16,7 +16,7 @@ use e2e::garbage::corpus::{self, Defect};
 use e2e::garbage::{dead_letters, manifest, publish, templates};
 use e2e::snapshot::{self, Subjects};
 use e2e::verdict::Verdict;
-use e2e::{COMPONENTS, Stack, env_number, services, streams};
+use e2e::{Stack, env_number, services, streams};
 use schemas::catalog::{Product, UpsertProduct};
 use schemas::inventory::{Restock, RestockRequest};
 use schemas::orders::{CancelOrder, CancelOrderRequest, LineRequest, OrderStatus, PlaceOrder, PlaceOrderRequest};
@@ -158,7 +158,7 @@ async fn place(stack: &Stack, key: &str, customer: &str, sku: &str, quantity: u3
 
 /// Every component still runs and answers `$SRV.PING.<name>`.
 async fn every_component_answers(stack: &Stack, verdict: &mut Verdict) {
-    for name in COMPONENTS {
+    for name in &stack.components() {
         if let Err(why) = stack.alive(name) {
             verdict.broke(
                 "no message stops a component",

@@ -365,22 +365,23 @@ async fn a_thousand_random_orders_keep_every_invariant() {
 async fn a_component_crashing_mid_run_loses_and_doubles_nothing() {
     let stack = std::sync::Arc::new(Stack::storefront().await);
     let seed = seed();
-    let victim = e2e::COMPONENTS[(seed % e2e::COMPONENTS.len() as u64) as usize];
+    let components = stack.components();
+    let victim = components[(seed % components.len() as u64) as usize].clone();
     let day = plan(seed.wrapping_add(1), orders_per_day());
     let mut restart = None;
     let expected = trade(&stack, &day, |done| {
         if done >= 0.33 && restart.is_none() {
-            stack.kill(victim);
+            stack.kill(&victim);
             // The restart must not wait for the traffic, which is waiting for the victim.
-            let stack = stack.clone();
+            let (stack, victim) = (stack.clone(), victim.clone());
             restart = Some(tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(500)).await;
-                stack.spawn(victim);
+                stack.spawn(&victim);
             }));
         }
     })
     .await;
     restart.expect("the victim was killed").await.expect("restarted");
-    stack.wait_ready(victim).await;
+    stack.wait_ready(&victim).await;
     check_invariants(&stack, &expected).await;
 }

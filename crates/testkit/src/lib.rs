@@ -192,15 +192,21 @@ pub fn workspace_bin(name: &str) -> PathBuf {
     built_bin(None, name)
 }
 
-fn built_bin(subdir: Option<&str>, name: &str) -> PathBuf {
+/// The directory the workspace's binaries are built into next to the running test,
+/// `target/<profile>` (from `target/<profile>/deps/<test>`).
+pub fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("testkit: cannot find the running executable");
     let mut dir = exe.parent().expect("testkit: the running executable has no directory");
     if matches!(dir.file_name().and_then(OsStr::to_str), Some("deps" | "examples")) {
         dir = dir.parent().expect("testkit: target/<profile> has no parent");
     }
+    dir.to_path_buf()
+}
+
+fn built_bin(subdir: Option<&str>, name: &str) -> PathBuf {
     let dir = match subdir {
-        Some(subdir) => dir.join(subdir),
-        None => dir.to_path_buf(),
+        Some(subdir) => bin_dir().join(subdir),
+        None => bin_dir(),
     };
     let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     if !path.is_file() {
