@@ -86,6 +86,29 @@ impl NatsBinary {
         Ok(NatsBinary { path, version })
     }
 
+    /// Whether nats-server accepts the config file at `config` (`nats-server -t`), with `env`
+    /// as its whole environment (the variables the config refers to); its complaint if not.
+    pub fn check_config(&self, config: &Path, env: &[(String, String)]) -> Result<(), String> {
+        let out = Command::new(&self.path)
+            .arg("-t")
+            .arg("-c")
+            .arg(config)
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("{}: cannot run it: {e}", self.path.display()))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    }
+
     /// `2.14.6`.
     pub fn version_text(&self) -> String {
         format_version(self.version)

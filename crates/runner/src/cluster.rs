@@ -156,3 +156,33 @@ fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn local() -> Local {
+        Local {
+            client: 1001,
+            monitor: 1002,
+            route: 1003,
+            store: PathBuf::from("/tmp/s"),
+        }
+    }
+
+    #[test]
+    fn a_node_gets_its_own_ports_store_and_local_routes() {
+        let shared = "port: 4222\nhttp_port: 8222\njetstream {\n  store_dir: \"/data\"\n}\ncluster {\n  name: m\n  port: 6222\n  routes: [\n    \"nats-route://nats-1:6222\"\n  ]\n}\n";
+        let text = localize(shared, &local(), &[7, 8]).expect("localized");
+        assert_eq!(
+            text,
+            "port: 1001\nhttp_port: 1002\njetstream {\n  store_dir: \"/tmp/s\"\n}\ncluster {\n  name: m\n  port: 1003\n  routes: [\n    \"nats-route://127.0.0.1:7\"\n    \"nats-route://127.0.0.1:8\"\n  ]\n}\n"
+        );
+    }
+
+    #[test]
+    fn a_changed_shape_is_an_error_not_a_node_on_the_default_ports() {
+        let err = localize("http_port: 8222\n", &local(), &[7]).expect_err("no port");
+        assert!(err.to_string().contains("0 `port` settings"), "{err}");
+    }
+}

@@ -10,8 +10,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
-use crate::dev::server::{config_text, find};
-
 const LISTENING: &str = "Listening for client connections on ";
 
 /// A running nats-server child with JetStream on `127.0.0.1`. Killed (and reaped) on drop.
@@ -27,7 +25,9 @@ pub struct Server {
 impl Server {
     /// Starts a fresh server: free port, empty store under `parent` (the bench's scratch folder).
     pub fn start(parent: &Path) -> anyhow::Result<Server> {
-        let (bin, version) = find(None)?;
+        let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let binary = runner::NatsBinary::find([built_from.as_path()])?;
+        let (bin, version) = (binary.path.clone(), binary.version_text());
         let dir = tempfile::Builder::new()
             .prefix("nats-")
             .tempdir_in(parent)
@@ -36,7 +36,7 @@ impl Server {
         std::fs::create_dir(&store)?;
         let config = dir.path().join("nats-server.conf");
         let log = dir.path().join("nats-server.log");
-        std::fs::write(&config, config_text(None, &store, ""))?;
+        std::fs::write(&config, runner::ServerConfig::new(&store).text())?;
         let out = std::fs::File::create(&log)?;
         let child = Command::new(&bin)
             .arg("-c")

@@ -28,6 +28,9 @@ pub enum Class {
     /// `crates/compat`: the schema compatibility checker, for the contract's tests and the
     /// tool; no component links it.
     Compat,
+    /// `crates/runner`: the process runner (nats-server, components from their manifests),
+    /// for the tool, testkit, e2e and tests; it runs binaries and links no workspace crate.
+    Runner,
 }
 
 /// The kind of a dependency, as `cargo metadata` says it.
@@ -49,6 +52,7 @@ pub fn classify(relative_dir: &str) -> Option<Class> {
         ["crates", "testkit"] => Some(Class::TestKit),
         ["crates", "e2e"] => Some(Class::EndToEnd),
         ["crates", "compat"] => Some(Class::Compat),
+        ["crates", "runner"] => Some(Class::Runner),
         _ => None,
     }
 }
@@ -59,15 +63,17 @@ pub fn allowed(from: Class, to: Class, kind: Kind) -> bool {
     let dev = kind == Kind::Dev;
     match from {
         // The kit depends on no workspace crate; its tests may use the contract and fixtures.
-        Kit => dev && matches!(to, Contract | TestKit),
+        Kit => dev && matches!(to, Contract | TestKit | Runner),
         Contract => matches!(to, Kit) || (dev && matches!(to, TestKit | Compat)),
         Component => matches!(to, Kit | Contract) || (dev && to == TestKit),
-        Tool => matches!(to, Kit | Compat) || (dev && to == TestKit),
+        Tool => matches!(to, Kit | Compat | Runner) || (dev && to == TestKit),
         // Fixtures start servers and drive kit components; they know no contract or component.
-        TestKit => to == Kit,
-        EndToEnd => matches!(to, Kit | Contract | TestKit),
+        TestKit => matches!(to, Kit | Runner),
+        EndToEnd => matches!(to, Kit | Contract | TestKit | Runner),
         // The checker works on JSON Schema alone.
         Compat => false,
+        // The runner runs binaries and reads manifests as files: it links nothing of ours.
+        Runner => false,
     }
 }
 
@@ -138,6 +144,12 @@ fn explain(from: Class, to: Class, kind: Kind, target: &str) -> String {
             "only the contract's tests and the tool use the compatibility checker: components do not link it"
         }
         (Class::Compat, _) => "the compatibility checker depends on no workspace crate",
+        (Class::Runner, _) => {
+            "the process runner depends on no workspace crate: it runs binaries, it does not link them"
+        }
+        (Class::Component, Class::Runner) => {
+            "a component is run by the runner, it does not use it: its tests get servers from testkit"
+        }
         (Class::Kit, _) => "the kit depends on no workspace crate (its tests may use schemas and testkit)",
         (Class::Tool, Class::Contract) => "the tool works with any system: read schemas/ artifacts as files instead",
         (_, Class::EndToEnd) => "the end-to-end harness is a test crate: nothing depends on it",
@@ -234,7 +246,11 @@ mod tests {
                 "schemas",
                 &[("mandate", Kind::Normal), ("mandate-compat", Kind::Dev)],
             ),
-            krate("testkit", "crates/testkit", &[("mandate", Kind::Normal)]),
+            krate(
+                "testkit",
+                "crates/testkit",
+                &[("mandate", Kind::Normal), ("runner", Kind::Normal)],
+            ),
             krate(
                 "orders",
                 "components/orders",
@@ -251,6 +267,7 @@ mod tests {
                 &[
                     ("mandate", Kind::Normal),
                     ("mandate-compat", Kind::Normal),
+                    ("runner", Kind::Normal),
                     ("testkit", Kind::Dev),
                 ],
             ),
@@ -264,6 +281,7 @@ mod tests {
                 ],
             ),
             krate("mandate-compat", "crates/compat", &[]),
+            krate("runner", "crates/runner", &[]),
         ]
     }
 
@@ -312,6 +330,27 @@ mod tests {
             (1, "mandate-compat", Kind::Normal), // contract → checker, outside its tests
             (7, "mandate", Kind::Normal),        // checker → kit
             (7, "schemas", Kind::Dev),           // checker → contract, even in tests
+        ];
+        for (index, target, kind) in cases {
+            let mut crates = base();
+            crates[index].dependencies.push((target.into(), kind));
+            assert_eq!(
+                check(&crates).len(),
+                1,
+                "{} → {target} ({kind:?}) passed",
+                crates[index].name
+            );
+        }
+    }
+
+    #[test]
+    fn the_runner_links_nothing_of_ours_and_no_component_uses_it() {
+        let cases: [(usize, &str, Kind); 5] = [
+            (3, "runner", Kind::Normal),  // component → runner
+            (3, "runner", Kind::Dev),     // component → runner, even in tests
+            (8, "mandate", Kind::Normal), // runner → kit
+            (8, "orders", Kind::Dev),     // runner → component
+            (1, "runner", Kind::Normal),  // contract → runner
         ];
         for (index, target, kind) in cases {
             let mut crates = base();

@@ -6,12 +6,13 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Args;
 
+use runner::{NatsBinary, Process, Settings, Supervisor};
+
 use super::Global;
-use crate::dev::supervisor::{Process, Supervisor};
-use crate::dev::{build, check_ports, components, demo, monitor_port, nats_server, target_dir, write_server_config};
+use crate::dev::{build, check_ports, demo, target_dir, write_server_config};
 use crate::repo;
 
 #[derive(Debug, Args)]
@@ -47,7 +48,7 @@ pub struct DevArgs {
 }
 
 pub async fn run(args: &DevArgs, _global: Global) -> anyhow::Result<()> {
-    check_ports(args.port, &args.gateway)?;
+    let monitor = check_ports(args.port, &args.gateway)?;
     let repo = repo::discover(args.repo.as_deref(), "mandate dev")?;
     let data = if args.data.is_absolute() {
         args.data.clone()
@@ -59,8 +60,8 @@ pub async fn run(args: &DevArgs, _global: Global) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
 
-    let server_bin = nats_server(&repo)?;
-    let components = components(&repo)?;
+    let server_bin = NatsBinary::install(&repo)?;
+    let components = runner::components(&repo)?;
     let bin_dir = match &args.bin_dir {
         Some(dir) => dir.clone(),
         None => target_dir(&repo).join(if args.release { "release" } else { "debug" }),
@@ -68,45 +69,45 @@ pub async fn run(args: &DevArgs, _global: Global) -> anyhow::Result<()> {
     if !args.no_build {
         build(&repo, &components, args.release)?;
     }
-    for name in &components {
-        if !bin_dir.join(name).is_file() {
-            bail!(
-                "no binary for component {name} in {}: run without --no-build, or `cargo build --workspace --bins`",
-                bin_dir.display()
-            );
-        }
-    }
 
     let url = format!("nats://127.0.0.1:{}", args.port);
-    let mut supervisor = Supervisor::new();
-    let config = write_server_config(&repo, &data, args.port)?;
-    let mut server = Process::new("nats-server", server_bin).args(["-c".into(), config.path.display().to_string()]);
-    for (variable, password) in &config.passwords {
-        server = server.env(variable, password);
-    }
-    supervisor.add(server);
-    for name in &components {
-        let mut process = Process::new(name, bin_dir.join(name))
-            .env("NATS_URL", &url)
-            .env("MANDATE_DATA_DIR", &data.join("components").display().to_string());
-        match config.password(name) {
-            Some(password) => process = process.env("NATS_USER", name).env("NATS_PASSWORD", password),
-            None if !config.passwords.is_empty() => eprintln!(
-                "mandate dev: {name} has no bus user yet: it runs as the operator; give it its own with `mandate bus-config --write`"
-            ),
-            None => {}
+    let server = write_server_config(&repo, &data, args.port, monitor)?;
+    let settings = Settings {
+        url: url.clone(),
+        data_dir: data.join("components"),
+        bin_dir,
+        credentials: server.credentials(&components),
+        ..Settings::default()
+    };
+    // Every process is checked before any starts: a missing binary is one clear error.
+    let mut processes = Vec::new();
+    for component in &components {
+        let mut process = component
+            .process(&settings)
+            .map_err(|e| anyhow::anyhow!("{e:#}: run without --no-build, or `cargo build --workspace --bins`"))?;
+        if !settings.credentials.contains_key(&component.name) && !server.passwords.is_empty() {
+            eprintln!(
+                "mandate dev: {} has no bus user yet: it runs as the operator; give it its own with `mandate bus-config --write`",
+                component.name
+            );
         }
-        if name == "gateway" {
+        if component.name == "gateway" {
             process = process.env("GATEWAY_LISTEN", &args.gateway);
         }
-        supervisor.add(process);
+        processes.push(process);
     }
-    supervisor.start_all()?;
-    eprintln!(
-        "mandate dev: nats-server on {url} (monitoring http://127.0.0.1:{})",
-        monitor_port(args.port)
-    );
-    if components.iter().any(|c| c == "gateway") {
+
+    let mut supervisor = Supervisor::new("mandate dev");
+    let nats = Process::new("nats-server", &server_bin.path)
+        .args(["-c".to_owned(), server.path.display().to_string()])
+        .envs(server.passwords.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .output(runner::Output::Prefixed);
+    supervisor.start(nats)?;
+    for process in processes {
+        supervisor.start(process)?;
+    }
+    eprintln!("mandate dev: nats-server on {url} (monitoring http://127.0.0.1:{monitor})");
+    if components.iter().any(|c| c.name == "gateway") {
         eprintln!("mandate dev: the gateway listens on http://{}", args.gateway);
     }
     eprintln!(
@@ -121,8 +122,18 @@ pub async fn run(args: &DevArgs, _global: Global) -> anyhow::Result<()> {
                 Ok(summary) => eprintln!("mandate dev: demo: {summary}; watch with `mandate tail --all`"),
                 Err(err) => eprintln!("mandate dev: demo failed: {err:#}"),
             },
-            () = mandate::shutdown_signal() => return supervisor.stop_all().await,
+            () = mandate::shutdown_signal() => return stop(supervisor).await,
         }
     }
-    supervisor.supervise_until(mandate::shutdown_signal()).await
+    mandate::shutdown_signal().await;
+    stop(supervisor).await
+}
+
+/// Stops the components (last started first), then the server; on a blocking thread, since
+/// each stop waits for its process.
+async fn stop(supervisor: Supervisor) -> anyhow::Result<()> {
+    eprintln!("mandate dev: stopping");
+    tokio::task::spawn_blocking(move || supervisor.stop_all()).await?;
+    eprintln!("mandate dev: stopped");
+    Ok(())
 }

@@ -34,6 +34,10 @@ pub struct ComponentManifest {
     /// Subjects it subscribes to with core NATS, under `evt.` (bus clients).
     #[serde(default)]
     pub listens: Vec<String>,
+    /// How it is started (the process runner's format; default: the workspace binary of its
+    /// name).
+    #[serde(default)]
+    pub start: Option<runner::Start>,
 }
 
 impl ComponentManifest {

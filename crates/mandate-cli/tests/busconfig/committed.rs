@@ -4,10 +4,11 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use runner::{Cluster, NatsBinary, NatsServer, ServerOptions};
 
 use crate::common::{Probe, mandate, repo_root};
 
@@ -22,8 +23,13 @@ fn env_example() -> BTreeMap<String, String> {
         .collect()
 }
 
-fn nats_server() -> PathBuf {
-    testkit::nats_server_bin().unwrap_or_else(|e| panic!("{e}"))
+fn nats_server() -> NatsBinary {
+    let path = testkit::nats_server_bin().unwrap_or_else(|e| panic!("{e}"));
+    NatsBinary::checked(path).unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+fn env_pairs() -> Vec<(String, String)> {
+    env_example().into_iter().collect()
 }
 
 #[test]
@@ -39,108 +45,36 @@ fn the_committed_bus_config_is_what_the_manifests_generate() {
 
 #[test]
 fn the_committed_server_configs_are_valid() {
+    let server = nats_server();
     for config in [
         "bus-config/nats-server.conf",
         "bus-config/cluster/nats-1.conf",
         "bus-config/cluster/nats-2.conf",
         "bus-config/cluster/nats-3.conf",
     ] {
-        let out = Command::new(nats_server())
-            .arg("-t")
-            .arg("-c")
-            .arg(repo_root().join(config))
-            .env_clear()
-            .envs(env_example())
-            .output()
-            .expect("nats-server runs");
-        assert!(
-            out.status.success(),
-            "nats-server -t {config}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        if let Err(complaint) = server.check_config(&repo_root().join(config), &env_pairs()) {
+            panic!("nats-server -t {config}: {complaint}");
+        }
     }
     // Without the passwords in its environment, the server refuses to start.
-    let out = Command::new(nats_server())
-        .arg("-t")
-        .arg("-c")
-        .arg(repo_root().join("bus-config/nats-server.conf"))
-        .env_clear()
-        .output()
-        .expect("nats-server runs");
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("_PASSWORD"));
+    let complaint = server
+        .check_config(&repo_root().join("bus-config/nats-server.conf"), &[])
+        .expect_err("refused without the passwords");
+    assert!(complaint.contains("_PASSWORD"), "{complaint}");
 }
 
-/// A nats-server process on a copy of the committed files; killed on drop.
-struct Node {
-    child: Child,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Node {
-    /// Copies bus-config/ into a temporary directory, applies `edits` (file relative to
-    /// bus-config/, exact text that must occur once, replacement), and runs `config` with
-    /// .env.example's variables in the server's environment.
-    fn start(config: &str, edits: &[(&str, &str, String)]) -> Node {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let copy = dir.path().join("bus-config");
-        copy_dir(&repo_root().join("bus-config"), &copy);
-        let mut edited: BTreeMap<PathBuf, String> = BTreeMap::new();
-        for (file, from, to) in edits {
-            let path = copy.join(file);
-            let text = edited
-                .remove(&path)
-                .unwrap_or_else(|| std::fs::read_to_string(&path).expect("read"));
-            assert_eq!(text.matches(from).count(), 1, "{file} has not exactly one {from:?}");
-            edited.insert(path, text.replacen(from, to, 1));
-        }
-        for (path, text) in edited {
-            std::fs::write(path, text).expect("write");
-        }
-        let log = dir.path().join("log");
-        let child = Command::new(nats_server())
-            .arg("-c")
-            .arg(copy.join(config))
-            .arg("-l")
-            .arg(&log)
-            .current_dir(dir.path())
-            .env_clear()
-            .envs(env_example())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server starts");
-        Node { child, log, _dir: dir }
+/// Copies bus-config/ into `dir` and applies `edits` (file relative to bus-config/, exact text
+/// that must occur once, replacement); returns the copy's path.
+fn edited_copy(dir: &Path, edits: &[(&str, &str, String)]) -> PathBuf {
+    let copy = dir.join("bus-config");
+    copy_dir(&repo_root().join("bus-config"), &copy);
+    for (file, from, to) in edits {
+        let path = copy.join(file);
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(text.matches(from).count(), 1, "{file} has not exactly one {from:?}");
+        std::fs::write(path, text.replacen(from, to, 1)).expect("write");
     }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// The port after `marker` in the log (`Listening for client connections on 0.0.0.0:N`).
-    fn port(&self, marker: &str) -> u16 {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(port) = self.log().lines().find_map(|l| {
-                l.split_once(marker)
-                    .and_then(|(_, a)| a.trim().rsplit_once(':')?.1.parse().ok())
-            }) {
-                return port;
-            }
-            assert!(Instant::now() < deadline, "no {marker:?} in the log:\n{}", self.log());
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    copy
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -156,12 +90,14 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// A port nobody listens on right now.
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+/// The port after `marker` in `log` (`Starting http monitor on 127.0.0.1:N`).
+fn logged_port(log: &str, marker: &str) -> u16 {
+    log.lines()
+        .find_map(|l| {
+            l.split_once(marker)
+                .and_then(|(_, a)| a.trim().rsplit_once(':')?.1.parse().ok())
+        })
+        .unwrap_or_else(|| panic!("no {marker:?} in the log:\n{log}"))
 }
 
 fn http_get(port: u16, path: &str) -> String {
@@ -176,21 +112,31 @@ fn http_get(port: u16, path: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_committed_single_node_config_runs_with_its_users_only() {
     let store = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(
-        "nats-server.conf",
+    let copy = edited_copy(
+        store.path(),
         &[
             ("nats-server.conf", "port: 4222", "port: -1".to_owned()),
             ("nats-server.conf", "http_port: 8222", "http_port: -1".to_owned()),
             (
                 "nats-server.conf",
                 "store_dir: \"/data\"",
-                format!("store_dir: {:?}", store.path().display().to_string()),
+                format!("store_dir: {:?}", store.path().join("js").display().to_string()),
             ),
         ],
     );
-    let port = node.port("Listening for client connections on ");
-    let monitor = node.port("Starting http monitor on ");
-    let url = format!("nats://127.0.0.1:{port}");
+    let options = ServerOptions {
+        env: env_pairs(),
+        ..ServerOptions::default()
+    };
+    let node = NatsServer::start_with_file(
+        &nats_server(),
+        &copy.join("nats-server.conf"),
+        &store.path().join("js"),
+        options,
+    )
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    let monitor = logged_port(&node.log(), "Starting http monitor on ");
+    let url = node.url();
 
     let health = http_get(monitor, "/healthz");
     assert!(health.starts_with("HTTP/1.0 200") && health.contains("ok"), "{health}");
@@ -223,39 +169,8 @@ async fn the_committed_single_node_config_runs_with_its_users_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_committed_cluster_config_forms_a_cluster_with_replicated_streams() {
-    let routes: Vec<u16> = (0..3).map(|_| free_port()).collect();
-    let route_list = routes
-        .iter()
-        .map(|p| format!("    \"nats-route://127.0.0.1:{p}\""))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let stores: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().expect("tempdir")).collect();
-    let nodes: Vec<Node> = (0..3)
-        .map(|i| {
-            Node::start(
-                &format!("cluster/nats-{}.conf", i + 1),
-                &[
-                    ("cluster/cluster.conf", "\nport: 4222", "\nport: -1".to_owned()),
-                    ("cluster/cluster.conf", "http_port: 8222", "http_port: -1".to_owned()),
-                    (
-                        "cluster/cluster.conf",
-                        "store_dir: \"/data\"",
-                        format!("store_dir: {:?}", stores[i].path().display().to_string()),
-                    ),
-                    ("cluster/cluster.conf", "port: 6222", format!("port: {}", routes[i])),
-                    (
-                        "cluster/cluster.conf",
-                        "    \"nats-route://nats-1:6222\"\n    \"nats-route://nats-2:6222\"\n    \"nats-route://nats-3:6222\"",
-                        route_list.clone(),
-                    ),
-                ],
-            )
-        })
-        .collect();
-    let url = format!(
-        "nats://127.0.0.1:{}",
-        nodes[0].port("Listening for client connections on ")
-    );
+    let cluster = Cluster::committed(&nats_server(), &repo_root(), &env_pairs()).unwrap_or_else(|e| panic!("{e:#}"));
+    let url = cluster.nodes[0].url();
     let password = env_example()["OPERATOR_PASSWORD"].clone();
     let operator = Probe::connect(&url, Some(("operator", &password)), "_INBOX.mandate-cli").await;
     let js = async_nats::jetstream::new(operator.client.clone());
@@ -277,7 +192,12 @@ async fn the_committed_cluster_config_forms_a_cluster_with_replicated_streams() 
                 assert!(
                     Instant::now() < deadline,
                     "no replicated stream: {err}\n{}",
-                    nodes.iter().map(Node::log).collect::<Vec<_>>().join("\n----\n")
+                    cluster
+                        .nodes
+                        .iter()
+                        .map(NatsServer::log)
+                        .collect::<Vec<_>>()
+                        .join("\n----\n")
                 );
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }

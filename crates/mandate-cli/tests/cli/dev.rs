@@ -211,18 +211,20 @@ async fn dev_runs_the_storefront_restarts_a_dead_component_and_stops_cleanly() {
 }
 
 /// nats-server's monitoring port is the client port + 4000: a gateway given that port (or the
-/// client port) would crash-loop on "address in use" while the banner said it listened there.
+/// client port) would crash-loop on "address in use" while the banner said it listened there,
+/// and a client port above 61535 would wrap its monitoring port around to a low one.
 /// `mandate dev` refuses before it builds or starts anything.
 #[test]
 fn dev_refuses_a_gateway_on_a_port_the_server_takes() {
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let empty = tempfile::tempdir().expect("tempdir");
-    for (gateway, taken) in [
-        ("127.0.0.1:18444", "monitoring port 18444"),
-        ("0.0.0.0:14444", "client port 14444"),
+    for (port, gateway, taken) in [
+        ("14444", "127.0.0.1:18444", "monitoring port 18444"),
+        ("14444", "0.0.0.0:14444", "client port 14444"),
+        ("65000", "127.0.0.1:3464", "at most 61535"),
     ] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_mandate"))
-            .args(["dev", "--no-build", "--port", "14444", "--gateway", gateway])
+            .args(["dev", "--no-build", "--port", port, "--gateway", gateway])
             .arg("--repo")
             .arg(&repo)
             .arg("--bin-dir")
@@ -235,7 +237,10 @@ fn dev_refuses_a_gateway_on_a_port_the_server_takes() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{gateway}: {stderr}");
         assert!(stderr.contains(taken), "{gateway}: {stderr}");
-        assert!(stderr.contains("--gateway"), "{gateway}: {stderr}");
+        assert!(
+            stderr.contains("--gateway") || stderr.contains("--port"),
+            "{gateway}: {stderr}"
+        );
         assert!(!stderr.contains("started"), "{gateway}: nothing may start: {stderr}");
     }
 }

@@ -1,6 +1,6 @@
 //! The example component as its own process: the kit's brochure really runs.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use mandate::Operation;
@@ -42,11 +42,10 @@ async fn the_counter_example_counts_serves_and_stops_on_sigterm() {
             .await
             .expect("published");
     }
-    let mut child = Command::new(testkit::example_bin("counter"))
+    let child = runner::Process::new("counter", testkit::example_bin("counter"))
         .env("NATS_URL", h.server.url())
         .env("MANDATE_DATA_DIR", h.dir.path())
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
         .spawn()
         .expect("the example starts");
 
@@ -71,23 +70,8 @@ async fn the_counter_example_counts_serves_and_stops_on_sigterm() {
         .expect_err("400");
     assert_eq!(err.service_error().map(|e| e.code), Some(400));
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let exit = loop {
-        if let Some(exit) = child.try_wait().expect("wait") {
-            break exit;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the component did not stop on SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
+    let stopped_cleanly = child.terminate(Duration::from_secs(10));
+    assert!(stopped_cleanly, "graceful shutdown on SIGTERM exits 0 within 10 s");
 }
 
 /// A message whose handler ends the process (abort, stack overflow, out of memory) would stop
@@ -106,18 +90,16 @@ async fn a_message_that_stops_the_process_is_set_aside_after_max_attempts() {
     let mut stops = 0;
     loop {
         // As a supervisor would: start it again whenever it stops.
-        let mut child = Command::new(testkit::example_bin("crash_loop"))
+        let mut child = runner::Process::new("crash_loop", testkit::example_bin("crash_loop"))
             .env("NATS_URL", h.server.url())
             .env("MANDATE_DATA_DIR", h.dir.path())
             .env("MANDATE_MAX_ATTEMPTS", "2")
             .env("RUST_LOG", "error")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
             .spawn()
             .expect("the example starts");
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         let stopped = loop {
-            if child.try_wait().expect("wait").is_some() {
+            if child.exited().is_some() {
                 break true;
             }
             let applied = h
@@ -136,8 +118,7 @@ async fn a_message_that_stops_the_process_is_set_aside_after_max_attempts() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
         if !stopped {
-            let _ = child.kill();
-            let _ = child.wait();
+            child.kill();
             break;
         }
         stops += 1;
