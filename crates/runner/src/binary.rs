@@ -53,8 +53,12 @@ impl NatsBinary {
     }
 
     /// Runs the repository's `scripts/install-nats-server` (it does nothing when the pinned
-    /// version is already there), then finds the server as [`NatsBinary::find`] does.
+    /// version is already there), then finds the server as [`NatsBinary::find`] does. A server
+    /// named by `NATS_SERVER_BIN` is used as it is, with nothing installed.
     pub fn install(repo: &Path) -> anyhow::Result<NatsBinary> {
+        if std::env::var_os("NATS_SERVER_BIN").is_some_and(|v| !v.is_empty()) {
+            return NatsBinary::find([repo]);
+        }
         let script = repo.join("scripts/install-nats-server");
         let status = Command::new(&script)
             .stdout(Stdio::null())

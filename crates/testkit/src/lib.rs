@@ -221,6 +221,7 @@ fn built_bin(subdir: Option<&str>, name: &str) -> PathBuf {
 }
 
 mod harness;
+pub mod workspace;
 
 pub use harness::{Harness, Watch, eventually, permutations, resend};
 
