@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-/// The pinned nats-server, installed by the repository's script when missing, then found as
-/// `mandate bench` finds its own ([`server::find`]).
+/// The pinned nats-server, installed by the repository's script when missing, then found by
+/// [`server::find`].
 pub fn nats_server(repo: &Path) -> anyhow::Result<PathBuf> {
     let script = repo.join("scripts/install-nats-server");
     let status = std::process::Command::new(&script)

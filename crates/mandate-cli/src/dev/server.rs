@@ -1,7 +1,6 @@
-//! The nats-server this tool runs itself — which binary, and the config it starts with — for
-//! both of its users: `mandate dev` (the repository's bus-config on a fixed port, under the
-//! supervisor) and `mandate bench` (a throwaway server per scenario on a free port,
-//! `bench/server.rs`).
+//! The nats-server `mandate dev` runs — which binary, and the config it starts with (the
+//! repository's bus-config on a fixed port, under the supervisor). The bench (`crates/bench`)
+//! has its own copy of the lookup until the process runner crate replaces both.
 //!
 //! `testkit` does the same for tests, but it is a dev-dependency only (docs/design.md §2), so the
 //! tool has its own copy of the lookup: `NATS_SERVER_BIN`, `<repo>/.tools/bin/nats-server`

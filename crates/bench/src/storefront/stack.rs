@@ -14,9 +14,9 @@ use tokio::sync::oneshot;
 use super::SKU;
 use super::baselines::{place_service, spawn_stage, stage};
 use super::driver::{Driver, Placer};
-use crate::bench::Bench;
-use crate::bench::footprint::Spawned;
-use crate::bench::raw;
+use crate::Bench;
+use crate::footprint::Spawned;
+use crate::raw;
 
 /// A running storefront (kit processes or baseline threads) and its driver.
 pub(super) struct Stack {

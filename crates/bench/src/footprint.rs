@@ -87,7 +87,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Scenario> {
             let dir = bench.dir("foot")?;
             let mut child = Spawned::start(
                 Command::new(&bench.exe)
-                    .args(["bench", "--child"])
+                    .arg("--child")
                     .arg(match mode {
                         ChildMode::Kit => "kit",
                         ChildMode::Bare => "bare",

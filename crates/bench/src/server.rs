@@ -1,6 +1,6 @@
 //! The bench's own nats-server, a fresh one per scenario: the binary and config of
-//! `dev/server.rs` (shared with `mandate dev`), on a free local port with a temporary JetStream
-//! store, ready once it accepts clients with JetStream on, and killed when dropped.
+//! `lookup.rs`, on a free local port with a temporary JetStream store, ready once it accepts
+//! clients with JetStream on, and killed when dropped.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
-use crate::dev::server::{config_text, find};
+use crate::lookup::{config_text, find};
 
 const LISTENING: &str = "Listening for client connections on ";
 
@@ -27,7 +27,7 @@ pub struct Server {
 impl Server {
     /// Starts a fresh server: free port, empty store under `parent` (the bench's scratch folder).
     pub fn start(parent: &Path) -> anyhow::Result<Server> {
-        let (bin, version) = find(None)?;
+        let (bin, version) = find()?;
         let dir = tempfile::Builder::new()
             .prefix("nats-")
             .tempdir_in(parent)
@@ -36,7 +36,7 @@ impl Server {
         std::fs::create_dir(&store)?;
         let config = dir.path().join("nats-server.conf");
         let log = dir.path().join("nats-server.log");
-        std::fs::write(&config, config_text(None, &store, ""))?;
+        std::fs::write(&config, config_text(&store))?;
         let out = std::fs::File::create(&log)?;
         let child = Command::new(&bin)
             .arg("-c")
