@@ -28,6 +28,8 @@ pub enum Class {
     /// `crates/compat`: the schema compatibility checker, for the contract's tests and the
     /// tool; no component links it.
     Compat,
+    /// `crates/bench`: the benchmark, a development tool run as a binary (`mandate bench`).
+    Bench,
 }
 
 /// The kind of a dependency, as `cargo metadata` says it.
@@ -49,6 +51,7 @@ pub fn classify(relative_dir: &str) -> Option<Class> {
         ["crates", "testkit"] => Some(Class::TestKit),
         ["crates", "e2e"] => Some(Class::EndToEnd),
         ["crates", "compat"] => Some(Class::Compat),
+        ["crates", "bench"] => Some(Class::Bench),
         _ => None,
     }
 }
@@ -68,6 +71,8 @@ pub fn allowed(from: Class, to: Class, kind: Kind) -> bool {
         EndToEnd => matches!(to, Kit | Contract | TestKit),
         // The checker works on JSON Schema alone.
         Compat => false,
+        // It measures the kit alone; the storefront's components it runs as processes.
+        Bench => to == Kit || (dev && to == TestKit),
     }
 }
 
@@ -141,6 +146,8 @@ fn explain(from: Class, to: Class, kind: Kind, target: &str) -> String {
         (Class::Kit, _) => "the kit depends on no workspace crate (its tests may use schemas and testkit)",
         (Class::Tool, Class::Contract) => "the tool works with any system: read schemas/ artifacts as files instead",
         (_, Class::EndToEnd) => "the end-to-end harness is a test crate: nothing depends on it",
+        (_, Class::Bench) => "the bench is a development tool: run its binary (`mandate bench`), nothing links it",
+        (Class::Bench, _) => "the bench measures the kit: it depends on the kit (and testkit in its tests) only",
         (_, Class::TestKit) => "testkit is a dev-dependency only",
         (Class::TestKit, _) => "testkit depends on the kit only: it knows no contract and no component",
         _ => "not allowed by docs/design.md §2",
@@ -264,6 +271,11 @@ mod tests {
                 ],
             ),
             krate("mandate-compat", "crates/compat", &[]),
+            krate(
+                "mandate-bench",
+                "crates/bench",
+                &[("mandate", Kind::Normal), ("testkit", Kind::Dev)],
+            ),
         ]
     }
 
@@ -322,6 +334,29 @@ mod tests {
                 "{} → {target} ({kind:?}) passed",
                 crates[index].name
             );
+        }
+    }
+
+    #[test]
+    fn the_bench_links_the_kit_only_and_nothing_links_the_bench() {
+        let cases: [(usize, &str, Kind, &str); 5] = [
+            (3, "mandate-bench", Kind::Dev, "nothing links it"), // component → bench
+            (5, "mandate-bench", Kind::Normal, "nothing links it"), // tool → bench
+            (8, "orders", Kind::Normal, "over the bus"),         // bench → component
+            (8, "schemas", Kind::Normal, "the kit (and testkit"), // bench → contract
+            (8, "testkit", Kind::Normal, "the kit (and testkit"), // testkit outside its tests
+        ];
+        for (index, target, kind, why) in cases {
+            let mut crates = base();
+            crates[index].dependencies.push((target.into(), kind));
+            let violations = check(&crates);
+            assert_eq!(
+                violations.len(),
+                1,
+                "{} → {target} ({kind:?}): {violations:?}",
+                crates[index].name
+            );
+            assert!(violations[0].problem.contains(why), "{}", violations[0]);
         }
     }
 
