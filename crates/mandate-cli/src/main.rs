@@ -2,7 +2,6 @@
 //! `commands/mod.rs` holds the command tree and its one dispatch, `commands/` one file per command.
 
 mod asyncapi;
-mod bench;
 mod bus;
 mod busconfig;
 mod check;

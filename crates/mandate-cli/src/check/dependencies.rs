@@ -31,6 +31,8 @@ pub enum Class {
     /// `crates/runner`: the process runner (nats-server, components from their manifests),
     /// for the tool, testkit, e2e and tests; it runs binaries and links no workspace crate.
     Runner,
+    /// `crates/bench`: the benchmark, a development tool run as a binary (`mandate bench`).
+    Bench,
 }
 
 /// The kind of a dependency, as `cargo metadata` says it.
@@ -53,6 +55,7 @@ pub fn classify(relative_dir: &str) -> Option<Class> {
         ["crates", "e2e"] => Some(Class::EndToEnd),
         ["crates", "compat"] => Some(Class::Compat),
         ["crates", "runner"] => Some(Class::Runner),
+        ["crates", "bench"] => Some(Class::Bench),
         _ => None,
     }
 }
@@ -74,6 +77,8 @@ pub fn allowed(from: Class, to: Class, kind: Kind) -> bool {
         Compat => false,
         // The runner runs binaries and reads manifests as files: it links nothing of ours.
         Runner => false,
+        // It measures the kit alone; the storefront's components it runs as processes.
+        Bench => matches!(to, Kit | Runner) || (dev && to == TestKit),
     }
 }
 
@@ -153,6 +158,8 @@ fn explain(from: Class, to: Class, kind: Kind, target: &str) -> String {
         (Class::Kit, _) => "the kit depends on no workspace crate (its tests may use schemas and testkit)",
         (Class::Tool, Class::Contract) => "the tool works with any system: read schemas/ artifacts as files instead",
         (_, Class::EndToEnd) => "the end-to-end harness is a test crate: nothing depends on it",
+        (_, Class::Bench) => "the bench is a development tool: run its binary (`mandate bench`), nothing links it",
+        (Class::Bench, _) => "the bench measures the kit: it depends on the kit (and testkit in its tests) only",
         (_, Class::TestKit) => "testkit is a dev-dependency only",
         (Class::TestKit, _) => "testkit depends on the kit only: it knows no contract and no component",
         _ => "not allowed by docs/design.md §2",
@@ -282,6 +289,11 @@ mod tests {
             ),
             krate("mandate-compat", "crates/compat", &[]),
             krate("runner", "crates/runner", &[]),
+            krate(
+                "mandate-bench",
+                "crates/bench",
+                &[("mandate", Kind::Normal), ("testkit", Kind::Dev)],
+            ),
         ]
     }
 
@@ -361,6 +373,29 @@ mod tests {
                 "{} → {target} ({kind:?}) passed",
                 crates[index].name
             );
+        }
+    }
+
+    #[test]
+    fn the_bench_links_the_kit_only_and_nothing_links_the_bench() {
+        let cases: [(usize, &str, Kind, &str); 5] = [
+            (3, "mandate-bench", Kind::Dev, "nothing links it"), // component → bench
+            (5, "mandate-bench", Kind::Normal, "nothing links it"), // tool → bench
+            (9, "orders", Kind::Normal, "over the bus"),         // bench → component
+            (9, "schemas", Kind::Normal, "the kit (and testkit"), // bench → contract
+            (9, "testkit", Kind::Normal, "the kit (and testkit"), // testkit outside its tests
+        ];
+        for (index, target, kind, why) in cases {
+            let mut crates = base();
+            crates[index].dependencies.push((target.into(), kind));
+            let violations = check(&crates);
+            assert_eq!(
+                violations.len(),
+                1,
+                "{} → {target} ({kind:?}): {violations:?}",
+                crates[index].name
+            );
+            assert!(violations[0].problem.contains(why), "{}", violations[0]);
         }
     }
 

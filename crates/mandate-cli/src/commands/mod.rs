@@ -1,6 +1,7 @@
 //! The command tree and its one dispatch: every subcommand's flags and `run` live in its own
 //! file here (`tail.rs`, `check.rs`, `dev.rs`, ...); larger engines they drive have their own
-//! module at the crate's top (`scaffold/`, `dev/`, `bench/`, the generators over `repo/`).
+//! module at the crate's top (`scaffold/`, `dev/`, the generators over `repo/`); `bench` runs the
+//! `mandate-bench` executable (`crates/bench`).
 //! Commands that talk to a running system connect first; the others need no server.
 
 pub mod asyncapi;
@@ -83,7 +84,7 @@ pub enum Command {
     /// The AsyncAPI 3.0 document of the whole system (schemas/asyncapi.yaml), from schemas/json and the manifests.
     #[command(name = "asyncapi")]
     AsyncApi(asyncapi::AsyncApiArgs),
-    /// Measure the kit against its baselines (bare async-nats/sled, hand-written loops); starts its own server.
+    /// Measure the kit against its baselines (bare async-nats/sled, hand-written loops): runs `mandate-bench`.
     Bench(bench::BenchArgs),
     /// Run the whole system locally: nats-server and every component, restarted if they die.
     Dev(dev::DevArgs),
@@ -104,7 +105,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::AsyncApi(args) => asyncapi::run(&args, global),
         Command::New(command) => new::run(&command, global),
         Command::Dev(args) => dev::run(&args, global).await,
-        Command::Bench(args) => bench::run(&args, global).await,
+        Command::Bench(args) => bench::run(&args, global),
         // Online: over a connection to the running system.
         Command::Tail(args) => tail::run(&bus::connect(connection).await?, &args, global).await,
         Command::Publish(args) => publish::run(&bus::connect(connection).await?, &args, global).await,

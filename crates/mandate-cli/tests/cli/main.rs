@@ -2,6 +2,7 @@
 //! started in-process. Every command is exercised as a user would run it.
 
 mod basics;
+mod bench;
 mod call;
 mod common;
 mod dev;

@@ -7,7 +7,6 @@
 //! are next to this executable, are measured too.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -22,8 +21,8 @@ use mandate::{Event, Options};
 use super::model::{self, Happened};
 use super::raw::{self, RawStore};
 use super::report::{Better, Collector, Scenario, Target, human};
-use super::server::Guarded;
 use super::{Bench, BenchArgs, Which, storefront};
+use runner::{Output, Process, Running};
 
 /// The kit child's component name.
 const KIT: &str = "bench-foot";
@@ -86,17 +85,19 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Scenario> {
             let mode = ChildMode::of(which);
             let dir = bench.dir("foot")?;
             let mut child = Spawned::start(
-                Command::new(&bench.exe)
-                    .args(["bench", "--child"])
-                    .arg(match mode {
+                Process::new("footprint child", &bench.exe).args([
+                    "--child".to_owned(),
+                    match mode {
                         ChildMode::Kit => "kit",
                         ChildMode::Bare => "bare",
                         ChildMode::Hand => "hand",
-                    })
-                    .arg("--batch-size")
-                    .arg(bench.settings.batch_size.to_string())
-                    .arg("--cache-bytes")
-                    .arg(bench.settings.cache_bytes.to_string()),
+                    }
+                    .to_owned(),
+                    "--batch-size".to_owned(),
+                    bench.settings.batch_size.to_string(),
+                    "--cache-bytes".to_owned(),
+                    bench.settings.cache_bytes.to_string(),
+                ]),
                 bench,
                 &url,
                 dir.path(),
@@ -134,7 +135,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Scenario> {
     ];
 
     // The storefront's binaries: each started alone (on a fresh server), idle.
-    match storefront::binaries(bench) {
+    match storefront::processes(bench) {
         Ok(_) if !bench.runs(Which::Kit) => {}
         Ok(binaries) => {
             let mut sf_idle =
@@ -152,9 +153,9 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Scenario> {
                 let url = server.url();
                 let client = raw::connect(&url, "bench-driver").await?;
                 let (mut worst_rss, mut worst_ready) = (0.0f64, 0.0f64);
-                for (name, path) in &binaries {
+                for (name, process) in &binaries {
                     let dir = bench.dir(name)?;
-                    let mut child = Spawned::start(&mut Command::new(path), bench, &url, dir.path())?;
+                    let mut child = Spawned::start(process.clone(), bench, &url, dir.path())?;
                     let ready_ms = child
                         .wait_ready(&client, &mandate::admin::admin_subject(name, "status"))
                         .await?
@@ -202,35 +203,31 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Scenario> {
 
 /// A child process under measurement, killed on drop.
 pub struct Spawned {
-    process: Guarded,
+    process: Option<Running>,
     started: Instant,
 }
 
 impl Spawned {
-    /// Spawns `command` with the bus and data folder in its environment; its output goes to
+    /// Starts `process` with the bus and data folder in its environment; its output goes to
     /// a log file in `dir`.
-    pub fn start(command: &mut Command, bench: &Bench, url: &str, dir: &Path) -> anyhow::Result<Spawned> {
-        let log = std::fs::File::create(dir.join("process.log"))?;
+    pub fn start(process: Process, bench: &Bench, url: &str, dir: &Path) -> anyhow::Result<Spawned> {
         let started = Instant::now();
-        let child = command
+        let child = process
             .env("NATS_URL", url)
             .env("MANDATE_DATA_DIR", dir.join("data"))
             .env("MANDATE_BATCH_SIZE", bench.settings.batch_size.to_string())
             .env("MANDATE_CACHE_BYTES", bench.settings.cache_bytes.to_string())
             .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("starting {command:?}"))?;
+            .output(Output::File(dir.join("process.log")))
+            .spawn()?;
         Ok(Spawned {
-            process: Guarded::new(child),
+            process: Some(child),
             started,
         })
     }
 
     pub fn pid(&self) -> u32 {
-        self.process.pid()
+        self.process.as_ref().map(Running::pid).unwrap_or_default()
     }
 
     /// Waits until `subject` answers; returns the seconds since spawn.
@@ -240,7 +237,7 @@ impl Spawned {
             if client.request(subject.to_owned(), Bytes::new()).await.is_ok() {
                 return Ok(self.started.elapsed().as_secs_f64());
             }
-            if let Some(status) = self.process.exited() {
+            if let Some(status) = self.process.as_mut().and_then(Running::exited) {
                 bail!("{subject}: the process exited with {status} before it was ready");
             }
             if Instant::now() > deadline {
@@ -255,7 +252,9 @@ impl Spawned {
     }
 
     pub fn stop(&mut self) {
-        self.process.stop();
+        if let Some(process) = self.process.take() {
+            process.kill();
+        }
     }
 }
 

@@ -1,6 +1,7 @@
-//! `mandate bench --tiny --json`, the real binary: every scenario runs and reports a positive
-//! figure for the kit and for both baselines. Nothing about speed is asserted — tiny sizes on
-//! a shared machine measure nothing — only that each scenario works end to end.
+//! `mandate-bench --tiny --json`, the real binary (what `mandate bench` runs): every scenario
+//! runs and reports a positive figure for the kit and for both baselines. Nothing about speed
+//! is asserted — tiny sizes on a shared machine measure nothing — only that each scenario
+//! works end to end.
 
 use std::path::Path;
 use std::process::Command;
@@ -10,16 +11,16 @@ use serde_json::Value;
 
 #[test]
 fn every_scenario_reports_the_kit_and_both_baselines() {
-    let exe = env!("CARGO_BIN_EXE_mandate");
+    let exe = env!("CARGO_BIN_EXE_mandate-bench");
     let started = Instant::now();
     let out = Command::new(exe)
-        .args(["bench", "--tiny", "--json", "--quiet"])
+        .args(["--tiny", "--json", "--quiet"])
         .env_remove("RUST_LOG")
         .output()
-        .expect("mandate runs");
+        .expect("mandate-bench runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "mandate bench --tiny failed:\n{stderr}\n{stdout}");
+    assert!(out.status.success(), "mandate-bench --tiny failed:\n{stderr}\n{stdout}");
     assert!(
         started.elapsed() < Duration::from_secs(240),
         "--tiny is meant to take seconds, took {:?}",
@@ -34,8 +35,8 @@ fn every_scenario_reports_the_kit_and_both_baselines() {
     assert!(report["machine"]["load_start"].is_array(), "{report:#}");
     assert_eq!(report["settings"]["tiny"], Value::Bool(true));
 
-    // The storefront needs the component binaries next to the tool (every component crate
-    // but the gateway, which is not on the bus path); without them (e.g. only `-p mandate-cli`
+    // The storefront needs the component binaries next to the bench (every component crate
+    // but the gateway, which is not on the bus path); without them (e.g. only `-p mandate-bench`
     // built) it says so instead of measuring.
     let bin_dir = Path::new(exe).parent().expect("the binary has a folder");
     let components = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../components");
@@ -82,10 +83,10 @@ fn every_scenario_reports_the_kit_and_both_baselines() {
 
 #[test]
 fn bench_help_names_the_scenarios_and_the_release_command() {
-    let out = Command::new(env!("CARGO_BIN_EXE_mandate"))
-        .args(["bench", "--help"])
+    let out = Command::new(env!("CARGO_BIN_EXE_mandate-bench"))
+        .arg("--help")
         .output()
-        .expect("mandate runs");
+        .expect("mandate-bench runs");
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{help}");
     for expected in [
@@ -97,7 +98,7 @@ fn bench_help_names_the_scenarios_and_the_release_command() {
     ] {
         assert!(
             help.contains(expected),
-            "`mandate bench --help` lacks {expected:?}:\n{help}"
+            "`mandate-bench --help` lacks {expected:?}:\n{help}"
         );
     }
 }

@@ -1,22 +1,22 @@
 //! A running storefront for one repetition: the kit's component processes (seeded with a
 //! product and its stock), or the baselines' stages as threads, with the driver that feeds it.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use async_nats::jetstream;
 use mandate::Bus;
+use runner::Process;
 use serde::Serialize;
 use tokio::sync::oneshot;
 
 use super::SKU;
 use super::baselines::{place_service, spawn_stage, stage};
 use super::driver::{Driver, Placer};
-use crate::bench::Bench;
-use crate::bench::footprint::Spawned;
-use crate::bench::raw;
+use crate::Bench;
+use crate::footprint::Spawned;
+use crate::raw;
 
 /// A running storefront (kit processes or baseline threads) and its driver.
 pub(super) struct Stack {
@@ -27,11 +27,11 @@ pub(super) struct Stack {
 }
 
 impl Stack {
-    pub(super) async fn kit(bench: &Bench, url: &str, binaries: &[(String, PathBuf)]) -> anyhow::Result<Stack> {
+    pub(super) async fn kit(bench: &Bench, url: &str, components: &[(String, Process)]) -> anyhow::Result<Stack> {
         let mut processes = Vec::new();
-        for (name, path) in binaries {
+        for (name, process) in components {
             let dir = bench.dir(name)?;
-            let child = Spawned::start(&mut std::process::Command::new(path), bench, url, dir.path())?;
+            let child = Spawned::start(process.clone(), bench, url, dir.path())?;
             processes.push((name.clone(), child, dir));
         }
         let client = raw::connect(url, "bench-driver").await?;

@@ -1,4 +1,6 @@
-//! `mandate bench`: the kit measured against its own baselines, in one run, on this machine.
+//! `mandate-bench` (run as `mandate bench`, which forwards to it): the kit measured against its
+//! own baselines, in one run, on this machine. A development tool, like rust-analyzer's
+//! `xtask`: its own crate, so the operator tool does not carry it.
 //!
 //! Every scenario runs the kit and two baselines on the same server, the same data and the
 //! same machine state, repetition after repetition (in rotating order), and reports the
@@ -25,22 +27,29 @@ mod service;
 mod storefront;
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use anyhow::Context as _;
+use clap::{CommandFactory, FromArgMatches, Parser};
 
 use report::{Machine, Report, Settings};
 
-/// Flags of `mandate bench`.
-#[derive(Debug, Clone, clap::Args)]
+/// Measure the kit against its baselines (bare async-nats/sled, hand-written loops); starts its own server.
+#[derive(Debug, Clone, Parser)]
 #[command(
-    after_help = "Starts its own nats-server (NATS_SERVER_BIN, <repo>/.tools/bin/nats-server or PATH); the \
-                  connection flags are ignored.\nScenarios: 1 consume→apply→ack, 2 outbox publish, 3 service \
-                  call, 4 rebuild, 5 storefront end-to-end (component binaries next to this executable), \
-                  6 footprint.\nFor figures worth reading: `cargo build --release -p mandate-cli -p catalog -p \
-                  inventory -p orders -p payments -p shipping -p notifications && target/release/mandate bench`."
+    name = "mandate-bench",
+    version,
+    after_help = "Starts its own nats-server (NATS_SERVER_BIN, <repo>/.tools/bin/nats-server or PATH).\nScenarios: \
+                  1 consume→apply→ack, 2 outbox publish, 3 service call, 4 rebuild, 5 storefront end-to-end \
+                  (component binaries next to this executable), 6 footprint.\nFor figures worth reading: `cargo \
+                  build --release -p mandate-cli -p mandate-bench -p catalog -p inventory -p orders -p payments -p \
+                  shipping -p notifications && target/release/mandate bench`."
 )]
 pub struct BenchArgs {
+    /// Print the report as JSON on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
     /// CI mode: tiny sizes and one repetition, in seconds. Proves that every scenario runs;
     /// its figures mean nothing.
     #[arg(long)]
@@ -85,6 +94,10 @@ pub struct BenchArgs {
     /// Where the storefront's component binaries are [default: next to this executable].
     #[arg(long)]
     pub bin_dir: Option<PathBuf>,
+    /// The repository whose components (`components/*/manifest.json`) the storefront scenario
+    /// runs [default: the one this bench was built from].
+    #[arg(long)]
+    pub repo: Option<PathBuf>,
     /// Where stores and the server's data go while the bench runs [default: the temp folder].
     #[arg(long)]
     pub scratch: Option<PathBuf>,
@@ -106,6 +119,7 @@ pub struct BenchArgs {
 pub struct Bench {
     pub settings: Settings,
     pub bin_dir: PathBuf,
+    pub repo: PathBuf,
     pub exe: PathBuf,
     quiet: bool,
     contenders: Vec<Which>,
@@ -209,14 +223,44 @@ fn settings(args: &BenchArgs) -> Settings {
     }
 }
 
-pub async fn run(args: &BenchArgs, json: bool) -> anyhow::Result<()> {
+// The runtime of `mandate`, where the bench ran before it had its own crate: the figures (and
+// the footprint children, which are this executable) stay comparable.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let mut command = BenchArgs::command();
+    let args = BenchArgs::from_arg_matches(&command.get_matches_mut()).unwrap_or_else(|err| err.exit());
+    if !(args.offered_rate.unwrap_or(1.0) > 0.0 && args.offered_seconds.unwrap_or(1.0) > 0.0) {
+        command
+            .error(
+                clap::error::ErrorKind::ValueValidation,
+                "--offered-rate and --offered-seconds must be positive",
+            )
+            .exit();
+    }
+    init_logging();
+    match run(&args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr; the level comes from `RUST_LOG` (default `warn`, and the kit's
+/// "cannot connect yet, retrying" lines only when asked for), as in `mandate`.
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,mandate::connect=error"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     if let Some(mode) = args.child {
         return footprint::child(mode, args).await;
-    }
-    if !(args.offered_rate.unwrap_or(1.0) > 0.0 && args.offered_seconds.unwrap_or(1.0) > 0.0) {
-        return Err(crate::failure::usage(
-            "--offered-rate and --offered-seconds must be positive",
-        ));
     }
     let exe = std::env::current_exe().context("finding this executable")?;
     let bin_dir = match &args.bin_dir {
@@ -231,9 +275,14 @@ pub async fn run(args: &BenchArgs, json: bool) -> anyhow::Result<()> {
         None => tempfile::Builder::new().prefix("mandate-bench-").tempdir(),
     }
     .context("creating the scratch folder")?;
+    let repo = args
+        .repo
+        .clone()
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."));
     let bench = Bench {
         settings: settings(args),
         bin_dir,
+        repo,
         exe,
         quiet: args.quiet,
         contenders: args.contender.clone(),
@@ -267,7 +316,7 @@ pub async fn run(args: &BenchArgs, json: bool) -> anyhow::Result<()> {
         std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    if json {
+    if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", report.table());

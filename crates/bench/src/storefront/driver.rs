@@ -14,8 +14,8 @@ use mandate::Bus;
 use serde::{Deserialize, Serialize};
 
 use super::{SATURATION_IN_FLIGHT, SKU};
-use crate::bench::raw;
-use crate::bench::report::percentile;
+use crate::raw;
+use crate::report::percentile;
 
 /// What the place request carries (the fields of `orders.place.v1` the bench sets).
 #[derive(Debug, Serialize)]

@@ -17,36 +17,31 @@ mod baselines;
 mod driver;
 mod stack;
 
-use std::path::PathBuf;
+use runner::{Kind, Process, Settings};
 
 use super::cpu;
 use super::report::{Better, Collector, Scenario, Target, human};
 use super::{Bench, Which};
 use stack::Stack;
 
-/// The storefront's components with a store (the gateway is not on the bus path).
-pub const COMPONENTS: [&str; 6] = [
-    "catalog",
-    "inventory",
-    "orders",
-    "payments",
-    "shipping",
-    "notifications",
-];
 const SKU: &str = "bench-mug";
 /// Place calls in flight at saturation.
 const SATURATION_IN_FLIGHT: usize = 128;
 
-/// The component binaries, or why they cannot be used.
-pub fn binaries(bench: &Bench) -> Result<Vec<(String, PathBuf)>, String> {
+/// The processes of the repository's components with a store (the gateway is not on the bus
+/// path), from their manifests, or why they cannot be run.
+pub fn processes(bench: &Bench) -> Result<Vec<(String, Process)>, String> {
+    let components = runner::components(&bench.repo).map_err(|e| format!("{e:#}"))?;
+    let settings = Settings {
+        bin_dir: bench.bin_dir.clone(),
+        ..Settings::default()
+    };
     let mut found = Vec::new();
     let mut missing = Vec::new();
-    for name in COMPONENTS {
-        let path = bench.bin_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-        if path.is_file() {
-            found.push((name.to_owned(), path));
-        } else {
-            missing.push(name);
+    for component in components.iter().filter(|c| c.kind == Kind::Component) {
+        match component.process(&settings) {
+            Ok(process) => found.push((component.name.clone(), process)),
+            Err(_) => missing.push(component.name.as_str()),
         }
     }
     if missing.is_empty() {
@@ -56,7 +51,7 @@ pub fn binaries(bench: &Bench) -> Result<Vec<(String, PathBuf)>, String> {
             "component binaries {} not found in {}: build them next to this executable (`cargo build --release -p {}`) or pass --bin-dir",
             missing.join(", "),
             bench.bin_dir.display(),
-            COMPONENTS.join(" -p ")
+            missing.join(" -p ")
         ))
     }
 }
@@ -83,7 +78,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Scenario> {
             "sustained = completions between the 10th and 90th percentile of completion times ÷ that time; latency is from the scheduled send (open loop) to the completion event".to_owned(),
         ],
     };
-    let binaries = match binaries(bench) {
+    let binaries = match processes(bench) {
         Ok(binaries) => binaries,
         Err(why) => {
             bench.progress(&format!("5 storefront: skipped: {why}"));

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use super::SKU;
-use crate::bench::raw::{self, RawStore};
+use crate::raw::{self, RawStore};
 
 /// One event of the baselines' chain: about the size of the storefront's.
 #[derive(Debug, Clone, Serialize, Deserialize)]
