@@ -13,7 +13,9 @@
 //!
 //! Here: the naming plan (what every file calls things). `sources.rs` writes the crate's
 //! sources, `test_file.rs` its test, `values.rs` the test's values of the schemas' types,
-//! `text.rs` the doc-comment and `use` formatting they share.
+//! `text.rs` the template filling, doc-comment and `use` formatting they share. The larger
+//! fixed texts are files of `../templates/` (`{{key}}` placeholders, `text::fill`); what varies
+//! with the events and operations, and doc comments wrapped around names, is written here.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -436,6 +438,27 @@ mod tests {
                     "{path}: a comment line of {} columns:\n{line}",
                     line.len()
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn every_template_is_filled_whatever_the_component_does() {
+        let (with_events, _) = plan(&["count"]);
+        let (events_only, _) = plan(&[]);
+        let ops = vec![crate::scaffold::names::parse_op("my-tally", "count").expect("op")];
+        let ops_only = Plan::new(
+            "my-tally",
+            "{{name}}".into(),
+            "0.1.0".into(),
+            Vec::new(),
+            ops,
+            &mut Vec::new(),
+        );
+        for plan in [with_events, events_only, ops_only] {
+            for (path, text) in plan.files().expect("files") {
+                let left = text.replace("{{name}}", "");
+                assert!(!left.contains("{{"), "{path}: a placeholder left:\n{text}");
             }
         }
     }
