@@ -19,7 +19,7 @@ use crate::subjects::EventSubject;
 const REGENERATE: &str = "UPDATE_SCHEMAS=1 cargo test -p schemas";
 
 /// The event schemas under `schemas/json/events`, by event type.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Contract {
     dir: PathBuf,
     /// `<owner>.<event>.v<N>`, sorted.
@@ -91,7 +91,7 @@ impl Contract {
 #[derive(Debug, Clone)]
 pub struct EventSchema {
     /// Relative to the repository, for messages.
-    pub file: String,
+    file: String,
     schema: Value,
 }
 
