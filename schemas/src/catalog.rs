@@ -8,6 +8,7 @@ use crate::paging::Page;
 
 /// A product for sale.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct Product {
     pub sku: String,
     pub name: String,
@@ -20,6 +21,7 @@ pub struct Product {
 /// `evt.catalog.product-upserted.v1`: a product was created or changed. Carries the whole
 /// product, so a listener's copy is always complete.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct ProductUpserted {
     pub sku: String,
     pub name: String,
@@ -54,6 +56,7 @@ impl Operation for UpsertProduct {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct GetProductRequest {
     pub sku: String,
 }
@@ -71,6 +74,7 @@ impl Operation for GetProduct {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct ListProductsRequest {
     /// The cursor from the previous page's `next`.
     #[serde(default)]

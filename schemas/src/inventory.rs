@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// A quantity of one sku.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct SkuQuantity {
     pub sku: String,
     pub quantity: u32,
@@ -17,6 +18,7 @@ pub struct SkuQuantity {
 /// `evt.inventory.reserved.v1`: every line of an order is reserved. Carries what payments
 /// needs to charge, so payments listens to this event alone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct StockReserved {
     pub order_id: String,
     #[serde(default)]
@@ -39,6 +41,7 @@ impl Event for StockReserved {
 
 /// A line that could not be reserved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct Shortage {
     pub sku: String,
     pub requested: u32,
@@ -47,6 +50,7 @@ pub struct Shortage {
 
 /// `evt.inventory.rejected.v1`: the order cannot be reserved as a whole; nothing was held.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct StockRejected {
     pub order_id: String,
     #[serde(default)]
@@ -63,6 +67,7 @@ impl Event for StockRejected {
 
 /// `evt.inventory.released.v1`: an order's reservation went back on hand.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct StockReleased {
     pub order_id: String,
     pub customer_id: String,
@@ -79,6 +84,7 @@ impl Event for StockReleased {
 
 /// `evt.inventory.restocked.v1`: stock arrived.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct Restocked {
     pub sku: String,
     pub quantity: u32,
@@ -97,6 +103,7 @@ impl Event for Restocked {
 
 /// What inventory knows about one sku.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct StockView {
     pub sku: String,
     /// Available to reserve.
@@ -110,6 +117,7 @@ pub struct StockView {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct RestockRequest {
     pub sku: String,
     pub quantity: u32,
@@ -130,6 +138,7 @@ impl Operation for Restock {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct GetStockRequest {
     pub sku: String,
 }

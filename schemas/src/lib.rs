@@ -13,6 +13,7 @@ pub mod orders;
 pub mod paging;
 pub mod payments;
 pub mod registry;
+pub mod rust_type;
 pub mod shipping;
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use crate::paging::Page;
 
 /// One message to a customer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct Notification {
     /// The id of the event it tells about (so one event makes one message).
     pub id: String,
@@ -21,6 +22,7 @@ pub struct Notification {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct ListNotificationsRequest {
     pub customer_id: String,
     #[serde(default)]

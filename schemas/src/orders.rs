@@ -17,6 +17,7 @@ use crate::paging::Page;
 
 /// One line of an order as the customer asks for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct LineRequest {
     pub sku: String,
     pub quantity: u32,
@@ -24,6 +25,7 @@ pub struct LineRequest {
 
 /// One line of a placed order, priced from orders' own price list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct OrderLine {
     pub sku: String,
     pub quantity: u32,
@@ -33,6 +35,7 @@ pub struct OrderLine {
 
 /// `evt.orders.placed.v1`: an order was accepted and awaits stock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct OrderPlaced {
     pub order_id: String,
     pub customer_id: String,
@@ -60,6 +63,7 @@ impl Event for OrderPlaced {
 
 /// One line of a placed order in `orders.placed.v2`: priced and taxed on its own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct OrderLineV2 {
     pub sku: String,
     pub quantity: u32,
@@ -87,6 +91,7 @@ pub struct OrderLineV2 {
 /// owner publishes v1 and v2 of every order during the migration; readers of v2 read older
 /// v1 history through one upcast (tax not itemised: 0). See `docs/evolution.md`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct OrderPlacedV2 {
     pub order_id: String,
     pub customer_id: String,
@@ -244,6 +249,7 @@ impl From<&OrderPlacedV2> for OrderPlaced {
 
 /// `evt.orders.cancelled.v1`: the customer cancelled before dispatch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct OrderCancelled {
     pub order_id: String,
     pub customer_id: String,
@@ -266,6 +272,7 @@ impl Event for OrderCancelled {
 /// order is confirmed: so an order is told confirmed or cancelled, never both, and in that
 /// order for every reader. Shipping dispatches exactly the confirmed orders.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct OrderConfirmed {
     pub order_id: String,
     pub customer_id: String,
@@ -290,6 +297,7 @@ impl Event for OrderConfirmed {
 
 /// `evt.orders.completed.v1`: paid and dispatched.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct OrderCompleted {
     pub order_id: String,
     pub customer_id: String,
@@ -305,6 +313,7 @@ impl Event for OrderCompleted {
 
 /// Where an order stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::enum_of::<Self>)]
 #[serde(rename_all = "kebab-case")]
 pub enum OrderStatus {
     Placed,
@@ -332,6 +341,7 @@ impl OrderStatus {
 
 /// One step of an order's history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct StatusChange {
     pub status: OrderStatus,
     /// RFC 3339 time of the event that caused it.
@@ -343,6 +353,7 @@ pub struct StatusChange {
 
 /// An order as `orders.get.v1` and `orders.place.v1` return it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct OrderView {
     pub order_id: String,
     pub customer_id: String,
@@ -357,6 +368,7 @@ pub struct OrderView {
 
 /// `svc.orders.place.v1` request. A repeated `idempotency_key` returns the first order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct PlaceOrderRequest {
     pub idempotency_key: String,
     pub customer_id: String,
@@ -380,6 +392,7 @@ impl Operation for PlaceOrder {
 
 /// `svc.orders.get.v1` request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct GetOrderRequest {
     pub order_id: String,
 }
@@ -397,6 +410,7 @@ impl Operation for GetOrder {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct ListOrdersRequest {
     pub customer_id: String,
     /// The cursor from the previous page's `next`.
@@ -420,6 +434,7 @@ impl Operation for ListOrders {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct CancelOrderRequest {
     pub order_id: String,
     #[serde(default)]

@@ -13,6 +13,7 @@ pub const DEFAULT_PAGE: u32 = 20;
 
 /// A page of `items`; `next` is the cursor of the following page, absent on the last one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct Page<T> {
     pub items: Vec<T>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -11,6 +11,7 @@ pub const DEFAULT_CUSTOMER_LIMIT_MINOR: i64 = 100_000;
 
 /// `evt.payments.captured.v1`: the order's amount was charged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct PaymentCaptured {
     pub payment_id: String,
     pub order_id: String,
@@ -27,6 +28,7 @@ impl Event for PaymentCaptured {
 
 /// `evt.payments.declined.v1`: the charge was refused; nothing was taken.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct PaymentDeclined {
     pub order_id: String,
     pub customer_id: String,
@@ -44,6 +46,7 @@ impl Event for PaymentDeclined {
 /// `evt.payments.refunded.v1`: a captured payment was given back (the order was cancelled
 /// after the charge).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct PaymentRefunded {
     pub payment_id: String,
     pub order_id: String,
@@ -60,6 +63,7 @@ impl Event for PaymentRefunded {
 
 /// Where a payment stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::enum_of::<Self>)]
 #[serde(rename_all = "kebab-case")]
 pub enum PaymentStatus {
     Captured,
@@ -71,6 +75,7 @@ pub enum PaymentStatus {
 
 /// A payment as `payments.get.v1` returns it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct PaymentView {
     pub order_id: String,
     pub customer_id: String,
@@ -84,6 +89,7 @@ pub struct PaymentView {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct GetPaymentRequest {
     pub order_id: String,
 }

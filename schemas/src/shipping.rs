@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// `evt.shipping.dispatched.v1`: the order left the warehouse.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct ShipmentDispatched {
     pub shipment_id: String,
     pub order_id: String,
@@ -20,6 +21,7 @@ impl Event for ShipmentDispatched {
 
 /// A shipment as `shipping.get.v1` returns it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct ShipmentView {
     pub shipment_id: String,
     pub order_id: String,
@@ -29,6 +31,7 @@ pub struct ShipmentView {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::rust_type::of::<Self>)]
 pub struct GetShipmentRequest {
     pub order_id: String,
 }

@@ -175,6 +175,35 @@ fn every_event_and_operation_is_registered() {
     assert!(missing.is_empty(), "not listed in schemas/src/registry.rs: {missing:?}");
 }
 
+/// Every schema and every definition names its Rust type (`x-rust-type`, `src/rust_type.rs`):
+/// what `mandate new` reads to name the types in the code it writes. A type without the
+/// `#[schemars(transform = ...)]` line would leave the scaffold guessing.
+#[test]
+fn every_schema_names_its_rust_type() {
+    let mut wrong = Vec::new();
+    let mut check = |at: String, name: Option<&str>, schema: &Value| {
+        let path = schema.pointer("/x-rust-type/path").and_then(Value::as_str);
+        // `schemas::paging::Page<schemas::orders::OrderView>` is named `Page`.
+        let last = path.and_then(|path| path.split('<').next()?.rsplit("::").next());
+        if !path.is_some_and(|path| path.starts_with("schemas::")) || last != name {
+            wrong.push(format!("{at}: x-rust-type {path:?}, named {name:?}"));
+        }
+    };
+    for message in messages() {
+        let schema = generated_value(&message);
+        check(message.path(), schema.get("title").and_then(Value::as_str), &schema);
+        for (name, def) in schema.get("$defs").and_then(Value::as_object).into_iter().flatten() {
+            check(format!("{}#/$defs/{name}", message.path()), Some(name), def);
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "without (or with a wrong) x-rust-type: add `#[schemars(transform = crate::rust_type::of::<Self>)]` \
+         (`enum_of` for an enum) to the type:\n{}",
+        wrong.join("\n")
+    );
+}
+
 // ---- the checker on the real contract (moved from mandate-compat, which knows no contract) ----
 
 #[test]

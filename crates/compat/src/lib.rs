@@ -16,8 +16,9 @@
 //! `$ref`, `properties`/`required`, `type` (a list such as `["string", "null"]` for an
 //! `Option`), `format`/`minimum`/`maximum` for integer widths, `enum`/`const`/`oneOf` for enums,
 //! `items`/`prefixItems` for sequences and tuples, `additionalProperties` for maps and
-//! `deny_unknown_fields`, `default` for `#[serde(default)]`. Descriptions, titles and examples
-//! are documentation and never matter.
+//! `deny_unknown_fields`, `default` for `#[serde(default)]`. Descriptions, titles, examples and
+//! extension keywords (`x-...`, such as the contract's `x-rust-type`) are documentation and
+//! never matter.
 //!
 //! ## What a reader does (the facts the rules rest on)
 //!

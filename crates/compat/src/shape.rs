@@ -352,6 +352,12 @@ pub(super) const ANNOTATIONS: &[&str] = &[
     "contentMediaType",
 ];
 
+/// An annotation: one of [`ANNOTATIONS`], or an extension keyword (`x-...`, such as typify's
+/// `x-rust-type`), which belongs to no vocabulary and so restricts nothing.
+pub(super) fn is_annotation(key: &str) -> bool {
+    ANNOTATIONS.contains(&key) || key.starts_with("x-")
+}
+
 /// Keywords this module interprets.
 pub(super) const MODELED: &[&str] = &[
     "type",
@@ -487,7 +493,7 @@ pub(super) fn flatten_resolved(
         let alternatives = alternatives.as_array().ok_or("anyOf/oneOf is not a list")?;
         let siblings: Map<String, Value> = map
             .iter()
-            .filter(|(key, _)| !matches!(key.as_str(), "anyOf" | "oneOf") && !ANNOTATIONS.contains(&key.as_str()))
+            .filter(|(key, _)| !matches!(key.as_str(), "anyOf" | "oneOf") && !is_annotation(key))
             .map(|(key, value)| (key.clone(), value.clone()))
             .collect();
         let mut shape = Shape::default();
@@ -513,7 +519,7 @@ pub(super) fn flatten_resolved(
 
     let mut shape = Shape::default();
     for (key, value) in map {
-        if !MODELED.contains(&key.as_str()) && !ANNOTATIONS.contains(&key.as_str()) {
+        if !MODELED.contains(&key.as_str()) && !is_annotation(key) {
             shape.unmodeled.insert(key.clone(), value.clone());
         }
     }

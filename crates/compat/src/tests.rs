@@ -200,6 +200,35 @@ fn documentation_changes_are_compatible() {
     assert_eq!(found, []);
 }
 
+#[test]
+fn extension_keywords_are_annotations() {
+    // `x-` keywords (typify's `x-rust-type`, AsyncAPI's and OpenAPI's extensions) belong to no
+    // vocabulary: no validator restricts by them, so adding, changing or removing one is not a
+    // change of the data.
+    let old = json!({
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "status": {"oneOf": [{"type": "string", "enum": ["placed"]}, {"type": "string", "const": "paid"}]}
+        },
+        "required": ["id", "status"]
+    });
+    let new = json!({
+        "type": "object",
+        "x-rust-type": {"crate": "schemas", "version": "*", "path": "schemas::a::Message"},
+        "properties": {
+            "id": {"type": "string", "x-note": 1},
+            "status": {
+                "oneOf": [{"type": "string", "enum": ["placed"]}, {"type": "string", "const": "paid"}],
+                "x-rust-variants": {"placed": "Placed", "paid": "Paid"}
+            }
+        },
+        "required": ["id", "status"]
+    });
+    assert_eq!(check_full(&old, &new), []);
+    assert_eq!(check_full(&new, &old), []);
+}
+
 // ---- types -------------------------------------------------------------------------
 
 #[test]

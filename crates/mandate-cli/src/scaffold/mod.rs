@@ -2,14 +2,15 @@
 //! style, which builds, passes clippy and its own test with no edits.
 //!
 //! The tool never links `schemas` (docs/design.md §2): it finds the types of the subscribed events
-//! by reading `schemas/src` as text (`lookup.rs`), and the generated code names them by path.
+//! in the contract's published JSON Schemas (`schemas/json`, `contract/`), which name each Rust
+//! type (`x-rust-type`), and the generated code names them by path.
 //! The generated `manifest.json` is the kit's `Manifest` of the generated `component()`,
 //! serialized as the kit does, so the crate's manifest test passes from the start.
 //!
 //! Then [`wire_into_deployment`] gives it its broker user and permissions (bus-config/,
 //! regenerated from the manifests) and its service in docker-compose.yml.
 
-mod lookup;
+mod contract;
 mod names;
 mod render;
 
@@ -185,22 +186,15 @@ pub fn new_component(args: &Request<'_>) -> anyhow::Result<Scaffolded> {
     }
     let workspace = Workspace::read(&repo)?;
 
-    let schemas = lookup::Schemas::read(&repo)?;
+    // The contract is read only for events: a component that only serves needs none of it.
     let mut resolved = Vec::new();
-    for event in &events {
-        let Some(found) = schemas.event(&event.owner, &event.name, event.version) else {
-            return Err(usage(unknown_event(event, &schemas)));
-        };
-        let Some(def) = schemas.type_def(&found.type_name, &found.module) else {
-            bail!(
-                "schemas/src declares `impl Event for {}` ({}) but no struct or enum {} in {}: is it a type alias or a re-export? Subscribe to it by hand",
-                found.type_name,
-                event.ce_type(),
-                found.type_name,
-                found.module
-            );
-        };
-        resolved.push((event.owner.clone(), event.name.clone(), event.version, def));
+    if !events.is_empty() {
+        let contract = contract::Contract::read(&repo)?;
+        for event in &events {
+            let schema = contract.event(event)?;
+            let def = schema.event_type()?;
+            resolved.push(((*event).clone(), schema, def));
+        }
     }
 
     let mut warnings = Vec::new();
@@ -209,15 +203,7 @@ pub fn new_component(args: &Request<'_>) -> anyhow::Result<Scaffolded> {
             "the workspace's members do not include \"components/*\": add \"components/{name}\" to [workspace] members in Cargo.toml"
         ));
     }
-    let plan = render::Plan::new(
-        name,
-        description,
-        workspace.version,
-        resolved,
-        ops,
-        &schemas,
-        &mut warnings,
-    );
+    let plan = render::Plan::new(name, description, workspace.version, resolved, ops, &mut warnings);
     let files = plan.files()?;
     write_files(&dir, &files)?;
     let rust_files: Vec<PathBuf> = files
@@ -272,34 +258,6 @@ fn and_list(items: &[String]) -> String {
         [one] => one.clone(),
         [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
     }
-}
-
-fn unknown_event(event: &EventSubject, schemas: &lookup::Schemas) -> String {
-    let known = schemas.event_types();
-    let same_owner: Vec<&String> = known
-        .iter()
-        .filter(|t| t.starts_with(&format!("{}.", event.owner)))
-        .collect();
-    let listed = if same_owner.is_empty() {
-        format!(
-            "known event types: {}",
-            known.iter().map(String::as_str).collect::<Vec<_>>().join(", ")
-        )
-    } else {
-        format!(
-            "{} publishes: {}",
-            event.owner,
-            same_owner.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-        )
-    };
-    format!(
-        "unknown event type {}: no `impl Event` in schemas/src has OWNER {:?}, NAME {:?}, VERSION {} ({listed}). \
-         Pick one of those, or add the event to schemas/ first",
-        event.ce_type(),
-        event.owner,
-        event.name,
-        event.version
-    )
 }
 
 /// What the scaffold needs from the root `Cargo.toml`.

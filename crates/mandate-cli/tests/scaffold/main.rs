@@ -5,7 +5,7 @@
 //!
 //! That workspace is this one's root manifest and lock with the members cut to
 //! `components/*` and the shared crates (kit, testkit, schemas) referred to where they are, by
-//! absolute path, plus a copy of `schemas/src` for the tool to read. It is built with this
+//! absolute path, plus a copy of `schemas/json` for the tool to read. It is built with this
 //! workspace's target directory, so the registry dependencies are not built again.
 //!
 //! Why not copies of the shared crates: cargo names a workspace crate's build outputs after
@@ -85,7 +85,7 @@ fn workspace_copy() -> tempfile::TempDir {
             copy_file(&repo.join(file), &copy.path().join(file));
         }
     }
-    copy_tree(&repo.join("schemas/src"), &copy.path().join("schemas/src"));
+    copy_tree(&repo.join("schemas/json"), &copy.path().join("schemas/json"));
     fs::create_dir(copy.path().join("components")).expect("components/");
     copy
 }
@@ -329,7 +329,7 @@ fn bad_requests_are_refused_with_what_to_do_and_leave_nothing_behind() {
     let ws = copy.path();
     let repo = repo();
     copy_file(&repo.join("Cargo.toml"), &ws.join("Cargo.toml"));
-    copy_tree(&repo.join("schemas/src"), &ws.join("schemas/src"));
+    copy_tree(&repo.join("schemas/json"), &ws.join("schemas/json"));
     copy_tree(&repo.join("components/shipping"), &ws.join("components/shipping"));
     let new = |args: &[&str]| {
         let mut all = vec!["new", "component"];
@@ -389,7 +389,7 @@ fn a_new_component_gets_its_bus_user_and_its_compose_service() {
         copy_file(&repo.join(file), &ws.join(file));
     }
     copy_tree(&repo.join("bus-config"), &ws.join("bus-config"));
-    for dir in ["schemas/src", "schemas/json", "schemas/history"] {
+    for dir in ["schemas/json", "schemas/history"] {
         copy_tree(&repo.join(dir), &ws.join(dir));
     }
     copy_file(&repo.join("schemas/asyncapi.yaml"), &ws.join("schemas/asyncapi.yaml"));

@@ -13,7 +13,9 @@
 //!
 //! Here: the naming plan (what every file calls things). `sources.rs` writes the crate's
 //! sources, `test_file.rs` its test, `values.rs` the test's values of the schemas' types,
-//! `text.rs` the doc-comment and `use` formatting they share.
+//! `text.rs` the template filling, doc-comment and `use` formatting they share. The larger
+//! fixed texts are files of `../templates/` (`{{key}}` placeholders, `text::fill`); what varies
+//! with the events and operations, and doc comments wrapped around names, is written here.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,8 +24,9 @@ mod test_file;
 mod text;
 mod values;
 
-use super::lookup::{Schemas, TypeDef};
+use super::contract::{EventSchema, TypeDef};
 use super::names::{OpName, pascal, snake, snake_of_pascal};
+use crate::subjects::EventSubject;
 use text::use_line;
 use values::Values;
 pub use values::key_field;
@@ -98,35 +101,40 @@ const TAKEN_TYPES: &[&str] = &[
 const TAKEN_FNS: &[&str] = &["tally_key"];
 
 impl Plan {
-    /// Resolves the Rust names; `events` are the schemas' events, in the order given.
+    /// Resolves the Rust names; `events` are the contract's events with their schemas and
+    /// types, in the order given.
     pub fn new(
         name: &str,
         description: String,
         version: String,
-        events: Vec<(String, String, u32, &TypeDef)>,
+        events: Vec<(EventSubject, EventSchema, TypeDef)>,
         ops: Vec<OpName>,
-        schemas: &Schemas,
         warnings: &mut Vec<String>,
     ) -> Plan {
         let mut subscriptions = Vec::new();
-        for (owner, event, version, def) in events {
+        for (event, schema, def) in events {
+            let EventSubject {
+                owner,
+                name: event,
+                version,
+            } = event;
             let mut module = format!("{}_{}", snake(&owner), snake(&event)).replace('-', "_");
             if version > 1 {
                 module.push_str(&format!("_v{version}"));
             }
-            let key = key_field(def);
+            let key = key_field(&def);
             let test_value = {
                 let mut values = Values {
-                    schemas,
+                    schema: &schema,
                     warnings: &mut *warnings,
                     context: format!("the test's {owner}.{event}.v{version}"),
                 };
-                values.of_def(def, key.as_deref(), 0)
+                values.of_def(&def, key.as_deref(), 0)
             };
             subscriptions.push(Subscription {
-                handler: format!("on_{}", snake_of_pascal(&def.name)),
-                type_name: def.name.clone(),
-                type_path: def.path(),
+                handler: format!("on_{}", snake_of_pascal(def.name())),
+                type_name: def.name().to_owned(),
+                type_path: def.path.clone(),
                 module,
                 key,
                 test_value,
@@ -262,38 +270,68 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scaffold::lookup::Schemas;
+    use serde_json::{Value, json};
 
-    const SOURCE: &str = r#"
-pub struct Line { pub sku: String, pub quantity: u32 }
-pub enum Kind { Tuple(u8), Plain }
-pub struct Wrapper(pub Line);
-pub struct Placed {
-    pub order_id: String,
-    #[serde(default)]
-    pub customer_id: String,
-    pub lines: Vec<Line>,
-    pub first: Line,
-    pub kind: Kind,
-    pub wrapped: Wrapper,
-    pub pair: (u32, bool),
-    pub note: Option<String>,
-    pub raw: &'static str,
-}
-impl Event for Placed { const OWNER: &'static str = "shop"; const NAME: &'static str = "placed"; const VERSION: u32 = 2; }
-pub struct Tick { pub n: u64 }
-impl Event for Tick { const OWNER: &'static str = "clock"; const NAME: &'static str = "tick"; const VERSION: u32 = 1; }
-"#;
+    fn rust_type(path: &str) -> Value {
+        json!({"crate": "schemas", "version": "*", "path": path})
+    }
+
+    /// `shop.placed.v2`: a field of each kind, and one (`raw`, any value) the scaffold cannot
+    /// construct.
+    fn placed() -> Value {
+        json!({
+            "title": "Placed",
+            "type": "object",
+            "properties": {
+                "customer_id": {"type": "string", "default": ""},
+                "first": {"$ref": "#/$defs/Line"},
+                "kind": {"$ref": "#/$defs/Kind"},
+                "lines": {"type": "array", "items": {"$ref": "#/$defs/Line"}},
+                "note": {"type": ["string", "null"]},
+                "order_id": {"type": "string"},
+                "pair": {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "boolean"}]},
+                "raw": {},
+                "wrapped": {"$ref": "#/$defs/Wrapper"}
+            },
+            "required": ["order_id", "lines", "first", "kind", "wrapped", "pair", "raw"],
+            "x-rust-type": rust_type("schemas::shop::Placed"),
+            "$defs": {
+                "Kind": {
+                    "oneOf": [
+                        {"type": "object", "properties": {"Tuple": {"type": "integer"}}, "required": ["Tuple"]},
+                        {"type": "string", "const": "Plain"}
+                    ],
+                    "x-rust-type": rust_type("schemas::shop::Kind"),
+                    "x-rust-variants": {"Plain": "Plain"}
+                },
+                "Line": {
+                    "type": "object",
+                    "properties": {"quantity": {"type": "integer"}, "sku": {"type": "string"}},
+                    "required": ["sku", "quantity"],
+                    "x-rust-type": rust_type("schemas::shop::Line")
+                },
+                "Wrapper": {"$ref": "#/$defs/Line", "x-rust-type": rust_type("schemas::shop::Wrapper")}
+            }
+        })
+    }
+
+    /// `clock.tick.v1`: no `String` field to count by.
+    fn tick() -> Value {
+        json!({
+            "type": "object",
+            "properties": {"n": {"type": "integer", "format": "uint64"}},
+            "required": ["n"],
+            "x-rust-type": rust_type("schemas::shop::Tick")
+        })
+    }
 
     fn plan(ops: &[&str]) -> (Plan, Vec<String>) {
-        let mut schemas = Schemas::default();
-        schemas.add_source("schemas::shop", SOURCE);
-        let events = ["Placed", "Tick"]
-            .iter()
-            .map(|name| {
-                let event = schemas.events.iter().find(|e| e.type_name == *name).expect("event");
-                let def = schemas.type_def(name, "schemas::shop").expect("def");
-                (event.owner.clone(), event.name.clone(), event.version, def)
+        let events = [("shop.placed.v2", placed()), ("clock.tick.v1", tick())]
+            .into_iter()
+            .map(|(event, schema)| {
+                let schema = EventSchema::new(format!("schemas/json/events/{event}.json"), schema);
+                let def = schema.event_type().expect("named");
+                (crate::scaffold::parse_event_type(event).expect("event"), schema, def)
             })
             .collect();
         let ops = ops
@@ -301,15 +339,7 @@ impl Event for Tick { const OWNER: &'static str = "clock"; const NAME: &'static 
             .map(|op| crate::scaffold::names::parse_op("my-tally", op).expect("op"))
             .collect();
         let mut warnings = Vec::new();
-        let plan = Plan::new(
-            "my-tally",
-            "counts".into(),
-            "0.1.0".into(),
-            events,
-            ops,
-            &schemas,
-            &mut warnings,
-        );
+        let plan = Plan::new("my-tally", "counts".into(), "0.1.0".into(), events, ops, &mut warnings);
         (plan, warnings)
     }
 
@@ -408,6 +438,27 @@ impl Event for Tick { const OWNER: &'static str = "clock"; const NAME: &'static 
                     "{path}: a comment line of {} columns:\n{line}",
                     line.len()
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn every_template_is_filled_whatever_the_component_does() {
+        let (with_events, _) = plan(&["count"]);
+        let (events_only, _) = plan(&[]);
+        let ops = vec![crate::scaffold::names::parse_op("my-tally", "count").expect("op")];
+        let ops_only = Plan::new(
+            "my-tally",
+            "{{name}}".into(),
+            "0.1.0".into(),
+            Vec::new(),
+            ops,
+            &mut Vec::new(),
+        );
+        for plan in [with_events, events_only, ops_only] {
+            for (path, text) in plan.files().expect("files") {
+                let left = text.replace("{{name}}", "");
+                assert!(!left.contains("{{"), "{path}: a placeholder left:\n{text}");
             }
         }
     }

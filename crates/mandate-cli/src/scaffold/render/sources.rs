@@ -1,8 +1,15 @@
 //! The sources of a new component: `Cargo.toml`, `lib.rs`, `main.rs`, the state, one handler
 //! per subscribed event, the contract of its operations and the queries that answer them.
 
-use super::text::{doc, use_line};
+use super::text::{doc, fill, use_line};
 use super::{Plan, Subscription};
+
+const CARGO_TOML: &str = include_str!("../templates/Cargo.toml.tmpl");
+const MAIN_RS: &str = include_str!("../templates/main.rs.tmpl");
+const TALLY_RS: &str = include_str!("../templates/tally.rs.tmpl");
+const COUNT_RS: &str = include_str!("../templates/count.rs.tmpl");
+const OPERATION_RS: &str = include_str!("../templates/operation.rs.tmpl");
+const QUERY_RS: &str = include_str!("../templates/query.rs.tmpl");
 
 impl Plan {
     pub(super) fn cargo_toml(&self) -> anyhow::Result<String> {
@@ -11,28 +18,13 @@ impl Plan {
         if !self.subscriptions.is_empty() {
             dev.push_str("async-nats.workspace = true\n");
         }
-        Ok(format!(
-            r#"[package]
-name = "{name}"
-description = {description}
-version.workspace = true
-edition.workspace = true
-rust-version.workspace = true
-license.workspace = true
-publish = false
-
-[dependencies]
-mandate.workspace = true
-schemas.workspace = true
-serde.workspace = true
-tokio.workspace = true
-
-[dev-dependencies]
-{dev}
-[lints]
-workspace = true
-"#,
-            name = self.name,
+        Ok(fill(
+            CARGO_TOML,
+            &[
+                ("name", &self.name),
+                ("description", &description),
+                ("dev_dependencies", &dev),
+            ],
         ))
     }
 
@@ -106,17 +98,11 @@ workspace = true
     }
 
     pub(super) fn main_rs(&self) -> String {
-        format!(
-            "#[tokio::main(flavor = \"current_thread\")]\n\
-             async fn main() -> std::process::ExitCode {{\n    \
-             {}::component().main().await\n\
-             }}\n",
-            self.krate
-        )
+        fill(MAIN_RS, &[("krate", &self.krate)])
     }
 
     pub(super) fn tally_rs(&self) -> String {
-        let mut out = if self.subscriptions.is_empty() {
+        let doc = if self.subscriptions.is_empty() {
             doc(
                 "//!",
                 &[
@@ -135,41 +121,14 @@ workspace = true
                 ],
             )
         };
-        out.push_str("\nuse std::collections::BTreeMap;\n\n");
+        let mut uses = String::new();
         if !self.subscriptions.is_empty() {
-            out.push_str("use mandate::{Context, HandlerResult};\n");
+            uses.push_str("use mandate::{Context, HandlerResult};\n");
         }
-        out.push_str("use serde::{Deserialize, Serialize};\n");
-        out.push_str(&format!("\n/// What `{}` knows about one key.\n", self.name));
-        out.push_str(
-            "#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]\n\
-             pub struct Tally {\n    \
-             /// The key: the value of the field the events are counted by (e.g. a customer id).\n    \
-             pub key: String,\n    \
-             /// Events counted under this key, by event type (`<owner>.<event>.v<major>`).\n    \
-             pub events: BTreeMap<String, u64>,\n\
-             }\n\
-             \n\
-             /// Where the tally of `key` is stored.\n\
-             pub(crate) fn tally_key(key: &str) -> String {\n    \
-             format!(\"tally/{key}\")\n\
-             }\n",
-        );
+        uses.push_str("use serde::{Deserialize, Serialize};\n");
+        let mut out = fill(TALLY_RS, &[("doc", &doc), ("uses", &uses), ("name", &self.name)]);
         if !self.subscriptions.is_empty() {
-            out.push_str(
-                "\n/// Counts one event of `event_type` under `key`. It runs in the handler's transaction, so the\n\
-                 /// count commits with the stream position: each event counts exactly once.\n\
-                 pub(crate) fn count(ctx: &mut Context<'_>, key: &str, event_type: &str) -> HandlerResult {\n    \
-                 let store_key = tally_key(key);\n    \
-                 let mut tally = ctx.get::<Tally>(&store_key)?.unwrap_or_else(|| Tally {\n        \
-                 key: key.to_owned(),\n        \
-                 ..Tally::default()\n    \
-                 });\n    \
-                 *tally.events.entry(event_type.to_owned()).or_default() += 1;\n    \
-                 ctx.put(&store_key, &tally)?;\n    \
-                 Ok(())\n\
-                 }\n",
-            );
+            out.push_str(COUNT_RS);
         }
         out
     }
@@ -236,38 +195,26 @@ workspace = true
         );
         for op in &self.operations {
             let qualified = self.qualified(op);
-            out.push('\n');
-            out.push_str(&doc("///", &[&format!("`svc.{qualified}` request.")]));
-            out.push_str(&format!(
-                "#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]\n\
-                 pub struct {request} {{\n    \
-                 /// The key to read: the value of the field the events are counted by.\n    \
-                 pub key: String,\n\
-                 }}\n\n",
-                request = op.request,
-            ));
-            out.push_str(&doc(
-                "///",
-                &[&format!(
-                    "`svc.{qualified}`: the tally of one key. Errors: 400 (empty key)."
-                )],
-            ));
-            out.push_str(&format!(
-                "#[derive(Debug)]\n\
-                 pub struct {ty};\n\
-                 \n\
-                 impl Operation for {ty} {{\n    \
-                 const OWNER: &'static str = {owner:?};\n    \
-                 const NAME: &'static str = {op_name:?};\n    \
-                 const VERSION: u32 = {version};\n    \
-                 type Request = {request};\n    \
-                 type Response = Tally;\n\
-                 }}\n",
-                request = op.request,
-                ty = op.type_name,
-                owner = self.name,
-                op_name = op.op.name,
-                version = op.op.version,
+            let version = op.op.version.to_string();
+            out.push_str(&fill(
+                OPERATION_RS,
+                &[
+                    ("request_doc", &doc("///", &[&format!("`svc.{qualified}` request.")])),
+                    ("request", &op.request),
+                    (
+                        "doc",
+                        &doc(
+                            "///",
+                            &[&format!(
+                                "`svc.{qualified}`: the tally of one key. Errors: 400 (empty key)."
+                            )],
+                        ),
+                    ),
+                    ("type", &op.type_name),
+                    ("owner", &self.name),
+                    ("op", &op.op.name),
+                    ("version", &version),
+                ],
             ));
         }
         out
@@ -284,26 +231,16 @@ workspace = true
         out.push_str(&use_line("crate::contract", &requests));
         out.push_str("use crate::tally::{Tally, tally_key};\n");
         for op in &self.operations {
-            out.push('\n');
-            out.push_str(&doc(
+            let doc = doc(
                 "///",
                 &[&format!(
                     "`{}`: a key no event has carried yet has an empty tally, an answer rather than a 404.",
                     self.qualified(op)
                 )],
-            ));
-            out.push_str(&format!(
-                "pub(crate) fn {query}(view: &View, request: {request}) -> Result<Tally, ServiceError> {{\n    \
-                 if request.key.is_empty() {{\n        \
-                 return Err(ServiceError::bad_request(\"key is empty\"));\n    \
-                 }}\n    \
-                 Ok(view.get(&tally_key(&request.key))?.unwrap_or(Tally {{\n        \
-                 key: request.key,\n        \
-                 ..Tally::default()\n    \
-                 }}))\n\
-                 }}\n",
-                query = op.query,
-                request = op.request,
+            );
+            out.push_str(&fill(
+                QUERY_RS,
+                &[("doc", &doc), ("query", &op.query), ("request", &op.request)],
             ));
         }
         out

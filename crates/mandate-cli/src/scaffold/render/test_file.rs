@@ -3,8 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::text::{doc, indent_continuation, use_line};
+use super::text::{doc, fill, indent_continuation, use_line};
 use super::{Plan, Subscription};
+
+const MANIFEST_TEST: &str = include_str!("../templates/manifest_test.rs.tmpl");
+const TEST_START: &str = include_str!("../templates/test_start.rs.tmpl");
+const TEST_SUPPORT: &str = include_str!("../templates/test_support.rs.tmpl");
 
 impl Plan {
     pub(super) fn test_rs(&self) -> String {
@@ -64,45 +68,27 @@ impl Plan {
                  const KEY: &str = \"key-1\";\n",
             );
         }
-        out.push_str(&format!(
-            "\n#[test]\n\
-             fn the_committed_manifest_is_current() {{\n    \
-             {krate}::component()\n        \
-             .manifest()\n        \
-             .check_file(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/manifest.json\"))\n        \
-             .unwrap_or_else(|stale| panic!(\"{{stale}}\"));\n\
-             }}\n"
-        ));
+        out.push_str(&fill(MANIFEST_TEST, &[("krate", krate)]));
         let test_name = match (has_events, has_ops) {
             (true, true) => "every_event_is_counted_and_served",
             (true, false) => "every_event_is_counted",
             _ => "every_operation_answers",
         };
-        out.push_str(&format!(
-            "\n#[tokio::test]\n\
-             async fn {test_name}() {{\n    \
-             let server = NatsServer::start();\n    \
-             let bus = Bus::connect(&ConnectionOptions::new(server.url()), \"test\")\n        \
-             .await\n        \
-             .expect(\"connects\");\n"
-        ));
+        let mut streams = String::new();
         if has_events {
             let owners: BTreeSet<&str> = self.subscriptions.iter().map(|s| s.owner.as_str()).collect();
             let owners: Vec<String> = owners.into_iter().map(|o| format!("{o:?}")).collect();
-            out.push_str(&format!(
+            streams = format!(
                 "    // The streams of the owners, as they create them at their start-up.\n    \
                  for owner in [{}] {{\n        \
                  create_stream(&bus, owner).await;\n    \
                  }}\n",
                 owners.join(", ")
-            ));
+            );
         }
-        out.push_str(&format!(
-            "    let dir = tempfile::tempdir().expect(\"tempdir\");\n    \
-             let running = {krate}::component()\n        \
-             .start(Options::new(server.url(), dir.path()))\n        \
-             .await\n        \
-             .expect(\"the component starts\");\n"
+        out.push_str(&fill(
+            TEST_START,
+            &[("test_name", test_name), ("streams", &streams), ("krate", krate)],
         ));
         if has_events {
             out.push('\n');
@@ -170,38 +156,7 @@ impl Plan {
                      holds only this test's events), and returns its status."
                 )],
             );
-            out.push_str(&format!(
-                "\n/// `EVT_<OWNER>`, as the owner creates it at its start-up.\n\
-                 async fn create_stream(bus: &Bus, owner: &str) {{\n    \
-                 bus.jetstream()\n        \
-                 .get_or_create_stream(async_nats::jetstream::stream::Config {{\n            \
-                 name: mandate::stream_name(owner),\n            \
-                 subjects: vec![format!(\"evt.{{owner}}.>\")],\n            \
-                 duplicate_window: Duration::from_secs(120),\n            \
-                 ..Default::default()\n        \
-                 }})\n        \
-                 .await\n        \
-                 .expect(\"stream created\");\n\
-                 }}\n\
-                 \n\
-                 {wait_doc}\
-                 async fn wait_applied(bus: &Bus, events: u64) -> mandate::admin::StatusReport {{\n    \
-                 let deadline = tokio::time::Instant::now() + Duration::from_secs(10);\n    \
-                 loop {{\n        \
-                 if let Ok(status) = bus.status({name:?}).await {{\n            \
-                 let applied: u64 = status.consumers.iter().map(|c| c.applied_sequence).sum();\n            \
-                 if applied >= events {{\n                \
-                 return status;\n            \
-                 }}\n        \
-                 }}\n        \
-                 assert!(\n            \
-                 tokio::time::Instant::now() < deadline,\n            \
-                 \"timed out waiting for {name} to apply {{events}} events\"\n        \
-                 );\n        \
-                 tokio::time::sleep(Duration::from_millis(25)).await;\n    \
-                 }}\n\
-                 }}\n"
-            ));
+            out.push_str(&fill(TEST_SUPPORT, &[("wait_doc", &wait_doc), ("name", name)]));
             for sub in &self.subscriptions {
                 // The value names its own type as the rest of the file does.
                 let type_ref = self.type_ref(sub);

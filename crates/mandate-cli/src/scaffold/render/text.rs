@@ -1,5 +1,48 @@
-//! Formatting the generated sources share: wrapped doc comments and `use` lines in rustfmt's
-//! order.
+//! Formatting the generated sources share: the templates' placeholders, wrapped doc comments
+//! and `use` lines in rustfmt's order.
+
+/// `template` (a file of `scaffold/templates/`) with each `{{key}}` replaced by its value, in
+/// one pass: a value is never searched for placeholders, whatever the user typed into it.
+/// A placeholder without a value, or a value without its placeholder, is a bug of the caller.
+pub(super) fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut used = vec![false; values.len()];
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let key = after.find("}}").map(|end| &after[..end]);
+        let found = key.and_then(|key| values.iter().position(|(k, _)| *k == key));
+        match (key, found) {
+            (Some(key), Some(index)) => {
+                out.push_str(values[index].1);
+                used[index] = true;
+                rest = &after[key.len() + 2..];
+            }
+            _ => {
+                debug_assert!(
+                    !key.is_some_and(|key| key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')),
+                    "no value for {{{{{}}}}}",
+                    key.unwrap_or_default()
+                );
+                out.push_str("{{");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    debug_assert!(
+        used.iter().all(|used| *used),
+        "values without a placeholder: {:?}",
+        values
+            .iter()
+            .zip(&used)
+            .filter(|(_, used)| !**used)
+            .map(|((key, _), _)| key)
+            .collect::<Vec<_>>()
+    );
+    out
+}
 
 /// Doc comment lines (`marker` is `//!` or `///`), one paragraph per item, wrapped at 100
 /// columns whatever names went into them.
@@ -80,4 +123,15 @@ pub(super) fn indent_continuation(text: &str, spaces: usize) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_filled_once_and_values_are_not_searched() {
+        let filled = fill("[{{a}}] {{b}} {{ {x} }}\n", &[("a", "{{b}}"), ("b", "two")]);
+        assert_eq!(filled, "[{{b}}] two {{ {x} }}\n");
+    }
 }
