@@ -3,91 +3,22 @@
 //! a real nats-server with no edits. Bad requests are refused with an exit code and a message
 //! that says what to do, and leave nothing behind.
 //!
-//! That workspace is this one's root manifest and lock with the members cut to
-//! `components/*` and the shared crates (kit, testkit, schemas) referred to where they are, by
-//! absolute path, plus a copy of `schemas/json` for the tool to read. It is built with this
-//! workspace's target directory, so the registry dependencies are not built again.
-//!
-//! Why not copies of the shared crates: cargo names a workspace crate's build outputs after
-//! its path relative to the workspace root, so copies at the same relative paths would share
-//! this workspace's outputs in the same target directory and overwrite them with the copy's
-//! paths compiled in (testkit's `repo_root()` pointing at a deleted temporary directory).
-//! Referred to by absolute path, they build once under names of their own and stay fresh.
+//! That workspace is `testkit::workspace::workspace_copy`: this one's root manifest and lock
+//! with the members cut to `components/*`, the shared crates referred to where they are, and a
+//! copy of the contract's files; it is built with this workspace's target directory.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use testkit::workspace::{copy_path, workspace_copy};
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
         .canonicalize()
         .expect("the repository")
-}
-
-/// Copies `from` to `to` recursively, skipping `target` and hidden entries, keeping mtimes.
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).expect("mkdir");
-    for entry in fs::read_dir(from).expect("read_dir") {
-        let entry = entry.expect("entry");
-        let name = entry.file_name();
-        if name == "target" || name.to_string_lossy().starts_with('.') {
-            continue;
-        }
-        let path = entry.path();
-        if path.is_dir() {
-            copy_tree(&path, &to.join(&name));
-        } else {
-            copy_file(&path, &to.join(&name));
-        }
-    }
-}
-
-fn copy_file(from: &Path, to: &Path) {
-    fs::copy(from, to).unwrap_or_else(|e| panic!("copying {}: {e}", from.display()));
-    let modified = fs::metadata(from).and_then(|m| m.modified()).expect("mtime");
-    fs::File::options()
-        .write(true)
-        .open(to)
-        .and_then(|file| file.set_modified(modified))
-        .expect("set mtime");
-}
-
-/// A workspace of `components/*` around the shared crates of this one (see the module docs).
-fn workspace_copy() -> tempfile::TempDir {
-    let repo = repo();
-    let copy = tempfile::Builder::new()
-        .prefix("mandate-scaffold-")
-        .tempdir()
-        .expect("tempdir");
-    let manifest = fs::read_to_string(repo.join("Cargo.toml")).expect("Cargo.toml");
-    let mut rewritten = String::new();
-    for line in manifest.lines() {
-        let line = if line.trim_start().starts_with("members") {
-            r#"members = ["components/*"]"#.to_owned()
-        } else if let Some((before, after)) = line.split_once("path = \"") {
-            format!("{before}path = \"{}/{after}", repo.display())
-        } else {
-            line.to_owned()
-        };
-        rewritten.push_str(&line);
-        rewritten.push('\n');
-    }
-    assert!(
-        rewritten.contains(r#"members = ["components/*"]"#)
-            && rewritten.contains(&format!("{}/crates/mandate", repo.display())),
-        "the root manifest has changed shape:\n{rewritten}"
-    );
-    fs::write(copy.path().join("Cargo.toml"), rewritten).expect("Cargo.toml written");
-    for file in ["Cargo.lock", "rustfmt.toml"] {
-        if repo.join(file).exists() {
-            copy_file(&repo.join(file), &copy.path().join(file));
-        }
-    }
-    copy_tree(&repo.join("schemas/json"), &copy.path().join("schemas/json"));
-    fs::create_dir(copy.path().join("components")).expect("components/");
-    copy
 }
 
 /// What a process left behind.
@@ -198,7 +129,7 @@ const SCAFFOLDS: [&str; 3] = ["scaffold-tally", "scaffold-watch", "scaffold-answ
 
 #[test]
 fn a_scaffold_builds_lints_and_passes_its_own_test_with_no_edits() {
-    let copy = workspace_copy();
+    let copy = workspace_copy(&[]);
     let ws = copy.path();
     let ws_arg = ws.to_str().expect("utf-8 path");
 
@@ -328,9 +259,9 @@ fn bad_requests_are_refused_with_what_to_do_and_leave_nothing_behind() {
     let copy = tempfile::tempdir().expect("tempdir");
     let ws = copy.path();
     let repo = repo();
-    copy_file(&repo.join("Cargo.toml"), &ws.join("Cargo.toml"));
-    copy_tree(&repo.join("schemas/json"), &ws.join("schemas/json"));
-    copy_tree(&repo.join("components/shipping"), &ws.join("components/shipping"));
+    copy_path(&repo.join("Cargo.toml"), &ws.join("Cargo.toml"));
+    copy_path(&repo.join("schemas/json"), &ws.join("schemas/json"));
+    copy_path(&repo.join("components/shipping"), &ws.join("components/shipping"));
     let new = |args: &[&str]| {
         let mut all = vec!["new", "component"];
         all.extend_from_slice(args);
@@ -386,18 +317,18 @@ fn a_new_component_gets_its_bus_user_and_its_compose_service() {
     )
     .expect("Cargo.toml");
     for file in ["docker-compose.yml", ".env.example"] {
-        copy_file(&repo.join(file), &ws.join(file));
+        copy_path(&repo.join(file), &ws.join(file));
     }
-    copy_tree(&repo.join("bus-config"), &ws.join("bus-config"));
+    copy_path(&repo.join("bus-config"), &ws.join("bus-config"));
     for dir in ["schemas/json", "schemas/history"] {
-        copy_tree(&repo.join(dir), &ws.join(dir));
+        copy_path(&repo.join(dir), &ws.join(dir));
     }
-    copy_file(&repo.join("schemas/asyncapi.yaml"), &ws.join("schemas/asyncapi.yaml"));
+    copy_path(&repo.join("schemas/asyncapi.yaml"), &ws.join("schemas/asyncapi.yaml"));
     for entry in fs::read_dir(repo.join("components")).expect("components/") {
         let dir = entry.expect("entry").path();
         let target = ws.join("components").join(dir.file_name().expect("name"));
         fs::create_dir_all(&target).expect("mkdir");
-        copy_file(&dir.join("manifest.json"), &target.join("manifest.json"));
+        copy_path(&dir.join("manifest.json"), &target.join("manifest.json"));
     }
     let ws_arg = ws.to_str().expect("utf-8 path");
 
