@@ -32,6 +32,6 @@ pub use binary::{INSTALL_HINT, MIN_VERSION, NatsBinary, Version, format_version,
 pub use cluster::Cluster;
 pub use config::ServerConfig;
 pub use manifest::{Component, Kind, Settings, Start, components};
-pub use process::{Output, Process, Running, read_from, tail};
+pub use process::{Finished, Output, Process, Running, read_from, tail};
 pub use server::{NatsServer, ServerOptions};
 pub use supervisor::{STABLE_AFTER, Supervisor};

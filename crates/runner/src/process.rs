@@ -102,8 +102,8 @@ impl Process {
         self.env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
-    /// Starts it.
-    pub fn spawn(&self) -> anyhow::Result<Running> {
+    /// The command line, environment and folder, without where the output goes.
+    fn command(&self) -> Command {
         let mut command = Command::new(&self.program);
         command.args(&self.args).stdin(Stdio::null());
         if self.clear_env {
@@ -113,6 +113,25 @@ impl Process {
         if let Some(dir) = &self.cwd {
             command.current_dir(dir);
         }
+        command
+    }
+
+    /// Starts `command`, guarded by a watchdog.
+    fn start(&self, command: &mut Command) -> anyhow::Result<Running> {
+        let child = command
+            .spawn()
+            .with_context(|| format!("cannot start {} ({})", self.name, self.program.display()))?;
+        let watchdog = Watchdog::arm(child.id());
+        Ok(Running {
+            name: self.name.clone(),
+            child,
+            watchdog,
+        })
+    }
+
+    /// Starts it.
+    pub fn spawn(&self) -> anyhow::Result<Running> {
+        let mut command = self.command();
         match &self.output {
             Output::File(path) => {
                 let file = OpenOptions::new()
@@ -129,18 +148,49 @@ impl Process {
                 command.stdout(Stdio::null()).stderr(Stdio::null());
             }
         }
-        let mut child = command
-            .spawn()
-            .with_context(|| format!("cannot start {} ({})", self.name, self.program.display()))?;
+        let mut running = self.start(&mut command)?;
         if self.output == Output::Prefixed {
-            forward(&self.name, child.stdout.take());
-            forward(&self.name, child.stderr.take());
+            forward(&self.name, running.child.stdout.take());
+            forward(&self.name, running.child.stderr.take());
         }
-        let watchdog = Watchdog::arm(child.id());
-        Ok(Running {
-            name: self.name.clone(),
-            child,
-            watchdog,
+        Ok(running)
+    }
+}
+
+/// What a process that ran to its end left: its exit status and its output.
+#[derive(Debug)]
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Process {
+    /// Runs it to its end (a command-line use: `--help`, `--print-manifest`), its output
+    /// captured; killed when it has not ended within `limit`.
+    pub fn run(&self, limit: Duration) -> anyhow::Result<Finished> {
+        let dir = tempfile::tempdir().context("a folder for the output")?;
+        let (out, err) = (dir.path().join("stdout"), dir.path().join("stderr"));
+        let mut command = self.command();
+        command
+            .stdout(std::fs::File::create(&out)?)
+            .stderr(std::fs::File::create(&err)?);
+        let mut running = self.start(&mut command)?;
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = running.exited() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                running.kill();
+                anyhow::bail!("{} did not end within {limit:?}", self.name);
+            }
+            std::thread::sleep(POLL);
+        };
+        Ok(Finished {
+            status,
+            stdout: read_from(&out, 0),
+            stderr: read_from(&err, 0),
         })
     }
 }

@@ -1,6 +1,5 @@
 //! The example component as its own process: the kit's brochure really runs.
 
-use std::process::Command;
 use std::time::Duration;
 
 use mandate::Operation;
@@ -150,12 +149,12 @@ async fn a_message_that_stops_the_process_is_set_aside_after_max_attempts() {
 
 #[test]
 fn the_counter_prints_its_manifest() {
-    let output = Command::new(testkit::example_bin("counter"))
+    let output = runner::Process::new("counter", testkit::example_bin("counter"))
         .arg("--print-manifest")
-        .output()
+        .run(Duration::from_secs(30))
         .expect("runs");
     assert!(output.status.success());
-    let manifest: mandate::Manifest = serde_json::from_slice(&output.stdout).expect("manifest is JSON");
+    let manifest: mandate::Manifest = serde_json::from_str(&output.stdout).expect("manifest is JSON");
     assert_eq!(manifest.name, "counter");
     assert_eq!(
         manifest.subscribes.get("EVT_ORDERS"),
@@ -167,11 +166,10 @@ fn the_counter_prints_its_manifest() {
 
 #[test]
 fn a_mistyped_flag_says_what_to_do() {
-    let output = Command::new(testkit::example_bin("counter"))
+    let output = runner::Process::new("counter", testkit::example_bin("counter"))
         .arg("--batch-size=0")
-        .output()
+        .run(Duration::from_secs(30))
         .expect("runs");
     assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("batch-size"), "{stderr}");
+    assert!(output.stderr.contains("batch-size"), "{}", output.stderr);
 }
