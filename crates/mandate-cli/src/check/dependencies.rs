@@ -297,6 +297,21 @@ mod tests {
         ]
     }
 
+    /// Each case — crate `index` of [`base`] given a dependency on `target` — breaks exactly
+    /// one rule.
+    fn each_refused(cases: &[(usize, &str, Kind)]) {
+        for &(index, target, kind) in cases {
+            let mut crates = base();
+            crates[index].dependencies.push((target.into(), kind));
+            assert_eq!(
+                check(&crates).len(),
+                1,
+                "{} → {target} ({kind:?}) passed",
+                crates[index].name
+            );
+        }
+    }
+
     #[test]
     fn the_layout_of_design_md_passes() {
         assert_eq!(check(&base()), vec![]);
@@ -322,16 +337,7 @@ mod tests {
             (5, "orders", Kind::Dev),     // tool → component, even in tests
             (2, "schemas", Kind::Normal), // testkit → contract
         ];
-        for (index, target, kind) in cases {
-            let mut crates = base();
-            crates[index].dependencies.push((target.into(), kind));
-            assert_eq!(
-                check(&crates).len(),
-                1,
-                "{} → {target} ({kind:?}) passed",
-                crates[index].name
-            );
-        }
+        each_refused(&cases);
     }
 
     #[test]
@@ -343,16 +349,7 @@ mod tests {
             (7, "mandate", Kind::Normal),        // checker → kit
             (7, "schemas", Kind::Dev),           // checker → contract, even in tests
         ];
-        for (index, target, kind) in cases {
-            let mut crates = base();
-            crates[index].dependencies.push((target.into(), kind));
-            assert_eq!(
-                check(&crates).len(),
-                1,
-                "{} → {target} ({kind:?}) passed",
-                crates[index].name
-            );
-        }
+        each_refused(&cases);
     }
 
     #[test]
@@ -364,16 +361,7 @@ mod tests {
             (8, "orders", Kind::Dev),     // runner → component
             (1, "runner", Kind::Normal),  // contract → runner
         ];
-        for (index, target, kind) in cases {
-            let mut crates = base();
-            crates[index].dependencies.push((target.into(), kind));
-            assert_eq!(
-                check(&crates).len(),
-                1,
-                "{} → {target} ({kind:?}) passed",
-                crates[index].name
-            );
-        }
+        each_refused(&cases);
     }
 
     #[test]
