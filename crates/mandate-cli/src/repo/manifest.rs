@@ -255,9 +255,26 @@ pub fn check_repo(repo: &Path) -> Vec<String> {
         Ok((manifests, problems)) if manifests.is_empty() && problems.is_empty() => {
             vec!["no components/*/manifest.json: every component declares itself in one".to_owned()]
         }
-        Ok((_, problems)) => problems,
+        Ok((manifests, mut problems)) => {
+            problems.extend(manifests.iter().filter_map(|m| unstartable(repo, m)));
+            problems.sort();
+            problems
+        }
         Err(err) => vec![format!("{err:#}")],
     }
+}
+
+/// The process runner's rule (`runner::Component::read`): without `start`, a component is
+/// the workspace binary of its name, so its folder must be a crate.
+fn unstartable(repo: &Path, manifest: &ComponentManifest) -> Option<String> {
+    let dir = repo.join("components").join(&manifest.name);
+    (manifest.start.is_none() && !dir.join("Cargo.toml").is_file()).then(|| {
+        format!(
+            "components/{0}/manifest.json: no `start` and no Cargo.toml beside it: say how the process runner \
+             starts it, e.g. \"start\": {{\"command\": [\"python3\", \"-m\", \"{0}\"]}} (run in its folder)",
+            manifest.name
+        )
+    })
 }
 
 /// The valid manifests, sorted by name, and the problems of the others.
@@ -441,6 +458,21 @@ mod tests {
                 assert_one(&found, &[forms]);
             }
         }
+    }
+
+    #[test]
+    fn a_component_that_is_not_a_crate_must_say_how_it_starts() {
+        assert_one(
+            &problems_of(r#"{"name": "x", "serves": ["x.count.v1"]}"#),
+            &[
+                "components/x/manifest.json: no `start` and no Cargo.toml beside it",
+                r#""start": {"command": ["python3", "-m", "x"]}"#,
+            ],
+        );
+        assert_eq!(
+            problems_of(r#"{"name": "x", "serves": ["x.count.v1"], "start": {"command": ["node", "main.js"]}}"#),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
