@@ -128,7 +128,7 @@ async fn call<T: DeserializeOwned + JsonSchema>(
     };
     let value: Value = serde_json::from_slice(&reply)
         .map_err(|err| invalid(vec![format!("the reply is not JSON ({err}): {}", preview(&reply))]))?;
-    let problems = crate::validation::problems(&schema_of::<T>(), &value);
+    let problems = crate::validation::problems(&schema_of::<T>(), &value, "the reply");
     if !problems.is_empty() {
         return Err(invalid(problems));
     }

@@ -65,3 +65,35 @@ fn every_protocol_schema_is_a_valid_json_schema_with_a_description() {
         );
     }
 }
+
+/// Every JSON example docs/contract.md marks with `<!-- schema: <file> -->` follows
+/// `schemas/json/<file>`: the documentation shows what the schemas accept.
+#[test]
+fn the_examples_in_the_contract_follow_the_schemas() {
+    let doc = std::fs::read_to_string(repo().join("docs/contract.md")).expect("docs/contract.md");
+    let mut checked = 0;
+    for (marker, rest) in doc
+        .split("<!-- schema: ")
+        .skip(1)
+        .map(|part| part.split_once(" -->").expect("-->"))
+    {
+        let block = rest
+            .trim_start()
+            .strip_prefix("```json\n")
+            .and_then(|block| block.split_once("\n```"))
+            .unwrap_or_else(|| panic!("no ```json block after the {marker} marker"))
+            .0;
+        let example: Value = serde_json::from_str(block).unwrap_or_else(|e| panic!("{marker} example: {e}"));
+        let schema: Value = serde_json::from_str(
+            &std::fs::read_to_string(repo().join("schemas/json").join(marker)).expect("schema committed"),
+        )
+        .expect("JSON");
+        assert_eq!(
+            crate::validation::problems(&schema, &example, "the example"),
+            Vec::<String>::new(),
+            "the {marker} example in docs/contract.md:\n{block}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 8, "only {checked} marked examples");
+}

@@ -12,16 +12,17 @@ use jsonschema::ValidationError;
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use serde_json::Value;
 
-/// Every way `instance` breaks `schema`, one line each (empty: it is valid). A schema that
-/// does not compile is one finding too: it is this tool's bug, said plainly.
-pub fn problems(schema: &Value, instance: &Value) -> Vec<String> {
+/// Every way `instance` breaks `schema`, one line each (empty: it is valid); `root` names the
+/// whole of it ("the manifest"). A schema that does not compile is one finding too: it is
+/// this tool's bug, said plainly.
+pub fn problems(schema: &Value, instance: &Value, root: &str) -> Vec<String> {
     let validator = match jsonschema::validator_for(schema) {
         Ok(validator) => validator,
         Err(err) => return vec![format!("the schema itself is invalid ({err}): please report this")],
     };
     let mut found: Vec<String> = validator
         .iter_errors(instance)
-        .flat_map(|error| finding(schema, &error))
+        .flat_map(|error| finding(schema, &error, root))
         .collect();
     found.sort();
     found.dedup();
@@ -47,7 +48,7 @@ fn pointer(tokens: &[String]) -> String {
 /// What one error says; for a value that is none of a `oneOf`'s forms but has the shape of
 /// one of them (its errors all lie deeper, as `{"command": []}` for `start`), what is wrong
 /// inside that one.
-fn finding(schema: &Value, error: &ValidationError<'_>) -> Vec<String> {
+fn finding(schema: &Value, error: &ValidationError<'_>, root: &str) -> Vec<String> {
     let at = tokens(error.instance_path.as_str());
     if let ValidationErrorKind::OneOfNotValid { context } | ValidationErrorKind::AnyOf { context } = &error.kind {
         let depth = |e: &ValidationError<'_>| tokens(e.instance_path.as_str()).len();
@@ -56,26 +57,24 @@ fn finding(schema: &Value, error: &ValidationError<'_>) -> Vec<String> {
             .filter(|errors| !errors.is_empty() && errors.iter().all(|e| depth(e) > at.len()))
             .max_by_key(|errors| errors.iter().map(depth).min());
         if let Some(errors) = nearest {
-            return errors.iter().flat_map(|e| finding(schema, e)).collect();
+            return errors.iter().flat_map(|e| finding(schema, e, root)).collect();
         }
     }
-    let text = describe(schema, &at, &error.kind, &error.instance)
-        .unwrap_or_else(|| format!("{}: {error}{}", place(&at), hint(schema, &at)));
+    let place = if at.is_empty() { root.to_owned() } else { pointer(&at) };
+    let text = describe(schema, &at, &place, &error.kind, &error.instance)
+        .unwrap_or_else(|| format!("{place}: {error}{}", hint(schema, &at)));
     vec![text]
-}
-
-fn place(at: &[String]) -> String {
-    if at.is_empty() {
-        "the document".to_owned()
-    } else {
-        pointer(at)
-    }
 }
 
 /// One finding in our own words: where, what is wrong, and what belongs there (`None`: a kind
 /// the validator's own text says well enough).
-fn describe(schema: &Value, at: &[String], kind: &ValidationErrorKind, instance: &Value) -> Option<String> {
-    let place = place(at);
+fn describe(
+    schema: &Value,
+    at: &[String],
+    place: &str,
+    kind: &ValidationErrorKind,
+    instance: &Value,
+) -> Option<String> {
     let text = match kind {
         ValidationErrorKind::Required { property } => {
             let property = property.as_str().unwrap_or_default().to_owned();
@@ -301,6 +300,7 @@ mod tests {
         let found = problems(
             &schema(),
             &json!({"subscribe": {}, "subscribes": ["orders.placed.v1"], "start": "python3 main.py"}),
+            "the document",
         );
         assert_eq!(
             found,
@@ -318,6 +318,7 @@ mod tests {
         let found = problems(
             &schema(),
             &json!({"name": "x", "subscribes": {"EVT_X": ["x.v1", "nope"]}}),
+            "the document",
         );
         assert_eq!(
             found,
@@ -326,6 +327,9 @@ mod tests {
                  from, with its event types. For example: {\"EVT_ORDERS\":[\"orders.placed.v1\"]}"
             ]
         );
-        assert_eq!(problems(&schema(), &json!({"name": "x"})), Vec::<String>::new());
+        assert_eq!(
+            problems(&schema(), &json!({"name": "x"}), "the document"),
+            Vec::<String>::new()
+        );
     }
 }

@@ -312,7 +312,7 @@ fn read_one(path: &Path, dir: &str, schema: &Value) -> Result<ComponentManifest,
         )]
     })?;
     let value: Value = serde_json::from_str(&text).map_err(|err| vec![format!("is not JSON: {err}")])?;
-    let found = crate::validation::problems(schema, &value);
+    let found = crate::validation::problems(schema, &value, "the manifest");
     if !found.is_empty() {
         return Err(found);
     }
@@ -425,7 +425,7 @@ mod tests {
         assert_one(
             &problems_of(r#"{"name": "x", "subscribe": {"EVT_ORDERS": ["orders.placed.v1"]}}"#),
             &[
-                "components/x/manifest.json: the document has unknown field `subscribe` (did you mean `subscribes`?)",
+                "components/x/manifest.json: the manifest has unknown field `subscribe` (did you mean `subscribes`?)",
                 "`calls`, `description`, `listens`, `name`, `publishes`, `serves`, `start`, `subscribes`, `version`",
             ],
         );
@@ -480,7 +480,7 @@ mod tests {
         assert_one(
             &problems_of(r#"{"publishes": ["x.happened.v1"]}"#),
             &[
-                "components/x/manifest.json: the document has no `name`",
+                "components/x/manifest.json: the manifest has no `name`",
                 "the same as its folder under `components/`",
             ],
         );
@@ -515,7 +515,7 @@ mod tests {
             let path = entry.expect("entry").path().join("manifest.json");
             let value: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("JSON");
             assert_eq!(
-                crate::validation::problems(&schema, &value),
+                crate::validation::problems(&schema, &value, "the manifest"),
                 Vec::<String>::new(),
                 "{}",
                 path.display()
@@ -532,7 +532,7 @@ mod tests {
         assert_eq!(examples.len(), 3);
         for example in examples {
             assert_eq!(
-                crate::validation::problems(&schema, example),
+                crate::validation::problems(&schema, example, "the example"),
                 Vec::<String>::new(),
                 "{example}"
             );

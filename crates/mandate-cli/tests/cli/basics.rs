@@ -160,7 +160,7 @@ async fn check_reports_every_manifest_problem_with_its_file_path_and_fix() {
     );
     assert!(
         manifests[1].starts_with(
-            "components/front/manifest.json: the document has unknown field `call` (did you mean `calls`?)"
+            "components/front/manifest.json: the manifest has unknown field `call` (did you mean `calls`?)"
         ),
         "{}",
         manifests[1]
