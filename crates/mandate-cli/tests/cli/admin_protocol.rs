@@ -72,11 +72,7 @@ type Answer = Box<dyn Fn(&[u8]) -> Vec<u8> + Send + Sync>;
 
 /// Serves `svc.<name>.admin.<op>` for each of `answers` on the services API (so `$SRV.PING`
 /// finds it), answering each request with what the closure returns.
-async fn responder(
-    env: &Env,
-    name: &str,
-    answers: Vec<(&'static str, Answer)>,
-) -> async_nats::service::Service {
+async fn responder(env: &Env, name: &str, answers: Vec<(&'static str, Answer)>) -> async_nats::service::Service {
     let service = env
         .bus
         .client()
