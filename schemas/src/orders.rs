@@ -373,6 +373,11 @@ pub struct PlaceOrderRequest {
     pub idempotency_key: String,
     pub customer_id: String,
     pub lines: Vec<LineRequest>,
+    /// Opaque token for the payment provider, passed on in `orders.placed`. The reference
+    /// system's simulated provider (payments) declines the token `decline` and every token
+    /// that starts with `decline-` (the rest is yours, e.g. `decline-insufficient-funds`),
+    /// and any order over its customer limit (100000 minor units); it captures every other
+    /// token, the empty one included.
     #[serde(default)]
     pub payment_token: String,
 }

@@ -1,6 +1,7 @@
 //! `mandate`, the operator tool: it speaks only NATS (never a component's store or files).
 //! `commands/mod.rs` holds the command tree and its one dispatch, `commands/` one file per command.
 
+mod admin;
 mod asyncapi;
 mod bus;
 mod busconfig;
@@ -11,11 +12,14 @@ mod dev;
 mod failure;
 mod msgpack;
 mod output;
+#[cfg(test)]
+mod published;
 mod repo;
 mod scaffold;
 mod schema;
 mod since;
 mod subjects;
+mod validation;
 
 use std::process::ExitCode;
 

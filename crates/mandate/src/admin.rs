@@ -32,70 +32,107 @@ pub fn admin_subject(component: &str, operation: &str) -> String {
     format!("svc.{component}.admin.{operation}")
 }
 
-/// What `svc.<component>.admin.status` answers.
+// The bodies below are the admin protocol, which a component in another language implements
+// too: their doc comments are the published schemas' descriptions (`schemas/json/admin/`,
+// generated with the `json-schema` feature) and speak to whoever implements it.
+
+/// The reply of `svc.<component>.admin.status` (JSON): how the component is doing — its
+/// consumers, outbox and dead letters. `mandate status` lists it; `mandate replay` polls it to
+/// follow a rebuild.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct StatusReport {
+    /// The component's name.
     pub component: String,
+    /// Its version.
     pub version: String,
+    /// When this process started, RFC 3339.
     pub started_at: String,
+    /// Seconds since this process started.
     pub uptime_seconds: u64,
     /// True from a rebuild request until every consumer has re-applied its history.
     pub rebuilding: bool,
+    /// One per durable consumer (per source stream); empty when it consumes nothing.
     pub consumers: Vec<ConsumerStatus>,
-    /// Messages committed but not yet acknowledged by JetStream.
+    /// Events committed but not yet acknowledged by JetStream (0 without an outbox).
     pub outbox_depth: u64,
     /// Messages this component has dead-lettered since its store was created.
     pub dead_letters: u64,
     /// Outbox entries the server refuses for good, set aside so as not to hold up the rest.
     #[serde(default)]
     pub set_aside: SetAsideStatus,
+    /// The event types it publishes.
     pub publishes: Vec<String>,
+    /// The operations it serves.
     pub serves: Vec<String>,
 }
 
-/// What `svc.<component>.admin.retry-set-aside` answers.
+/// The reply of `svc.<component>.admin.retry-set-aside` (JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct RetrySetAsideReport {
+    /// The component's name.
     pub component: String,
     /// Entries put back at the tail of the outbox.
     pub retried: u64,
 }
 
-/// One consumer in a [`StatusReport`].
+/// One durable consumer of the component, on one source stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct ConsumerStatus {
+    /// The source stream, `EVT_<OWNER>`.
     pub stream: String,
+    /// The durable consumer's name: the component's.
     pub consumer: String,
+    /// Its filter subjects, `evt.<owner>.<event>.v<N>`.
     pub subjects: Vec<String>,
     /// The last stream sequence whose effects are committed in the store.
     pub applied_sequence: u64,
-    /// Events of the stream not yet delivered to this consumer (`None`: the server did not say).
+    /// Events of the stream not yet delivered to this consumer, or not yet acknowledged
+    /// (null: the server did not say).
     pub pending: Option<u64>,
-    /// Up to here a rebuild re-applies without re-publishing.
+    /// Up to this stream sequence a rebuild re-applies without re-publishing (0: no rebuild
+    /// yet).
     pub replay_until: u64,
+    /// True once it has applied everything the stream held when it started (or rebuilt).
     pub caught_up: bool,
 }
 
-/// What `svc.<component>.admin.rebuild` takes: where to re-consume from. An empty body
-/// means the beginning.
+/// The request of `svc.<component>.admin.rebuild` (JSON; an empty body means `{}`): wipe the
+/// store and re-consume every source stream from the beginning, or from a sequence or a time
+/// (not both). Events handlers emit while re-applying what was applied before are not
+/// published again.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "json-schema",
+    schemars(extend("not" = {"required": ["from_sequence", "since"]}))
+)]
 pub struct RebuildRequest {
     /// Re-consume from this stream sequence (of every source stream).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from_sequence: Option<u64>,
     /// Re-consume events published at or after this RFC 3339 time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "json-schema", schemars(extend("format" = "date-time")))]
     pub since: Option<String>,
 }
 
-/// What a rebuild request answers: the rebuild has started; poll `status` for progress.
+/// The reply of `svc.<component>.admin.rebuild` (JSON), sent once the rebuild has started
+/// (the store is wiped, the consumers re-seated): follow it with `admin.status` until
+/// `rebuilding` is false and every consumer is `caught_up`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct RebuildReport {
+    /// The component's name.
     pub component: String,
+    /// True: the rebuild has started.
     pub started: bool,
     /// Store entries wiped.
     pub wiped: u64,
+    /// The consumers as they are after the wipe.
     pub consumers: Vec<ConsumerStatus>,
 }
 

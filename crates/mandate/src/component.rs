@@ -197,7 +197,9 @@ impl Component {
 }
 
 /// What a component publishes, subscribes to (per source stream) and serves: the input of
-/// the tools, the broker permissions and the compose file.
+/// the tools, the broker permissions and the compose file. Written as `manifest.json`, it
+/// follows the published manifest format (`schemas/json/manifest.json`, docs/contract.md),
+/// of which it is the part a kit component needs; `mandate check` validates it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Manifest {
     pub name: String,

@@ -13,12 +13,17 @@ use crate::store::{OUTBOX, SET_ASIDE, Store, StoreError, encode_u64, key};
 /// How many entries the admin status lists (the oldest first); the count covers them all.
 const LISTED: usize = 20;
 
-/// The outbox entries the relay has set aside (`StatusReport::set_aside`).
+/// Outbox entries the server refuses for good (too large, refused by their stream, no stream,
+/// permission denied), set aside so that the ones behind them are published; `mandate dlq
+/// retry-set-aside` puts them back once the cause is fixed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct SetAsideStatus {
+    /// How many there are.
     pub count: u64,
-    /// When the first and the last of them (in commit order) were set aside, RFC 3339.
+    /// When the first of them (in commit order) was set aside, RFC 3339.
     pub oldest: Option<String>,
+    /// When the last of them was set aside, RFC 3339.
     pub newest: Option<String>,
     /// The first ones in commit order (at most 20).
     pub entries: Vec<SetAsideEntry>,
@@ -26,15 +31,21 @@ pub struct SetAsideStatus {
 
 /// One set-aside outbox entry: what it is, and why the server will not take it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct SetAsideEntry {
     /// Its place in commit order (the outbox id).
     pub id: u64,
+    /// The subject it was to be published on.
     pub subject: String,
     /// Payload plus encoded headers, in bytes: what the server counts against max_payload.
     pub size: u64,
+    /// Its `ce-type` header, if it has one.
     pub ce_type: Option<String>,
+    /// Its `ce-id` header, if it has one.
     pub ce_id: Option<String>,
+    /// Why the server refuses it.
     pub reason: String,
+    /// When it was set aside, RFC 3339.
     pub set_aside_at: String,
 }
 

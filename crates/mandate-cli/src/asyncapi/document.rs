@@ -33,13 +33,7 @@ const SERVICE_ERROR: &str = "service-error";
 const DEAD_LETTER: &str = "dead-letter";
 
 /// The whole document.
-/// `descriptions` are the manifests' one-line `description`s, by component.
-pub fn build(
-    contract: &Contract,
-    hoisted: &Hoisted,
-    manifests: &[ComponentManifest],
-    descriptions: &BTreeMap<String, String>,
-) -> anyhow::Result<Value> {
+pub fn build(contract: &Contract, hoisted: &Hoisted, manifests: &[ComponentManifest]) -> anyhow::Result<Value> {
     let mut events: BTreeSet<String> = contract.events.keys().cloned().collect();
     let mut operations: BTreeSet<String> = contract.operations.keys().cloned().collect();
     for manifest in manifests {
@@ -52,7 +46,7 @@ pub fn build(
 
     Ok(Map::new()
         .with("asyncapi", "3.0.0")
-        .with("info", info(manifests, descriptions))
+        .with("info", info(manifests))
         .with("defaultContentType", mandate::envelope::CONTENT_TYPE)
         .with("servers", servers())
         .with("channels", channels(&events, &operations, &kit_components)?)
@@ -65,13 +59,13 @@ fn owner(kind: &str) -> anyhow::Result<&str> {
     split_type(kind).map(|(owner, _)| owner).map_err(anyhow::Error::msg)
 }
 
-fn info(manifests: &[ComponentManifest], descriptions: &BTreeMap<String, String>) -> Map {
+fn info(manifests: &[ComponentManifest]) -> Map {
     let tags: Vec<Value> = manifests
         .iter()
         .map(|m| {
             Map::new()
                 .with("name", m.name.as_str())
-                .maybe("description", descriptions.get(&m.name).map(String::as_str))
+                .maybe("description", Some(m.description.as_str()).filter(|d| !d.is_empty()))
                 .into()
         })
         .collect();

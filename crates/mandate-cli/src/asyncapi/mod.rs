@@ -17,12 +17,11 @@ mod headers;
 mod payloads;
 mod yaml;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context;
 
-use crate::repo::manifest::{self, ComponentManifest};
+use crate::repo::manifest;
 
 /// The generated document, relative to the repository.
 pub const DOCUMENT_FILE: &str = "schemas/asyncapi.yaml";
@@ -41,25 +40,9 @@ pub fn generate(repo: &Path) -> anyhow::Result<String> {
     let contract = payloads::Contract::read(repo)?;
     let hoisted = payloads::hoist(&contract)?;
     let manifests = manifest::read_all(repo)?;
-    let descriptions = descriptions(repo, &manifests)?;
-    let document = document::build(&contract, &hoisted, &manifests, &descriptions)?;
+    let document = document::build(&contract, &hoisted, &manifests)?;
     let body = serde_yaml_ng::to_string(&document).context("writing the document as YAML")?;
     Ok(format!("{HEADER}{body}"))
-}
-
-/// The manifests' `description`s (the broker's manifest reader has no use for them).
-fn descriptions(repo: &Path, manifests: &[ComponentManifest]) -> anyhow::Result<BTreeMap<String, String>> {
-    let mut descriptions = BTreeMap::new();
-    for manifest in manifests {
-        let path = repo.join("components").join(&manifest.name).join("manifest.json");
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        let value: serde_json::Value =
-            serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
-        if let Some(description) = value.get("description").and_then(serde_json::Value::as_str) {
-            descriptions.insert(manifest.name.clone(), description.to_owned());
-        }
-    }
-    Ok(descriptions)
 }
 
 /// The problems `mandate check` reports: the committed document is missing or stale, or

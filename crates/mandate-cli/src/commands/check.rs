@@ -1,9 +1,10 @@
-//! `mandate check`: the checks that need no server, run on the repository's files — the
-//! dependency rules of the mandate, and that every generated file (bus-config, the compose
-//! file, the AsyncAPI document) is what the committed sources generate. Each check returns
-//! the problems it found, so `check` can report them all at once.
+//! `mandate check`: the checks that need no server, run on the repository's files — every
+//! manifest against the published manifest format, the dependency rules of the mandate, and
+//! that every generated file (bus-config, the compose file, the AsyncAPI document) is what the
+//! committed sources generate. Each check returns the problems it found, so `check` can report
+//! them all at once.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 
@@ -20,8 +21,20 @@ pub struct CheckArgs {
 
 pub fn run(args: &CheckArgs, global: Global) -> anyhow::Result<()> {
     let repo = repo::discover(args.repo.as_deref(), "mandate check")?;
+    // Every manifest against schemas/json/manifest.json, each problem with its path and fix.
+    let manifests = repo::manifest::check_repo(&repo);
+    // What is generated from the manifests is judged once they are valid (until then each
+    // would only repeat their first problem).
+    let from_manifests = |check: fn(&Path) -> Vec<String>| {
+        if manifests.is_empty() {
+            check(&repo)
+        } else {
+            vec!["not checked until components/*/manifest.json are valid (see manifests)".to_owned()]
+        }
+    };
     // Each check: a name, a JSON key, and the problems it found (empty = ok).
     let sections: Vec<(&str, &str, Vec<String>)> = vec![
+        ("manifests", "manifests", manifests.clone()),
         (
             "dependency rules",
             "dependencies",
@@ -31,11 +44,11 @@ pub fn run(args: &CheckArgs, global: Global) -> anyhow::Result<()> {
                 .collect(),
         ),
         // The committed broker configuration must be what the manifests generate.
-        ("bus config", "bus_config", crate::busconfig::check_repo(&repo)),
+        ("bus config", "bus_config", from_manifests(crate::busconfig::check_repo)),
         // Every component runs in the compose stack, as its own user with its own volume.
-        ("compose", "compose", crate::compose::check_repo(&repo)),
+        ("compose", "compose", from_manifests(crate::compose::check_repo)),
         // The committed AsyncAPI document must be what schemas/json and the manifests generate.
-        ("asyncapi", "asyncapi", crate::asyncapi::check_repo(&repo)),
+        ("asyncapi", "asyncapi", from_manifests(crate::asyncapi::check_repo)),
         // Every committed schema stays FULL_TRANSITIVE compatible with its history (docs/design.md §5).
         (
             "schema compatibility",

@@ -395,8 +395,7 @@ async fn read_back(bus: &Bus, seq: u64, letter: &HeaderMap) -> anyhow::Result<(H
 
 /// `dlq set-aside COMPONENT`: the outbox entries the component's relay set aside.
 async fn list_set_aside(bus: &Bus, component: &str, global: Global) -> anyhow::Result<()> {
-    let status = bus
-        .status(component)
+    let status = crate::admin::status(bus, component)
         .await
         .with_context(|| format!("asking {component} for its status"))?;
     let set_aside = status.set_aside;
@@ -440,8 +439,7 @@ async fn list_set_aside(bus: &Bus, component: &str, global: Global) -> anyhow::R
 
 /// `dlq retry-set-aside COMPONENT`.
 async fn retry_set_aside(bus: &Bus, component: &str, global: Global) -> anyhow::Result<()> {
-    let report = bus
-        .retry_set_aside(component)
+    let report = crate::admin::retry_set_aside(bus, component)
         .await
         .with_context(|| format!("asking {component} to retry its set-aside outbox entries"))?;
     if global.json {

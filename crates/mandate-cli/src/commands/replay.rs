@@ -1,5 +1,7 @@
 //! `mandate replay COMPONENT`: ask a component (over its admin service, never through its
-//! files) to wipe its store and rebuild it from the streams, then follow its progress.
+//! files) to wipe its store and rebuild it from the streams, then follow its progress. Any
+//! component that implements the admin protocol can be rebuilt (`crate::admin`); one that
+//! does not is told what is missing, one whose reply breaks it the JSON path of each problem.
 //!
 //! Progress comes from polling `svc.<component>.admin.status`: per consumer the applied
 //! sequence against the larger of its replay mark (where the rebuild stops suppressing
@@ -16,6 +18,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::Global;
+use crate::admin::{self, AdminError};
 use crate::output;
 use crate::since::{parse_since, rfc3339};
 
@@ -71,10 +74,7 @@ pub async fn run(bus: &Bus, args: &ReplayArgs, global: Global) -> anyhow::Result
         since: args.since.map(rfc3339),
     };
     let started = Instant::now();
-    let report = bus
-        .clone()
-        .with_timeout(args.timeout)
-        .rebuild(name, &request)
+    let report = admin::rebuild(&bus.clone().with_timeout(args.timeout), name, &request)
         .await
         .map_err(|err| rebuild_error(name, err))?;
     if args.no_wait {
@@ -119,11 +119,11 @@ pub async fn run(bus: &Bus, args: &ReplayArgs, global: Global) -> anyhow::Result
     ))
 }
 
-fn rebuild_error(name: &str, err: CallError) -> anyhow::Error {
+fn rebuild_error(name: &str, err: AdminError) -> anyhow::Error {
+    let AdminError::Call(err) = err else {
+        return err.into();
+    };
     match err {
-        CallError::NoResponders { subject } => {
-            anyhow::anyhow!("no component answers {subject}: is {name} running? `mandate status` lists what is up")
-        }
         CallError::Service { error, .. } if error.code == 409 => {
             anyhow::anyhow!("{name} is already rebuilding: `mandate status` shows its progress")
         }
@@ -141,13 +141,13 @@ fn rebuild_error(name: &str, err: CallError) -> anyhow::Error {
 /// Polls status until the rebuild is over, showing progress.
 async fn follow(bus: &Bus, args: &ReplayArgs) -> anyhow::Result<StatusReport> {
     let name = &args.component;
-    let admin = bus.clone().with_timeout(Duration::from_secs(5));
+    let status_bus = bus.clone().with_timeout(Duration::from_secs(5));
     let bar = output::progress_bar(0, &format!("replay {name}"));
     let plain = !output::stderr_is_terminal();
     let mut last_answer = Instant::now();
     let mut last_line: Option<(Instant, u64, u64)> = None;
     loop {
-        match admin.status(name).await {
+        match admin::status(&status_bus, name).await {
             Ok(status) => {
                 last_answer = Instant::now();
                 let (done, total) = progress(&status);
@@ -163,6 +163,11 @@ async fn follow(bus: &Bus, args: &ReplayArgs) -> anyhow::Result<StatusReport> {
                     eprintln!("replay {name}: applied {done} of ~{total}");
                     last_line = Some((Instant::now(), done, total));
                 }
+            }
+            // An answer that breaks the protocol will not mend itself by waiting.
+            Err(err @ AdminError::Invalid { .. }) => {
+                bar.abandon();
+                return Err(err.into());
             }
             Err(err) => {
                 if last_answer.elapsed() > args.silence {

@@ -2,9 +2,11 @@
 //!
 //! Components are found with the NATS services API (ADR-32): a `$SRV.PING` whose replies are
 //! gathered for a short window (`--wait`), then `$SRV.INFO` and `$SRV.STATS` per instance.
-//! Each component is then asked for the kit's admin status (`svc.<name>.admin.status`); one
-//! that answers PING but not that is listed as "not answering", never hidden. Last, every
-//! JetStream stream with its message count, size and sequences.
+//! Each component is then asked for its admin status (`svc.<name>.admin.status`, the admin
+//! protocol every kit component implements and any other may: `crate::admin`). One that
+//! answers PING but not that is listed, never hidden, with what is missing ("no admin
+//! protocol") or what is wrong with its reply ("invalid admin reply", with the JSON path of
+//! each problem). Last, every JetStream stream with its message count, size and sequences.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -19,6 +21,7 @@ use mandate::{Bus, CallError};
 use serde::{Deserialize, Serialize};
 
 use super::Global;
+use crate::admin::AdminError;
 use crate::{bus, output};
 
 #[derive(Debug, Args)]
@@ -49,12 +52,12 @@ pub struct ComponentStatus {
     /// Requests and errors served, summed over instances and endpoints (`$SRV.STATS`).
     pub requests: u64,
     pub errors: u64,
-    /// `running`, `rebuilding` or `not answering`.
+    /// `running`, `rebuilding`, `no admin protocol`, `invalid admin reply` or `not answering`.
     pub state: String,
     /// Why the admin status is missing, when it is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// The kit's admin status (null when the component did not answer it).
+    /// Its admin status (null when the component did not answer it as the protocol says).
     pub status: Option<StatusReport>,
 }
 
@@ -180,14 +183,10 @@ async fn component(bus: &Bus, admin: &Bus, name: String, instances: Vec<Ping>, t
             errors += endpoint.errors;
         }
     }
-    let (status, error) = match admin.status(&name).await {
-        Ok(report) => (Some(report), None),
-        Err(err) => (None, Some(admin_error(&err))),
-    };
-    let state = match &status {
-        Some(report) if report.rebuilding => "rebuilding",
-        Some(_) => "running",
-        None => "not answering",
+    let (status, state, error) = match crate::admin::status(admin, &name).await {
+        Ok(report) if report.rebuilding => (Some(report), "rebuilding", None),
+        Ok(report) => (Some(report), "running", None),
+        Err(err) => (None, state_of(&err), Some(admin_error(&err))),
     };
     ComponentStatus {
         version: instances.first().map(|p| p.version.clone()).unwrap_or_default(),
@@ -203,12 +202,17 @@ async fn component(bus: &Bus, admin: &Bus, name: String, instances: Vec<Ping>, t
     }
 }
 
-fn admin_error(err: &CallError) -> String {
+fn state_of(err: &AdminError) -> &'static str {
     match err {
-        CallError::NoResponders { subject } => {
-            format!("nothing serves {subject} (not a mandate kit component?)")
-        }
-        CallError::Timeout { subject, after } => {
+        AdminError::Missing { .. } => "no admin protocol",
+        AdminError::Invalid { .. } => "invalid admin reply",
+        AdminError::Call(_) => "not answering",
+    }
+}
+
+fn admin_error(err: &AdminError) -> String {
+    match err {
+        AdminError::Call(CallError::Timeout { subject, after }) => {
             format!("{subject} did not answer within {}", output::duration(*after))
         }
         other => other.to_string(),

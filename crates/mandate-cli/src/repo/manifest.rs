@@ -1,43 +1,138 @@
-//! The input of the broker configuration: every `components/<name>/manifest.json`.
+//! The input of the broker configuration, the compose check, the AsyncAPI document and
+//! `mandate dev`: every `components/<name>/manifest.json`.
 //!
-//! A manifest has the kit's shape (`name`, `publishes`, `subscribes`, `serves`, as written by
-//! `mandate::Manifest`) plus two optional lists for bus clients such as the gateway: `calls`
-//! (operations it requests) and `listens` (subjects it subscribes to with core NATS). Reading
-//! it here validates everything the permissions are derived from, so that a typo cannot widen
-//! a user's rights silently.
+//! [`ComponentManifest`] is the published format: its JSON Schema ([`schema`]) is committed as
+//! `schemas/json/manifest.json` for outsiders (docs/contract.md, "The manifest"), and every
+//! manifest is validated against it before it is read, so that a mistake is reported with its
+//! JSON path and what belongs there. A kit component's manifest is written by the kit
+//! (`mandate::Manifest`, a subset); a bus client (the gateway) or a component in another
+//! language writes its own. [`ComponentManifest::validate`] then checks what a schema cannot
+//! say — owners, streams — so that a typo cannot widen a user's rights silently.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use schemars::JsonSchema;
 use serde::Deserialize;
+use serde_json::{Value, json};
 
 /// The user names the generator reserves for the people and tools around the components.
 pub const RESERVED_NAMES: &[&str] = &["operator", "observer", "mandate-cli"];
 
-/// What one component declares, as far as the broker is concerned.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// Where the published schema is committed, relative to the repository.
+pub const SCHEMA_FILE: &str = "schemas/json/manifest.json";
+
+/// A component name: lower-case letters, digits and dashes, starting with a letter
+/// (`mandate::validate_component_name`).
+const NAME: &str = "^[a-z]([a-z0-9-]*[a-z0-9])?$";
+/// A message type, `<owner>.<name>.v<major>` ([`split_type`]).
+const TYPE: &str = r"^[a-z]([a-z0-9-]*[a-z0-9])?\.[a-z0-9_-]+\.v[0-9]+$";
+
+/// A component's manifest, `components/<name>/manifest.json`: who it is, which events it
+/// publishes and consumes, which operations it serves and calls, and how it starts. The
+/// broker's users and permissions, the compose check, the AsyncAPI document and `mandate dev`
+/// are derived from it. A field that is not listed here is refused: a misspelt one would
+/// silently leave out what it declares.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(
+    title = "Component manifest",
+    example = kit_component_example(),
+    example = bus_client_example(),
+    example = foreign_component_example()
+)]
 pub struct ComponentManifest {
+    /// The component's name, the same as its folder under `components/`: lower-case letters,
+    /// digits and dashes, starting with a letter. Its subjects (`evt.<name>.>`,
+    /// `svc.<name>.>`), stream, consumers, bus user and store folder are named after it.
+    #[schemars(regex(pattern = NAME), example = &"orders")]
     pub name: String,
-    /// Event types it publishes, `<owner>.<event>.v<N>`; the owner must be the component.
+    /// Its version, shown by `$SRV.INFO` and `mandate status`.
     #[serde(default)]
+    #[schemars(example = &"0.1.0")]
+    pub version: String,
+    /// One line on what it does, shown in the AsyncAPI document.
+    #[serde(default)]
+    #[schemars(example = &"orders, their status history and their own price list")]
+    pub description: String,
+    /// The event types it publishes, `<owner>.<event>.v<major>`: its own only (the owner is
+    /// the component).
+    #[serde(default)]
+    #[schemars(inner(regex(pattern = TYPE)), example = json!(["orders.placed.v1", "orders.cancelled.v1"]))]
     pub publishes: Vec<String>,
-    /// Source stream → event types it consumes from it.
+    /// A map from each stream it consumes to the event types it handles from that stream
+    /// (`EVT_<OWNER>` holds `<owner>`'s events): one durable consumer per stream, named after
+    /// the component.
     #[serde(default)]
+    #[schemars(
+        extend("propertyNames" = {"pattern": "^EVT_[A-Z]([A-Z0-9-]*[A-Z0-9])?$"}),
+        extend("additionalProperties" = {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": TYPE}}),
+        example = json!({"EVT_ORDERS": ["orders.placed.v1"], "EVT_PAYMENTS": ["payments.captured.v1"]})
+    )]
     pub subscribes: BTreeMap<String, Vec<String>>,
-    /// Operations it serves, `<owner>.<op>.v<N>`; the owner must be the component.
+    /// The operations it serves, `<owner>.<operation>.v<major>`: its own only (on
+    /// `svc.<name>.>`).
     #[serde(default)]
+    #[schemars(inner(regex(pattern = TYPE)), example = json!(["orders.place.v1", "orders.get.v1"]))]
     pub serves: Vec<String>,
-    /// Operations of other components it calls, `<owner>.<op>.v<N>` (bus clients).
+    /// Operations of other components it calls, `<owner>.<operation>.v<major>`.
     #[serde(default)]
+    #[schemars(inner(regex(pattern = TYPE)), example = json!(["orders.get.v1"]))]
     pub calls: Vec<String>,
-    /// Subjects it subscribes to with core NATS, under `evt.` (bus clients).
+    /// Event subjects it subscribes to with core NATS, live and without a consumer (a bus
+    /// client following events): under `evt.` only, wildcards allowed.
     #[serde(default)]
+    #[schemars(
+        inner(regex(pattern = r"^evt(\.[^.\s>]+)*\.([^.\s>]+|>)$")),
+        example = json!(["evt.>"])
+    )]
     pub listens: Vec<String>,
-    /// How it is started (the process runner's format; default: the workspace binary of its
-    /// name).
+    /// How the process runner (`mandate dev`, the end-to-end stack) starts it, in its folder
+    /// and with the process contract's environment: a binary of the workspace,
+    /// `{"cargo": {"bin": "<name>"}}` (the default when the folder has a Cargo.toml), or any
+    /// program, `{"command": ["python3", "-m", "loyalty"]}`.
     #[serde(default)]
+    #[schemars(with = "runner::Start", example = json!({"command": ["python3", "-m", "loyalty"]}))]
     pub start: Option<runner::Start>,
+}
+
+fn kit_component_example() -> Value {
+    json!({
+        "name": "orders",
+        "version": "0.1.0",
+        "description": "orders, their status history and their own price list",
+        "publishes": ["orders.placed.v1", "orders.confirmed.v1"],
+        "subscribes": {"EVT_PAYMENTS": ["payments.captured.v1", "payments.declined.v1"]},
+        "serves": ["orders.place.v1", "orders.get.v1"]
+    })
+}
+
+fn bus_client_example() -> Value {
+    json!({
+        "name": "gateway",
+        "description": "the storefront's HTTP/JSON API: a stateless client of the bus",
+        "calls": ["orders.place.v1", "orders.get.v1"],
+        "listens": ["evt.>"]
+    })
+}
+
+fn foreign_component_example() -> Value {
+    json!({
+        "name": "loyalty",
+        "version": "0.1.0",
+        "description": "points for completed orders, taken back on refunds",
+        "publishes": ["loyalty.points-awarded.v1"],
+        "subscribes": {"EVT_ORDERS": ["orders.completed.v1"], "EVT_PAYMENTS": ["payments.refunded.v1"]},
+        "serves": ["loyalty.balance.v1"],
+        "start": {"command": ["python3", "-m", "loyalty"]}
+    })
+}
+
+/// The manifest format as JSON Schema (draft 2020-12): what `schemas/json/manifest.json`
+/// holds and what every manifest is validated against.
+pub fn schema() -> Value {
+    serde_json::to_value(schemars::schema_for!(ComponentManifest)).unwrap_or_default()
 }
 
 impl ComponentManifest {
@@ -138,43 +233,102 @@ fn validate_listen(subject: &str) -> Result<(), String> {
 
 /// Every `components/*/manifest.json` of `repo`, sorted by component name, validated. A
 /// manifest's `name` must be its directory's name (the compose service is named after it).
+/// Fails with every problem of every manifest, one per line.
 pub fn read_all(repo: &Path) -> anyhow::Result<Vec<ComponentManifest>> {
+    let (manifests, problems) = read_each(repo)?;
+    if !problems.is_empty() {
+        bail!(
+            "components/*/manifest.json do not follow the manifest format ({SCHEMA_FILE}, docs/contract.md#the-manifest):\n{}",
+            problems.join("\n")
+        );
+    }
+    if manifests.is_empty() {
+        bail!("no component manifests under {}", repo.join("components").display());
+    }
+    Ok(manifests)
+}
+
+/// What `mandate check` reports about the manifests: every problem of every one, each with
+/// its file, JSON path and what to fix (empty: all valid).
+pub fn check_repo(repo: &Path) -> Vec<String> {
+    match read_each(repo) {
+        Ok((manifests, problems)) if manifests.is_empty() && problems.is_empty() => {
+            vec!["no components/*/manifest.json: every component declares itself in one".to_owned()]
+        }
+        Ok((manifests, mut problems)) => {
+            problems.extend(manifests.iter().filter_map(|m| unstartable(repo, m)));
+            problems.sort();
+            problems
+        }
+        Err(err) => vec![format!("{err:#}")],
+    }
+}
+
+/// The process runner's rule (`runner::Component::read`): without `start`, a component is
+/// the workspace binary of its name, so its folder must be a crate.
+fn unstartable(repo: &Path, manifest: &ComponentManifest) -> Option<String> {
+    let dir = repo.join("components").join(&manifest.name);
+    (manifest.start.is_none() && !dir.join("Cargo.toml").is_file()).then(|| {
+        format!(
+            "components/{0}/manifest.json: no `start` and no Cargo.toml beside it: say how the process runner \
+             starts it, e.g. \"start\": {{\"command\": [\"python3\", \"-m\", \"{0}\"]}} (run in its folder)",
+            manifest.name
+        )
+    })
+}
+
+/// The valid manifests, sorted by name, and the problems of the others.
+fn read_each(repo: &Path) -> anyhow::Result<(Vec<ComponentManifest>, Vec<String>)> {
     let components = repo.join("components");
     let entries = std::fs::read_dir(&components)
         .with_context(|| format!("reading {} (is --repo the repository root?)", components.display()))?;
+    let schema = schema();
     let mut manifests = Vec::new();
+    let mut problems = Vec::new();
     for entry in entries {
         let entry = entry.with_context(|| format!("reading {}", components.display()))?;
         if !entry.file_type().is_ok_and(|t| t.is_dir()) {
             continue;
         }
         let dir = entry.file_name().to_string_lossy().into_owned();
-        let path = entry.path().join("manifest.json");
-        let text = std::fs::read_to_string(&path).with_context(|| {
-            format!(
-                "reading {}: every component commits its manifest (`<component> --print-manifest`)",
-                path.display()
-            )
-        })?;
-        let manifest: ComponentManifest =
-            serde_json::from_str(&text).with_context(|| format!("{} is not a component manifest", path.display()))?;
-        if manifest.name != dir {
-            bail!(
-                "{}: the manifest's name is {:?} but its directory is components/{dir}; they must match",
-                path.display(),
-                manifest.name
-            );
+        let shown = format!("components/{dir}/manifest.json");
+        match read_one(&entry.path().join("manifest.json"), &dir, &schema) {
+            Ok(manifest) => manifests.push(manifest),
+            Err(found) => problems.extend(found.into_iter().map(|problem| format!("{shown}: {problem}"))),
         }
-        manifest
-            .validate()
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        manifests.push(manifest);
-    }
-    if manifests.is_empty() {
-        bail!("no component manifests under {}", components.display());
     }
     manifests.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(manifests)
+    problems.sort();
+    Ok((manifests, problems))
+}
+
+/// One manifest, checked against the schema, then read and checked for what the schema
+/// cannot say.
+fn read_one(path: &Path, dir: &str, schema: &Value) -> Result<ComponentManifest, Vec<String>> {
+    let text = std::fs::read_to_string(path).map_err(|err| {
+        vec![format!(
+            "cannot be read ({err}): every component declares itself in a manifest (a kit component writes it: \
+             `UPDATE_MANIFESTS=1 cargo test -p {dir}`; any other writes it by hand: docs/contract.md#the-manifest)"
+        )]
+    })?;
+    let value: Value = serde_json::from_str(&text).map_err(|err| vec![format!("is not JSON: {err}")])?;
+    let found = crate::validation::problems(schema, &value, "the manifest");
+    if !found.is_empty() {
+        return Err(found);
+    }
+    let manifest: ComponentManifest = serde_json::from_value(value).map_err(|err| {
+        vec![format!(
+            "does not read as a manifest although it matches its schema: {err}"
+        )]
+    })?;
+    if manifest.name != dir {
+        return Err(vec![format!(
+            "/name is {:?} but its folder is components/{dir}: they must be the same",
+            manifest.name
+        )]);
+    }
+    manifest.validate().map_err(|problem| vec![problem])?;
+    Ok(manifest)
 }
 
 #[cfg(test)]
@@ -235,6 +389,155 @@ mod tests {
         for bad in [">", "svc.>", "_INBOX.>", "evt", "evt.>.x", "evt..x"] {
             let m = manifest(&format!(r#"{{"name":"gateway","listens":["{bad}"]}}"#));
             assert!(m.validate().is_err(), "{bad} accepted");
+        }
+    }
+
+    /// A repository whose only component is `components/x/manifest.json` = `text`.
+    fn problems_of(text: &str) -> Vec<String> {
+        let repo = tempfile::tempdir().expect("tempdir");
+        let dir = repo.path().join("components/x");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(dir.join("manifest.json"), text).expect("write");
+        check_repo(repo.path())
+    }
+
+    fn assert_one(problems: &[String], expected: &[&str]) {
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        for needle in expected {
+            assert!(problems[0].contains(needle), "{:?} lacks {needle:?}", problems[0]);
+        }
+    }
+
+    #[test]
+    fn subscribes_as_a_list_is_refused_with_the_map_it_should_be() {
+        assert_one(
+            &problems_of(r#"{"name": "x", "subscribes": ["orders.placed.v1"]}"#),
+            &[
+                "components/x/manifest.json: /subscribes is a list; expected a map",
+                "each stream it consumes to the event types it handles",
+                r#"For example: {"EVT_ORDERS":["orders.placed.v1"]"#,
+            ],
+        );
+    }
+
+    #[test]
+    fn an_unknown_top_level_field_is_refused_naming_the_one_meant() {
+        assert_one(
+            &problems_of(r#"{"name": "x", "subscribe": {"EVT_ORDERS": ["orders.placed.v1"]}}"#),
+            &[
+                "components/x/manifest.json: the manifest has unknown field `subscribe` (did you mean `subscribes`?)",
+                "`calls`, `description`, `listens`, `name`, `publishes`, `serves`, `start`, `subscribes`, `version`",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_bad_start_is_refused_with_the_forms_it_may_take() {
+        let forms = r#"For example: {"command":["python3","-m","loyalty"]}"#;
+        for (start, expected) in [
+            (
+                r#""python3 main.py""#,
+                "/start is the string \"python3 main.py\", which is none of the allowed forms",
+            ),
+            (
+                r#"{"docker": {"image": "x"}}"#,
+                "/start is a map, which is none of the allowed forms",
+            ),
+            (
+                r#"{"command": []}"#,
+                "/start/command is empty. A program and its arguments",
+            ),
+            (
+                r#"{"cargo": {"binary": "x"}}"#,
+                "/start/cargo has unknown field `binary` (did you mean `bin`?)",
+            ),
+        ] {
+            let found = problems_of(&format!(r#"{{"name": "x", "start": {start}}}"#));
+            assert_one(&found, &[&format!("components/x/manifest.json: {expected}")]);
+            if !start.contains("cargo") {
+                assert_one(&found, &[forms]);
+            }
+        }
+    }
+
+    #[test]
+    fn a_component_that_is_not_a_crate_must_say_how_it_starts() {
+        assert_one(
+            &problems_of(r#"{"name": "x", "serves": ["x.count.v1"]}"#),
+            &[
+                "components/x/manifest.json: no `start` and no Cargo.toml beside it",
+                r#""start": {"command": ["python3", "-m", "x"]}"#,
+            ],
+        );
+        assert_eq!(
+            problems_of(r#"{"name": "x", "serves": ["x.count.v1"], "start": {"command": ["node", "main.js"]}}"#),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn a_missing_name_is_refused_saying_what_a_name_is() {
+        assert_one(
+            &problems_of(r#"{"publishes": ["x.happened.v1"]}"#),
+            &[
+                "components/x/manifest.json: the manifest has no `name`",
+                "the same as its folder under `components/`",
+            ],
+        );
+        assert_one(
+            &problems_of(r#"{"name": "y"}"#),
+            &["components/x/manifest.json: /name is \"y\" but its folder is components/x"],
+        );
+        assert_one(&problems_of("{ nope"), &["components/x/manifest.json: is not JSON"]);
+    }
+
+    #[test]
+    fn every_problem_of_a_manifest_is_reported_at_once() {
+        let found = problems_of(r#"{"name": "X", "publishes": "x.a.v1", "serves": ["x.get"], "extra": 1}"#);
+        assert_eq!(found.len(), 4, "{found:#?}");
+        for needle in [
+            "/name is the string \"X\"",
+            "/publishes is the string",
+            "/serves/0",
+            "`extra`",
+        ] {
+            assert!(found.iter().any(|p| p.contains(needle)), "no {needle:?} in {found:#?}");
+        }
+    }
+
+    #[test]
+    fn every_committed_manifest_matches_the_schema() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        assert_eq!(check_repo(&repo), Vec::<String>::new());
+        let schema = schema();
+        let mut checked = 0;
+        for entry in std::fs::read_dir(repo.join("components")).expect("components") {
+            let path = entry.expect("entry").path().join("manifest.json");
+            let value: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("JSON");
+            assert_eq!(
+                crate::validation::problems(&schema, &value, "the manifest"),
+                Vec::<String>::new(),
+                "{}",
+                path.display()
+            );
+            checked += 1;
+        }
+        assert!(checked >= 7, "only {checked} manifests");
+    }
+
+    #[test]
+    fn the_schema_examples_are_valid_manifests() {
+        let schema = schema();
+        let examples = schema["examples"].as_array().expect("examples");
+        assert_eq!(examples.len(), 3);
+        for example in examples {
+            assert_eq!(
+                crate::validation::problems(&schema, example, "the example"),
+                Vec::<String>::new(),
+                "{example}"
+            );
+            let manifest: ComponentManifest = serde_json::from_value(example.clone()).expect("reads");
+            assert_eq!(manifest.validate(), Ok(()), "{example}");
         }
     }
 }

@@ -126,3 +126,57 @@ async fn check_passes_here_and_fails_on_a_component_linking_another() {
     .await
     .fails(1, "billing");
 }
+
+/// `mandate check` holds every manifest to the published format (schemas/json/manifest.json)
+/// and reports each problem with its file, its JSON path and what belongs there; what is
+/// generated from the manifests waits until they are valid.
+#[tokio::test]
+async fn check_reports_every_manifest_problem_with_its_file_path_and_fix() {
+    let repo = tempfile::tempdir().expect("tempdir");
+    let write = |path: &str, text: &str| {
+        let path = repo.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    };
+    write("Cargo.toml", "[workspace]\nmembers = []\nresolver = \"2\"\n");
+    write(
+        "components/tally/manifest.json",
+        r#"{"name": "tally", "subscribes": ["orders.placed.v1"], "start": {"command": ["node", "main.js"]}}"#,
+    );
+    write(
+        "components/front/manifest.json",
+        r#"{"name": "front", "call": ["orders.get.v1"], "start": {"command": []}}"#,
+    );
+    let path = repo.path().to_str().expect("utf-8 path");
+
+    let out = run(NO_SERVER, &["--json", "check", "--repo", path], None).await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let manifests: Vec<String> = serde_json::from_value(out.json()["manifests"].clone()).expect("a list");
+    assert_eq!(manifests.len(), 3, "{manifests:#?}");
+    assert!(
+        manifests[0].starts_with("components/front/manifest.json: /start/command is empty"),
+        "{}",
+        manifests[0]
+    );
+    assert!(
+        manifests[1].starts_with(
+            "components/front/manifest.json: the manifest has unknown field `call` (did you mean `calls`?)"
+        ),
+        "{}",
+        manifests[1]
+    );
+    assert!(
+        manifests[2].starts_with("components/tally/manifest.json: /subscribes is a list; expected a map")
+            && manifests[2].contains(r#"{"EVT_ORDERS":["orders.placed.v1"]"#),
+        "{}",
+        manifests[2]
+    );
+    assert_eq!(
+        out.json()["bus_config"],
+        json!(["not checked until components/*/manifest.json are valid (see manifests)"])
+    );
+
+    run(NO_SERVER, &["check", "--repo", path], None)
+        .await
+        .fails(1, "manifests: components/tally/manifest.json: /subscribes is a list");
+}

@@ -187,6 +187,20 @@ impl Out {
 
 pub use testkit::eventually;
 
+/// Asserts that `value` follows the committed schema `schemas/json/<file>`.
+pub fn assert_follows_schema(file: &str, value: &Value) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../schemas/json")
+        .join(file);
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("schema committed")).expect("JSON");
+    let validator = jsonschema::validator_for(&schema).expect("a valid schema");
+    let problems: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| format!("{}: {e}", e.instance_path))
+        .collect();
+    assert!(problems.is_empty(), "{value} does not follow {file}: {problems:#?}");
+}
+
 // ---- the contract of these tests ---------------------------------------------------------
 
 /// `evt.notes.noted.v1`: a number.

@@ -7,7 +7,9 @@ use mandate::envelope::Meta;
 use mandate::{DEAD_LETTER_STREAM, Event};
 use serde_json::json;
 
-use crate::common::{Empty, Env, GetTotals, Noted, Totals, counter, eventually, lenient_counter};
+use crate::common::{
+    Empty, Env, GetTotals, Noted, Totals, assert_follows_schema, counter, eventually, lenient_counter,
+};
 
 /// The duplicate window of the test's event stream: short, so a retry can get past it.
 const WINDOW: Duration = Duration::from_secs(3);
@@ -230,6 +232,8 @@ async fn set_aside_outbox_entries_are_listed_and_retried() {
         .and_then(|c| c.iter().find(|c| c["name"] == "counter"))
         .expect("counter listed");
     assert_eq!(counter["status"]["set_aside"]["count"], 1);
+    // With a set-aside entry, the kit's status still follows the published protocol.
+    assert_follows_schema("admin/status.response.json", &counter["status"]);
     let text = env.mandate(&["status"]).await.ok().stdout;
     assert!(text.contains("SET ASIDE") && text.contains("dlq.counter"), "{text}");
 
@@ -267,6 +271,7 @@ async fn set_aside_outbox_entries_are_listed_and_retried() {
         .ok()
         .json();
     assert_eq!(retried["retried"], 1);
+    assert_follows_schema("admin/retry-set-aside.response.json", &retried);
     eventually("the dead letter in DLQ", || async {
         (env.stream_messages(DEAD_LETTER_STREAM).await == 1).then_some(())
     })

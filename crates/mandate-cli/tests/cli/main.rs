@@ -1,6 +1,7 @@
 //! The `mandate` binary against a real nats-server (one per test) and real kit components
 //! started in-process. Every command is exercised as a user would run it.
 
+mod admin_protocol;
 mod basics;
 mod bench;
 mod call;

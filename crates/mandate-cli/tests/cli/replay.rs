@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::common::{Empty, Env, GetTotals, Noted, Totals, counter, eventually};
+use crate::common::{Empty, Env, GetTotals, Noted, Totals, assert_follows_schema, counter, eventually};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_rebuilds_the_component_and_waits_until_it_caught_up() {
@@ -60,5 +60,16 @@ async fn replay_rebuilds_the_component_and_waits_until_it_caught_up() {
     env.mandate(&["replay", "nobody"])
         .await
         .fails(1, "is nobody running? `mandate status`");
+
+    // The kit's real rebuild reply follows the published admin protocol (what a component in
+    // another language implements from `schemas/json/admin/`).
+    let reply = env
+        .bus
+        .request("svc.counter.admin.rebuild", bytes::Bytes::from_static(b"{}"))
+        .await
+        .expect("rebuild answered");
+    let reply: serde_json::Value = serde_json::from_slice(&reply).expect("JSON");
+    assert_follows_schema("admin/rebuild.response.json", &reply);
+    assert_follows_schema("admin/rebuild.request.json", &serde_json::json!({"from_sequence": 4}));
     running.shutdown().await.expect("clean shutdown");
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use async_nats::service::ServiceExt;
 
-use crate::common::{Env, Noted, counter, eventually, tester};
+use crate::common::{Env, Noted, assert_follows_schema, counter, eventually, tester};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_lists_components_consumers_and_streams() {
@@ -20,7 +20,7 @@ async fn status_lists_components_consumers_and_streams() {
         (status.consumers[0].applied_sequence == 2).then_some(())
     })
     .await;
-    // A service that is not a kit component: it answers PING but has no admin status.
+    // A service that does not implement the admin protocol: it answers PING, no admin status.
     let legacy = env
         .bus
         .client()
@@ -57,8 +57,10 @@ async fn status_lists_components_consumers_and_streams() {
         c["requests"].as_u64().is_some_and(|r| r >= 1),
         "$SRV.STATS counts the admin calls: {c}"
     );
+    // The kit's real reply follows the published admin protocol.
+    assert_follows_schema("admin/status.response.json", &c["status"]);
     let l = find("legacy");
-    assert_eq!(l["state"], "not answering");
+    assert_eq!(l["state"], "no admin protocol");
     assert!(l["status"].is_null());
     assert!(
         l["error"]
@@ -87,7 +89,7 @@ async fn status_lists_components_consumers_and_streams() {
         "counter",
         "tester",
         "legacy",
-        "not answering",
+        "no admin protocol",
         "EVT_NOTES",
         "CONSUMER",
     ] {

@@ -305,7 +305,8 @@ fn bad_requests_are_refused_with_what_to_do_and_leave_nothing_behind() {
 /// `mandate new` wires the component into the deployment: bus-config regenerated with its
 /// user, docker-compose.yml with its service, volume and password — and `mandate check` then
 /// finds the repository consistent. (A repository of the storefront's manifests, deployment
-/// files and contract; its components are not crates here, so nothing is built.)
+/// files and contract; its components' Cargo.toml are there — without `start`, a component is
+/// the crate of its folder — but not members, so nothing is built.)
 #[test]
 fn a_new_component_gets_its_bus_user_and_its_compose_service() {
     let repo = repo();
@@ -328,7 +329,9 @@ fn a_new_component_gets_its_bus_user_and_its_compose_service() {
         let dir = entry.expect("entry").path();
         let target = ws.join("components").join(dir.file_name().expect("name"));
         fs::create_dir_all(&target).expect("mkdir");
-        copy_path(&dir.join("manifest.json"), &target.join("manifest.json"));
+        for file in ["manifest.json", "Cargo.toml"] {
+            copy_path(&dir.join(file), &target.join(file));
+        }
     }
     let ws_arg = ws.to_str().expect("utf-8 path");
 
