@@ -11,6 +11,7 @@ mod oversized;
 mod process;
 mod rebuild;
 mod relay;
+mod servers;
 mod services;
 mod streams;
 mod strict_events;
