@@ -15,8 +15,8 @@ use crate::stack::lock;
 /// The broker of a stack.
 #[derive(Debug)]
 pub(crate) enum Broker {
-    /// One nats-server (testkit's).
-    Single(NatsServer),
+    /// One nats-server (testkit's), boxed: it is much larger than the cluster's handle.
+    Single(Box<NatsServer>),
     /// The committed 3-node cluster (`cluster.rs`).
     Cluster(runner::Cluster),
 }

@@ -57,7 +57,7 @@ impl Stack {
             .await
             .expect("e2e: connects to the test server");
         let wiring = Wiring {
-            broker: Broker::Single(server),
+            broker: Broker::Single(Box::new(server)),
             bus,
             url,
             credentials: BTreeMap::new(),
