@@ -166,7 +166,10 @@ async fn lose(
         },
     };
     // The node stays down until every group it led has a new leader, and at least `down`.
-    let leaders = stack.await_leaders(&node, RECOVER_WITHIN).await;
+    let leaders = stack
+        .await_leaders(&node, RECOVER_WITHIN)
+        .await
+        .map(|_| lost_at.elapsed());
     tokio::time::sleep(schedule.down.saturating_sub(lost_at.elapsed())).await;
     stack.restart_node(&node);
     let back_at = Instant::now();
