@@ -8,6 +8,8 @@
 //!
 //! - [`Stack`] (`stack.rs`): the processes — start, kill, restart, logs; the nats-server's crash
 //!   and return (`server.rs`); quiescence (`settle.rs`).
+//! - [`cluster`]: the stack on the committed 3-node cluster ([`Stack::on_cluster`]): nodes
+//!   killed, stopped and restarted, stream leaders, replicas current.
 //! - [`shop`]: the gateway's HTTP API as a retrying client (idempotency keys, 409s).
 //! - [`plan`]: a seeded day of trading (orders, declines, cancellations, restocks).
 //! - [`services`]: the typed reads the checks make over the bus.
@@ -16,13 +18,17 @@
 //! - [`invariants`]: what must hold after any run, checked through services only; findings
 //!   gather in a [`verdict::Verdict`].
 //! - [`monkey`]: `kill -9` of components and of the nats-server on a schedule.
+//! - [`nodeloss`]: the loss of a cluster node (killed, or the stream leader's stopped) while
+//!   trading, timed until an order ends and until the replicas are current again.
 //! - [`summary`]: the one line a chaos run ends with.
 //! - [`garbage`]: a seeded corpus of malformed messages and what each must become.
 //! - [`snapshot`]: every query the components serve, to prove that nothing changed.
 
+pub mod cluster;
 pub mod garbage;
 pub mod invariants;
 pub mod monkey;
+pub mod nodeloss;
 pub mod plan;
 pub mod services;
 pub mod shop;

@@ -158,7 +158,7 @@ fn probe_plan(schedule: &Schedule, index: usize) -> OrderPlan {
 }
 
 /// Places `plan` and waits until it ends (any terminal state: the system works end to end).
-async fn complete(shop: &Shop, plan: &OrderPlan) -> Result<Accepted, String> {
+pub async fn complete(shop: &Shop, plan: &OrderPlan) -> Result<Accepted, String> {
     let order = shop.place(plan).await?;
     loop {
         if shop.order(&order.order_id).await?.status.is_terminal() {

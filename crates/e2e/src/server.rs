@@ -1,22 +1,68 @@
-//! The nats-server's crash and return: `kill -9`, then a restart on the same port with the
-//! same JetStream store; the components (and the stack's own client) reconnect by themselves.
+//! What the stack runs on — one nats-server or the committed cluster ([`Broker`]) — and the
+//! server's crash and return: `kill -9`, then a restart on the same port with the same
+//! JetStream store; the components (and the stack's own client) reconnect by themselves.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::TryStreamExt;
+use mandate::Bus;
+use testkit::NatsServer;
 
 use crate::Stack;
 use crate::stack::lock;
 
+/// The broker of a stack.
+#[derive(Debug)]
+pub(crate) enum Broker {
+    /// One nats-server (testkit's), boxed: it is much larger than the cluster's handle.
+    Single(Box<NatsServer>),
+    /// The committed 3-node cluster (`cluster.rs`).
+    Cluster(runner::Cluster),
+}
+
+/// What a stack's components are wired to: the broker, the stack's own client, and what each
+/// component is given to reach it.
+pub(crate) struct Wiring {
+    pub broker: Broker,
+    pub bus: Bus,
+    /// `NATS_URL`: one server or a comma-separated list.
+    pub url: String,
+    /// Bus user and password by component name.
+    pub credentials: BTreeMap<String, (String, String)>,
+    /// More environment for every component.
+    pub env: Vec<(String, String)>,
+}
+
+impl Broker {
+    fn kill(&mut self) {
+        match self {
+            Broker::Single(server) => server.kill(),
+            Broker::Cluster(cluster) => cluster.nodes.iter_mut().for_each(runner::NatsServer::kill),
+        }
+    }
+
+    fn restart(&mut self) {
+        match self {
+            Broker::Single(server) => server.restart(),
+            Broker::Cluster(cluster) => {
+                for node in &mut cluster.nodes {
+                    node.restart().unwrap_or_else(|e| panic!("e2e: {e:#}"));
+                }
+            }
+        }
+    }
+}
+
 impl Stack {
-    /// Kills the nats-server with SIGKILL, like a crash.
+    /// Kills the nats-server with SIGKILL, like a crash (on a cluster: every node).
     pub fn kill_server(&self) {
         tokio::task::block_in_place(|| lock(&self.server).kill());
     }
 
     /// Starts the nats-server again on the same port with the same store directory (the
-    /// fixture panics if the port comes back different or the server does not start).
+    /// fixture panics if the port comes back different or the server does not start); on a
+    /// cluster, every node.
     pub fn restart_server(&self) {
         tokio::task::block_in_place(|| lock(&self.server).restart());
     }

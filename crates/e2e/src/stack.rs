@@ -12,6 +12,7 @@ use runner::{Component, Kind, Running, Settings};
 use testkit::NatsServer;
 
 use crate::GATEWAY;
+use crate::server::{Broker, Wiring};
 
 /// How long a started or restarted process may take to answer.
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
@@ -20,8 +21,9 @@ const READY_TIMEOUT: Duration = Duration::from_secs(20);
 #[derive(Debug)]
 pub struct Stack {
     pub bus: Bus,
-    /// Behind a lock so that tests sharing the stack can crash and restart it.
-    pub(crate) server: Mutex<NatsServer>,
+    /// The nats-server (or the cluster), behind a lock so that tests sharing the stack can
+    /// crash and restart it.
+    pub(crate) server: Mutex<Broker>,
     url: String,
     /// Every component of the repository, from its manifests.
     known: Vec<Component>,
@@ -49,31 +51,48 @@ impl Stack {
     /// Starts a nats-server and the components of the repository at `repo` (all with a store
     /// when `components` is `None`), cargo binaries from `bin_dir`; waits until each answers.
     pub async fn start_in(repo: &Path, bin_dir: &Path, components: Option<&[&str]>) -> Stack {
-        let known = runner::components(repo).unwrap_or_else(|e| panic!("e2e: {e:#}"));
-        let names: Vec<String> = match components {
-            Some(names) => names.iter().map(|n| (*n).to_owned()).collect(),
-            None => stateful(&known),
-        };
         let server = NatsServer::start();
         let url = server.url();
         let bus = Bus::connect(&ConnectionOptions::new(url.clone()), "e2e")
             .await
             .expect("e2e: connects to the test server");
+        let wiring = Wiring {
+            broker: Broker::Single(Box::new(server)),
+            bus,
+            url,
+            credentials: BTreeMap::new(),
+            env: Vec::new(),
+        };
+        Stack::start_wired(wiring, repo, bin_dir, components).await
+    }
+
+    /// Starts the components of the repository at `repo` on the broker of `wiring`.
+    pub(crate) async fn start_wired(wiring: Wiring, repo: &Path, bin_dir: &Path, components: Option<&[&str]>) -> Stack {
+        let known = runner::components(repo).unwrap_or_else(|e| panic!("e2e: {e:#}"));
+        let names: Vec<String> = match components {
+            Some(names) => names.iter().map(|n| (*n).to_owned()).collect(),
+            None => stateful(&known),
+        };
+        let Wiring {
+            broker,
+            bus,
+            url,
+            credentials,
+            env,
+        } = wiring;
         let dir = tempfile::tempdir().expect("e2e: tempdir");
+        let log = std::env::var("E2E_LOG").unwrap_or_else(|_| "warn".into());
         let settings = Settings {
             url: url.clone(),
             data_dir: dir.path().join("data"),
             bin_dir: bin_dir.to_owned(),
-            env: vec![(
-                "RUST_LOG".to_owned(),
-                std::env::var("E2E_LOG").unwrap_or_else(|_| "warn".into()),
-            )],
+            credentials,
+            env: [("RUST_LOG".to_owned(), log)].into_iter().chain(env).collect(),
             log_dir: Some(dir.path().to_owned()),
-            ..Settings::default()
         };
         let stack = Stack {
             bus,
-            server: Mutex::new(server),
+            server: Mutex::new(broker),
             url,
             known,
             settings,
@@ -95,7 +114,8 @@ impl Stack {
         stateful(&self.known)
     }
 
-    /// The nats-server's client URL (the same across server restarts).
+    /// The `NATS_URL` the components got: the nats-server's client URL, or the cluster's
+    /// nodes as a comma-separated list (the same across restarts).
     pub fn url(&self) -> &str {
         &self.url
     }

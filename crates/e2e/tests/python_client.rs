@@ -240,3 +240,44 @@ async fn the_python_client_refuses_a_reply_that_breaks_the_contract() {
         "{said}"
     );
 }
+
+/// `--server` takes a list, as the nats CLI and the kit do: through one whose first entry is
+/// a port nobody listens on, the client reaches the live server and lists what it answers.
+#[tokio::test]
+async fn the_python_client_connects_through_a_server_list_whose_first_entry_is_dead() {
+    use futures::StreamExt;
+    use schemas::catalog::ListProducts;
+    use schemas::paging::Page;
+    let server = testkit::NatsServer::start();
+    let client = async_nats::connect(server.url()).await.expect("connects");
+    let mut requests = client.subscribe(ListProducts::subject()).await.expect("subscribes");
+    client.flush().await.expect("flush");
+    let page = Page {
+        items: vec![Product {
+            sku: "mug".into(),
+            name: "Mug".into(),
+            unit_price_minor: 1250,
+            currency: "EUR".into(),
+        }],
+        next: None,
+    };
+    let reply = rmp_serde::to_vec_named(&page).expect("encodes");
+    let responder = client.clone();
+    let serve = tokio::spawn(async move {
+        while let Some(request) = requests.next().await {
+            if let Some(to) = request.reply {
+                let _ = responder.publish(to, reply.clone().into()).await;
+                let _ = responder.flush().await;
+            }
+        }
+    });
+    let dead = runner::ports::free_port().expect("a free port");
+    let list = format!("nats://127.0.0.1:{dead}, {}", server.url());
+    // nats-py shuffles the list: a few runs try the dead entry first.
+    for _ in 0..3 {
+        let output = python_client_at(&list, &["--json", "products"]).await;
+        assert!(output.status.success(), "{}", shown(&output));
+        assert_eq!(report(&output)[0]["sku"], "mug", "{}", shown(&output));
+    }
+    serve.abort();
+}

@@ -1,4 +1,5 @@
-//! Connecting to the bus: credentials, retry with backoff, and the server version check.
+//! Connecting to the bus: one server or a list of them (`servers.rs`), credentials, retry
+//! with backoff, and the server version check.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -35,6 +36,8 @@ async fn connect_with(
     name: &str,
     refusals: Option<PublishRefusals>,
 ) -> Result<async_nats::Client> {
+    // A malformed list is a typo in the deployment: refused at once, not retried.
+    let servers = crate::servers::parse(&options.url).map_err(Error::Config)?;
     let deadline = tokio::time::Instant::now() + options.connect_timeout;
     let mut backoff = Duration::from_millis(100);
     let client = loop {
@@ -48,7 +51,7 @@ async fn connect_with(
                 std::future::ready(())
             });
         }
-        match connect.connect(options.url.as_str()).await {
+        match connect.connect(servers.as_slice()).await {
             Ok(client) => break client,
             Err(err) if tokio::time::Instant::now() + backoff < deadline => {
                 tracing::warn!(url = %options.url, error = %err, retry_in = ?backoff, "cannot connect to NATS yet");

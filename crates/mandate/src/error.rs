@@ -6,7 +6,7 @@ use crate::store::StoreError;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(
-        "cannot connect to NATS at {url}: {reason} (is nats-server running? `scripts/install-nats-server` installs one; set NATS_URL or --server to point elsewhere)"
+        "cannot connect to NATS at {url}: {reason} (is nats-server running? `scripts/install-nats-server` installs one; set NATS_URL or --server to point elsewhere: one URL, or several separated by commas)"
     )]
     Connect { url: String, reason: String },
     #[error(

@@ -35,6 +35,7 @@ mod outbox;
 mod pull;
 mod refusal;
 mod runtime;
+mod servers;
 mod service;
 mod setaside;
 mod shared;

@@ -6,12 +6,14 @@ use std::time::Duration;
 /// How to reach the bus: the same flags and variables as the `nats` CLI where they overlap.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConnectionOptions {
-    /// NATS server URL(s), comma-separated.
+    /// NATS server URL, or several separated by commas (the nodes of a cluster), as the nats
+    /// CLI takes them: `nats://nats-1:4222,nats://nats-2:4222`.
     #[arg(
         long = "server",
         short = 's',
         env = "NATS_URL",
-        default_value = "nats://127.0.0.1:4222"
+        default_value = "nats://127.0.0.1:4222",
+        value_parser = crate::servers::checked
     )]
     pub url: String,
     /// User name for user/password authentication.
@@ -152,4 +154,22 @@ pub fn init_logging(format: LogFormat) {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Options;
+
+    #[test]
+    fn the_server_flag_takes_a_list_and_refuses_an_empty_entry_before_anything_starts() {
+        let options =
+            Options::try_parse_from(["component", "--server", "nats://a:4222, nats://b:4222"]).expect("a list");
+        assert_eq!(options.connection.url, "nats://a:4222, nats://b:4222");
+        let err = Options::try_parse_from(["component", "--server", "nats://a:4222,,nats://b:4222"])
+            .expect_err("an empty entry");
+        let message = err.to_string();
+        assert!(message.contains("server 2 of 3 is empty"), "{message}");
+    }
 }

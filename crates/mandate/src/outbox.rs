@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::HeaderMap;
-use async_nats::jetstream::{self, context::PublishAckFuture, message::PublishMessage};
+use async_nats::jetstream::context::{PublishAckFuture, PublishError, PublishErrorKind};
+use async_nats::jetstream::{self, message::PublishMessage};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -24,6 +25,12 @@ use crate::wire::wire_size;
 
 /// How many messages the relay keeps in flight before it waits for their acks.
 const WINDOW: usize = 1024;
+/// How long a window's acks may take, all together, counted from when it was sent: the
+/// JetStream context's ack timeout (async-nats' default). A window whose acks do not come
+/// (a stream changing leader on a cluster) is sent again after one such wait — each ack
+/// future's own timeout starts only when it is awaited, so awaiting them one after the other
+/// would wait once per message.
+const ACK_WAIT: Duration = Duration::from_secs(5);
 
 /// A message waiting in the outbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -237,8 +244,12 @@ impl Relay {
             }
         }
         let mut acked = Vec::with_capacity(in_flight.len());
+        let deadline = tokio::time::Instant::now() + ACK_WAIT;
         for (key, value, ack) in in_flight {
-            let err = match ack.await {
+            let answer = tokio::time::timeout_at(deadline, ack)
+                .await
+                .unwrap_or_else(|_| Err(PublishError::new(PublishErrorKind::TimedOut)));
+            let err = match answer {
                 Ok(_) => {
                     acked.push(key);
                     continue;

@@ -29,10 +29,27 @@ struct Local {
     store: PathBuf,
 }
 
+/// Starts of the whole cluster, on fresh ports each, while one of its ports is taken.
+const PORT_ATTEMPTS: usize = 3;
+
 impl Cluster {
     /// Starts the committed cluster of `repo` with `env` in each node's environment (the
-    /// `<USER>_PASSWORD` variables its users need).
+    /// `<USER>_PASSWORD` variables its users need). A node's ports are written into its file
+    /// before it starts, so another process can take one in between (tests run in parallel):
+    /// then the cluster starts again on other ports.
     pub fn committed(binary: &NatsBinary, repo: &Path, env: &[(String, String)]) -> anyhow::Result<Cluster> {
+        let mut attempt = 1;
+        loop {
+            match Cluster::start(binary, repo, env) {
+                Err(err) if attempt < PORT_ATTEMPTS && format!("{err:#}").contains("address already in use") => {
+                    attempt += 1;
+                }
+                started => return started,
+            }
+        }
+    }
+
+    fn start(binary: &NatsBinary, repo: &Path, env: &[(String, String)]) -> anyhow::Result<Cluster> {
         let dir = tempfile::Builder::new().prefix("nats-cluster-").tempdir()?;
         let copy = dir.path().join("bus-config");
         copy_dir(&repo.join("bus-config"), &copy)?;

@@ -1,6 +1,7 @@
 """``python -m mandate_client``: the storefront from the command line.
 
     python -m mandate_client --server nats://127.0.0.1:4222 demo
+    python -m mandate_client --server nats://nats-1:4222,nats://nats-2:4222 demo   # a cluster
     python -m mandate_client products
     python -m mandate_client place --sku mug --quantity 2
     python -m mandate_client get <order_id>
@@ -20,8 +21,18 @@ import sys
 import uuid
 from typing import Any, Optional
 
-from .client import CallError, EventFeed, ServiceError, Storefront
+from .client import CallError, EventFeed, ServiceError, Storefront, server_list
 from .envelope import Event
+
+
+def checked_servers(value: str) -> str:
+    """``--server`` as given, once it reads as a server list (argparse checks the default,
+    i.e. ``NATS_URL``, the same way); a usage error saying what to write otherwise."""
+    try:
+        server_list(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -33,7 +44,8 @@ def parser() -> argparse.ArgumentParser:
         "--server",
         "-s",
         default=os.environ.get("NATS_URL", "nats://127.0.0.1:4222"),
-        help="NATS URL (env NATS_URL; default nats://127.0.0.1:4222)",
+        type=checked_servers,
+        help="NATS URL, or several separated by commas (env NATS_URL; default nats://127.0.0.1:4222)",
     )
     top.add_argument("--user", default=os.environ.get("NATS_USER"), help="bus user (env NATS_USER)")
     top.add_argument("--password", default=os.environ.get("NATS_PASSWORD"), help="its password (env NATS_PASSWORD)")

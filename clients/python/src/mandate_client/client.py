@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import nats
 import nats.errors
@@ -29,6 +29,28 @@ FINAL_EVENTS = {
     "payments.declined",
     "orders.cancelled",
 }
+
+
+SERVER_LIST_EXAMPLE = "e.g. nats://nats-1:4222,nats://nats-2:4222"
+
+
+def server_list(value: str) -> list[str]:
+    """The servers of ``NATS_URL`` / ``--server``: one URL or several separated by commas (the
+    nodes of a cluster), as the nats CLI and the kit take them. Whitespace around an entry is
+    ignored; an empty one (``a,,b``, a trailing comma) is a typo and refused, not skipped."""
+    if not value.strip():
+        raise ValueError(
+            "NATS_URL/--server is empty: give a server URL such as nats://127.0.0.1:4222, "
+            f"or several separated by commas ({SERVER_LIST_EXAMPLE})"
+        )
+    entries = [entry.strip() for entry in value.split(",")]
+    for position, entry in enumerate(entries, start=1):
+        if not entry:
+            raise ValueError(
+                f"NATS_URL/--server: server {position} of {len(entries)} is empty: separate the servers "
+                f"with single commas and no trailing comma ({SERVER_LIST_EXAMPLE})"
+            )
+    return entries
 
 
 class CallError(Exception):
@@ -122,7 +144,7 @@ class Storefront:
     @classmethod
     async def connect(
         cls,
-        server: str,
+        server: Union[str, Sequence[str]],
         *,
         user: Optional[str] = None,
         password: Optional[str] = None,
@@ -132,8 +154,10 @@ class Storefront:
         schemas: Optional[str] = None,
     ) -> "Storefront":
         contract = Contract.find(schemas)
+        # nats-py tries the servers of its list in turn (shuffled), also on the first connect.
+        servers = server_list(server) if isinstance(server, str) else list(server)
         options: dict[str, Any] = {
-            "servers": [server],
+            "servers": servers,
             "name": name,
             # Replies come to <inbox_prefix>.>: a bus user may only read its own inbox.
             "inbox_prefix": inbox_prefix,

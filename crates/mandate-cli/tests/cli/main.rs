@@ -12,4 +12,5 @@ mod export_import;
 mod publish_tail;
 mod replay;
 mod schema_compatibility;
+mod servers;
 mod status;

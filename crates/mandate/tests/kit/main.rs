@@ -2,6 +2,7 @@
 //! timing. Components run in-process here, except in `process.rs`, which runs the example
 //! binary as its own process.
 
+mod ack_wait;
 mod common;
 mod dead_letters;
 mod envelope;
@@ -11,6 +12,7 @@ mod oversized;
 mod process;
 mod rebuild;
 mod relay;
+mod servers;
 mod services;
 mod streams;
 mod strict_events;
