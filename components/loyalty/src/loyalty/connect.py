@@ -22,8 +22,12 @@ async def connect(config: Config) -> Client:
         # Permission violations arrive here: the broker refusing what the manifest implies.
         log.warning("nats: %s", err)
 
+    connection: list[Client] = []
+
     async def disconnected() -> None:
-        log.warning("disconnected from the server; reconnecting")
+        # A drain at stop disconnects too: that is not news.
+        if connection and not (connection[0].is_draining or connection[0].is_closed):
+            log.warning("disconnected from the server; reconnecting")
 
     async def reconnected() -> None:
         log.info("reconnected")
@@ -49,6 +53,7 @@ async def connect(config: Config) -> Client:
             f"cannot connect to {', '.join(config.servers)} within {config.connect_timeout_seconds:.0f}s "
             "(is the server up, and NATS_USER/NATS_PASSWORD right?)"
         ) from None
+    connection.append(nc)
     version = nc.connected_server_version
     if (version.major, version.minor) < (2, 10):
         await nc.close()

@@ -91,8 +91,8 @@ class Consumer:
                     batch = await subscription.fetch(self.shared.config.batch_size, timeout=FETCH_WAIT)
                 except (asyncio.TimeoutError, nats.errors.TimeoutError):
                     continue
-                except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError) as err:
-                    log.warning("cannot pull from %s (%s); retrying", self.stream, err)
+                except nats.errors.Error as err:  # the server is away or busy: try again shortly
+                    log.warning("cannot pull from %s (%s: %s); retrying", self.stream, type(err).__name__, err)
                     await self._pause(1.0)
                     continue
                 await self._process(batch)
