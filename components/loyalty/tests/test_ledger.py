@@ -37,16 +37,24 @@ class Ledger(StoreCase):
         )
         # The same fact again, under any id: nothing more.
         self.assertEqual(self.apply(("completed", completed(total=1_299))), [])
-        self.assertEqual(self.balance().body(), {"customer_id": "alice", "points": 12, "awarded": 12, "reversed": 0, "orders": 1})
+        self.assertEqual(
+            self.balance().body(), {"customer_id": "alice", "points": 12, "awarded": 12, "reversed": 0, "orders": 1}
+        )
 
     def test_a_refund_takes_the_points_back_once(self):
         self.apply(("completed", completed(total=1_000)), ("completed", completed("o-2", total=500)))
         emitted = self.apply(("refunded", refunded()), ("refunded", refunded(payment="p-again")))
         self.assertEqual(
             emitted,
-            [ledger.Emit(ledger.REVERSED, {"customer_id": "alice", "order_id": "o-1", "points": 10, "payment_id": "p-1"})],
+            [
+                ledger.Emit(
+                    ledger.REVERSED, {"customer_id": "alice", "order_id": "o-1", "points": 10, "payment_id": "p-1"}
+                )
+            ],
         )
-        self.assertEqual(self.balance().body(), {"customer_id": "alice", "points": 5, "awarded": 15, "reversed": 10, "orders": 2})
+        self.assertEqual(
+            self.balance().body(), {"customer_id": "alice", "points": 5, "awarded": 15, "reversed": 10, "orders": 2}
+        )
 
     def test_any_arrival_order_gives_the_same_balance(self):
         events = [
@@ -70,7 +78,8 @@ class Ledger(StoreCase):
         self.assertEqual(self.balance().points, 0)
 
     def test_a_customer_without_orders_has_nothing(self):
-        self.assertEqual(self.balance("nobody").body(), {"customer_id": "nobody", "points": 0, "awarded": 0, "reversed": 0, "orders": 0})
+        nothing = {"customer_id": "nobody", "points": 0, "awarded": 0, "reversed": 0, "orders": 0}
+        self.assertEqual(self.balance("nobody").body(), nothing)
 
 
 if __name__ == "__main__":

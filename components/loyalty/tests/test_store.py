@@ -1,7 +1,6 @@
 """The store against a real SQLite file: durable settings, one process at a time, the
 outbox in commit order, steps undone alone, and what a rebuild wipes and keeps."""
 
-import sqlite3
 import unittest
 
 from fixtures import StoreCase
@@ -10,7 +9,7 @@ from loyalty.store import DEAD_LETTERS, Discard, OutMessage, StoreLocked
 
 
 def out(n: int) -> OutMessage:
-    return OutMessage(f"evt.loyalty.x.v1", [("ce-id", f"id-{n}"), ("Nats-Msg-Id", f"id-{n}")], bytes([n]))
+    return OutMessage("evt.loyalty.x.v1", [("ce-id", f"id-{n}"), ("Nats-Msg-Id", f"id-{n}")], bytes([n]))
 
 
 class Store(StoreCase):

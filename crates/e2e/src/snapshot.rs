@@ -28,7 +28,11 @@ pub async fn take(stack: &Stack, subjects: &Subjects) -> Snapshot {
         queries.extend([Query::Order(id), Query::Payment(id), Query::Shipment(id)]);
     }
     for customer in &subjects.customers {
-        queries.extend([Query::OrdersOf(customer), Query::Notifications(customer), Query::Balance(customer)]);
+        queries.extend([
+            Query::OrdersOf(customer),
+            Query::Notifications(customer),
+            Query::Balance(customer),
+        ]);
     }
     for sku in &subjects.skus {
         queries.extend([Query::Stock(sku), Query::Product(sku)]);

@@ -102,11 +102,16 @@ async fn completed_orders(stack: &Stack, customer: &str, orders: std::ops::Range
 }
 
 async fn balance(stack: &Stack, customer: &str) -> Balance {
-    services::balance(stack, customer).await.unwrap_or_else(|e| panic!("{e}"))
+    services::balance(stack, customer)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 async fn count(stack: &Stack, stream: &str) -> usize {
-    streams::read(stack, stream).await.map(|m| m.len()).unwrap_or_else(|e| panic!("{e}"))
+    streams::read(stack, stream)
+        .await
+        .map(|m| m.len())
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -158,7 +163,11 @@ async fn loyalty_awards_completed_orders_and_a_replay_publishes_nothing_twice() 
     assert_eq!(balance(&stack, "ada").await, before, "the same state, rebuilt");
     for (what, subscription) in [("an event", &mut published), ("a dead letter", &mut dead)] {
         let again = tokio::time::timeout(Duration::from_millis(500), subscription.next()).await;
-        assert!(again.is_err(), "the replay published {what} again: {:?}", again.ok().flatten());
+        assert!(
+            again.is_err(),
+            "the replay published {what} again: {:?}",
+            again.ok().flatten()
+        );
     }
     assert_eq!(count(&stack, "EVT_LOYALTY").await, events);
     assert_eq!(count(&stack, "DLQ").await, letters);
@@ -173,7 +182,11 @@ async fn loyalty_awards_completed_orders_and_a_replay_publishes_nothing_twice() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loyalty_stops_cleanly_on_sigterm_and_resumes_where_it_was() {
     let stack = Stack::storefront().await;
-    assert!(stack.terminate(LOYALTY), "loyalty exits 0 on SIGTERM:\n{}", stack.log_tail(LOYALTY));
+    assert!(
+        stack.terminate(LOYALTY),
+        "loyalty exits 0 on SIGTERM:\n{}",
+        stack.log_tail(LOYALTY)
+    );
     // Orders complete while it is away; it catches up when it is back.
     let totals = completed_orders(&stack, "grace", 0..2).await;
     stack.spawn(LOYALTY);

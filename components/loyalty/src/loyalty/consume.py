@@ -65,10 +65,6 @@ class Consumer:
             task, self._task = self._task, None
             await task
 
-    @property
-    def task(self) -> Optional[asyncio.Task[None]]:
-        return self._task
-
     def catch_up(self) -> None:
         if not self.caught_up:
             self.caught_up = True

@@ -86,7 +86,9 @@ class Relay:
         # What went before it is deleted first: the outbox stays in commit order.
         if published:
             self._store.delete_outbox(published)
-        log.error("the server refuses outbox entry %d (%s) for good; set aside: %s", entry.id, entry.message.subject, reason)
+        log.error(
+            "the server refuses outbox entry %d (%s) for good; set aside: %s", entry.id, entry.message.subject, reason
+        )
         self._store.set_aside(entry, reason, now_rfc3339())
 
     async def drain(self, timeout: float) -> bool:

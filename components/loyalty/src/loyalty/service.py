@@ -55,7 +55,9 @@ async def start(shared: Shared, contract: Contract, admin: dict[str, Handler]) -
 
     await service.add_endpoint(name=BALANCE.replace(".", "-"), subject=f"svc.{BALANCE}", handler=answering(balance))
     for operation, handler in admin.items():
-        await service.add_endpoint(name=f"admin-{operation}", subject=f"svc.{NAME}.admin.{operation}", handler=answering(handler))
+        await service.add_endpoint(
+            name=f"admin-{operation}", subject=f"svc.{NAME}.admin.{operation}", handler=answering(handler)
+        )
     return service
 
 

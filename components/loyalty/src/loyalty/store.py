@@ -227,7 +227,8 @@ class Store:
         """Puts the set-aside entries back at the tail of the outbox; returns how many."""
         with self.transaction() as tx:
             moved = tx.execute(
-                "INSERT INTO outbox (subject, headers, payload) SELECT subject, headers, payload FROM set_aside ORDER BY id"
+                "INSERT INTO outbox (subject, headers, payload) "
+                "SELECT subject, headers, payload FROM set_aside ORDER BY id"
             ).rowcount
             tx.execute("DELETE FROM set_aside")
         return moved

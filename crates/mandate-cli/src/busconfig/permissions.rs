@@ -181,7 +181,9 @@ fn component_user(m: &ComponentManifest) -> User {
 
     // The same rights either way: a component in another language does what the kit does.
     let mut summary = vec![match &m.start {
-        Some(runner::Start::Command(_)) => format!("{c}: a component in another language (its manifest's start command)"),
+        Some(runner::Start::Command(_)) => {
+            format!("{c}: a component in another language (its manifest's start command)")
+        }
         _ => format!("{c}: a kit component"),
     }];
     if !m.publishes.is_empty() {

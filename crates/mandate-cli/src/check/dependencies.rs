@@ -459,14 +459,21 @@ mod tests {
             std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
             std::fs::write(path, text).expect("write");
         };
-        write("Cargo.toml", "[workspace]\nresolver = \"3\"\nmembers = [\"components/*\"]\n");
-        write("components/orders/Cargo.toml", "[package]\nname = \"orders\"\nversion = \"0.1.0\"\nedition = \"2024\"\n");
+        write(
+            "Cargo.toml",
+            "[workspace]\nresolver = \"3\"\nmembers = [\"components/*\"]\n",
+        );
+        write(
+            "components/orders/Cargo.toml",
+            "[package]\nname = \"orders\"\nversion = \"0.1.0\"\nedition = \"2024\"\n",
+        );
         write("components/orders/src/lib.rs", "");
         write("components/loyalty/manifest.json", "{}");
         let refused = check_workspace(root.path()).expect_err("cargo cannot load the workspace");
         let message = format!("{refused:#}");
         assert!(
-            message.contains("\"components/loyalty\" not Rust crate(s)") && message.contains("exclude = [\"components/loyalty\"]"),
+            message.contains("\"components/loyalty\" not Rust crate(s)")
+                && message.contains("exclude = [\"components/loyalty\"]"),
             "{message}"
         );
         write(

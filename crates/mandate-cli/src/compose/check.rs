@@ -104,7 +104,10 @@ pub fn problems(text: &str, components: &[Deployed]) -> Vec<String> {
                     None => expect(false, format!("there is no {own} to build it from")),
                     Some(text) => {
                         for reads in foreign_copies(name, text) {
-                            expect(false, format!("{own} copies {reads}: a component reads no other component's directory"));
+                            expect(
+                                false,
+                                format!("{own} copies {reads}: a component reads no other component's directory"),
+                            );
                         }
                     }
                 }
@@ -183,7 +186,9 @@ fn foreign_copies(name: &str, dockerfile: &str) -> Vec<String> {
         };
         for source in sources {
             let path = source.trim_start_matches("./").trim_end_matches('/');
-            let folder = path.strip_prefix("components/").map(|rest| rest.split('/').next().unwrap_or(""));
+            let folder = path
+                .strip_prefix("components/")
+                .map(|rest| rest.split('/').next().unwrap_or(""));
             let whole = matches!(path, "" | "." | "components") || path.starts_with('*');
             if whole || folder.is_some_and(|folder| folder != name) {
                 found.push(format!("`{source}`"));
@@ -230,7 +235,10 @@ mod tests {
     /// The repository's components with `name`'s build replaced.
     fn with_build(name: &str, build: Build) -> Vec<Deployed> {
         let mut components = components();
-        let component = components.iter_mut().find(|c| c.name == name).expect("a component of the repository");
+        let component = components
+            .iter_mut()
+            .find(|c| c.name == name)
+            .expect("a component of the repository");
         component.build = build;
         components
     }
@@ -285,28 +293,43 @@ mod tests {
         );
         let found = problems(&text, &components());
         assert_eq!(found.len(), 1, "{found:?}");
-        assert!(found[0].contains("`loyalty`: components/loyalty is not a Rust crate"), "{found:?}");
+        assert!(
+            found[0].contains("`loyalty`: components/loyalty is not a Rust crate"),
+            "{found:?}"
+        );
         // Without a Dockerfile of its own: named.
         let found = problems(&repo_compose(), &with_build("loyalty", Build::Own(None)));
-        assert_eq!(found, ["service `loyalty`: there is no components/loyalty/Dockerfile to build it from"]);
+        assert_eq!(
+            found,
+            ["service `loyalty`: there is no components/loyalty/Dockerfile to build it from"]
+        );
     }
 
     #[test]
     fn a_component_whose_build_reads_another_components_directory_is_refused() {
         let reads = |dockerfile: &str| {
-            problems(&repo_compose(), &with_build("loyalty", Build::Own(Some(dockerfile.to_owned()))))
+            problems(
+                &repo_compose(),
+                &with_build("loyalty", Build::Own(Some(dockerfile.to_owned()))),
+            )
         };
         assert_eq!(
             reads("FROM python\nCOPY components/loyalty /app\nCOPY clients/python schemas/json /app/\n"),
             Vec::<String>::new()
         );
-        assert_eq!(reads("FROM python\nCOPY --from=build /out /app\n"), Vec::<String>::new());
+        assert_eq!(
+            reads("FROM python\nCOPY --from=build /out /app\n"),
+            Vec::<String>::new()
+        );
         for (dockerfile, source) in [
             ("COPY . /src", "`.`"),
             ("COPY ./ /src", "`./`"),
             ("COPY --chown=1:1 components/orders/src /src", "`components/orders/src`"),
             ("ADD components /src", "`components`"),
-            ("COPY components/loyalty \\\n  components/payments /src", "`components/payments`"),
+            (
+                "COPY components/loyalty \\\n  components/payments /src",
+                "`components/payments`",
+            ),
             (r#"COPY ["components/inventory", "/src"]"#, "`components/inventory`"),
             ("copy components/* /src", "`components/*`"),
         ] {

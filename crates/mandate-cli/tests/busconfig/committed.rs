@@ -128,8 +128,13 @@ pub fn committed_node(store: &Path) -> NatsServer {
         env: env_pairs(),
         ..ServerOptions::default()
     };
-    NatsServer::start_with_file(&nats_server(), &copy.join("nats-server.conf"), &store.join("js"), options)
-        .unwrap_or_else(|e| panic!("{e:#}"))
+    NatsServer::start_with_file(
+        &nats_server(),
+        &copy.join("nats-server.conf"),
+        &store.join("js"),
+        options,
+    )
+    .unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -113,7 +113,10 @@ async fn loyalty_works_under_its_committed_permissions_without_a_violation() {
         }
         let reply = operator
             .client()
-            .request("svc.loyalty.balance.v1", body(serde_json::json!({"customer_id": "ada"})))
+            .request(
+                "svc.loyalty.balance.v1",
+                body(serde_json::json!({"customer_id": "ada"})),
+            )
             .await
             .ok()?;
         let balance: serde_json::Value = rmp_serde::from_slice(&reply.payload).ok()?;
@@ -125,7 +128,15 @@ async fn loyalty_works_under_its_committed_permissions_without_a_violation() {
         status.consumers.iter().all(|c| c.caught_up && c.pending == Some(0)),
         "{status:?}"
     );
-    let awarded = js.get_stream("EVT_LOYALTY").await.expect("its stream").info().await.expect("info").state.messages;
+    let awarded = js
+        .get_stream("EVT_LOYALTY")
+        .await
+        .expect("its stream")
+        .info()
+        .await
+        .expect("info")
+        .state
+        .messages;
     assert_eq!(awarded, 3, "two awards and a reversal");
     let info = operator
         .client()
@@ -134,8 +145,17 @@ async fn loyalty_works_under_its_committed_permissions_without_a_violation() {
         .expect("discoverable");
     assert!(String::from_utf8_lossy(&info.payload).contains("svc.loyalty.balance.v1"));
 
-    let violations: Vec<String> = node.log().lines().filter(|l| l.contains("Violation")).map(str::to_owned).collect();
+    let violations: Vec<String> = node
+        .log()
+        .lines()
+        .filter(|l| l.contains("Violation"))
+        .map(str::to_owned)
+        .collect();
     assert!(violations.is_empty(), "{violations:#?}\n{}", log());
     let process = process.into_inner().expect("not poisoned");
-    assert!(process.terminate(Duration::from_secs(15)), "loyalty exits 0 on SIGTERM:\n{}", log());
+    assert!(
+        process.terminate(Duration::from_secs(15)),
+        "loyalty exits 0 on SIGTERM:\n{}",
+        log()
+    );
 }
