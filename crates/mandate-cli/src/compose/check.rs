@@ -11,6 +11,7 @@ use std::path::Path;
 use serde_yaml_ng::Value;
 
 use crate::busconfig::permissions::password_var;
+use crate::repo::manifest::ComponentManifest;
 
 /// A component as the compose file must run it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,8 +25,8 @@ pub struct Deployed {
 pub enum Build {
     /// A crate of the workspace: the repository's Dockerfile, `COMPONENT=<name>`.
     Workspace,
-    /// Not a Rust crate (no `Cargo.toml`): its own `components/<name>/Dockerfile`, whose text
-    /// this is (`None` when it has none).
+    /// Not a Rust crate (its manifest's `start` is a command): its own
+    /// `components/<name>/Dockerfile`, whose text this is (`None` when it has none).
     Own(Option<String>),
 }
 
@@ -37,16 +38,17 @@ impl Deployed {
         }
     }
 
-    /// `components/<name>` of `repo`: a workspace crate when it has a `Cargo.toml`.
-    pub fn in_repo(repo: &Path, name: &str) -> Deployed {
-        let dir = repo.join("components").join(name);
-        let build = if dir.join("Cargo.toml").is_file() {
-            Build::Workspace
-        } else {
-            Build::Own(std::fs::read_to_string(dir.join("Dockerfile")).ok())
+    /// The component of `manifest` in `repo`: a workspace crate unless its manifest starts it
+    /// with a command of its own (the process runner's rule).
+    pub fn in_repo(repo: &Path, manifest: &ComponentManifest) -> Deployed {
+        let build = match manifest.start {
+            Some(runner::Start::Command(_)) => {
+                Build::Own(std::fs::read_to_string(repo.join(own_dockerfile(&manifest.name))).ok())
+            }
+            _ => Build::Workspace,
         };
         Deployed {
-            name: name.to_owned(),
+            name: manifest.name.clone(),
             build,
         }
     }

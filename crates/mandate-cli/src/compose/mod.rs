@@ -39,7 +39,7 @@ pub fn check_repo(repo: &Path) -> Vec<String> {
 pub fn deployed(repo: &Path) -> anyhow::Result<Vec<Deployed>> {
     Ok(crate::repo::manifest::read_all(repo)?
         .into_iter()
-        .map(|m| Deployed::in_repo(repo, &m.name))
+        .map(|m| Deployed::in_repo(repo, &m))
         .collect())
 }
 

@@ -329,6 +329,10 @@ fn a_new_component_gets_its_bus_user_and_its_compose_service() {
         let target = ws.join("components").join(dir.file_name().expect("name"));
         fs::create_dir_all(&target).expect("mkdir");
         copy_path(&dir.join("manifest.json"), &target.join("manifest.json"));
+        // A component in another language is built from its own Dockerfile (loyalty).
+        if dir.join("Dockerfile").is_file() {
+            copy_path(&dir.join("Dockerfile"), &target.join("Dockerfile"));
+        }
     }
     let ws_arg = ws.to_str().expect("utf-8 path");
 
