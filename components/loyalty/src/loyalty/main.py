@@ -106,7 +106,9 @@ async def _serve(config: Config, contract: Contract, schemas, store: Store, nc) 
     await relay_task
     await nc.drain()
     log.info("stopped")
-    return 0 if drained and not shared.failure else 1
+    # Stopped when asked: 0, even with entries left in the outbox (they are committed, and go
+    # at the next start). A loop that failed for good: 1, so that a supervisor restarts it.
+    return 1 if shared.failure else 0
 
 
 async def _relay(shared: Shared, stop: asyncio.Event) -> None:
