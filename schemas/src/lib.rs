@@ -8,6 +8,7 @@
 
 pub mod catalog;
 pub mod inventory;
+pub mod loyalty;
 pub mod notifications;
 pub mod orders;
 pub mod paging;

@@ -6,7 +6,7 @@
 use mandate::{Event, Operation};
 use schemars::{JsonSchema, Schema, schema_for};
 
-use crate::{catalog, inventory, notifications, orders, payments, shipping};
+use crate::{catalog, inventory, loyalty, notifications, orders, payments, shipping};
 
 /// What part of the contract a schema describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +105,8 @@ pub fn messages() -> Vec<Message> {
         event::<payments::PaymentDeclined>(),
         event::<payments::PaymentRefunded>(),
         event::<shipping::ShipmentDispatched>(),
+        event::<loyalty::PointsAwarded>(),
+        event::<loyalty::PointsReversed>(),
     ];
     for pair in [
         operation::<catalog::UpsertProduct>(),
@@ -119,6 +121,7 @@ pub fn messages() -> Vec<Message> {
         operation::<payments::GetPayment>(),
         operation::<shipping::GetShipment>(),
         operation::<notifications::ListNotifications>(),
+        operation::<loyalty::GetBalance>(),
     ] {
         messages.extend(pair);
     }

@@ -88,6 +88,13 @@ class Refuses(unittest.TestCase):
         err = self.refused(pack(placed(lines=[{"quantity": 1, "unit_price_minor": 1}])), UNDECODABLE, "lines[0]")
         self.assertIn("sku", err.message)
 
+    def test_an_integer_outside_its_format_like_a_kit_reader(self):
+        # uint32 quantity, int64 total: what a Rust reader of the type cannot hold is refused.
+        self.refused(pack(placed(lines=[line(quantity=2**32)])), UNDECODABLE, "lines[0].quantity")
+        self.refused(pack(placed(total_minor=2**63)), UNDECODABLE, "total_minor")
+        self.assertEqual(decode(pack(placed(total_minor=2**63 - 1)), PLACED)["total_minor"], 2**63 - 1)
+        self.assertEqual(decode(pack(placed(lines=[line(quantity=2**32 - 1)])), PLACED)["lines"][0]["quantity"], 2**32 - 1)
+
     def test_enumerations_are_their_names(self):
         view = {"order_id": "o", "customer_id": "c", "status": "placed", "lines": [], "total_minor": 0, "currency": "EUR"}
         self.assertEqual(decode(pack(view), ORDER_VIEW)["status"], "placed")

@@ -1,6 +1,7 @@
 //! What must hold after any run, however hostile — checked through services and streams only
 //! (`orders.get`/`list`, `inventory.get-stock`, `payments.get`, `shipping.get`,
-//! `notifications.list`, stream contents read as a client), never by opening a store.
+//! `notifications.list`, `loyalty.balance`, stream contents read as a client), never by
+//! opening a store.
 //!
 //! The rules are stated on behaviour (statuses, money, shipments, stock), not on event
 //! names, so that they hold whichever events a design uses to get there.
@@ -8,6 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures::StreamExt;
+use schemas::loyalty::points_for;
 use schemas::orders::{OrderStatus, OrderView};
 use schemas::payments::{PaymentStatus, PaymentView};
 use schemas::shipping::ShipmentView;
@@ -34,6 +36,11 @@ pub const DUPLICATE_ID: &str = "no ce-id twice in the event streams";
 pub const DOUBLED_EVENT: &str = "at most one event of each kind and version per order (or business key)";
 pub const DOUBLED_NOTICE: &str = "at most one notification of each kind per order";
 pub const DEAD_LETTERS: &str = "DLQ empty";
+pub const LOYALTY: &str =
+    "loyalty = points for completed orders' totals, less the points of those refunded, per customer";
+
+/// The component whose balances [`LOYALTY`] checks.
+pub const LOYALTY_COMPONENT: &str = "loyalty";
 
 /// Invariants whose breaking means something was doubled (the summary's `doubled`).
 pub const DOUBLING: [&str; 4] = [DOUBLED_ORDER, DUPLICATE_ID, DOUBLED_EVENT, DOUBLED_NOTICE];
@@ -86,6 +93,7 @@ pub async fn check(stack: &Stack, expected: &Expected, verdict: &mut Verdict) ->
     check_stock(stack, expected, &facts, verdict).await;
     check_streams(stack, verdict).await;
     check_notifications(stack, expected, verdict).await;
+    check_loyalty(stack, expected, &facts, verdict).await;
     check_dead_letters(stack, verdict).await;
     outcomes
 }
@@ -388,6 +396,48 @@ async fn check_notifications(stack: &Stack, expected: &Expected, verdict: &mut V
                     ),
                 );
             }
+        }
+    }
+}
+
+/// Every customer's balance is what their completed orders earned (`schemas::loyalty::points_for`
+/// of each total) less what refunds took back — each order counted once, whatever was killed
+/// meanwhile. Checked when the repository has the `loyalty` component.
+async fn check_loyalty(stack: &Stack, expected: &Expected, facts: &BTreeMap<String, Facts>, verdict: &mut Verdict) {
+    if !stack.components().iter().any(|c| c == LOYALTY_COMPONENT) {
+        return;
+    }
+    // customer → (awarded, reversed, orders), as the other services tell the orders.
+    let mut due: BTreeMap<&str, (u64, u64, u64)> = BTreeMap::new();
+    for accepted in &expected.orders {
+        let owed = due.entry(accepted.customer.as_str()).or_default();
+        let Some(facts) = facts.get(&accepted.order_id) else {
+            continue;
+        };
+        if facts.order.as_ref().map(|o| o.status) == Some(OrderStatus::Completed) {
+            let points = points_for(accepted.total_minor);
+            owed.0 += points;
+            owed.2 += 1;
+            if facts.payment.as_ref().map(|p| p.status) == Some(PaymentStatus::Refunded) {
+                owed.1 += points;
+            }
+        }
+    }
+    for (customer, (awarded, reversed, orders)) in due {
+        match services::balance(stack, customer).await {
+            Ok(balance) => {
+                let said = (balance.points, balance.awarded, balance.reversed, balance.orders);
+                if said != (awarded - reversed, awarded, reversed, orders) {
+                    verdict.broke(
+                        LOYALTY,
+                        format!(
+                            "customer {customer}: {orders} completed order(s) earned {awarded} point(s), \
+                             {reversed} taken back; loyalty says {balance:?}"
+                        ),
+                    );
+                }
+            }
+            Err(why) => verdict.unchecked("loyalty balances", format!("customer {customer}: {why}")),
         }
     }
 }

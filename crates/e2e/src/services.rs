@@ -5,6 +5,7 @@
 use mandate::{CallError, Operation};
 use schemas::catalog::{GetProduct, GetProductRequest, ListProducts, ListProductsRequest, Product};
 use schemas::inventory::{GetStock, GetStockRequest, StockView};
+use schemas::loyalty::{Balance, BalanceRequest, GetBalance};
 use schemas::notifications::{ListNotifications, ListNotificationsRequest, Notification};
 use schemas::orders::{GetOrder, GetOrderRequest, ListOrders, ListOrdersRequest, OrderView};
 use schemas::paging::{MAX_PAGE, Page};
@@ -108,4 +109,15 @@ pub async fn product(stack: &Stack, sku: &str) -> Result<Option<Product>, String
 /// Every product of the catalog.
 pub async fn products(stack: &Stack) -> Result<Vec<Product>, String> {
     all_pages::<ListProducts, _>(stack, |after| ListProductsRequest { after, limit: MAX_PAGE }).await
+}
+
+/// `customer`'s loyalty points (`loyalty`, the component in Python).
+pub async fn balance(stack: &Stack, customer: &str) -> Result<Balance, String> {
+    surely::<GetBalance>(
+        stack,
+        &BalanceRequest {
+            customer_id: customer.into(),
+        },
+    )
+    .await
 }

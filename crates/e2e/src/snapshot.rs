@@ -1,6 +1,7 @@
 //! Everything the components will say about a set of entities: every query they serve
-//! (orders, their lists, stock, payments, shipments, notifications, products), asked over the
-//! bus and written down, so that two snapshots prove that nothing observable changed.
+//! (orders, their lists, stock, payments, shipments, notifications, loyalty points, products),
+//! asked over the bus and written down, so that two snapshots prove that nothing observable
+//! changed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
@@ -27,7 +28,11 @@ pub async fn take(stack: &Stack, subjects: &Subjects) -> Snapshot {
         queries.extend([Query::Order(id), Query::Payment(id), Query::Shipment(id)]);
     }
     for customer in &subjects.customers {
-        queries.extend([Query::OrdersOf(customer), Query::Notifications(customer)]);
+        queries.extend([
+            Query::OrdersOf(customer),
+            Query::Notifications(customer),
+            Query::Balance(customer),
+        ]);
     }
     for sku in &subjects.skus {
         queries.extend([Query::Stock(sku), Query::Product(sku)]);
@@ -98,6 +103,7 @@ enum Query<'a> {
     Shipment(&'a str),
     OrdersOf(&'a str),
     Notifications(&'a str),
+    Balance(&'a str),
     Stock(&'a str),
     Product(&'a str),
 }
@@ -111,6 +117,7 @@ impl Query<'_> {
             Query::Shipment(id) => format!("shipping.get {id}"),
             Query::OrdersOf(customer) => format!("orders.list {customer}"),
             Query::Notifications(customer) => format!("notifications.list {customer}"),
+            Query::Balance(customer) => format!("loyalty.balance {customer}"),
             Query::Stock(sku) => format!("inventory.get-stock {sku}"),
             Query::Product(sku) => format!("catalog.get-product {sku}"),
         }
@@ -124,6 +131,7 @@ impl Query<'_> {
             Query::Shipment(id) => written(services::shipment(stack, id).await),
             Query::OrdersOf(customer) => written(services::orders_of(stack, customer).await),
             Query::Notifications(customer) => written(services::notifications(stack, customer).await),
+            Query::Balance(customer) => written(services::balance(stack, customer).await),
             Query::Stock(sku) => written(services::stock(stack, sku).await),
             Query::Product(sku) => written(services::product(stack, sku).await),
         }

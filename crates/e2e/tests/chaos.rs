@@ -10,7 +10,7 @@
 //! |---|---|---|
 //! | `MANDATE_CHAOS_SEED` | 20261201 | the day's plan and the kill order |
 //! | `MANDATE_CHAOS_ORDERS` | 240 | orders placed |
-//! | `MANDATE_CHAOS_KILLS` | 14 | `kill -9` of a component (7 kinds: each twice) |
+//! | `MANDATE_CHAOS_KILLS` | 16 | `kill -9` of a component (8 kinds, loyalty and the gateway included: each twice) |
 //! | `MANDATE_CHAOS_SERVER_KILLS` | 1 | `kill -9` of the nats-server |
 //! | `MANDATE_CHAOS_RATE` | 6 | orders (and restocks) started per second |
 //! | `MANDATE_CHAOS_CANCEL_PERCENT` | 20 | orders cancelled (half at once, half a little later); 0 leaves the cancel/capture races out |
@@ -38,7 +38,7 @@ async fn orders_keep_every_invariant_while_processes_and_the_server_are_killed()
     let started = Instant::now();
     let seed = env_number("MANDATE_CHAOS_SEED", 20_261_201_u64);
     let orders = env_number("MANDATE_CHAOS_ORDERS", 240_usize);
-    let kills = env_number("MANDATE_CHAOS_KILLS", 14_usize);
+    let kills = env_number("MANDATE_CHAOS_KILLS", 16_usize);
     let server_kills = env_number("MANDATE_CHAOS_SERVER_KILLS", 1_usize);
     let rate = env_number("MANDATE_CHAOS_RATE", 6.0_f64);
     let cancel_percent = env_number("MANDATE_CHAOS_CANCEL_PERCENT", 20_u32);

@@ -360,28 +360,41 @@ async fn a_thousand_random_orders_keep_every_invariant() {
 }
 
 /// One component, chosen by the seed, is killed (SIGKILL) a third of the way through and
-/// restarted half a second later; clients retry with their idempotency keys meanwhile.
+/// restarted half a second later; clients retry with their idempotency keys meanwhile. Two
+/// thirds through, `loyalty` — the component in Python, whose exactly-once is its own code's,
+/// not the kit's — is killed the same way (unless the seed chose it already).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_component_crashing_mid_run_loses_and_doubles_nothing() {
     let stack = std::sync::Arc::new(Stack::storefront().await);
     let seed = seed();
     let components = stack.components();
     let victim = components[(seed % components.len() as u64) as usize].clone();
+    let mut victims = vec![(0.33, victim)];
+    if !victims.iter().any(|(_, v)| v == invariants::LOYALTY_COMPONENT)
+        && components.iter().any(|c| c == invariants::LOYALTY_COMPONENT)
+    {
+        victims.push((0.66, invariants::LOYALTY_COMPONENT.to_owned()));
+    }
     let day = plan(seed.wrapping_add(1), orders_per_day());
-    let mut restart = None;
+    let mut restarts = Vec::new();
     let expected = trade(&stack, &day, |done| {
-        if done >= 0.33 && restart.is_none() {
-            stack.kill(&victim);
+        if let Some((_, victim)) = victims.get(restarts.len()).filter(|(at, _)| done >= *at) {
+            eprintln!("killing {victim} at {:.0}% of the day", done * 100.0);
+            stack.kill(victim);
             // The restart must not wait for the traffic, which is waiting for the victim.
             let (stack, victim) = (stack.clone(), victim.clone());
-            restart = Some(tokio::spawn(async move {
+            restarts.push(tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 stack.spawn(&victim);
+                victim
             }));
         }
     })
     .await;
-    restart.expect("the victim was killed").await.expect("restarted");
-    stack.wait_ready(&victim).await;
+    assert_eq!(restarts.len(), victims.len(), "every victim was killed");
+    for restart in restarts {
+        let victim = restart.await.expect("restarted");
+        stack.wait_ready(&victim).await;
+    }
     check_invariants(&stack, &expected).await;
 }

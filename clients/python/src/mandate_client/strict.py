@@ -100,6 +100,9 @@ def _check(value: Any, schema: Mapping[str, Any], root: Mapping[str, Any], path:
             raise ContractError(UNDECODABLE, path, f"a {_kind(value)} where the schema has an integer")
         if "minimum" in schema and value < schema["minimum"]:
             raise ContractError(UNDECODABLE, path, f"{value} is below the minimum {schema['minimum']}")
+        bounds = _FORMAT_BOUNDS.get(schema.get("format", ""))
+        if bounds is not None and not bounds[0] <= value <= bounds[1]:
+            raise ContractError(UNDECODABLE, path, f"{value} does not fit the schema's {schema['format']}")
     elif "boolean" in types:
         if not isinstance(value, bool):
             raise ContractError(UNDECODABLE, path, f"a {_kind(value)} where the schema has a boolean")
@@ -113,6 +116,22 @@ def _check(value: Any, schema: Mapping[str, Any], root: Mapping[str, Any], path:
         raise ContractError(UNDECODABLE, path, f"a {_kind(value)} where the schema has {'/'.join(sorted(types))}")
     else:  # a schema that allows anything: the rules alone
         _check_any(value, path)
+
+
+# The integer formats schemars writes, as the ranges of the Rust types they stand for: a kit
+# reader refuses a value outside them (MessagePack integers go up to 2**64 - 1).
+_FORMAT_BOUNDS = {
+    "int8": (-(2**7), 2**7 - 1),
+    "int16": (-(2**15), 2**15 - 1),
+    "int32": (-(2**31), 2**31 - 1),
+    "int64": (-(2**63), 2**63 - 1),
+    "int": (-(2**63), 2**63 - 1),
+    "uint8": (0, 2**8 - 1),
+    "uint16": (0, 2**16 - 1),
+    "uint32": (0, 2**32 - 1),
+    "uint64": (0, 2**64 - 1),
+    "uint": (0, 2**64 - 1),
+}
 
 
 def _check_object(value: dict, schema: Mapping[str, Any], root: Mapping[str, Any], path: str) -> None:
@@ -228,6 +247,9 @@ class Contract:
     def event(self, event_type: str) -> Optional[dict[str, Any]]:
         """The schema of ``<owner>.<event>.v<N>``, or None for a type this contract lacks."""
         return self._load(f"events/{event_type}.json")
+
+    def request(self, operation: str) -> Optional[dict[str, Any]]:
+        return self._load(f"services/{operation}.request.json")
 
     def response(self, operation: str) -> Optional[dict[str, Any]]:
         return self._load(f"services/{operation}.response.json")

@@ -98,7 +98,8 @@ impl Rules {
     }
 }
 
-/// A kit component: exactly what `crates/mandate` does at start-up and while running.
+/// A kit component — or one in another language doing the same — exactly what `crates/mandate`
+/// does at start-up and while running.
 fn component_user(m: &ComponentManifest) -> User {
     let c = m.name.as_str();
     let own_stream = stream_name(c);
@@ -178,7 +179,13 @@ fn component_user(m: &ComponentManifest) -> User {
         subscribe.add(subject.clone(), "listens (core NATS)");
     }
 
-    let mut summary = vec![format!("{c}: a kit component")];
+    // The same rights either way: a component in another language does what the kit does.
+    let mut summary = vec![match &m.start {
+        Some(runner::Start::Command(_)) => {
+            format!("{c}: a component in another language (its manifest's start command)")
+        }
+        _ => format!("{c}: a kit component"),
+    }];
     if !m.publishes.is_empty() {
         summary.push(format!("publishes {} (stream {own_stream})", m.publishes.join(", ")));
     }

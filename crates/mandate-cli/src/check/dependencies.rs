@@ -177,12 +177,36 @@ pub fn check_workspace(root: &Path) -> anyhow::Result<Vec<Violation>> {
         .context("running `cargo metadata` (is cargo installed?)")?;
     if !output.status.success() {
         bail!(
-            "cargo metadata failed: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
+            "cargo metadata failed: {}{}",
+            String::from_utf8_lossy(&output.stderr).trim(),
+            not_crates_hint(root)
         );
     }
     let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).context("reading cargo metadata")?;
     Ok(check(&crates(&metadata)?))
+}
+
+/// When `components/` holds folders without a `Cargo.toml` (components in another language),
+/// what to do about them: the member glob `components/*` cannot skip a folder, so each is
+/// named in the workspace's `exclude`.
+fn not_crates_hint(root: &Path) -> String {
+    let mut foreign: Vec<String> = std::fs::read_dir(root.join("components"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| entry.path().is_dir() && !entry.path().join("Cargo.toml").exists())
+        .map(|entry| format!("\"components/{}\"", entry.file_name().to_string_lossy()))
+        .collect();
+    if foreign.is_empty() {
+        return String::new();
+    }
+    foreign.sort();
+    format!(
+        "\n{} not Rust crate(s): name each in the root Cargo.toml's `exclude = [{}]` \
+         (a component in another language, docs/contract.md)",
+        foreign.join(", "),
+        foreign.join(", ")
+    )
 }
 
 /// The workspace crates of `cargo metadata` output, with their path dependencies.
@@ -413,5 +437,37 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join("\n")
         );
+    }
+
+    #[test]
+    fn a_component_folder_that_is_not_a_crate_and_not_excluded_is_named_with_the_fix() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let write = |path: &str, text: &str| {
+            let path = root.path().join(path);
+            std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+            std::fs::write(path, text).expect("write");
+        };
+        write(
+            "Cargo.toml",
+            "[workspace]\nresolver = \"3\"\nmembers = [\"components/*\"]\n",
+        );
+        write(
+            "components/orders/Cargo.toml",
+            "[package]\nname = \"orders\"\nversion = \"0.1.0\"\nedition = \"2024\"\n",
+        );
+        write("components/orders/src/lib.rs", "");
+        write("components/loyalty/manifest.json", "{}");
+        let refused = check_workspace(root.path()).expect_err("cargo cannot load the workspace");
+        let message = format!("{refused:#}");
+        assert!(
+            message.contains("\"components/loyalty\" not Rust crate(s)")
+                && message.contains("exclude = [\"components/loyalty\"]"),
+            "{message}"
+        );
+        write(
+            "Cargo.toml",
+            "[workspace]\nresolver = \"3\"\nmembers = [\"components/*\"]\nexclude = [\"components/loyalty\"]\n",
+        );
+        assert_eq!(check_workspace(root.path()).expect("loads"), Vec::new());
     }
 }

@@ -1,14 +1,66 @@
 //! What a component's entry in docker-compose.yml must look like, checked on the parsed
-//! file: built from the one Dockerfile with `COMPONENT=<name>`, its own `<name>-data` volume
-//! at /data, its own bus user whose password comes from `${<NAME>_PASSWORD:?...}`, which the
-//! nats service also receives (nats-server resolves the variable in permissions.conf).
+//! file: its own `<name>-data` volume at /data, its own bus user whose password comes from
+//! `${<NAME>_PASSWORD:?...}`, which the nats service also receives (nats-server resolves the
+//! variable in permissions.conf) — and its image: a crate of the workspace is built from the
+//! one Dockerfile with `COMPONENT=<name>`; a component in another language from its own
+//! `components/<name>/Dockerfile`, with the repository as context, copying nothing of another
+//! component's directory.
+
+use std::path::Path;
 
 use serde_yaml_ng::Value;
 
 use crate::busconfig::permissions::password_var;
+use crate::repo::manifest::ComponentManifest;
+
+/// A component as the compose file must run it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployed {
+    pub name: String,
+    pub build: Build,
+}
+
+/// How a component's image is built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Build {
+    /// A crate of the workspace: the repository's Dockerfile, `COMPONENT=<name>`.
+    Workspace,
+    /// Not a Rust crate (its manifest's `start` is a command): its own
+    /// `components/<name>/Dockerfile`, whose text this is (`None` when it has none).
+    Own(Option<String>),
+}
+
+impl Deployed {
+    pub fn workspace(name: &str) -> Deployed {
+        Deployed {
+            name: name.to_owned(),
+            build: Build::Workspace,
+        }
+    }
+
+    /// The component of `manifest` in `repo`: a workspace crate unless its manifest starts it
+    /// with a command of its own (the process runner's rule).
+    pub fn in_repo(repo: &Path, manifest: &ComponentManifest) -> Deployed {
+        let build = match manifest.start {
+            Some(runner::Start::Command(_)) => {
+                Build::Own(std::fs::read_to_string(repo.join(own_dockerfile(&manifest.name))).ok())
+            }
+            _ => Build::Workspace,
+        };
+        Deployed {
+            name: manifest.name.clone(),
+            build,
+        }
+    }
+}
+
+/// `components/<name>/Dockerfile`: where a component in another language keeps its build.
+pub fn own_dockerfile(name: &str) -> String {
+    format!("components/{name}/Dockerfile")
+}
 
 /// Every problem of compose file `text` for `components` (component names), one line each.
-pub fn problems(text: &str, components: &[String]) -> Vec<String> {
+pub fn problems(text: &str, components: &[Deployed]) -> Vec<String> {
     let doc: Value = match serde_yaml_ng::from_str(text) {
         Ok(doc) => doc,
         Err(err) => return vec![format!("docker-compose.yml is not YAML: {err}")],
@@ -16,7 +68,8 @@ pub fn problems(text: &str, components: &[String]) -> Vec<String> {
     let mut problems = Vec::new();
     let services = &doc["services"];
     let nats_env = &services["nats"]["environment"];
-    for name in components {
+    for component in components {
+        let name = &component.name;
         let Some(service) = services.get(name.as_str()).filter(|s| s.is_mapping()) else {
             problems.push(format!(
                 "no service `{name}` for components/{name}: add it like the other components' (`mandate new component` does it for new ones)"
@@ -28,14 +81,40 @@ pub fn problems(text: &str, components: &[String]) -> Vec<String> {
                 problems.push(format!("service `{name}`: {what}"));
             }
         };
-        expect(
-            text_of(&service["build"]["args"]["COMPONENT"]) == Some(name),
-            format!("must be built with the build argument COMPONENT: {name}"),
-        );
-        expect(
-            text_of(&service["build"]["dockerfile"]) == Some("Dockerfile"),
-            "must be built from the repository's Dockerfile".to_owned(),
-        );
+        match &component.build {
+            Build::Workspace => {
+                expect(
+                    text_of(&service["build"]["args"]["COMPONENT"]) == Some(name),
+                    format!("must be built with the build argument COMPONENT: {name}"),
+                );
+                expect(
+                    text_of(&service["build"]["dockerfile"]) == Some("Dockerfile"),
+                    "must be built from the repository's Dockerfile".to_owned(),
+                );
+            }
+            Build::Own(dockerfile) => {
+                let own = own_dockerfile(name);
+                expect(
+                    text_of(&service["build"]["dockerfile"]) == Some(own.as_str())
+                        && text_of(&service["build"]["context"]) == Some("."),
+                    format!(
+                        "components/{name} is not a Rust crate: build it from its own Dockerfile, \
+                         `context: .` and `dockerfile: {own}`"
+                    ),
+                );
+                match dockerfile {
+                    None => expect(false, format!("there is no {own} to build it from")),
+                    Some(text) => {
+                        for reads in foreign_copies(name, text) {
+                            expect(
+                                false,
+                                format!("{own} copies {reads}: a component reads no other component's directory"),
+                            );
+                        }
+                    }
+                }
+            }
+        }
         let volume = format!("{name}-data");
         expect(
             strings(&service["volumes"]).contains(&format!("{volume}:/data")),
@@ -61,8 +140,13 @@ pub fn problems(text: &str, components: &[String]) -> Vec<String> {
     }
     if let Some(services) = services.as_mapping() {
         for (service, body) in services {
-            if let Some(component) = text_of(&body["build"]["args"]["COMPONENT"])
-                && !components.iter().any(|c| c == component)
+            let built = text_of(&body["build"]["args"]["COMPONENT"]).or_else(|| {
+                text_of(&body["build"]["dockerfile"])?
+                    .strip_prefix("components/")?
+                    .strip_suffix("/Dockerfile")
+            });
+            if let Some(component) = built
+                && !components.iter().any(|c| c.name == component)
             {
                 problems.push(format!(
                     "service `{}` runs component {component}, which has no components/{component}/manifest.json",
@@ -72,6 +156,48 @@ pub fn problems(text: &str, components: &[String]) -> Vec<String> {
         }
     }
     problems
+}
+
+/// What `dockerfile`'s COPY and ADD instructions take from the build context (the repository)
+/// that is not `name`'s: the whole context, `components/` or another component's folder.
+/// Copies from another stage or image (`--from`) read no context.
+fn foreign_copies(name: &str, dockerfile: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for instruction in dockerfile.replace("\\\n", " ").lines() {
+        let mut words = instruction.split_whitespace();
+        if !words
+            .next()
+            .is_some_and(|w| w.eq_ignore_ascii_case("COPY") || w.eq_ignore_ascii_case("ADD"))
+        {
+            continue;
+        }
+        let words: Vec<&str> = words.collect();
+        if words.iter().any(|w| w.starts_with("--from")) {
+            continue;
+        }
+        let args: Vec<String> = match words.iter().position(|w| w.starts_with('[')) {
+            Some(at) => serde_json::from_str(&words[at..].join(" ")).unwrap_or_default(),
+            None => words
+                .iter()
+                .filter(|w| !w.starts_with("--"))
+                .map(|w| (*w).to_owned())
+                .collect(),
+        };
+        let Some((_, sources)) = args.split_last() else {
+            continue;
+        };
+        for source in sources {
+            let path = source.trim_start_matches("./").trim_end_matches('/');
+            let folder = path
+                .strip_prefix("components/")
+                .map(|rest| rest.split('/').next().unwrap_or(""));
+            let whole = matches!(path, "" | "." | "components") || path.starts_with('*');
+            if whole || folder.is_some_and(|folder| folder != name) {
+                found.push(format!("`{source}`"));
+            }
+        }
+    }
+    found
 }
 
 fn text_of(value: &Value) -> Option<&str> {
@@ -100,13 +226,23 @@ mod tests {
         std::fs::read_to_string(path).expect("the repository's docker-compose.yml")
     }
 
-    fn components() -> Vec<String> {
-        let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        crate::repo::manifest::read_all(&repo)
-            .expect("manifests")
-            .into_iter()
-            .map(|m| m.name)
-            .collect()
+    fn repo() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    }
+
+    fn components() -> Vec<Deployed> {
+        crate::compose::deployed(&repo()).expect("manifests")
+    }
+
+    /// The repository's components with `name`'s build replaced.
+    fn with_build(name: &str, build: Build) -> Vec<Deployed> {
+        let mut components = components();
+        let component = components
+            .iter_mut()
+            .find(|c| c.name == name)
+            .expect("a component of the repository");
+        component.build = build;
+        components
     }
 
     #[test]
@@ -117,7 +253,7 @@ mod tests {
     #[test]
     fn a_component_without_a_service_is_named() {
         let mut names = components();
-        names.push("order-history".into());
+        names.push(Deployed::workspace("order-history"));
         let found = problems(&repo_compose(), &names);
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].contains("no service `order-history`"), "{found:?}");
@@ -125,7 +261,7 @@ mod tests {
 
     #[test]
     fn a_service_for_a_removed_component_is_named() {
-        let names: Vec<String> = components().into_iter().filter(|n| n != "shipping").collect();
+        let names: Vec<Deployed> = components().into_iter().filter(|c| c.name != "shipping").collect();
         let found = problems(&repo_compose(), &names);
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].contains("runs component shipping"), "{found:?}");
@@ -146,5 +282,67 @@ mod tests {
             found[1].contains("`orders`: must mount its own volume `orders-data:/data`"),
             "{found:?}"
         );
+    }
+
+    #[test]
+    fn a_component_in_another_language_is_built_from_its_own_dockerfile() {
+        let loyalty = components().into_iter().find(|c| c.name == "loyalty").expect("loyalty");
+        assert!(matches!(loyalty.build, Build::Own(Some(_))), "{loyalty:?}");
+        // Built from the repository's Dockerfile, as a Rust crate would be: refused.
+        let text = repo_compose().replace(
+            "dockerfile: components/loyalty/Dockerfile",
+            "dockerfile: Dockerfile\n      args:\n        COMPONENT: loyalty",
+        );
+        let found = problems(&text, &components());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("`loyalty`: components/loyalty is not a Rust crate"),
+            "{found:?}"
+        );
+        // Without a Dockerfile of its own: named.
+        let found = problems(&repo_compose(), &with_build("loyalty", Build::Own(None)));
+        assert_eq!(
+            found,
+            ["service `loyalty`: there is no components/loyalty/Dockerfile to build it from"]
+        );
+    }
+
+    #[test]
+    fn a_component_whose_build_reads_another_components_directory_is_refused() {
+        let reads = |dockerfile: &str| {
+            problems(
+                &repo_compose(),
+                &with_build("loyalty", Build::Own(Some(dockerfile.to_owned()))),
+            )
+        };
+        assert_eq!(
+            reads("FROM python\nCOPY components/loyalty /app\nCOPY clients/python schemas/json /app/\n"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            reads("FROM python\nCOPY --from=build /out /app\n"),
+            Vec::<String>::new()
+        );
+        for (dockerfile, source) in [
+            ("COPY . /src", "`.`"),
+            ("COPY ./ /src", "`./`"),
+            ("COPY --chown=1:1 components/orders/src /src", "`components/orders/src`"),
+            ("ADD components /src", "`components`"),
+            (
+                "COPY components/loyalty \\\n  components/payments /src",
+                "`components/payments`",
+            ),
+            (r#"COPY ["components/inventory", "/src"]"#, "`components/inventory`"),
+            ("copy components/* /src", "`components/*`"),
+        ] {
+            let found = reads(&format!("FROM python\n{dockerfile}\n"));
+            assert_eq!(
+                found,
+                [format!(
+                    "service `loyalty`: components/loyalty/Dockerfile copies {source}: a component reads no other component's directory"
+                )],
+                "{dockerfile}"
+            );
+        }
     }
 }

@@ -198,13 +198,9 @@ mod tests {
         // Nothing else changed: removing the added lines gives the original back.
         let added = edited.lines().count() - repo_compose().lines().count();
         assert_eq!(added, service_block("order-history", "X").len() + 2);
-        let mut names =
-            crate::repo::manifest::read_all(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
-                .expect("manifests")
-                .into_iter()
-                .map(|m| m.name)
-                .collect::<Vec<_>>();
-        names.push("order-history".into());
+        let mut names = crate::compose::deployed(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+            .expect("manifests");
+        names.push(crate::compose::Deployed::workspace("order-history"));
         assert_eq!(super::super::problems(&edited, &names), Vec::<String>::new());
     }
 

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 
-pub use check::problems;
+pub use check::{Deployed, problems};
 
 /// The compose file, relative to the repository.
 pub const COMPOSE_FILE: &str = "docker-compose.yml";
@@ -28,11 +28,19 @@ pub fn check_repo(repo: &Path) -> Vec<String> {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
         Err(err) => return vec![format!("reading {}: {err}", path.display())],
     };
-    let components = match crate::repo::manifest::read_all(repo) {
-        Ok(manifests) => manifests.into_iter().map(|m| m.name).collect::<Vec<_>>(),
+    let components = match deployed(repo) {
+        Ok(components) => components,
         Err(err) => return vec![format!("cannot read components/*/manifest.json: {err:#}")],
     };
     problems(&text, &components)
+}
+
+/// Every component of `repo` (from its manifests) and how its image is built.
+pub fn deployed(repo: &Path) -> anyhow::Result<Vec<Deployed>> {
+    Ok(crate::repo::manifest::read_all(repo)?
+        .into_iter()
+        .map(|m| Deployed::in_repo(repo, &m))
+        .collect())
 }
 
 /// Adds `name`'s service, data volume and password variable to `repo`'s compose file.
@@ -49,11 +57,9 @@ pub fn add_component(repo: &Path, name: &str) -> anyhow::Result<bool> {
     };
     // The edit must not add a problem the check can see (the ones already there are the
     // operator's, and `mandate check` reports them).
-    let mut components = crate::repo::manifest::read_all(repo)
-        .map(|manifests| manifests.into_iter().map(|m| m.name).collect::<Vec<_>>())
-        .unwrap_or_default();
-    if !components.iter().any(|c| c == name) {
-        components.push(name.to_owned());
+    let mut components = deployed(repo).unwrap_or_default();
+    if !components.iter().any(|c| c.name == name) {
+        components.push(Deployed::workspace(name));
     }
     let before = problems(&text, &components);
     let added: Vec<String> = problems(&edited, &components)

@@ -13,7 +13,7 @@ use runner::{Cluster, NatsBinary, NatsServer, ServerOptions};
 use crate::common::{Probe, mandate, repo_root};
 
 /// `.env.example`'s variables (the passwords compose hands to nats-server).
-fn env_example() -> BTreeMap<String, String> {
+pub fn env_example() -> BTreeMap<String, String> {
     std::fs::read_to_string(repo_root().join(".env.example"))
         .expect(".env.example")
         .lines()
@@ -109,18 +109,18 @@ fn http_get(port: u16, path: &str) -> String {
     response
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_committed_single_node_config_runs_with_its_users_only() {
-    let store = tempfile::tempdir().expect("tempdir");
+/// nats-server with the committed single-node config (its ports free ones, its store under
+/// `store`) and the passwords of .env.example in its environment.
+pub fn committed_node(store: &Path) -> NatsServer {
     let copy = edited_copy(
-        store.path(),
+        store,
         &[
             ("nats-server.conf", "port: 4222", "port: -1".to_owned()),
             ("nats-server.conf", "http_port: 8222", "http_port: -1".to_owned()),
             (
                 "nats-server.conf",
                 "store_dir: \"/data\"",
-                format!("store_dir: {:?}", store.path().join("js").display().to_string()),
+                format!("store_dir: {:?}", store.join("js").display().to_string()),
             ),
         ],
     );
@@ -128,13 +128,19 @@ async fn the_committed_single_node_config_runs_with_its_users_only() {
         env: env_pairs(),
         ..ServerOptions::default()
     };
-    let node = NatsServer::start_with_file(
+    NatsServer::start_with_file(
         &nats_server(),
         &copy.join("nats-server.conf"),
-        &store.path().join("js"),
+        &store.join("js"),
         options,
     )
-    .unwrap_or_else(|e| panic!("{e:#}"));
+    .unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_committed_single_node_config_runs_with_its_users_only() {
+    let store = tempfile::tempdir().expect("tempdir");
+    let node = committed_node(store.path());
     let monitor = logged_port(&node.log(), "Starting http monitor on ");
     let url = node.url();
 

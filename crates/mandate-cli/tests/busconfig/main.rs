@@ -6,5 +6,6 @@ mod committed;
 mod common;
 mod compose;
 mod fixtures;
+mod foreign;
 mod isolation;
 mod tools;

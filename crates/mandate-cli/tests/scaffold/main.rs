@@ -329,8 +329,11 @@ fn a_new_component_gets_its_bus_user_and_its_compose_service() {
         let dir = entry.expect("entry").path();
         let target = ws.join("components").join(dir.file_name().expect("name"));
         fs::create_dir_all(&target).expect("mkdir");
-        for file in ["manifest.json", "Cargo.toml"] {
-            copy_path(&dir.join(file), &target.join(file));
+        // A component in another language has no Cargo.toml and its own Dockerfile (loyalty).
+        for file in ["manifest.json", "Cargo.toml", "Dockerfile"] {
+            if dir.join(file).is_file() {
+                copy_path(&dir.join(file), &target.join(file));
+            }
         }
     }
     let ws_arg = ws.to_str().expect("utf-8 path");

@@ -1,0 +1,67 @@
+"""What the process is started with (docs/contract.md, "A component in another language"):
+the same environment every component of the storefront gets from the process runner,
+`mandate dev` or the compose file."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Optional
+
+NAME = "loyalty"
+VERSION = "0.1.0"
+DESCRIPTION = "loyalty points for completed orders, taken back on refund"
+
+
+class ConfigError(ValueError):
+    """An environment variable the component cannot work with."""
+
+
+@dataclass(frozen=True)
+class Config:
+    # `NATS_URL`: one server or a comma-separated list (a cluster).
+    servers: list[str]
+    user: Optional[str]
+    password: Optional[str]
+    # `$MANDATE_DATA_DIR/loyalty`: the private store, nobody else's.
+    store_dir: Path
+    # As the kit's flags of the same names.
+    batch_size: int = 256
+    max_attempts: int = 5
+    ack_wait_seconds: float = 30.0
+    connect_timeout_seconds: float = 60.0
+    stream_replicas: int = 1
+
+    @property
+    def inbox_prefix(self) -> str:
+        # A bus user may read only its own inbox: `_INBOX.<user>.>`.
+        return f"_INBOX.{NAME}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "Config":
+        servers = [s.strip() for s in env.get("NATS_URL", "nats://127.0.0.1:4222").split(",") if s.strip()]
+        if not servers:
+            raise ConfigError("NATS_URL is empty: give a server URL or a comma-separated list")
+        return cls(
+            servers=servers,
+            user=env.get("NATS_USER") or None,
+            password=env.get("NATS_PASSWORD") or None,
+            store_dir=Path(env.get("MANDATE_DATA_DIR", "data")) / NAME,
+            batch_size=_number(env, "MANDATE_BATCH_SIZE", 256, 1, 10_000),
+            max_attempts=_number(env, "MANDATE_MAX_ATTEMPTS", 5, 1, 1_000),
+            stream_replicas=_number(env, "MANDATE_STREAM_REPLICAS", 1, 1, 5),
+        )
+
+
+def _number(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"{name}={text!r} is not a number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={value} is outside {low}..{high}")
+    return value

@@ -1,0 +1,119 @@
+"""Starting and stopping (docs/contract.md, "A component in another language"): read the
+environment, open the store, connect, make sure of the streams, start the relay, the service
+and the consumers, prove the service reachable — then run until SIGTERM or SIGINT: finish
+the batch in hand, stop serving, publish the outbox, close the store, drain the connection,
+exit 0. Logs go to stderr. Exit 1 when it cannot start or a loop fails for good (its
+supervisor restarts it), 2 on a configuration error."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from mandate_client.strict import Contract
+
+from . import ledger, reading, service, streams
+from .admin import Admin
+from .config import NAME, Config, ConfigError
+from .connect import ConnectFailed, connect
+from .consume import Consumer
+from .relay import Relay
+from .shared import Shared, log
+from .store import Store, StoreLocked
+
+# How long a stop may take to publish what is left in the outbox.
+DRAIN_AT_STOP = 10.0
+
+
+def main() -> None:
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=os.environ.get("LOYALTY_LOG", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        config = Config.from_env()
+    except ConfigError as err:
+        log.error("%s", err)
+        sys.exit(2)
+    sys.exit(asyncio.run(run(config)))
+
+
+async def run(config: Config) -> int:
+    try:
+        contract = Contract.find()
+        schemas = reading.schemas(contract)
+        store = Store(config.store_dir, ledger.SCHEMA, ledger.STATE_TABLES)
+    except (FileNotFoundError, StoreLocked) as err:
+        log.error("cannot start: %s", err)
+        return 1
+    try:
+        nc = await connect(config)
+    except ConnectFailed as err:
+        log.error("cannot start: %s", err)
+        store.close()
+        return 1
+    try:
+        return await _serve(config, contract, schemas, store, nc)
+    finally:
+        store.close()
+        if not nc.is_closed:
+            await nc.close()
+
+
+async def _serve(config: Config, contract: Contract, schemas, store: Store, nc) -> int:
+    js = nc.jetstream(timeout=5.0)
+    try:
+        await streams.ensure_own(js, config.stream_replicas)
+    except Exception as err:
+        log.error("cannot start: ensuring stream %s: %s", streams.OWN_STREAM, err)
+        return 1
+    await streams.ensure_dead_letters(js, config.stream_replicas)
+    relay = Relay(store, js)
+    shared = Shared(config=config, store=store, nc=nc, js=js, schemas=schemas, relay=relay)
+    shared.consumers = [Consumer(shared, stream) for stream in reading.SOURCES]
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    relay_stop = asyncio.Event()
+    relay_task = asyncio.create_task(_relay(shared, relay_stop))
+    svc = await service.start(shared, contract, Admin(shared).handlers())
+    for consumer in shared.consumers:
+        consumer.start()
+    # "Started" means reachable: a round trip through our own service proves the server has
+    # registered its subscriptions.
+    await nc.request(f"$SRV.PING.{NAME}", b"", timeout=5.0)
+    log.info("started: consuming %s", ", ".join(reading.HANDLERS))
+
+    waits = [asyncio.create_task(stop.wait()), asyncio.create_task(shared.failed.wait())]
+    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for task in waits:
+        task.cancel()
+    log.info("stopping: %s", shared.failure or "signalled")
+
+    for consumer in shared.consumers:
+        await consumer.stop()
+    await svc.stop()
+    drained = await relay.drain(DRAIN_AT_STOP)
+    if not drained:
+        log.warning("stopped with %d outbox entries unpublished (they go at the next start)", store.outbox_depth())
+    relay_stop.set()
+    await relay_task
+    await nc.drain()
+    log.info("stopped")
+    # Stopped when asked: 0, even with entries left in the outbox (they are committed, and go
+    # at the next start). A loop that failed for good: 1, so that a supervisor restarts it.
+    return 1 if shared.failure else 0
+
+
+async def _relay(shared: Shared, stop: asyncio.Event) -> None:
+    try:
+        await shared.relay.run(stop)
+    except Exception as err:  # the store failed: stop the process
+        log.exception("the outbox relay stopped")
+        shared.fail(f"the outbox relay stopped: {type(err).__name__}: {err}")
