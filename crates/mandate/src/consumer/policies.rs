@@ -52,69 +52,6 @@
 
 use super::*;
 
-/// A message on its way through the chain.
-pub(super) struct Delivery<'m> {
-    pub message: &'m Message,
-    /// Where it came from, as a dead letter tells it (and its stream sequence).
-    pub origin: Origin<'m>,
-    /// The event's span, opened by the handler link once the envelope is read; the dead
-    /// letter of a refused handler is logged in it too.
-    pub span: OnceCell<tracing::Span>,
-}
-
-impl Delivery<'_> {
-    pub fn sequence(&self) -> u64 {
-        self.origin.sequence
-    }
-}
-
-impl Consumer {
-    /// `message` as the chain sees it, delivered `attempt` times as far as the loop knows;
-    /// none without JetStream metadata (logged, and passed over: it cannot be placed in the
-    /// stream).
-    pub(super) fn delivery<'m>(&'m self, message: &'m Message, attempt: u32) -> Option<Delivery<'m>> {
-        let info = match message.info() {
-            Ok(info) => info,
-            Err(err) => {
-                tracing::error!(error = %err, subject = %message.subject, "a message without JetStream metadata; ignoring it");
-                return None;
-            }
-        };
-        let origin = Origin {
-            subject: message.subject.as_str(),
-            stream: &self.spec.stream,
-            sequence: info.stream_sequence,
-            consumer: &self.spec.durable,
-            deliveries: info.delivered.max(i64::from(attempt)),
-            headers: message.headers.as_ref(),
-            payload: &message.payload,
-        };
-        Some(Delivery {
-            message,
-            origin,
-            span: OnceCell::new(),
-        })
-    }
-}
-
-/// What a link inside the dead-lettering comes to.
-pub(super) enum Handled {
-    /// Applied (or, in a rebuild, handled before): the position moves past it.
-    Done,
-    /// It can never be handled (the kind names why): dead-letter it.
-    Refused(DeadLetterKind, String),
-    /// The handler failed; a retry may get past it.
-    Failed(String),
-}
-
-/// What applying one message came to.
-pub(super) enum Applied {
-    /// Handled, skipped as a duplicate, or dead-lettered: the position moves past it.
-    Done,
-    /// The handler failed; retry it on its own.
-    Failed(String),
-}
-
 impl Consumer {
     /// The message chain: applies `message` in the current step of `tx` (`attempt` is its
     /// delivery as the loop counts it). Moves `watermark` to it unless the handler failed; the
@@ -213,4 +150,67 @@ fn stopped_the_process(stops: u32) -> String {
     format!(
         "the component stopped {stops} time(s) while applying this message (abort, stack overflow or out of memory); set aside without running its handler again"
     )
+}
+
+/// A message on its way through the chain.
+pub(super) struct Delivery<'m> {
+    pub message: &'m Message,
+    /// Where it came from, as a dead letter tells it (and its stream sequence).
+    pub origin: Origin<'m>,
+    /// The event's span, opened by the handler link once the envelope is read; the dead
+    /// letter of a refused handler is logged in it too.
+    pub span: OnceCell<tracing::Span>,
+}
+
+impl Delivery<'_> {
+    pub fn sequence(&self) -> u64 {
+        self.origin.sequence
+    }
+}
+
+impl Consumer {
+    /// `message` as the chain sees it, delivered `attempt` times as far as the loop knows;
+    /// none without JetStream metadata (logged, and passed over: it cannot be placed in the
+    /// stream).
+    pub(super) fn delivery<'m>(&'m self, message: &'m Message, attempt: u32) -> Option<Delivery<'m>> {
+        let info = match message.info() {
+            Ok(info) => info,
+            Err(err) => {
+                tracing::error!(error = %err, subject = %message.subject, "a message without JetStream metadata; ignoring it");
+                return None;
+            }
+        };
+        let origin = Origin {
+            subject: message.subject.as_str(),
+            stream: &self.spec.stream,
+            sequence: info.stream_sequence,
+            consumer: &self.spec.durable,
+            deliveries: info.delivered.max(i64::from(attempt)),
+            headers: message.headers.as_ref(),
+            payload: &message.payload,
+        };
+        Some(Delivery {
+            message,
+            origin,
+            span: OnceCell::new(),
+        })
+    }
+}
+
+/// What a link inside the dead-lettering comes to.
+pub(super) enum Handled {
+    /// Applied (or, in a rebuild, handled before): the position moves past it.
+    Done,
+    /// It can never be handled (the kind names why): dead-letter it.
+    Refused(DeadLetterKind, String),
+    /// The handler failed; a retry may get past it.
+    Failed(String),
+}
+
+/// What applying one message came to.
+pub(super) enum Applied {
+    /// Handled, skipped as a duplicate, or dead-lettered: the position moves past it.
+    Done,
+    /// The handler failed; retry it on its own.
+    Failed(String),
 }
