@@ -167,7 +167,7 @@ pub(crate) async fn add_endpoints(admin: Arc<Admin>, service: &Service, tasks: &
         let mut endpoint = service
             .endpoint_builder()
             .name(format!("admin-{operation}"))
-            .add(admin_subject(&admin.shared.name, operation))
+            .add(admin_subject(admin.shared.name(), operation))
             .await
             .map_err(|e| Error::nats("adding an admin endpoint", e))?;
         let admin = Arc::clone(&admin);
@@ -226,16 +226,16 @@ async fn status(admin: &Admin) -> Result<StatusReport, ServiceError> {
     // were while it was.
     let consumers = consumer_statuses(admin).await?;
     Ok(StatusReport {
-        component: shared.name.clone(),
+        component: shared.name().to_owned(),
         version: admin.version.clone(),
         started_at: admin.started_at_rfc3339.clone(),
         uptime_seconds: admin.started_at.elapsed().as_secs(),
         rebuilding: shared.is_rebuilding(),
         consumers,
-        outbox_depth: outbox::depth(&shared.store),
-        dead_letters: shared.store.read_u64(DEAD_LETTER_COUNT)?,
-        set_aside: setaside::status(&shared.store)?,
-        publishes: shared.publishes.iter().cloned().collect(),
+        outbox_depth: outbox::depth(shared.store()),
+        dead_letters: shared.store().read_u64(DEAD_LETTER_COUNT)?,
+        set_aside: setaside::status(shared.store())?,
+        publishes: shared.publishes().iter().cloned().collect(),
         serves: admin.serves.clone(),
     })
 }
@@ -250,11 +250,11 @@ async fn consumer_statuses(admin: &Admin) -> Result<Vec<ConsumerStatus>, Service
 
 /// Puts the set-aside outbox entries back at the tail of the outbox and wakes the relay.
 fn retry_set_aside(shared: &Shared) -> Result<RetrySetAsideReport, ServiceError> {
-    let retried = setaside::retry(&shared.store)?;
+    let retried = setaside::retry(shared.store())?;
     tracing::info!(retried, "set-aside outbox entries put back in the outbox");
-    shared.relay.wake();
+    shared.relay().wake();
     Ok(RetrySetAsideReport {
-        component: shared.name.clone(),
+        component: shared.name().to_owned(),
         retried,
     })
 }
@@ -262,7 +262,7 @@ fn retry_set_aside(shared: &Shared) -> Result<RetrySetAsideReport, ServiceError>
 async fn consumer_status(shared: &Shared, consumer: &Consumer) -> Result<ConsumerStatus, ServiceError> {
     let spec = consumer.spec();
     let pending = match shared
-        .js
+        .js()
         .get_consumer_from_stream::<async_nats::jetstream::consumer::pull::Config, _, _>(&spec.durable, &spec.stream)
         .await
     {
@@ -295,7 +295,10 @@ async fn rebuild(admin: &Admin, start: StartAt) -> Result<RebuildReport, Service
     // check and `begin_rebuild`; the consumers stop first so that none of them can see the
     // flag and report itself caught up with a rebuild that has not started.
     if shared.is_rebuilding() {
-        return Err(ServiceError::conflict(format!("{} is already rebuilding", shared.name)));
+        return Err(ServiceError::conflict(format!(
+            "{} is already rebuilding",
+            shared.name()
+        )));
     }
     tracing::info!(?start, "rebuild requested: stopping consumers");
     consumers.stop().await;
@@ -318,7 +321,7 @@ async fn rebuild(admin: &Admin, start: StartAt) -> Result<RebuildReport, Service
     // A component with nothing to re-consume is caught up at once.
     shared.note_caught_up();
     Ok(RebuildReport {
-        component: shared.name.clone(),
+        component: shared.name().to_owned(),
         started: true,
         wiped,
         consumers: consumer_statuses(admin).await?,
@@ -327,19 +330,19 @@ async fn rebuild(admin: &Admin, start: StartAt) -> Result<RebuildReport, Service
 
 async fn wipe(shared: &Shared, consumers: &Consumers) -> Result<u64, ServiceError> {
     shared
-        .relay
+        .relay()
         .drain(Duration::from_secs(30))
         .await
         .map_err(|e| ServiceError::unavailable(format!("cannot publish the outbox before the rebuild: {e}")))?;
-    let _writer = shared.write_lock.lock().await;
-    let mut tx = shared.store.begin();
+    let _writer = shared.writer().await;
+    let mut tx = shared.store().begin();
     consumers.mark_replay(&mut tx)?;
-    shared.store.commit(tx)?;
+    shared.store().commit(tx)?;
     for consumer in consumers.iter() {
         consumer
             .progress()
             .replay_until
             .store(consumer.replay_mark()?, Ordering::Release);
     }
-    Ok(shared.store.wipe(&[STATE, WATERMARK])?)
+    Ok(shared.store().wipe(&[STATE, WATERMARK])?)
 }

@@ -46,12 +46,12 @@ pub struct Running {
 
 impl Running {
     pub fn name(&self) -> &str {
-        &self.shared.name
+        self.shared.name()
     }
 
     /// Cancelled when the component fails for good and should be stopped.
     pub fn stopping(&self) -> CancellationToken {
-        self.shared.failed.clone()
+        self.shared.stopping()
     }
 
     /// Stops fetching, finishes the batch in hand, stops the services, publishes what is
@@ -64,17 +64,17 @@ impl Running {
             }
         }
         self.endpoints.shutdown().await;
-        let drained = self.shared.relay.drain(Duration::from_secs(10)).await;
+        let drained = self.shared.relay().drain(Duration::from_secs(10)).await;
         self.relay_cancel.cancel();
         if let Some(relay) = self.relay.take() {
             let _ = relay.await;
         }
-        self.shared.store.sync()?;
-        if let Err(err) = self.shared.client.drain().await {
+        self.shared.store().sync()?;
+        if let Err(err) = self.shared.client().drain().await {
             tracing::debug!(error = %err, "draining the connection");
         }
         drained?;
-        tracing::info!(component = %self.shared.name, "stopped");
+        tracing::info!(component = %self.shared.name(), "stopped");
         Ok(())
     }
 
@@ -148,7 +148,7 @@ pub(crate) async fn start(declared: Declared, options: Options) -> Result<Runnin
     ));
 
     let relay_cancel = CancellationToken::new();
-    let relay_task = if shared.options.fault == crate::options::Fault::ParkRelay {
+    let relay_task = if shared.options().fault == crate::options::Fault::ParkRelay {
         tracing::warn!("fault injection: the outbox relay is parked");
         None
     } else {
@@ -176,8 +176,8 @@ pub(crate) async fn start(declared: Declared, options: Options) -> Result<Runnin
     // "Started" means reachable. A flush only writes our subscriptions to the socket; a
     // round trip through our own service proves the server has registered them.
     shared
-        .client
-        .request(format!("$SRV.PING.{}", shared.name), bytes::Bytes::new())
+        .client()
+        .request(format!("$SRV.PING.{}", shared.name()), bytes::Bytes::new())
         .await
         .map_err(|e| Error::nats("checking that the service is reachable", e))?;
     Ok(Running {

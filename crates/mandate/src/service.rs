@@ -27,10 +27,10 @@ pub(crate) async fn start(
 ) -> Result<Service> {
     use async_nats::service::ServiceExt;
     let service = shared
-        .client
+        .client()
         .service_builder()
         .description(description.to_owned())
-        .start(shared.name.as_str(), version)
+        .start(shared.name(), version)
         .await
         .map_err(|e| Error::nats("starting the service", e))?;
     for served in served {
@@ -133,7 +133,7 @@ fn refuse_while_rebuilding(shared: &Shared) -> Result<(), ServiceError> {
     if shared.is_rebuilding() {
         return Err(ServiceError::unavailable(format!(
             "{} is rebuilding its state from the streams; retry shortly",
-            shared.name
+            shared.name()
         )));
     }
     Ok(())
@@ -142,7 +142,7 @@ fn refuse_while_rebuilding(shared: &Shared) -> Result<(), ServiceError> {
 fn query_once(shared: &Shared, query: &QueryFn, request: &Received) -> Result<Vec<u8>, ServiceError> {
     request.check_headers()?;
     refuse_while_rebuilding(shared)?;
-    catch_panic(|| query(&shared.store.view(), request.payload()))
+    catch_panic(|| query(&shared.store().view(), request.payload()))
 }
 
 /// Runs a group of command requests in one store transaction, each in its own step (a
@@ -152,8 +152,8 @@ fn query_once(shared: &Shared, query: &QueryFn, request: &Received) -> Result<Ve
 async fn run_commands(shared: &Shared, command: &CommandFn, group: Vec<Received>) {
     let mut results = Vec::with_capacity(group.len());
     {
-        let _writer = shared.write_lock.lock().await;
-        let mut tx = shared.store.begin();
+        let _writer = shared.writer().await;
+        let mut tx = shared.store().begin();
         for request in &group {
             let result = request.span.in_scope(|| {
                 request.check_headers()?;
@@ -169,14 +169,14 @@ async fn run_commands(shared: &Shared, command: &CommandFn, group: Vec<Received>
             }
             results.push(result);
         }
-        if let Err(err) = shared.store.commit(tx) {
+        if let Err(err) = shared.store().commit(tx) {
             let failed = ServiceError::from(err);
             for result in results.iter_mut().filter(|r| r.is_ok()) {
                 *result = Err(failed.clone());
             }
         }
     }
-    shared.relay.wake();
+    shared.relay().wake();
     for (request, result) in group.iter().zip(results) {
         request.respond(result).await;
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use async_nats::jetstream;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, MutexGuard};
 use tokio_util::sync::CancellationToken;
 
 use crate::context::Emitter;
@@ -16,26 +16,28 @@ use crate::options::Options;
 use crate::outbox::Relay;
 use crate::store::Store;
 
-/// State shared by the tasks of one running component.
+/// State shared by the tasks of one running component. Its fields are private: the tasks
+/// read them through the accessors below, and change only what is meant to change — the
+/// rebuild flag, and the token that stops the component when a task fails for good.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub name: String,
-    pub options: Options,
-    pub client: async_nats::Client,
-    pub js: jetstream::Context,
-    pub store: Store,
-    pub relay: Relay,
+    name: String,
+    options: Options,
+    client: async_nats::Client,
+    js: jetstream::Context,
+    store: Store,
+    relay: Relay,
     /// The events this component declared it publishes.
-    pub publishes: BTreeSet<String>,
+    publishes: BTreeSet<String>,
     /// One writer at a time: a consumer's batch or a command. Readers need no lock.
-    pub write_lock: Mutex<()>,
+    write_lock: Mutex<()>,
     /// Every consumer's progress, to tell when a rebuild is complete.
     progress: Vec<Arc<Progress>>,
     /// True from a rebuild request until every consumer has re-applied up to its replay
     /// mark; consumers that get there first wait on it (see `Consumer::hold_at_mark`).
     rebuilding: tokio::sync::watch::Sender<bool>,
     /// Cancelled when a task fails for good: the component then shuts down.
-    pub failed: CancellationToken,
+    failed: CancellationToken,
 }
 
 /// What a consumer has done, for status and rebuild.
@@ -76,6 +78,55 @@ impl Shared {
             rebuilding: tokio::sync::watch::Sender::new(false),
             failed: CancellationToken::new(),
         }
+    }
+
+    /// The component's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// How the component was started (flags and environment).
+    pub(crate) fn options(&self) -> &Options {
+        &self.options
+    }
+
+    pub(crate) fn client(&self) -> &async_nats::Client {
+        &self.client
+    }
+
+    pub(crate) fn js(&self) -> &jetstream::Context {
+        &self.js
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The outbox relay: woken after a commit that staged something, drained before a
+    /// rebuild and at shutdown.
+    pub(crate) fn relay(&self) -> &Relay {
+        &self.relay
+    }
+
+    /// The events this component declared it publishes.
+    pub(crate) fn publishes(&self) -> &BTreeSet<String> {
+        &self.publishes
+    }
+
+    /// Waits to be the one writer: a consumer's transaction, a group of commands, a rebuild's
+    /// replay marks. Held until the commit.
+    pub(crate) async fn writer(&self) -> MutexGuard<'_, ()> {
+        self.write_lock.lock().await
+    }
+
+    /// A task failed for good: the component shuts down.
+    pub(crate) fn fail(&self) {
+        self.failed.cancel();
+    }
+
+    /// Cancelled when a task has failed for good.
+    pub(crate) fn stopping(&self) -> CancellationToken {
+        self.failed.clone()
     }
 
     /// The largest message the server takes — payload plus encoded headers — as its INFO

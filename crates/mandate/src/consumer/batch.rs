@@ -1,78 +1,55 @@
-//! One batch: transactions over runs of messages (as many as the crash guard allows, up to a
-//! failing handler or a rebuild's replay mark), each committed then acknowledged with one
-//! ack-all; a large one on a blocking thread while the next batch is read.
+//! The batch chain's middle (`policies.rs`): the crash guard's decision for a run of a
+//! batch, the run applied (the message chain for each message) and committed in one
+//! transaction — a large one on a blocking thread while the next batch is read — and, after
+//! the commit, the ack and the consumer's progress.
 
 use super::*;
 
 impl Consumer {
-    /// Applies `batch` in stream order. Messages up to a failing handler commit together; the
-    /// failing message is retried alone, then dead-lettered; the rest of the batch follows.
-    pub(super) async fn process_batch(
-        self: &Arc<Self>,
-        mut batch: Vec<Message>,
-        reading: &mut Batches,
+    /// The crash guard's decision for the transaction starting at `batch[next]` (and reaching
+    /// the end of the batch if applied as one); writes its note when one is due.
+    pub(super) fn guard_next(
+        &self,
         guard: &mut CrashGuard,
-        cancel: &CancellationToken,
-    ) -> Result<(), crate::Error> {
-        let shared = &self.shared;
-        let mut next = 0;
-        while next < batch.len() {
-            let run = {
-                let _writer = shared.write_lock.lock().await;
-                let (first, last) = (sequence_of(&batch[next]), batch.last().map_or(0, sequence_of));
-                let end = match guard.before(&shared.store, first, last, shared.options.max_attempts)? {
-                    Next::Batch => batch.len(),
-                    Next::Alone => next + 1,
-                    Next::SetAside(stops) => {
-                        drop(_writer);
-                        let reason = format!(
-                            "the component stopped {stops} time(s) while applying this message (abort, stack overflow or out of memory); set aside without running its handler again"
-                        );
-                        let note = guard.take_note();
-                        self.set_aside(&batch[next], stops, &reason, note).await?;
-                        next += 1;
-                        continue;
-                    }
-                };
-                let note = guard.take_note();
-                if end - next < OFF_THREAD_FROM {
-                    self.apply_run(&batch, next, end, note)?
-                } else {
-                    // A large batch's handlers and commit (flush + fdatasync, milliseconds on
-                    // some disks) run on a blocking thread while this task reads the next batch
-                    // from the bus (pull.rs; docs/benchmarks.md, scenario 1). A small one stays
-                    // here: a thread hand-off per commit costs more than it saves when events
-                    // trickle in (scenario 5).
-                    let consumer = Arc::clone(self);
-                    let span = tracing::Span::current();
-                    let handle = tokio::task::spawn_blocking(move || {
-                        let run = span.in_scope(|| consumer.apply_run(&batch, next, end, note));
-                        (batch, run)
-                    });
-                    let (returned, run) = match reading.while_reading(handle).await {
-                        Ok(done) => done,
-                        Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
-                        // The runtime is shutting down.
-                        Err(_) => return Ok(()),
-                    };
-                    batch = returned;
-                    run?
-                }
-            };
-            next = run.next;
-            shared.relay.wake();
-            if let Some(last) = run.applied_up_to {
-                self.after_commit(&batch[last]).await;
-            }
-            if run.hold && !self.hold_at_mark(cancel).await {
-                return Ok(());
-            }
-            if let Some(reason) = run.failure {
-                self.retry_alone(&batch[next], reason).await?;
-                next += 1;
-            }
+        batch: &[Message],
+        next: usize,
+    ) -> Result<Next, StoreError> {
+        let (first, last) = (sequence_of(&batch[next]), batch.last().map_or(0, sequence_of));
+        guard.before(self.shared.store(), first, last, self.shared.options().max_attempts)
+    }
+
+    /// Applies `batch[next..end]` in one transaction and commits it (see `apply_run`). A small
+    /// run stays on this task; a large one goes to a blocking thread while this task reads the
+    /// next batch from the bus. None when the runtime is shutting down meanwhile.
+    pub(super) async fn transact(
+        self: &Arc<Self>,
+        batch: &mut Vec<Message>,
+        next: usize,
+        end: usize,
+        note: Option<NoteRemoval>,
+        reading: &mut Batches,
+    ) -> Result<Option<Run>, crate::Error> {
+        if end - next < OFF_THREAD_FROM {
+            return Ok(Some(self.apply_run(batch, next, end, note)?));
         }
-        Ok(())
+        // A large batch's handlers and commit (flush + fdatasync, milliseconds on some disks)
+        // run on a blocking thread while this task reads the next batch from the bus (pull.rs;
+        // docs/benchmarks.md, scenario 1). A small one stays here: a thread hand-off per commit
+        // costs more than it saves when events trickle in (scenario 5).
+        let consumer = Arc::clone(self);
+        let span = tracing::Span::current();
+        let moved = std::mem::take(batch);
+        let handle = tokio::task::spawn_blocking(move || {
+            let run = span.in_scope(|| consumer.apply_run(&moved, next, end, note));
+            (moved, run)
+        });
+        let (returned, run) = match reading.while_reading(handle).await {
+            Ok(done) => done,
+            Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+            Err(_) => return Ok(None),
+        };
+        *batch = returned;
+        Ok(Some(run?))
     }
 
     /// Applies `batch` from `next` in one transaction until `end`, a failing handler or the
@@ -84,7 +61,7 @@ impl Consumer {
         end: usize,
         note: Option<NoteRemoval>,
     ) -> Result<Run, StoreError> {
-        let mut tx = self.shared.store.begin();
+        let mut tx = self.shared.store().begin();
         if let Some(note) = note {
             note.remove_in(&mut tx);
             tx.accept_step();
@@ -109,8 +86,8 @@ impl Consumer {
                     run.applied_up_to = Some(next);
                     next += 1;
                 }
+                // The handler left nothing in its step.
                 Applied::Failed(reason) => {
-                    tx.discard_step();
                     run.failure = Some(reason);
                     break;
                 }
@@ -120,7 +97,7 @@ impl Consumer {
         if watermark > before {
             tx.write_u64(watermark_key, watermark);
         }
-        self.shared.store.commit(tx)?;
+        self.shared.store().commit(tx)?;
         run.next = next;
         Ok(run)
     }
@@ -139,19 +116,19 @@ impl Consumer {
     }
 }
 
-/// From how many messages a transaction runs on a blocking thread (see `process_batch`).
+/// From how many messages a transaction runs on a blocking thread (see `transact`).
 pub(super) const OFF_THREAD_FROM: usize = 64;
 
 /// What one transaction over a batch came to.
 pub(super) struct Run {
     /// The last message applied (its position moves the consumer), if any.
-    applied_up_to: Option<usize>,
+    pub applied_up_to: Option<usize>,
     /// Where the next transaction starts.
-    next: usize,
+    pub next: usize,
     /// Why the handler failed at `next`, if it did.
-    failure: Option<String>,
+    pub failure: Option<String>,
     /// Stopped at the replay mark of a rebuild.
-    hold: bool,
+    pub hold: bool,
 }
 
 /// The stream sequence of a message (0 without JetStream metadata).

@@ -1,40 +1,58 @@
-//! Dead-lettering a message, in the transaction that moves past it — except while a rebuild
-//! re-applies what was dead-lettered the first time.
+//! Dead-lettering, in the transaction that moves past the message: a link of the message
+//! chain (`policies.rs`) that stages what the links inside refuse, and setting a message
+//! aside without its handler (the crash guard, retries exhausted).
 
 use super::*;
 
 impl Consumer {
-    pub(super) fn origin<'m>(&'m self, message: &'m Message) -> Option<Origin<'m>> {
-        let info = match message.info() {
-            Ok(info) => info,
-            Err(err) => {
-                tracing::error!(error = %err, subject = %message.subject, "a message without JetStream metadata; ignoring it");
-                return None;
-            }
-        };
-        Some(Origin {
-            subject: message.subject.as_str(),
-            stream: &self.spec.stream,
-            sequence: info.stream_sequence,
-            consumer: &self.spec.durable,
-            deliveries: info.delivered,
-            headers: message.headers.as_ref(),
-            payload: &message.payload,
-        })
-    }
-
-    /// Dead-letters, unless a rebuild is re-applying what was dead-lettered the first time.
-    pub(super) fn dead_letter(
+    /// Runs `next` and dead-letters `delivery` in the current step of `tx` if it refuses it
+    /// (in the event's span, when the handler opened one).
+    pub(super) fn dead_letter_refused(
         &self,
         tx: &mut Tx,
-        origin: &Origin<'_>,
-        kind: DeadLetterKind,
-        reason: &str,
-    ) -> Result<(), StoreError> {
-        if origin.sequence <= self.progress.replay_until.load(Ordering::Acquire) {
-            tracing::debug!(sequence = origin.sequence, "rebuild: already dead-lettered before");
-            return Ok(());
+        delivery: &Delivery<'_>,
+        next: impl FnOnce(&mut Tx) -> Handled,
+    ) -> Result<Applied, StoreError> {
+        match next(tx) {
+            Handled::Done => Ok(Applied::Done),
+            Handled::Failed(reason) => Ok(Applied::Failed(reason)),
+            Handled::Refused(kind, reason) => {
+                let _in_event = delivery.span.get().map(tracing::Span::enter);
+                let shared = &self.shared;
+                deadletter::stage(tx, shared.name(), &delivery.origin, kind, &reason, shared.max_payload())?;
+                Ok(Applied::Done)
+            }
         }
-        deadletter::stage(tx, &self.shared.name, origin, kind, reason, self.shared.max_payload())
+    }
+
+    /// Dead-letters `message` (it failed `attempts` times) without running its handler and
+    /// moves past it, removing the crash guard's note in the same transaction; then
+    /// acknowledges it.
+    pub(super) async fn set_aside(
+        &self,
+        message: &Message,
+        attempts: u32,
+        reason: &str,
+        note: Option<NoteRemoval>,
+    ) -> Result<(), crate::Error> {
+        let shared = &self.shared;
+        {
+            let _writer = shared.writer().await;
+            let mut tx = shared.store().begin();
+            if let Some(note) = note {
+                note.remove_in(&mut tx);
+            }
+            let Some(delivery) = self.delivery(message, attempts) else {
+                shared.store().commit(tx)?;
+                return Ok(());
+            };
+            self.refuse(&mut tx, &delivery, reason)?;
+            tx.write_u64(self.spec.watermark_key(), delivery.sequence());
+            shared.store().commit(tx)?;
+        }
+        shared.relay().wake();
+        let _ = message.ack_with(AckKind::Term).await;
+        self.after_commit(message).await;
+        Ok(())
     }
 }

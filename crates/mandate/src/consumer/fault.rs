@@ -6,7 +6,7 @@ use super::*;
 impl Consumer {
     /// Acknowledges everything up to `last` with one ack-all, unless a fault is injected.
     pub(super) async fn acknowledge(&self, last: &Message) {
-        let fault = self.shared.options.fault;
+        let fault = self.shared.options().fault;
         if fault == Fault::ParkBeforeAck {
             tracing::warn!("fault injection: parked after commit, before ack");
             std::future::pending::<()>().await;

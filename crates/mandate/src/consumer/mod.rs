@@ -8,25 +8,29 @@
 //! re-seated just past the watermark; messages a previous process left unacknowledged can
 //! then not arrive late, behind newer ones.
 //!
-//! Where each part lives: `seat.rs` (wait for the stream, seat past the watermark),
-//! `batch.rs` (transactions over a batch, commit, then ack and progress), `apply.rs` (one
-//! message: skip, check, run its handler, catch a panic). The loop's policies, one file each:
-//! `strict.rs` (strict reading of what arrives), `retry.rs` (retry alone, then dead-letter),
-//! `dead_letter.rs` (dead-lettering in the transaction that moves past it), `replay.rs`
-//! (replay suppression and the hold at a rebuild's mark), `fault.rs` (fault injection around
-//! the ack). The crash guard is `crashguard.rs`.
+//! Where each part lives: `policies.rs` composes the loop's policies — the chain one message
+//! goes through and the chain of one batch, in order, with why each link sits where it does;
+//! start there. The links, one file each: `strict.rs` (strict reading of the envelope),
+//! `replay.rs` (replay suppression, and the hold at a rebuild's mark), `dead_letter.rs`
+//! (dead-lettering in the transaction that moves past the message), `handle.rs` (the handler,
+//! a panic caught), `batch.rs` (the crash guard's decision, a run applied and committed, the
+//! ack and progress), `fault.rs` (the ack, fault injection around it), `retry.rs` (retry
+//! alone, then dead-letter). `seat.rs` waits for the stream and seats the consumer past the
+//! watermark. The crash guard is `crashguard.rs`.
 
-mod apply;
 mod batch;
 mod dead_letter;
 mod fault;
+mod handle;
+mod policies;
 mod replay;
 mod retry;
 mod seat;
 mod strict;
 
-use apply::Applied;
+use policies::{Applied, Delivery, Handled};
 
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -139,12 +143,12 @@ impl Consumer {
 
     /// The last stream sequence whose effects are committed.
     pub(crate) fn watermark(&self) -> Result<u64, StoreError> {
-        self.shared.store.read_u64(&self.spec.watermark_key())
+        self.shared.store().read_u64(&self.spec.watermark_key())
     }
 
     /// Up to here a rebuild re-applies without re-publishing.
     pub(crate) fn replay_mark(&self) -> Result<u64, StoreError> {
-        self.shared.store.read_u64(&self.spec.replay_key())
+        self.shared.store().read_u64(&self.spec.replay_key())
     }
 
     /// Records in `tx` the highest sequence this consumer has ever applied: a rebuild must
@@ -175,13 +179,13 @@ impl Consumer {
                 Ok(consumer) => consumer,
                 Err(err) => {
                     tracing::error!(error = %err, "cannot create the consumer");
-                    self.shared.failed.cancel();
+                    self.shared.fail();
                     return;
                 }
             };
             if let Err(err) = self.consume(&consumer, &cancel).await {
                 tracing::error!(error = %err, "the consumer stopped");
-                self.shared.failed.cancel();
+                self.shared.fail();
             }
         }
         .instrument(span)
@@ -193,8 +197,8 @@ impl Consumer {
         consumer: &PullConsumer,
         cancel: &CancellationToken,
     ) -> Result<(), crate::Error> {
-        let batch_size = self.shared.options.batch_size as usize;
-        let guard = &mut CrashGuard::at_start(&self.shared.store, &self.spec.stream)?;
+        let batch_size = self.shared.options().batch_size as usize;
+        let guard = &mut CrashGuard::at_start(self.shared.store(), &self.spec.stream)?;
         loop {
             let messages = match consumer.stream().max_messages_per_batch(batch_size).messages().await {
                 Ok(messages) => messages,

@@ -1,10 +1,25 @@
 //! Replay suppression during a rebuild: events up to a consumer's replay mark are re-applied
-//! without re-publishing (`Context::is_replaying`) or re-dead-lettering; events past it wait
-//! until every consumer has re-applied its history.
+//! without re-publishing (`Context::is_replaying`) or re-dead-lettering — a link of the
+//! message chain (`policies.rs`); and, in the batch chain, events past the mark wait until
+//! every consumer has re-applied its history.
 
 use super::*;
 
 impl Consumer {
+    /// Tells `next` whether `delivery` is being re-applied (at or below the replay mark: what
+    /// it emits is discarded), and turns its refusal into "done" if so: it was dead-lettered
+    /// the first time.
+    pub(super) fn suppress_on_replay(&self, delivery: &Delivery<'_>, next: impl FnOnce(bool) -> Handled) -> Handled {
+        let replaying = delivery.sequence() <= self.progress.replay_until.load(Ordering::Acquire);
+        match next(replaying) {
+            Handled::Refused(..) if replaying => {
+                tracing::debug!(sequence = delivery.sequence(), "rebuild: already dead-lettered before");
+                Handled::Done
+            }
+            handled => handled,
+        }
+    }
+
     /// During a rebuild, events past a consumer's replay mark are new: handling them against a
     /// store that other consumers are still rebuilding would decide on half a state.
     pub(super) fn past_replay_mark_while_rebuilding(&self, message: &Message) -> bool {

@@ -10,7 +10,7 @@ impl Consumer {
         let mut backoff = Duration::from_millis(100);
         let mut warned = false;
         loop {
-            match self.shared.js.get_stream(&self.spec.stream).await {
+            match self.shared.js().get_stream(&self.spec.stream).await {
                 Ok(stream) => return Some(stream),
                 Err(err) => {
                     if !warned {
@@ -61,7 +61,7 @@ impl Consumer {
                 description: Some(format!("{} consuming {}", spec.durable, spec.subjects.join(", "))),
                 deliver_policy,
                 ack_policy: AckPolicy::All,
-                ack_wait: self.shared.options.ack_wait,
+                ack_wait: self.shared.options().ack_wait,
                 max_deliver: -1,
                 filter_subject,
                 filter_subjects,

@@ -1,15 +1,28 @@
-//! Strict reading of what arrives (docs/design.md): a handler for the subject, a well-formed
-//! envelope whose `ce-type` and `ce-source` are the subject's. The body is decoded strictly by
-//! the handler (`handler::event_fn`, `codec/`).
+//! A link of the message chain (`policies.rs`): strict reading of what arrives
+//! (docs/design.md) — a handler for the subject, a well-formed envelope whose `ce-type` and
+//! `ce-source` are the subject's. A message that breaks a rule is refused, and nothing of it
+//! runs. The body is decoded strictly by the handler (`handler::event_fn`, `codec/`).
 
 use super::*;
 
 impl Consumer {
+    /// Passes the subscription and the envelope of `delivery` on to `next`, or refuses it.
+    pub(super) fn strict(
+        &self,
+        delivery: &Delivery<'_>,
+        next: impl FnOnce(&Subscription, &Meta) -> Handled,
+    ) -> Handled {
+        match self.classify(delivery.message) {
+            Ok((subscription, meta)) => next(subscription, &meta),
+            Err((kind, reason)) => Handled::Refused(kind, reason),
+        }
+    }
+
     /// Finds the handler and reads the envelope, or says why the message cannot be handled:
     /// no handler for the subject, a header missing or malformed (envelope.rs), a `ce-type`
     /// that is not the subject's, a `ce-source` that is not the subject's owner — the first
     /// found.
-    pub(super) fn classify(&self, message: &Message) -> Result<(&Subscription, Meta), (DeadLetterKind, String)> {
+    fn classify(&self, message: &Message) -> Result<(&Subscription, Meta), (DeadLetterKind, String)> {
         let subject = message.subject.as_str();
         let subscription = self
             .handlers

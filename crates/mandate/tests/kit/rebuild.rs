@@ -1,7 +1,13 @@
+use async_nats::HeaderMap;
+use bytes::Bytes;
 use mandate::admin::RebuildRequest;
-use schemas::orders::{GetOrder, GetOrderRequest, OrderStatus, PlaceOrder};
+use mandate::envelope::Meta;
+use mandate::{DEAD_LETTER_STREAM, Event};
+use schemas::orders::{GetOrder, GetOrderRequest, OrderPlaced, OrderStatus, PlaceOrder};
 
-use crate::common::{GetStock, Harness, StockRequest, eventually, inventory, orders, place_request, wait_applied};
+use crate::common::{
+    GetStock, Harness, StockRequest, eventually, inventory, orders, place_request, placed, wait_applied,
+};
 
 async fn stock(h: &Harness) -> u32 {
     h.bus
@@ -238,4 +244,48 @@ async fn a_rebuild_with_tiny_batches_does_not_stall() {
         eprintln!("round {round}: {:?}", started.elapsed());
     }
     tally.shutdown().await.expect("clean shutdown");
+}
+
+/// What was dead-lettered the first time is not dead-lettered again by a rebuild, whichever
+/// link refused it — strict reading, the body, a handler failing for good — while the good
+/// event among them is re-applied: replay suppression sits inside the dead-lettering
+/// (`consumer/policies.rs`).
+#[tokio::test]
+async fn a_rebuild_dead_letters_nothing_a_second_time() {
+    let h = Harness::new(&[]).await;
+    h.create_stream("orders").await;
+    let running = h.start(inventory()).await;
+    let subject = OrderPlaced::subject();
+    let good_headers = || Meta::originate("orders", OrderPlaced::ce_type()).to_headers();
+    let body = |order: &OrderPlaced| Bytes::from(rmp_serde::to_vec_named(order).expect("encodes"));
+    let cases = [
+        // Refused by the body's strict decoding.
+        (good_headers(), Bytes::from_static(b"\xc1 not msgpack")),
+        // Refused by the strict reading of the envelope.
+        (HeaderMap::new(), body(&placed("o-1", "carol", "sku-1", 1))),
+        // The handler fails every time: set aside after max_attempts.
+        (good_headers(), body(&placed("o-2", "poison", "sku-1", 1))),
+        (good_headers(), body(&placed("o-3", "carol", "sku-1", 2))),
+    ];
+    for (headers, payload) in cases {
+        h.bus.publish_raw(&subject, headers, payload).await.expect("published");
+    }
+    h.wait_applied("inventory", 4).await;
+    eventually("three dead letters", || async {
+        (h.stream_messages(DEAD_LETTER_STREAM).await == 3).then_some(())
+    })
+    .await;
+    let stock_before = stock(&h).await;
+
+    let mut dead_letters = h.watch("dlq.inventory").await;
+    h.rebuild("inventory").await;
+    assert_eq!(
+        h.bus.status("inventory").await.expect("status").dead_letters,
+        3,
+        "none dead-lettered again"
+    );
+    dead_letters.assert_silent().await;
+    assert_eq!(h.stream_messages(DEAD_LETTER_STREAM).await, 3);
+    assert_eq!(stock(&h).await, stock_before, "the good order re-applied");
+    running.shutdown().await.expect("clean shutdown");
 }
