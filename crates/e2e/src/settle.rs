@@ -70,3 +70,40 @@ impl Stack {
         busy
     }
 }
+
+impl Stack {
+    /// After a run that crashed things: waits until every process still runs (else the
+    /// finding `survival`), outboxes and consumers drain, and every order of `expected` has
+    /// ended, within `within`; what did not happen in time becomes a finding in `verdict` (the
+    /// invariant checks then say where).
+    pub async fn drain_after_havoc(
+        &self,
+        expected: &crate::invariants::Expected,
+        within: Duration,
+        survival: &str,
+        verdict: &mut crate::verdict::Verdict,
+    ) {
+        let deadline = tokio::time::Instant::now() + within;
+        for name in self.running() {
+            if let Err(why) = self.alive(&name) {
+                verdict.broke(survival, format!("{why}\n{}", self.log_tail(&name)));
+            }
+        }
+        if let Err(busy) = self.settle(within).await {
+            verdict.broke("quiescence: outboxes and consumers drain", busy);
+            return;
+        }
+        loop {
+            let mut open = 0;
+            for accepted in &expected.orders {
+                if let Ok(Some(order)) = crate::services::order(self, &accepted.order_id).await {
+                    open += usize::from(!order.status.is_terminal());
+                }
+            }
+            if open == 0 || tokio::time::Instant::now() >= deadline {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}

@@ -25,7 +25,7 @@ use e2e::shop::Shop;
 use e2e::summary::Summary;
 use e2e::traffic::{self, Traded};
 use e2e::verdict::Verdict;
-use e2e::{Stack, env_number, services};
+use e2e::{Stack, env_number};
 use tokio::time::Instant;
 
 /// A sku with plenty of stock, for the orders that time the recovery after a server crash.
@@ -86,7 +86,9 @@ async fn orders_keep_every_invariant_while_processes_and_the_server_are_killed()
     }
     let mut expected = traded.expected;
     expected.orders.extend(havoc.probes.iter().cloned());
-    quiescence(&stack, &expected, &mut verdict).await;
+    stack
+        .drain_after_havoc(&expected, DRAIN_WITHIN, "every process survives the run", &mut verdict)
+        .await;
     let outcomes = invariants::check(&stack, &expected, &mut verdict).await;
     for ending in ["completed", "payment-declined", "cancelled"] {
         if !outcomes.contains_key(ending) && (ending != "cancelled" || cancel_percent > 0) {
@@ -109,34 +111,4 @@ async fn orders_keep_every_invariant_while_processes_and_the_server_are_killed()
     };
     println!("{summary}");
     verdict.assert_clean(&format!("chaos seed {seed}"));
-}
-
-/// Waits until every component runs, has drained its consumers and outbox, and every order
-/// has ended; what did not happen in time becomes a finding (the checks then say where).
-async fn quiescence(stack: &Stack, expected: &Expected, verdict: &mut Verdict) {
-    let deadline = Instant::now() + DRAIN_WITHIN;
-    for name in stack.running() {
-        if let Err(why) = stack.alive(&name) {
-            verdict.broke(
-                "every process survives the run",
-                format!("{why}\n{}", stack.log_tail(&name)),
-            );
-        }
-    }
-    if let Err(busy) = stack.settle(DRAIN_WITHIN).await {
-        verdict.broke("quiescence: outboxes and consumers drain", busy);
-        return;
-    }
-    loop {
-        let mut open = 0;
-        for accepted in &expected.orders {
-            if let Ok(Some(order)) = services::order(stack, &accepted.order_id).await {
-                open += usize::from(!order.status.is_terminal());
-            }
-        }
-        if open == 0 || Instant::now() >= deadline {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }

@@ -27,7 +27,7 @@ use e2e::plan::plan;
 use e2e::shop::Shop;
 use e2e::traffic::{self, Traded};
 use e2e::verdict::Verdict;
-use e2e::{Stack, env_number, services};
+use e2e::{Stack, env_number};
 use tokio::time::Instant;
 
 /// A sku with plenty of stock, for the orders that time the recoveries.
@@ -89,7 +89,14 @@ async fn orders_keep_every_invariant_while_cluster_nodes_are_lost_and_streams_st
     }
     let mut expected = traded.expected;
     expected.orders.extend(losses.probes.iter().cloned());
-    quiescence(&stack, &expected, &mut verdict).await;
+    stack
+        .drain_after_havoc(
+            &expected,
+            DRAIN_WITHIN,
+            "every process survives the loss of a node",
+            &mut verdict,
+        )
+        .await;
     let outcomes = invariants::check(&stack, &expected, &mut verdict).await;
     if let Err(why) = stack.await_replicated(REPLICATED_WITHIN).await {
         verdict.broke("every stream and consumer back at three current replicas", why);
@@ -132,36 +139,6 @@ async fn every_stream_has_three_replicas(stack: &Stack) {
             .find(|g| g.name == stream)
             .unwrap_or_else(|| panic!("no stream {stream}: {groups:?}"));
         assert_eq!(group.replicas, REPLICAS, "{}", group.describe());
-    }
-}
-
-/// Waits until every component runs, has drained its consumers and outbox, and every order
-/// has ended; what did not happen in time becomes a finding (the checks then say where).
-async fn quiescence(stack: &Stack, expected: &Expected, verdict: &mut Verdict) {
-    let deadline = Instant::now() + DRAIN_WITHIN;
-    for name in stack.running() {
-        if let Err(why) = stack.alive(&name) {
-            verdict.broke(
-                "every process survives the loss of a node",
-                format!("{why}\n{}", stack.log_tail(&name)),
-            );
-        }
-    }
-    if let Err(busy) = stack.settle(DRAIN_WITHIN).await {
-        verdict.broke("quiescence: outboxes and consumers drain", busy);
-        return;
-    }
-    loop {
-        let mut open = 0;
-        for accepted in &expected.orders {
-            if let Ok(Some(order)) = services::order(stack, &accepted.order_id).await {
-                open += usize::from(!order.status.is_terminal());
-            }
-        }
-        if open == 0 || Instant::now() >= deadline {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
