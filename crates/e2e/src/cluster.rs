@@ -331,12 +331,7 @@ async fn wait_for_jetstream(bus: &Bus, cluster: &Cluster) {
             Ok(_) => return,
             Err(err) if Instant::now() >= deadline => panic!(
                 "e2e: the cluster's JetStream did not answer within {JETSTREAM_WITHIN:?}: {err}\n{}",
-                cluster
-                    .nodes
-                    .iter()
-                    .map(NatsServer::log)
-                    .collect::<Vec<_>>()
-                    .join("\n----\n")
+                cluster.logs()
             ),
             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }

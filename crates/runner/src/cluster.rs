@@ -100,6 +100,15 @@ impl Cluster {
         self.nodes.iter().map(NatsServer::url).collect::<Vec<_>>().join(",")
     }
 
+    /// Every node's log so far, one after another (for failure messages).
+    pub fn logs(&self) -> String {
+        self.nodes
+            .iter()
+            .map(NatsServer::log)
+            .collect::<Vec<_>>()
+            .join("\n----\n")
+    }
+
     /// The temporary directory holding the copied config and the stores.
     pub fn dir(&self) -> &Path {
         self.dir.path()

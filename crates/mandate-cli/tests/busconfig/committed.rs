@@ -198,12 +198,7 @@ async fn the_committed_cluster_config_forms_a_cluster_with_replicated_streams() 
                 assert!(
                     Instant::now() < deadline,
                     "no replicated stream: {err}\n{}",
-                    cluster
-                        .nodes
-                        .iter()
-                        .map(NatsServer::log)
-                        .collect::<Vec<_>>()
-                        .join("\n----\n")
+                    cluster.logs()
                 );
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
