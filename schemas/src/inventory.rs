@@ -3,7 +3,7 @@
 //! Stock is conserved: initial + restocked = on hand + reserved + shipped. A reservation
 //! ends exactly once, released (declined, cancelled) or shipped (dispatched).
 
-use mandate::{Event, Operation};
+use mandate::{Event, Key, Operation};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -37,6 +37,7 @@ impl Event for StockReserved {
     const OWNER: &'static str = "inventory";
     const NAME: &'static str = "reserved";
     const VERSION: u32 = 1;
+    const KEY: Option<Key> = Some(crate::ORDER);
 }
 
 /// A line that could not be reserved.
@@ -63,6 +64,7 @@ impl Event for StockRejected {
     const OWNER: &'static str = "inventory";
     const NAME: &'static str = "rejected";
     const VERSION: u32 = 1;
+    const KEY: Option<Key> = Some(crate::ORDER);
 }
 
 /// `evt.inventory.released.v1`: an order's reservation went back on hand.
@@ -80,6 +82,7 @@ impl Event for StockReleased {
     const OWNER: &'static str = "inventory";
     const NAME: &'static str = "released";
     const VERSION: u32 = 1;
+    const KEY: Option<Key> = Some(crate::ORDER);
 }
 
 /// `evt.inventory.restocked.v1`: stock arrived.

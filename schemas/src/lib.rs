@@ -17,6 +17,13 @@ pub mod registry;
 pub mod rust_type;
 pub mod shipping;
 
+/// The partition key of every event about one order: its `order_id`. Partitions of a
+/// component keyed by `order` receive these by order (docs/design.md, "Partitions").
+pub const ORDER: mandate::Key = mandate::Key {
+    entity: "order",
+    field: "order_id",
+};
+
 #[cfg(test)]
 mod tests {
     use super::orders::{OrderLine, OrderPlaced};

@@ -9,7 +9,7 @@
 //! and told on orders' one stream, where order holds; shipping dispatches only confirmed
 //! orders.
 
-use mandate::{Event, Operation};
+use mandate::{Event, Key, Operation};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -59,6 +59,7 @@ impl Event for OrderPlaced {
     const OWNER: &'static str = "orders";
     const NAME: &'static str = "placed";
     const VERSION: u32 = 1;
+    const KEY: Option<Key> = Some(crate::ORDER);
 }
 
 /// One line of a placed order in `orders.placed.v2`: priced and taxed on its own.
@@ -120,6 +121,7 @@ impl Event for OrderPlacedV2 {
     const OWNER: &'static str = "orders";
     const NAME: &'static str = "placed";
     const VERSION: u32 = 2;
+    const KEY: Option<Key> = Some(crate::ORDER);
 }
 
 impl OrderPlacedV2 {
@@ -260,6 +262,7 @@ impl Event for OrderCancelled {
     const OWNER: &'static str = "orders";
     const NAME: &'static str = "cancelled";
     const VERSION: u32 = 1;
+    const KEY: Option<Key> = Some(crate::ORDER);
 }
 
 /// `evt.orders.confirmed.v1`: the order is paid and orders commits to deliver it; from here
@@ -293,6 +296,7 @@ impl Event for OrderConfirmed {
     const OWNER: &'static str = "orders";
     const NAME: &'static str = "confirmed";
     const VERSION: u32 = 1;
+    const KEY: Option<Key> = Some(crate::ORDER);
 }
 
 /// `evt.orders.completed.v1`: paid and dispatched.
@@ -309,6 +313,7 @@ impl Event for OrderCompleted {
     const OWNER: &'static str = "orders";
     const NAME: &'static str = "completed";
     const VERSION: u32 = 1;
+    const KEY: Option<Key> = Some(crate::ORDER);
 }
 
 /// Where an order stands.

@@ -2,7 +2,7 @@
 //! declined when the payment token says so (`decline`, or starts with `decline-`) or when the
 //! amount is over the customer's limit.
 
-use mandate::{Event, Operation};
+use mandate::{Event, Key, Operation};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +24,7 @@ impl Event for PaymentCaptured {
     const OWNER: &'static str = "payments";
     const NAME: &'static str = "captured";
     const VERSION: u32 = 1;
+    const KEY: Option<Key> = Some(crate::ORDER);
 }
 
 /// `evt.payments.declined.v1`: the charge was refused; nothing was taken.
@@ -41,6 +42,7 @@ impl Event for PaymentDeclined {
     const OWNER: &'static str = "payments";
     const NAME: &'static str = "declined";
     const VERSION: u32 = 1;
+    const KEY: Option<Key> = Some(crate::ORDER);
 }
 
 /// `evt.payments.refunded.v1`: a captured payment was given back (the order was cancelled
@@ -59,6 +61,7 @@ impl Event for PaymentRefunded {
     const OWNER: &'static str = "payments";
     const NAME: &'static str = "refunded";
     const VERSION: u32 = 1;
+    const KEY: Option<Key> = Some(crate::ORDER);
 }
 
 /// Where a payment stands.

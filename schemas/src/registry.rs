@@ -59,12 +59,21 @@ impl Message {
 }
 
 fn event<E: Event + JsonSchema>() -> Message {
+    let mut schema = schema_for!(E);
+    if let Some(key) = E::KEY {
+        // An annotation, like `x-rust-type`: which entity the event is about and the field
+        // that holds its id; the event travels on its subject plus `.<key>`.
+        schema.insert(
+            "x-mandate-key".into(),
+            serde_json::json!({"entity": key.entity, "field": key.field}),
+        );
+    }
     Message {
         name: E::ce_type(),
         owner: E::OWNER,
         role: Role::Event,
         subject: E::subject(),
-        schema: schema_for!(E),
+        schema,
         decode: decode_as::<E>,
     }
 }

@@ -1,6 +1,6 @@
 //! Owned by `shipping`: shipments. Every order that orders confirmed is dispatched, once.
 
-use mandate::{Event, Operation};
+use mandate::{Event, Key, Operation};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +17,7 @@ impl Event for ShipmentDispatched {
     const OWNER: &'static str = "shipping";
     const NAME: &'static str = "dispatched";
     const VERSION: u32 = 1;
+    const KEY: Option<Key> = Some(crate::ORDER);
 }
 
 /// A shipment as `shipping.get.v1` returns it.

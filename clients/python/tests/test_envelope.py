@@ -69,6 +69,13 @@ class Envelope(unittest.TestCase):
     def test_a_type_that_is_not_the_subjects(self):
         self.refused(UNKNOWN_TYPE, ce_type="orders.cancelled.v2")
 
+    def test_a_keyed_subject_has_the_type_of_its_first_four_tokens(self):
+        check_envelope(f"{SUBJECT}.o-1", headers())
+        check_envelope(f"{SUBJECT}.7.o-1", headers())
+        with self.assertRaises(ContractError) as caught:
+            check_envelope("evt.orders.cancelled.v2.7.o-1", headers())
+        self.assertEqual(caught.exception.rule, UNKNOWN_TYPE)
+
     def test_times_and_trace_contexts(self):
         for good in ("2026-05-01T12:00:00Z", "2026-05-01T12:00:00.123456+02:00", "2016-12-31T23:59:60Z"):
             self.assertTrue(is_rfc3339(good), good)

@@ -113,7 +113,11 @@ impl Hub {
                     .and_then(|h| h.get(name))
                     .map(|v| v.as_str().to_owned())
             };
-            let kind = header(CE_TYPE).unwrap_or_else(|| message.subject.trim_start_matches("evt.").to_owned());
+            let kind = header(CE_TYPE).unwrap_or_else(|| {
+                mandate::partition::event_subject(&message.subject)
+                    .trim_start_matches("evt.")
+                    .to_owned()
+            });
             let placement = placements::Placement::of(&kind);
             let sender = {
                 let mut watchers = self.lock();

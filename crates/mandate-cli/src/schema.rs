@@ -24,6 +24,23 @@ pub fn validate_request(subject: &str, body: &Value) -> anyhow::Result<()> {
     validate(&format!("services/{operation}.request.json"), body)
 }
 
+/// The field holding the event's partition key, when its schema declares one
+/// (`x-mandate-key`): such an event is published on its subject plus `.<key>`.
+pub fn event_key_field(event: &EventSubject) -> anyhow::Result<Option<String>> {
+    let Some(path) = schemas_dir().map(|dir| dir.join(format!("events/{}.json", event.ce_type()))) else {
+        return Ok(None);
+    };
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(None);
+    };
+    let schema: Value = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("the contract schema {} is not JSON: {e}", path.display()))?;
+    Ok(schema
+        .pointer("/x-mandate-key/field")
+        .and_then(Value::as_str)
+        .map(str::to_owned))
+}
+
 fn schemas_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("MANDATE_SCHEMAS") {
         return Some(PathBuf::from(dir));

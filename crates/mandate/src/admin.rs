@@ -167,7 +167,7 @@ pub(crate) async fn add_endpoints(admin: Arc<Admin>, service: &Service, tasks: &
         let mut endpoint = service
             .endpoint_builder()
             .name(format!("admin-{operation}"))
-            .add(admin_subject(admin.shared.name(), operation))
+            .add(admin_subject(&admin.shared.admin_name(), operation))
             .await
             .map_err(|e| Error::nats("adding an admin endpoint", e))?;
         let admin = Arc::clone(&admin);

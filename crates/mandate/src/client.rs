@@ -157,8 +157,8 @@ impl Bus {
     pub async fn publish<E: Event>(&self, event: &E) -> Result<Meta> {
         let meta = Meta::originate(E::OWNER, E::ce_type());
         let payload = rmp_serde::to_vec_named(event)?;
-        self.publish_raw(&E::subject(), meta.to_headers(), payload.into())
-            .await?;
+        let subject = E::publish_subject(&payload)?;
+        self.publish_raw(&subject, meta.to_headers(), payload.into()).await?;
         Ok(meta)
     }
 
@@ -210,7 +210,7 @@ impl Bus {
 }
 
 /// The typed error in a reply's headers, if any.
-fn service_error(headers: Option<&HeaderMap>) -> Option<ServiceError> {
+pub(crate) fn service_error(headers: Option<&HeaderMap>) -> Option<ServiceError> {
     let headers = headers?;
     let code = headers.get(async_nats::service::NATS_SERVICE_ERROR_CODE)?;
     let message = headers

@@ -34,6 +34,7 @@ pub struct Component {
     served: Vec<Served>,
     publishes: BTreeSet<String>,
     publish_subjects: BTreeSet<String>,
+    partitioned_by: Option<&'static str>,
 }
 
 impl Component {
@@ -49,7 +50,16 @@ impl Component {
             served: Vec::new(),
             publishes: BTreeSet::new(),
             publish_subjects: BTreeSet::new(),
+            partitioned_by: None,
         }
+    }
+
+    /// Declares that this component may run as partitions (`--partitions N --partition P`)
+    /// by the key of `entity` (e.g. `order`): each partition receives the events keyed by
+    /// that entity (`Event::KEY`) whose key it owns, and every other event it handles.
+    pub fn partitioned_by(mut self, entity: &'static str) -> Component {
+        self.partitioned_by = Some(entity);
+        self
     }
 
     /// The version shown by `$SRV.INFO` (use `env!("CARGO_PKG_VERSION")`).
@@ -83,6 +93,7 @@ impl Component {
             Subscription {
                 owner: E::OWNER,
                 ce_type: E::ce_type(),
+                key: E::KEY,
                 handler: handler::event_fn(handler),
             },
         );
@@ -112,7 +123,37 @@ impl Component {
             operation: O::qualified_name(),
             subject: O::subject(),
             endpoint,
+            key: O::KEY,
+            gather: None,
         });
+        self
+    }
+
+    /// Makes the query `O` (declared before) one that every partition answers in part, when
+    /// the component runs as partitions: the partition that receives it asks all of them and
+    /// answers with `merge` of their answers (a list of orders, say). Unpartitioned, `O` is
+    /// answered as it is.
+    pub fn gathered<O: Operation>(
+        mut self,
+        merge: impl Fn(O::Request, Vec<O::Response>) -> O::Response + Send + Sync + 'static,
+    ) -> Component {
+        let gather = crate::routing::GatherFn(std::sync::Arc::new(
+            move |request: &[u8], answers: Vec<bytes::Bytes>| {
+                let request = crate::codec::decode::<O::Request>(request)
+                    .map_err(|e| ServiceError::bad_request(format!("the request does not decode: {e}")))?;
+                let answers = answers
+                    .iter()
+                    .map(|answer| crate::codec::decode::<O::Response>(answer))
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|e| ServiceError::internal(format!("a partition's answer does not decode: {e}")))?;
+                rmp_serde::to_vec_named(&merge(request, answers)).map_err(|e| ServiceError::internal(e.to_string()))
+            },
+        ));
+        let name = O::qualified_name();
+        match self.served.iter_mut().find(|served| served.operation == name) {
+            Some(served) => served.gather = Some(gather),
+            None => panic!("gathered::<{name}>: declare it with `query` first"),
+        }
         self
     }
 
@@ -132,6 +173,7 @@ impl Component {
             publishes: self.publishes.iter().cloned().collect(),
             subscribes,
             serves: self.served.iter().map(|s| s.operation.clone()).collect(),
+            partitioned_by: self.partitioned_by.map(str::to_owned),
         }
     }
 
@@ -191,6 +233,7 @@ impl Component {
             served: self.served,
             publishes: self.publishes,
             publish_subjects: self.publish_subjects,
+            partitioned_by: self.partitioned_by,
         };
         crate::runtime::start(declared, options).await
     }
@@ -211,6 +254,9 @@ pub struct Manifest {
     pub subscribes: BTreeMap<String, Vec<String>>,
     /// Operations, `<owner>.<name>.v<major>`.
     pub serves: Vec<String>,
+    /// The entity whose key its partitions split the events by, when it may run as partitions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partitioned_by: Option<String>,
 }
 
 impl Manifest {

@@ -210,7 +210,9 @@ impl Context<'_> {
         if self.ids == IdPolicy::Fresh {
             meta.time = self.time.clone();
         }
-        let message = OutMessage::event(E::subject(), &meta, rmp_serde::to_vec_named(event)?);
+        let body = rmp_serde::to_vec_named(event)?;
+        let subject = E::publish_subject(&body)?;
+        let message = OutMessage::event(subject, &meta, body);
         // Checked in a rebuild too, so that a message refused the first time is refused again
         // and its handler's writes are discarded again.
         if let Err(too_large) = message.check_fits(|| format!("event {}", meta.kind), self.max_payload) {

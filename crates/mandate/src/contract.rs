@@ -4,6 +4,8 @@
 
 use serde::{Serialize, de::DeserializeOwned};
 
+use crate::partition::{Key, KeyError, key_of};
+
 /// A versioned event, published by exactly one owner on `evt.<owner>.<name>.v<version>`.
 ///
 /// Within a major version only compatible changes are allowed (docs/design.md §5): add fields with
@@ -15,10 +17,25 @@ pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
     const NAME: &'static str;
     /// The major version, e.g. `1` for `evt.orders.placed.v1`.
     const VERSION: u32;
+    /// The entity this event is about and the field holding its id, when it is about one
+    /// (`order` / `order_id`): it is then published with its key as a last subject token and
+    /// partitions of a subscriber receive it by key. `None`: every partition receives it.
+    const KEY: Option<Key> = None;
 
-    /// The subject it travels on: `evt.<owner>.<name>.v<version>`.
+    /// The subject of its type: `evt.<owner>.<name>.v<version>`. A keyed event travels on
+    /// this plus `.<key>` ([`publish_subject`](Event::publish_subject)).
     fn subject() -> String {
         format!("evt.{}.{}.v{}", Self::OWNER, Self::NAME, Self::VERSION)
+    }
+
+    /// The subject one encoded event is published on: [`subject`](Event::subject), with
+    /// `.<key>` when the event declares a [`KEY`](Event::KEY). A key that cannot be a subject
+    /// token is refused.
+    fn publish_subject(body: &[u8]) -> Result<String, KeyError> {
+        match &Self::KEY {
+            None => Ok(Self::subject()),
+            Some(key) => Ok(format!("{}.{}", Self::subject(), key_of(body, key)?)),
+        }
     }
 
     /// The CloudEvents type: `<owner>.<name>.v<version>`.
@@ -35,6 +52,12 @@ pub trait Operation: Send + Sync + 'static {
     const NAME: &'static str;
     /// The major version.
     const VERSION: u32;
+    /// The entity the request is about and its field holding the key, when it is about one:
+    /// a component running as partitions answers it in the partition that owns the key,
+    /// whichever partition receives it. A command that creates the entity names the field
+    /// that decides where it is created (the idempotency key), and the command picks the new
+    /// id with [`key_like`](crate::partition::key_like).
+    const KEY: Option<Key> = None;
     /// What the caller sends.
     type Request: Serialize + DeserializeOwned + Send + Sync + 'static;
     /// What the service answers on success.

@@ -25,6 +25,9 @@ pub enum Error {
     JetStream(String),
     #[error("NATS: {0}")]
     Nats(String),
+    /// A keyed event whose key cannot be published (no such field, not a subject token).
+    #[error("the event's partition key: {0}")]
+    Key(#[from] crate::partition::KeyError),
     #[error("encoding: {0}")]
     Encode(#[from] rmp_serde::encode::Error),
 }

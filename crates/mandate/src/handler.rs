@@ -62,6 +62,8 @@ fn kind_of(rule: Rule) -> DeadLetterKind {
 pub(crate) struct Subscription {
     pub owner: &'static str,
     pub ce_type: String,
+    /// The event's partition key, if it declares one (`Event::KEY`).
+    pub key: Option<crate::partition::Key>,
     pub handler: EventFn,
 }
 
@@ -158,6 +160,10 @@ pub(crate) struct Served {
     pub operation: String,
     pub subject: String,
     pub endpoint: Endpoint,
+    /// The request's key (`Operation::KEY`): a partition forwards it to the key's owner.
+    pub key: Option<crate::partition::Key>,
+    /// Set for an operation every partition answers in part: how the parts merge.
+    pub gather: Option<crate::routing::GatherFn>,
 }
 
 /// `handler` for requests of `O`, erased, as a command: an emit refused as too large

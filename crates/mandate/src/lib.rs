@@ -32,8 +32,10 @@ mod error;
 mod handler;
 mod options;
 mod outbox;
+pub mod partition;
 mod pull;
 mod refusal;
+mod routing;
 mod runtime;
 mod servers;
 mod service;
@@ -51,6 +53,7 @@ pub use error::{Error, Result};
 pub use handler::{RETRYABLE_HEADER, ServiceError};
 pub use options::{ConnectionOptions, Fault, LogFormat, Options, init_logging};
 pub use outbox::TooLarge;
+pub use partition::{Key, KeyError, SLOTS};
 pub use runtime::Running;
 pub use store::{StoreError, View};
 

@@ -116,6 +116,15 @@ pub struct Options {
     /// cluster). An existing stream is never changed: its configuration is the operator's.
     #[arg(long, env = "MANDATE_STREAM_REPLICAS", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=5))]
     pub stream_replicas: u8,
+    /// Run as this many partitions of the component, each its own process with its own store
+    /// and consumers, receiving the events of the keys it owns (the component must declare
+    /// what it is partitioned by). Changing it means rebuilding the new partitions from
+    /// history (docs/design.md, "Partitions").
+    #[arg(long, env = "MANDATE_PARTITIONS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::partition::SLOTS)))]
+    pub partitions: u32,
+    /// Which partition this process is, from 0 to `--partitions` − 1.
+    #[arg(long, env = "MANDATE_PARTITION", default_value_t = 0)]
+    pub partition: u32,
     /// Print the component's manifest (what it publishes, subscribes to and serves) as JSON and exit.
     #[arg(long)]
     pub print_manifest: bool,
@@ -136,6 +145,8 @@ impl Options {
             retry_backoff: Duration::from_millis(100),
             ack_wait: Duration::from_secs(30),
             stream_replicas: 1,
+            partitions: 1,
+            partition: 0,
             print_manifest: false,
             fault: Fault::None,
         }

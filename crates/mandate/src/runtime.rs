@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::handler::{Served, Subscription};
 use crate::options::Options;
 use crate::outbox::Relay;
+use crate::partition::Seat;
 use crate::shared::{Progress, Shared};
 use crate::store::Store;
 
@@ -30,6 +31,7 @@ pub(crate) struct Declared {
     pub served: Vec<Served>,
     pub publishes: BTreeSet<String>,
     pub publish_subjects: BTreeSet<String>,
+    pub partitioned_by: Option<&'static str>,
 }
 
 /// A component that is running. Dropping it aborts everything; call
@@ -105,7 +107,12 @@ impl Drop for Running {
 
 pub(crate) async fn start(declared: Declared, options: Options) -> Result<Running> {
     validate_component_name(&declared.name).map_err(Error::Config)?;
-    let store_dir = options.data_dir.join(&declared.name);
+    let seat = seat(&declared, &options)?;
+    // A partition keeps its own store: a new count of partitions starts from empty ones.
+    let store_dir = match &seat {
+        Some(seat) => options.data_dir.join(format!("{}-{}", declared.name, seat.label())),
+        None => options.data_dir.join(&declared.name),
+    };
     let store = Store::open(&store_dir, options.cache_bytes).map_err(|source| Error::StoreOpen {
         path: store_dir.display().to_string(),
         source,
@@ -119,18 +126,21 @@ pub(crate) async fn start(declared: Declared, options: Options) -> Result<Runnin
     ensure_dead_letter_stream(&js, usize::from(options.stream_replicas)).await;
 
     let (started_at, started_at_rfc3339) = (Instant::now(), crate::envelope::now_rfc3339());
-    let specs = consumer::specs(&declared.name, &declared.subscriptions);
+    let specs = consumer::specs(&declared.name, &declared.subscriptions, seat);
     let progress: Vec<Arc<Progress>> = specs.iter().map(|_| Arc::default()).collect();
     let relay = Relay::new(store.clone(), js, refusals);
-    let shared = Arc::new(Shared::new(
-        declared.name,
-        options,
-        client,
-        store,
-        relay.clone(),
-        declared.publishes,
-        progress.clone(),
-    ));
+    let shared = Arc::new(
+        Shared::new(
+            declared.name,
+            options,
+            client,
+            store,
+            relay.clone(),
+            declared.publishes,
+            progress.clone(),
+        )
+        .seated(seat),
+    );
     let handlers = Arc::new(declared.subscriptions);
     let consumers = Arc::new(Consumers::new(
         specs
@@ -190,12 +200,33 @@ pub(crate) async fn start(declared: Declared, options: Options) -> Result<Runnin
     })
 }
 
-/// Creates `EVT_<OWNER>`, capturing `evt.<owner>.>`, when it does not exist. An existing
-/// stream is left as it is: from then on its configuration (replicas, limits) is the
-/// operator's, and broker permissions need not let a component rewrite it.
+/// Which partition this process is, if it runs as one: `--partitions` above 1 needs the
+/// component to declare what it is partitioned by.
+fn seat(declared: &Declared, options: &Options) -> Result<Option<Seat>> {
+    if options.partitions == 1 && options.partition == 0 {
+        return Ok(None);
+    }
+    let Some(entity) = declared.partitioned_by else {
+        return Err(Error::Config(format!(
+            "--partitions {}: {} does not declare what it is partitioned by (`Component::partitioned_by`)",
+            options.partitions, declared.name
+        )));
+    };
+    Seat::new(entity, options.partition, options.partitions)
+        .map(Some)
+        .map_err(Error::Config)
+}
+
+/// Creates `EVT_<OWNER>`, capturing `evt.<owner>.>` and stamping keyed events with their
+/// slot (`partition::stream_transform`), when it does not exist. An existing stream is left
+/// as it is — from then on its configuration (replicas, limits) is the operator's — except
+/// that a stream from before partitions gets the transform added, in place: without it a
+/// keyed event would be stored with no slot and reach no partition by its filters.
 async fn ensure_own_stream(js: &jetstream::Context, owner: &str, replicas: usize) -> Result<()> {
     let name = stream_name(owner);
     let subjects = format!("evt.{owner}.>");
+    let (source, destination) = crate::partition::stream_transform(owner);
+    let transform = stream::SubjectTransform { source, destination };
     let config = stream::Config {
         name: name.clone(),
         description: Some(format!("events published by {owner}")),
@@ -207,6 +238,7 @@ async fn ensure_own_stream(js: &jetstream::Context, owner: &str, replicas: usize
         // History is what rebuilds replay: no deleting single events.
         deny_delete: true,
         allow_direct: true,
+        subject_transform: Some(transform.clone()),
         ..Default::default()
     };
     let mut stream = js
@@ -222,6 +254,27 @@ async fn ensure_own_stream(js: &jetstream::Context, owner: &str, replicas: usize
             "stream {name} exists but does not capture {subjects} (it captures {:?}): fix it with `nats stream edit {name}`",
             info.config.subjects
         )));
+    }
+    if info.config.subject_transform.as_ref() != Some(&transform) {
+        if let Some(other) = &info.config.subject_transform {
+            return Err(Error::Config(format!(
+                "stream {name} transforms {} into {}, not keyed events into their slots ({} into {}): remove its transform with `nats stream edit {name}`",
+                other.source, other.destination, transform.source, transform.destination
+            )));
+        }
+        tracing::info!(stream = %name, "adding the partition slot transform to a stream from before partitions");
+        let mut config = info.config.clone();
+        config.subject_transform = Some(transform.clone());
+        // Not fatal: under strict broker permissions a component may not update its stream
+        // (bus-config/README.md). Keyed events are then stored without their slot, and
+        // partitions of subscribers pick theirs out of every keyed event, by key.
+        if let Err(err) = js.update_stream(config).await {
+            tracing::warn!(
+                stream = %name, error = %err,
+                "cannot add the partition slot transform ({} -> {}): ask the operator to add it (nats stream edit {name}); until then partitioned subscribers read every keyed event of this stream",
+                transform.source, transform.destination
+            );
+        }
     }
     Ok(())
 }

@@ -9,11 +9,13 @@ use async_nats::HeaderMap;
 use async_nats::service::{Request, Service};
 use futures::{FutureExt, StreamExt};
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::context::Context;
 use crate::envelope::Cause;
 use crate::error::{Error, Result};
 use crate::handler::{CommandFn, Endpoint, QueryFn, RETRYABLE_HEADER, Served, ServiceError};
+use crate::routing;
 use crate::shared::Shared;
 
 /// Starts the component's service with its domain endpoints, one task per endpoint. The
@@ -34,39 +36,91 @@ pub(crate) async fn start(
         .await
         .map_err(|e| Error::nats("starting the service", e))?;
     for served in served {
-        let endpoint = service
+        let served = Arc::new(served);
+        let name = served.operation.replace('.', "-");
+        let public = service
             .endpoint_builder()
-            .name(served.operation.replace('.', "-"))
+            .name(name.clone())
             .add(served.subject.as_str())
             .await
             .map_err(|e| Error::nats("adding a service endpoint", e))?;
-        let shared = Arc::clone(shared);
-        tasks.spawn(async move {
-            let mut endpoint = endpoint;
-            while let Some(first) = endpoint.next().await {
-                let served = &served;
-                match &served.endpoint {
-                    Endpoint::Query(query) => {
-                        let request = Received::new(served, first);
-                        let result = request.span.in_scope(|| query_once(&shared, query, &request));
-                        request.respond(result).await;
-                    }
-                    Endpoint::Command(command) => {
-                        // Every request already waiting joins this one's transaction.
-                        let mut group = vec![Received::new(served, first)];
-                        while group.len() < GROUP_MAX {
-                            match endpoint.next().now_or_never() {
-                                Some(Some(request)) => group.push(Received::new(served, request)),
-                                _ => break,
-                            }
-                        }
-                        run_commands(&shared, command, group).await;
-                    }
-                }
-            }
-        });
+        tasks.spawn(serve(Arc::clone(shared), Arc::clone(&served), public, Face::Public));
+        // A partition also answers on its own subject: what other partitions forward to it.
+        if let Some(seat) = shared.seat() {
+            let private = service
+                .endpoint_builder()
+                .name(format!("{name}-{}", seat.label()))
+                .add(routing::private_subject(&served.subject, &seat, seat.index))
+                .await
+                .map_err(|e| Error::nats("adding a partition's service endpoint", e))?;
+            tasks.spawn(serve(Arc::clone(shared), served, private, Face::Private));
+        }
     }
     Ok(service)
+}
+
+/// Which subject an endpoint serves: the public one, or a partition's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Face {
+    Public,
+    Private,
+}
+
+/// One endpoint's task: queries one at a time, commands in groups.
+async fn serve(
+    shared: Arc<Shared>,
+    served: Arc<Served>,
+    mut endpoint: async_nats::service::endpoint::Endpoint,
+    face: Face,
+) {
+    while let Some(first) = endpoint.next().await {
+        let Some(first) = route(&shared, &served, face, first).await else {
+            continue;
+        };
+        match &served.endpoint {
+            Endpoint::Query(query) => {
+                let request = Received::new(&served, first);
+                let result = match (face, shared.seat(), &served.gather) {
+                    (Face::Public, Some(seat), Some(merge)) => {
+                        let gathered =
+                            routing::gather(shared.client(), &seat, &served.subject, &request.request, merge);
+                        gathered.instrument(request.span.clone()).await
+                    }
+                    _ => request.span.in_scope(|| query_once(&shared, query, &request)),
+                };
+                request.respond(result).await;
+            }
+            Endpoint::Command(command) => {
+                // Every request already waiting joins this one's transaction.
+                let mut group = vec![Received::new(&served, first)];
+                while group.len() < GROUP_MAX {
+                    match endpoint.next().now_or_never() {
+                        Some(Some(request)) => {
+                            if let Some(request) = route(&shared, &served, face, request).await {
+                                group.push(Received::new(&served, request));
+                            }
+                        }
+                        _ => break,
+                    }
+                }
+                run_commands(&shared, command, group).await;
+            }
+        }
+    }
+}
+
+/// `request`, to be handled here — or `None` once it is forwarded to the partition that owns
+/// its key (which answers the caller).
+async fn route(shared: &Shared, served: &Served, face: Face, request: Request) -> Option<Request> {
+    let (Face::Public, Some(seat), Some(key)) = (face, shared.seat(), &served.key) else {
+        return Some(request);
+    };
+    let Some(owner) = routing::elsewhere(&seat, key, &request.message.payload) else {
+        return Some(request);
+    };
+    let subject = routing::private_subject(&served.subject, &seat, owner);
+    routing::forward(shared.client(), &request, subject).await;
+    None
 }
 
 /// Most command requests one transaction takes in.

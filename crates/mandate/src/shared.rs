@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::context::Emitter;
 use crate::options::Options;
 use crate::outbox::Relay;
+use crate::partition::Seat;
 use crate::store::Store;
 
 /// State shared by the tasks of one running component. Its fields are private: the tasks
@@ -38,6 +39,8 @@ pub(crate) struct Shared {
     rebuilding: tokio::sync::watch::Sender<bool>,
     /// Cancelled when a task fails for good: the component then shuts down.
     failed: CancellationToken,
+    /// Which partition of the component this process is, if it runs as partitions.
+    seat: Option<Seat>,
 }
 
 /// What a consumer has done, for status and rebuild.
@@ -77,12 +80,34 @@ impl Shared {
             progress,
             rebuilding: tokio::sync::watch::Sender::new(false),
             failed: CancellationToken::new(),
+            seat: None,
         }
     }
 
     /// The component's name.
     pub(crate) fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The same, running as the partition `seat` (`--partitions`, `--partition`).
+    pub(crate) fn seated(mut self, seat: Option<Seat>) -> Shared {
+        self.seat = seat;
+        self
+    }
+
+    /// Which partition of the component this process is, if it runs as partitions.
+    pub(crate) fn seat(&self) -> Option<Seat> {
+        self.seat
+    }
+
+    /// The name this process answers the admin protocol under: the component's, or for a
+    /// partition `<component>.p<P>of<N>` (`svc.orders.p1of3.admin.status`), so that each
+    /// partition is asked on its own and its subjects stay under `svc.<component>.>`.
+    pub(crate) fn admin_name(&self) -> String {
+        match &self.seat {
+            Some(seat) => format!("{}.{}", self.name, seat.label()),
+            None => self.name.clone(),
+        }
     }
 
     /// How the component was started (flags and environment).

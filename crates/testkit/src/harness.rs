@@ -54,6 +54,7 @@ impl Harness {
                 name: mandate::stream_name(owner),
                 subjects: vec![format!("evt.{owner}.>")],
                 duplicate_window: Duration::from_secs(120),
+                subject_transform: Some(slot_transform(owner)),
                 ..Default::default()
             })
             .await
@@ -109,14 +110,19 @@ impl Harness {
         out
     }
 
-    /// A core subscription to `subject`, registered with the server before this returns.
+    /// A core subscription to `subject`, registered with the server before this returns. An
+    /// event subject (`evt.<owner>.<event>.v<N>`) is watched in both forms, with and without
+    /// the key a keyed event is published with.
     pub async fn watch(&self, subject: &str) -> Watch {
-        let subscriber = self
-            .bus
-            .client()
-            .subscribe(subject.to_owned())
-            .await
-            .expect("subscribes");
+        let mut subjects = vec![subject.to_owned()];
+        if !subject.ends_with('>') && subject.starts_with("evt.") {
+            subjects.push(format!("{subject}.>"));
+        }
+        let mut subscribers = Vec::new();
+        for subject in subjects {
+            subscribers.push(self.bus.client().subscribe(subject).await.expect("subscribes"));
+        }
+        let subscriber = futures::stream::select_all(subscribers);
         // A flush only writes the subscription; a round trip proves the server has it.
         self.bus
             .jetstream()
@@ -166,7 +172,7 @@ impl Harness {
 /// Sees every publish on its subjects — also repeats that JetStream's duplicate window
 /// would keep out of the stream, which is what a test of "published nothing again" needs.
 pub struct Watch {
-    subscriber: async_nats::Subscriber,
+    subscriber: futures::stream::SelectAll<async_nats::Subscriber>,
     bus: Bus,
 }
 
@@ -179,7 +185,19 @@ impl Watch {
             .await
             .unwrap_or_else(|_| panic!("timed out waiting for {}", E::subject()))
             .expect("subscription open");
-        assert_eq!(message.subject.as_str(), E::subject(), "the next event published");
+        assert_eq!(
+            mandate::partition::event_subject(&message.subject),
+            E::subject(),
+            "the next event published"
+        );
+        if let Some(key) = E::KEY {
+            let expected = mandate::partition::key_of(&message.payload, &key).expect("a keyed event has its key");
+            assert_eq!(
+                mandate::partition::subject_key(&message.subject),
+                Some(expected.as_str()),
+                "a keyed event is published with its key"
+            );
+        }
         let meta = Meta::from_headers(message.headers.as_ref()).expect("a complete envelope");
         let body = mandate::codec::decode(&message.payload).unwrap_or_else(|e| panic!("the body decodes: {e}"));
         (meta, body)
@@ -220,7 +238,8 @@ pub async fn resend<E: Event>(bus: &Bus, meta: &Meta, event: &E, copy: u32) {
     let mut again = meta.clone();
     again.id = format!("{}-copy-{copy}", meta.id);
     let body = rmp_serde::to_vec_named(event).expect("encodes");
-    bus.publish_raw(&E::subject(), again.to_headers(), body.into())
+    let subject = E::publish_subject(&body).expect("a key that is a subject token");
+    bus.publish_raw(&subject, again.to_headers(), body.into())
         .await
         .expect("published");
 }
@@ -241,4 +260,10 @@ pub fn permutations<T: Clone>(items: &[T]) -> Vec<Vec<T>> {
         }
     }
     all
+}
+
+/// The slot transform the kit gives an owner's stream (`mandate::partition`).
+pub fn slot_transform(owner: &str) -> async_nats::jetstream::stream::SubjectTransform {
+    let (source, destination) = mandate::partition::stream_transform(owner);
+    async_nats::jetstream::stream::SubjectTransform { source, destination }
 }

@@ -88,6 +88,12 @@ def is_traceparent(text: str) -> bool:
     return version != "ff" and trace.strip("0") != "" and span.strip("0") != ""
 
 
+def event_subject(subject: str) -> str:
+    """The event's own subject, ``evt.<owner>.<event>.v<N>``: the first four tokens of a keyed
+    event's ``evt.<owner>.<event>.v<N>[.<slot>].<key>`` (docs/design.md, "Partitions")."""
+    return ".".join(subject.split(".")[:4])
+
+
 def check_envelope(subject: str, headers: Optional[Mapping[str, str]]) -> None:
     """The envelope of an event on ``subject`` (``evt.<owner>.<event>.v<N>``), checked as a kit
     component checks it; the first problem found is raised."""
@@ -116,7 +122,7 @@ def check_envelope(subject: str, headers: Optional[Mapping[str, str]]) -> None:
     traceparent = header(headers, TRACEPARENT)
     if traceparent and not is_traceparent(traceparent):
         raise invalid(TRACEPARENT, traceparent, "00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>")
-    expected_type = subject.removeprefix("evt.")
+    expected_type = event_subject(subject).removeprefix("evt.")
     if kind != expected_type:
         raise strict.ContractError(strict.UNKNOWN_TYPE, "", f"ce-type {kind[:64]!r} on subject {subject}")
     owner = expected_type.split(".", 1)[0]

@@ -145,7 +145,8 @@ class Consumer:
             ack_policy=api.AckPolicy.ALL,
             ack_wait=self.shared.config.ack_wait_seconds,
             max_deliver=-1,
-            filter_subjects=self.subjects,
+            # Both forms: keyed events travel as <subject>.<slot>.<key> (docs/design.md, "Partitions").
+            filter_subjects=[form for subject in self.subjects for form in (subject, f"{subject}.>")],
             max_ack_pending=20_000,
             **policy,
         )

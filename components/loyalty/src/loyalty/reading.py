@@ -44,6 +44,7 @@ def read(
     schemas: Mapping[str, Mapping[str, Any]],
 ) -> Any:
     """The body of an event on `subject`, or the rule it breaks."""
+    subject = envelope.event_subject(subject)  # a keyed event: evt.<owner>.<event>.v<N>.<slot>.<key>
     if subject not in HANDLERS:
         raise ContractError(strict.UNKNOWN_TYPE, "", f"no handler for subject {subject}")
     envelope.check_envelope(subject, headers)

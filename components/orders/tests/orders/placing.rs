@@ -114,7 +114,17 @@ async fn an_order_is_published_as_v2_and_v1_with_the_same_money() {
         (messages.len() >= 4).then_some(messages)
     })
     .await;
-    let subjects: Vec<&str> = messages.iter().map(|(subject, _, _)| subject.as_str()).collect();
+    // Stored as evt.orders.placed.v<N>.<slot>.<order id>: keyed by the order.
+    let subjects: Vec<&str> = messages
+        .iter()
+        .map(|(subject, _, _)| mandate::partition::event_subject(subject))
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .all(|(subject, _, _)| mandate::partition::stored_slot(subject).is_some()),
+        "every placement is stored with its slot"
+    );
     assert_eq!(
         subjects,
         [

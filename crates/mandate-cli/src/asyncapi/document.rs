@@ -83,7 +83,11 @@ fn info(manifests: &[ComponentManifest]) -> Map {
              \n\
              - Events travel on `evt.<owner>.<event>.v<major>`, published by their owner only and \
              kept in the owner's stream `EVT_<OWNER>`. Each carries the CloudEvents `ce-*` headers \
-             (binary mode), `traceparent`, `correlation-id` and `Nats-Msg-Id` (= `ce-id`).\n\
+             (binary mode), `traceparent`, `correlation-id` and `Nats-Msg-Id` (= `ce-id`). An \
+             event about one entity names its key field in its schema (`x-mandate-key`) and is \
+             published on `evt.<owner>.<event>.v<major>.<key>`; the stream stores it as \
+             `….v<major>.<slot>.<key>` (slot = FNV-1a 32 of the key mod 12, the server's \
+             `partition()`). Read both `evt.<owner>.<event>.v<major>` and `….v<major>.>`.\n\
              - Services answer on `svc.<owner>.<operation>.v<major>` (NATS services API, \
              discoverable with `$SRV.PING|INFO|STATS`); an error reply has an empty body and the \
              `Nats-Service-Error`, `Nats-Service-Error-Code` and `Mandate-Retryable` headers. \

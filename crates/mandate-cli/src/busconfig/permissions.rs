@@ -106,6 +106,10 @@ fn component_user(m: &ComponentManifest) -> User {
     let mut publish = Rules::new();
     for kind in &m.publishes {
         publish.add(format!("evt.{kind}"), "an event type it declares (the outbox relay)");
+        publish.add(
+            format!("evt.{kind}.*"),
+            "... keyed by the entity it is about (partitions)",
+        );
     }
     publish.add(dead_letter_subject(c), "its dead letters");
     for operation in &m.calls {
@@ -426,6 +430,7 @@ mod tests {
             subjects(&user.publish),
             [
                 "evt.shipping.dispatched.v1",
+                "evt.shipping.dispatched.v1.*",
                 "dlq.shipping",
                 "$SRV.PING.shipping",
                 "$JS.API.STREAM.INFO.EVT_SHIPPING",

@@ -73,7 +73,7 @@ pub async fn run(bus: &Bus, args: &PublishArgs, global: Global) -> anyhow::Resul
         meta.correlation_id.clone_from(correlation_id);
     }
     let headers = meta.to_headers();
-    let subject = args.subject.subject();
+    let subject = keyed_subject(&args.subject, &body)?;
     let ack = publish(bus, &subject, headers, payload).await?;
     let published = Published {
         subject,
@@ -97,6 +97,30 @@ pub async fn run(bus: &Bus, args: &PublishArgs, global: Global) -> anyhow::Resul
             published.subject, published.stream, published.sequence, published.id
         ))
     }
+}
+
+/// The subject to publish on: the event's, plus `.<key>` when its schema names a key field
+/// (`x-mandate-key`), as the kit publishes it, so that partitions receive it by key.
+fn keyed_subject(event: &EventSubject, body: &serde_json::Value) -> anyhow::Result<String> {
+    let Some(field) = schema::event_key_field(event)? else {
+        return Ok(event.subject());
+    };
+    let key = match body.get(&field) {
+        Some(serde_json::Value::String(key)) => key.clone(),
+        Some(serde_json::Value::Number(key)) if key.is_i64() || key.is_u64() => key.to_string(),
+        _ => {
+            return Err(usage(format!(
+                "{} is keyed by its field {field:?}: give it as a string",
+                event.ce_type()
+            )));
+        }
+    };
+    mandate::partition::check_token(&key).map_err(|reason| {
+        usage(format!(
+            "the key {key:?} in {field:?} cannot be a subject token: {reason}"
+        ))
+    })?;
+    Ok(format!("{}.{key}", event.subject()))
 }
 
 /// Publishes to JetStream and waits for the ack, with a clear message when no stream

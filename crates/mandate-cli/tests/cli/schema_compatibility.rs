@@ -63,9 +63,10 @@ async fn check_fails_naming_the_field_path_of_an_incompatible_change() {
         .retain(|name| name != "sku");
     std::fs::write(&placed, serde_json::to_string_pretty(&schema).expect("JSON")).expect("write");
 
-    // Against both committed revisions (0002 added `x-rust-type`, an annotation).
+    // Against every committed revision (0002 added `x-rust-type`, 0003 `x-mandate-key`:
+    // annotations).
     let expected = "events/orders.placed.v1: $.lines[].sku: required field removed: readers of the old version fail on \
-                    new messages that lack it [against revisions 0001, 0002]";
+                    new messages that lack it [against revisions 0001, 0002, 0003]";
     let problems = schema_problems(ws).await;
     assert!(problems.iter().any(|p| p == expected), "{problems:#?}");
 

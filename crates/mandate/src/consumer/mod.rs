@@ -22,6 +22,7 @@ mod batch;
 mod dead_letter;
 mod fault;
 mod handle;
+mod owner;
 mod policies;
 mod replay;
 mod retry;
@@ -53,6 +54,7 @@ use crate::deadletter::{self, DeadLetterKind, Origin};
 use crate::envelope::{self, EnvelopeError, Meta};
 use crate::handler::{Failure, Subscription};
 use crate::options::Fault;
+use crate::partition::Seat;
 use crate::pull::Batches;
 use crate::shared::{Progress, Shared};
 use crate::store::{REPLAY_MARK, StoreError, Tx, WATERMARK, key};
@@ -99,20 +101,31 @@ pub enum StartAt {
     Time(OffsetDateTime),
 }
 
-/// One consumer per source stream, filtered to exactly the subjects handled.
-pub(crate) fn specs(component: &str, subscriptions: &Handlers) -> Vec<ConsumerSpec> {
+/// One consumer per source stream, filtered to exactly the events handled — each in both
+/// forms: `evt.<owner>.<event>.v<N>` (unkeyed events, and keyed ones published before keys)
+/// and `evt.<owner>.<event>.v<N>.>` (keyed ones, stored with their slot), so that a reader
+/// gets old and new history alike whichever form its publisher uses.
+///
+/// A partition (`seat`) has its own durable consumers, `<component>-p<P>of<N>`, and filters
+/// the events split by its key to the slots it owns (`Seat::filters`).
+pub(crate) fn specs(component: &str, subscriptions: &Handlers, seat: Option<Seat>) -> Vec<ConsumerSpec> {
     let mut by_stream: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (subject, sub) in subscriptions {
-        by_stream
-            .entry(stream_name(sub.owner))
-            .or_default()
-            .push(subject.clone());
+        let subjects = by_stream.entry(stream_name(sub.owner)).or_default();
+        match &seat {
+            Some(seat) => subjects.extend(seat.filters(subject, sub.key)),
+            None => subjects.extend([subject.clone(), format!("{subject}.>")]),
+        }
     }
+    let durable = match &seat {
+        Some(seat) => format!("{component}-{}", seat.label()),
+        None => component.to_owned(),
+    };
     by_stream
         .into_iter()
         .map(|(stream, subjects)| ConsumerSpec {
             stream,
-            durable: component.to_owned(),
+            durable: durable.clone(),
             subjects,
         })
         .collect()

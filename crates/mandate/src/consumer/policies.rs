@@ -10,6 +10,12 @@
 //!
 //! 1. **skip what is applied** — at or below the watermark, a message has had its effects
 //!    (exactly once; the loop's core, not a policy). First, so that nothing below runs twice.
+//!
+//!    Then, in a partition, **pass over another partition's key** (`owner.rs`): a partition
+//!    reads the events split by its key that the server cannot sort by slot (published
+//!    before keys, or stored without a slot) and moves past those of keys another partition
+//!    owns, untouched. Right after the watermark: what is not this partition's must not reach
+//!    a handler, nor be dead-lettered here (its owner does that).
 //! 2. **dead-letter on refusal** (`dead_letter.rs`) — a message the links inside refuse is
 //!    staged on `dlq.<component>` in this step, and the position moves past it. Outside every
 //!    link that can refuse, so that each refusal — strict reading, a body that does not decode,
@@ -68,6 +74,10 @@ impl Consumer {
         };
         if delivery.sequence() <= *watermark {
             tracing::debug!(sequence = delivery.sequence(), "already applied; skipping");
+            return Ok(Applied::Done);
+        }
+        if self.owned_elsewhere(&delivery) {
+            *watermark = delivery.sequence();
             return Ok(Applied::Done);
         }
         let applied = self.dead_letter_refused(tx, &delivery, |tx| {

@@ -24,9 +24,10 @@ impl Consumer {
     /// found.
     fn classify(&self, message: &Message) -> Result<(&Subscription, Meta), (DeadLetterKind, String)> {
         let subject = message.subject.as_str();
+        // A keyed event's subject carries its slot and key after the event's own four tokens.
         let subscription = self
             .handlers
-            .get(subject)
+            .get(crate::partition::event_subject(subject))
             .ok_or_else(|| (DeadLetterKind::UnknownType, format!("no handler for subject {subject}")))?;
         let meta = Meta::from_headers(message.headers.as_ref()).map_err(|e| {
             let kind = match e {

@@ -59,8 +59,9 @@ async fn every_envelope_field_round_trips_and_follows_the_causal_chain() {
 
     let placed = next(&mut events).await;
     let reserved = next(&mut events).await;
-    assert_eq!(placed.subject.as_str(), "evt.orders.placed.v1");
-    assert_eq!(reserved.subject.as_str(), "evt.inventory.reserved.v1");
+    // Both are about one order: published with its id as the last token.
+    assert_eq!(placed.subject.as_str(), "evt.orders.placed.v1.o-1");
+    assert_eq!(reserved.subject.as_str(), "evt.inventory.reserved.v1.o-1");
 
     // The first hop: every CloudEvents attribute, as sent.
     assert_eq!(header(&placed, "ce-specversion"), "1.0");
