@@ -25,6 +25,8 @@ pub enum Error {
     JetStream(String),
     #[error("NATS: {0}")]
     Nats(String),
+    #[error("stopped on its own: {0}")]
+    Stopped(String),
     #[error("encoding: {0}")]
     Encode(#[from] rmp_serde::encode::Error),
 }

@@ -179,13 +179,15 @@ impl Consumer {
                 Ok(consumer) => consumer,
                 Err(err) => {
                     tracing::error!(error = %err, "cannot create the consumer");
-                    self.shared.fail();
+                    self.shared
+                        .fail(format!("cannot create its consumer on {}: {err}", self.spec.stream));
                     return;
                 }
             };
             if let Err(err) = self.consume(&consumer, &cancel).await {
                 tracing::error!(error = %err, "the consumer stopped");
-                self.shared.fail();
+                self.shared
+                    .fail(format!("its consumer on {} stopped: {err}", self.spec.stream));
             }
         }
         .instrument(span)
