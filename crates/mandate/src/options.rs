@@ -78,6 +78,10 @@ pub enum Fault {
     ParkRelay,
     /// Apply and commit batches but never acknowledge them, so JetStream redelivers.
     NeverAck,
+    /// Lose the first message each consumer is delivered, before the consume loop sees it, as
+    /// a dropped connection, a cluster node going down or a client's full buffer lose one in
+    /// flight.
+    LoseDelivery,
 }
 
 /// The store's default page cache: 16 MiB. Measured (docs/benchmarks.md): 64 MiB left a
