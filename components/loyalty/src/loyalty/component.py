@@ -13,7 +13,7 @@ from . import ledger
 component = Component(
     "loyalty",
     version="0.1.0",
-    description="loyalty points for completed orders, taken back on refund",
+    description="loyalty points for completed orders, taken back on refund (a component in Python)",
     tables=ledger.SCHEMA,
     state_tables=ledger.STATE_TABLES,
     publishes=[ledger.AWARDED, ledger.REVERSED],

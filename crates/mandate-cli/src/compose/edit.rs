@@ -6,7 +6,7 @@
 use crate::busconfig::permissions::password_var;
 
 /// The file with `name` added, or `None` when it already has a service of that name.
-pub fn add_component(text: &str, name: &str) -> Result<Option<String>, String> {
+pub fn add_component(text: &str, name: &str, own_dockerfile: bool) -> Result<Option<String>, String> {
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
     let services = top_level(&lines, "services").ok_or("it has no top-level `services:`")?;
     let entries = children(&lines, services, 2);
@@ -16,9 +16,10 @@ pub fn add_component(text: &str, name: &str) -> Result<Option<String>, String> {
     let components: Vec<Entry> = entries
         .iter()
         .filter(|e| {
-            lines[e.start..e.end]
-                .iter()
-                .any(|l| l.trim_start().starts_with("COMPONENT:"))
+            lines[e.start..e.end].iter().any(|l| {
+                let l = l.trim_start();
+                l.starts_with("COMPONENT:") || (l.starts_with("dockerfile: components/") && l.ends_with("/Dockerfile"))
+            })
         })
         .cloned()
         .collect();
@@ -51,7 +52,11 @@ pub fn add_component(text: &str, name: &str) -> Result<Option<String>, String> {
         ),
         (
             insertion_point(&components, name, services + 1),
-            service_block(name, &var),
+            if own_dockerfile {
+                own_service_block(name, &var)
+            } else {
+                service_block(name, &var)
+            },
         ),
         (
             insertion_point(&password_entries, &var, environment.start + 1),
@@ -115,6 +120,33 @@ fn insertion_point(siblings: &[Entry], key: &str, fallback: usize) -> usize {
     siblings
         .last()
         .map_or(fallback, |last| last.end + usize::from(is_block(last)))
+}
+
+/// The service of a component that is not a Rust crate: built from its own Dockerfile, with
+/// the repository as context (for the kit, the client package and the contract's schemas).
+fn own_service_block(name: &str, password_var: &str) -> Vec<String> {
+    format!(
+        "  {name}:
+    build:
+      context: .
+      dockerfile: components/{name}/Dockerfile
+    image: mandate/{name}:local
+    depends_on:
+      nats:
+        condition: service_healthy
+    environment:
+      NATS_URL: ${{NATS_SERVERS:-nats://nats:4222}}
+      NATS_USER: {name}
+      NATS_PASSWORD: ${{{password_var}:?set {password_var} in .env (copy .env.example)}}
+      MANDATE_STREAM_REPLICAS: ${{MANDATE_STREAM_REPLICAS:-1}}
+    volumes:
+      - {name}-data:/data
+    restart: unless-stopped
+"
+    )
+    .lines()
+    .map(str::to_owned)
+    .collect()
 }
 
 /// A multi-line entry (a service) is followed by a blank line before the next one.
@@ -184,7 +216,7 @@ mod tests {
 
     #[test]
     fn a_new_component_lands_in_name_order_in_all_three_places() {
-        let edited = add_component(&repo_compose(), "order-history")
+        let edited = add_component(&repo_compose(), "order-history", false)
             .expect("edits")
             .expect("not there yet");
         // Service between notifications and orders, volume likewise, password likewise.
@@ -205,8 +237,33 @@ mod tests {
     }
 
     #[test]
+    fn a_component_in_another_language_is_built_from_its_own_dockerfile() {
+        let edited = add_component(&repo_compose(), "points", true)
+            .expect("edits")
+            .expect("not there yet");
+        let service = &edited[position(&edited, "\n  points:\n")..position(&edited, "\n  shipping:\n")];
+        assert!(
+            service.contains("      dockerfile: components/points/Dockerfile\n"),
+            "{service}"
+        );
+        assert!(
+            !service.contains("COMPONENT:") && !service.contains("RUST_LOG"),
+            "{service}"
+        );
+        let mut names = crate::compose::deployed(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+            .expect("manifests");
+        names.push(crate::compose::Deployed {
+            name: "points".to_owned(),
+            build: super::super::check::Build::Own(Some("FROM python\nCOPY components/points /app\n".to_owned())),
+        });
+        assert_eq!(super::super::problems(&edited, &names), Vec::<String>::new());
+    }
+
+    #[test]
     fn the_last_name_goes_after_the_last_component() {
-        let edited = add_component(&repo_compose(), "zebra").expect("edits").expect("added");
+        let edited = add_component(&repo_compose(), "zebra", false)
+            .expect("edits")
+            .expect("added");
         assert!(position(&edited, "\n  shipping:\n") < position(&edited, "\n  zebra:\n"));
         assert!(position(&edited, "    restart: unless-stopped\n\n  zebra:\n") > 0);
         assert!(position(&edited, "\n  zebra:\n") < position(&edited, "\n  nats-1:\n"));
@@ -216,12 +273,16 @@ mod tests {
 
     #[test]
     fn a_component_already_there_is_left_alone() {
-        assert!(add_component(&repo_compose(), "orders").expect("reads").is_none());
+        assert!(
+            add_component(&repo_compose(), "orders", false)
+                .expect("reads")
+                .is_none()
+        );
     }
 
     #[test]
     fn a_file_without_services_is_refused_with_a_reason() {
-        let refused = add_component("version: '3'\n", "zebra").expect_err("refused");
+        let refused = add_component("version: '3'\n", "zebra", false).expect_err("refused");
         assert!(refused.contains("services"), "{refused}");
     }
 }

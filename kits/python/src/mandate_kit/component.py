@@ -128,6 +128,23 @@ class Component:
     def serves_list(self) -> list[str]:
         return list(self.endpoints)
 
+    def manifest(self, start: Sequence[str] = ("./run",)) -> dict[str, Any]:
+        """The `manifest.json` this declaration implies (docs/contract.md, "The manifest"),
+        started by `start`: what tools, broker permissions and the compose file read without
+        running the component. A test compares it with the committed file."""
+        subscribes: dict[str, list[str]] = {}
+        for stream, handlers in sorted(self.sources.items()):
+            subscribes[stream] = sorted(subject.removeprefix("evt.") for subject in handlers)
+        return {
+            "name": self.name,
+            "version": self.version,
+            "description": self.description,
+            "publishes": list(self.publishes),
+            "subscribes": subscribes,
+            "serves": self.serves_list,
+            "start": {"command": list(start)},
+        }
+
     def main(self, env: Mapping[str, str] = os.environ) -> None:
         """Runs the component until SIGTERM or SIGINT, then exits (docs/contract.md, "The
         process"): 0 when stopped, 1 when it cannot start or a loop failed, 2 on a
