@@ -47,8 +47,9 @@ class Endpoint:
 
 
 def stream_of(owner: str) -> str:
-    """The stream of an owner's events: `EVT_<OWNER>`, dashes as underscores."""
-    return f"EVT_{owner.upper().replace('-', '_')}"
+    """The stream of an owner's events: `EVT_<OWNER>`, as the Rust kit names it (dashes kept:
+    `EVT_ORDER-HISTORY`; the broker's permissions say so)."""
+    return f"EVT_{owner.upper()}"
 
 
 class Component:
