@@ -135,6 +135,25 @@ mod tests {
         assert_eq!(types, vec!["orders.placed.v1", "payments.captured.v1"]);
         assert_eq!(args.serve, vec!["count"]);
         assert!(cli.json);
+        assert_eq!(args.lang, scaffold::Lang::Rust, "rust unless asked");
+
+        let matches = Cli::command()
+            .try_get_matches_from([
+                "mandate",
+                "new",
+                "component",
+                "x",
+                "--serve",
+                "count",
+                "--lang",
+                "python",
+            ])
+            .expect("parses");
+        let cli = Cli::from_arg_matches(&matches).expect("parses");
+        let Command::New(NewCommand::Component(args)) = cli.command else {
+            panic!("{:?}", cli.command)
+        };
+        assert_eq!(args.lang, scaffold::Lang::Python);
 
         let err = Cli::command()
             .try_get_matches_from(["mandate", "new", "component", "x", "--subscribe", "orders.placed"])

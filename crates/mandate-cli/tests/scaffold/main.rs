@@ -292,6 +292,8 @@ fn bad_requests_are_refused_with_what_to_do_and_leave_nothing_behind() {
     );
     new(&["tally", "--serve", "admin"]).fails(2, &["kit's own"]);
     new(&["tally"]).fails(2, &["nothing to scaffold", "--subscribe", "--serve"]);
+    new(&["json", "--lang", "python", "--serve", "count"]).fails(2, &["cannot be a component in Python", "json"]);
+    new(&["tally", "--lang", "cobol", "--serve", "count"]).fails(2, &["invalid value 'cobol'", "python"]);
     let elsewhere = tempfile::tempdir().expect("tempdir");
     mandate(elsewhere.path(), &["new", "component", "tally", "--serve", "count"]).fails(1, &["pass --repo"]);
 
