@@ -52,11 +52,7 @@ pub fn add_component(text: &str, name: &str, own_dockerfile: bool) -> Result<Opt
         ),
         (
             insertion_point(&components, name, services + 1),
-            if own_dockerfile {
-                own_service_block(name, &var)
-            } else {
-                service_block(name, &var)
-            },
+            service_block(name, &var, own_dockerfile),
         ),
         (
             insertion_point(&password_entries, &var, environment.start + 1),
@@ -72,16 +68,27 @@ pub fn add_component(text: &str, name: &str, own_dockerfile: bool) -> Result<Opt
     Ok(Some(lines.join("\n") + "\n"))
 }
 
-/// The service, in the shape of the other components' (and a blank line after it).
-fn service_block(name: &str, password_var: &str) -> Vec<String> {
+/// The service, in the shape of the other components' (and a blank line after it): a crate
+/// is built by the repository's Dockerfile (`COMPONENT=<name>`) and told the kit's log
+/// settings; a component that is not a crate by its own Dockerfile, with the repository as
+/// context (for the kit, the client package and the contract's schemas).
+fn service_block(name: &str, password_var: &str, own_dockerfile: bool) -> Vec<String> {
+    let (build, logs) = if own_dockerfile {
+        (
+            format!("      dockerfile: components/{name}/Dockerfile\n"),
+            String::new(),
+        )
+    } else {
+        (
+            format!("      dockerfile: Dockerfile\n      args:\n        COMPONENT: {name}\n"),
+            "      RUST_LOG: ${RUST_LOG:-info}\n      MANDATE_LOG_FORMAT: ${MANDATE_LOG_FORMAT:-text}\n".to_owned(),
+        )
+    };
     format!(
         "  {name}:
     build:
       context: .
-      dockerfile: Dockerfile
-      args:
-        COMPONENT: {name}
-    image: mandate/{name}:local
+{build}    image: mandate/{name}:local
     depends_on:
       nats:
         condition: service_healthy
@@ -89,9 +96,7 @@ fn service_block(name: &str, password_var: &str) -> Vec<String> {
       NATS_URL: ${{NATS_SERVERS:-nats://nats:4222}}
       NATS_USER: {name}
       NATS_PASSWORD: ${{{password_var}:?set {password_var} in .env (copy .env.example)}}
-      RUST_LOG: ${{RUST_LOG:-info}}
-      MANDATE_LOG_FORMAT: ${{MANDATE_LOG_FORMAT:-text}}
-      MANDATE_STREAM_REPLICAS: ${{MANDATE_STREAM_REPLICAS:-1}}
+{logs}      MANDATE_STREAM_REPLICAS: ${{MANDATE_STREAM_REPLICAS:-1}}
     volumes:
       - {name}-data:/data
     restart: unless-stopped
@@ -120,33 +125,6 @@ fn insertion_point(siblings: &[Entry], key: &str, fallback: usize) -> usize {
     siblings
         .last()
         .map_or(fallback, |last| last.end + usize::from(is_block(last)))
-}
-
-/// The service of a component that is not a Rust crate: built from its own Dockerfile, with
-/// the repository as context (for the kit, the client package and the contract's schemas).
-fn own_service_block(name: &str, password_var: &str) -> Vec<String> {
-    format!(
-        "  {name}:
-    build:
-      context: .
-      dockerfile: components/{name}/Dockerfile
-    image: mandate/{name}:local
-    depends_on:
-      nats:
-        condition: service_healthy
-    environment:
-      NATS_URL: ${{NATS_SERVERS:-nats://nats:4222}}
-      NATS_USER: {name}
-      NATS_PASSWORD: ${{{password_var}:?set {password_var} in .env (copy .env.example)}}
-      MANDATE_STREAM_REPLICAS: ${{MANDATE_STREAM_REPLICAS:-1}}
-    volumes:
-      - {name}-data:/data
-    restart: unless-stopped
-"
-    )
-    .lines()
-    .map(str::to_owned)
-    .collect()
 }
 
 /// A multi-line entry (a service) is followed by a blank line before the next one.
@@ -229,7 +207,7 @@ mod tests {
         assert!(position(&edited, "ORDER_HISTORY_PASSWORD: ${") < position(&edited, "PAYMENTS_PASSWORD: ${"));
         // Nothing else changed: removing the added lines gives the original back.
         let added = edited.lines().count() - repo_compose().lines().count();
-        assert_eq!(added, service_block("order-history", "X").len() + 2);
+        assert_eq!(added, service_block("order-history", "X", false).len() + 2);
         let mut names = crate::compose::deployed(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
             .expect("manifests");
         names.push(crate::compose::Deployed::workspace("order-history"));

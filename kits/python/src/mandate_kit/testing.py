@@ -28,6 +28,8 @@ from typing import Any, AsyncIterator, Mapping, Optional
 
 import msgpack
 import nats
+import nats.errors
+import nats.js.errors
 from mandate_client import envelope
 from nats.js import api
 
