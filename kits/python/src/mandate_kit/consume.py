@@ -1,5 +1,5 @@
 """The consume loop, one per source stream (docs/contract.md, "A component in another
-language", steps 3 and 4): a durable pull consumer named `loyalty`, filtered to exactly the
+language", steps 3 and 4): a durable pull consumer named after the component, filtered to exactly the
 subjects handled; a batch applied in one SQLite transaction with the stream sequence it
 reached (the watermark); committed; then acknowledged with one ack (ack policy `all`).
 
@@ -25,9 +25,8 @@ import nats.js.errors
 from nats.aio.msg import Msg
 from nats.js import api
 
-from . import apply, reading
+from . import apply
 from .apply import Delivered, Rules
-from .config import NAME
 from .shared import Shared, log
 
 # How long one pull waits for messages: also how long a stop waits for an idle consumer.
@@ -46,7 +45,9 @@ class Consumer:
     def __init__(self, shared: Shared, stream: str):
         self.shared = shared
         self.stream = stream
-        self.subjects = sorted(reading.SOURCES[stream])
+        self.name = shared.component.name
+        self.handlers = shared.component.sources[stream]
+        self.subjects = sorted(self.handlers)
         # The last sequence applied (0 until known), for the admin status.
         self.applied = 0
         self.caught_up = False
@@ -133,15 +134,15 @@ class Consumer:
         elif start is not None and start.time is not None:
             policy = {"deliver_policy": api.DeliverPolicy.BY_START_TIME, "opt_start_time": start.time}
         try:
-            await self.shared.js.delete_consumer(self.stream, NAME)
+            await self.shared.js.delete_consumer(self.stream, self.name)
         except nats.js.errors.NotFoundError:
             pass  # the first start
         # `name` and `durable_name` both: with `name`, nats-py creates through
-        # $JS.API.CONSUMER.CREATE.<stream>.<name> — the form loyalty's bus user may use.
+        # $JS.API.CONSUMER.CREATE.<stream>.<name> — the form the component's bus user may use.
         config = api.ConsumerConfig(
-            name=NAME,
-            durable_name=NAME,
-            description=f"{NAME} consuming {', '.join(self.subjects)}",
+            name=self.name,
+            durable_name=self.name,
+            description=f"{self.name} consuming {', '.join(self.subjects)}",
             ack_policy=api.AckPolicy.ALL,
             ack_wait=self.shared.config.ack_wait_seconds,
             max_deliver=-1,
@@ -153,7 +154,7 @@ class Consumer:
         if info.num_pending == 0 or applied >= self.replay_until:
             self.catch_up()
         log.info("consumer on %s seated: applied %d, pending %d, %s", self.stream, applied, info.num_pending, policy)
-        return await self.shared.js.pull_subscribe_bind(durable=NAME, stream=self.stream)
+        return await self.shared.js.pull_subscribe_bind(durable=self.name, stream=self.stream)
 
     async def _process(self, batch: list[Msg]) -> None:
         next = 0
@@ -172,6 +173,9 @@ class Consumer:
             [delivered(message) for message in batch],
             next,
             Rules(
+                component=self.name,
+                publishes=frozenset(self.shared.component.publishes),
+                handlers=self.handlers,
                 schemas=self.shared.schemas,
                 max_attempts=self.shared.config.max_attempts,
                 max_payload=self.shared.max_payload,
