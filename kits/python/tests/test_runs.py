@@ -78,6 +78,18 @@ class Runs(unittest.IsolatedAsyncioTestCase):
                         reply = await bus.call("kit-tally.count.v1", {"key": "alice"})
                         self.assertEqual(reply, {"key": "alice", "count": 3})
 
+    async def test_a_delivery_lost_on_the_way_is_delivered_again_before_anything_behind_it(self):
+        # Lost in flight (a dropped connection, a cluster node gone with the consumer's
+        # leader): applying what follows would acknowledge it unseen, for good.
+        async with NatsServer() as server:
+            async with Bus(server) as bus:
+                async with running(component, server, lose_first_delivery=True):
+                    for order in ("o-1", "o-2", "o-3"):
+                        await bus.publish("orders.placed.v1", placed("carol", order))
+                    self.assertTrue(await bus.eventually(lambda: self.applied(bus, 3)), "applied up to o-3")
+                    reply = await bus.call("kit-tally.count.v1", {"key": "carol"})
+                    self.assertEqual(reply, {"key": "carol", "count": 3}, "the lost one counted too")
+
     async def applied(self, bus, sequence):
         [consumer] = (await bus.status("kit-tally"))["consumers"]
         return consumer["applied_sequence"] >= sequence

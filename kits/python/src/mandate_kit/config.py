@@ -29,6 +29,9 @@ class Config:
     ack_wait_seconds: float = 30.0
     connect_timeout_seconds: float = 60.0
     stream_replicas: int = 1
+    # Fault injection for tests (as the Rust kit's `--fault lose-delivery`): lose the first
+    # delivery of each consumer, as a dropped connection or a lost cluster node would.
+    lose_first_delivery: bool = False
 
     @property
     def inbox_prefix(self) -> str:

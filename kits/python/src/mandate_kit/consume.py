@@ -6,7 +6,9 @@ reached (the watermark); committed; then acknowledged with one ack (ack policy `
 The watermark — not the server's ack floor — is the position of record: a message at or
 below it is acknowledged and skipped. That holds only if messages arrive in stream order, so
 at every start the consumer is re-seated just past the watermark (deleted and created again):
-nothing a previous process left unacknowledged can then arrive late, behind newer ones.
+nothing a previous process left unacknowledged can then arrive late, behind newer ones. For the
+same reason a delivery lost on the way (`deliveries.py`) ends the stretch, and the consumer is
+re-seated past the watermark before anything behind the lost one is applied.
 
 During a rebuild, events up to the replay mark are re-applied without publishing anything
 (their reactions and dead letters went out the first time), and events past it wait until
@@ -27,6 +29,7 @@ from nats.js import api
 
 from . import apply
 from .apply import Delivered, Rules
+from .deliveries import Deliveries
 from .shared import Shared, log
 
 # How long one pull waits for messages: also how long a stop waits for an idle consumer.
@@ -54,6 +57,8 @@ class Consumer:
         self.replay_until = shared.store.replay_mark(stream)
         self._stop = asyncio.Event()
         self._task: Optional[asyncio.Task[None]] = None
+        # The `lose_first_delivery` fault loses one delivery per process, not one per seating.
+        self._fault_spent = False
 
     def start(self, start: Optional[StartAt] = None) -> None:
         self._stop = asyncio.Event()
@@ -81,20 +86,52 @@ class Consumer:
     async def _consume(self, start: Optional[StartAt]) -> None:
         if not await self._wait_for_stream():
             return
-        subscription = await self._seat(start)
-        try:
-            while not self._stop.is_set():
-                try:
-                    batch = await subscription.fetch(self.shared.config.batch_size, timeout=FETCH_WAIT)
-                except (asyncio.TimeoutError, nats.errors.TimeoutError):
-                    continue
-                except nats.errors.Error as err:  # the server is away or busy: try again shortly
-                    log.warning("cannot pull from %s (%s: %s); retrying", self.stream, type(err).__name__, err)
-                    await self._pause(1.0)
-                    continue
-                await self._process(batch)
-        finally:
-            await subscription.unsubscribe()
+        subscription, deliveries = await self._seat(start)
+        while True:
+            try:
+                broken = await self._consume_seated(subscription, deliveries)
+            finally:
+                await subscription.unsubscribe()
+            if broken is None:
+                return
+            log.warning("consumer on %s: %s; seating it again past the watermark", self.stream, broken)
+            # A rebuild's start stands until something is applied; then the watermark leads.
+            if self.shared.store.watermark(self.stream) > 0:
+                start = None
+            seated = await self._seat_again(start)
+            if seated is None:
+                return
+            subscription, deliveries = seated
+
+    async def _consume_seated(self, subscription, deliveries: Deliveries) -> Optional[str]:
+        """Consumes until stopped (None) or until a delivery went missing (why)."""
+        while not self._stop.is_set():
+            try:
+                batch = await subscription.fetch(self.shared.config.batch_size, timeout=FETCH_WAIT)
+            except (asyncio.TimeoutError, nats.errors.TimeoutError):
+                continue
+            except nats.errors.Error as err:  # the server is away or busy: try again shortly
+                log.warning("cannot pull from %s (%s: %s); retrying", self.stream, type(err).__name__, err)
+                await self._pause(1.0)
+                continue
+            await self._process(deliveries.whole(batch))
+            if deliveries.broken is not None:
+                return deliveries.broken
+        return None
+
+    async def _seat_again(self, start: Optional[StartAt]):
+        """Seats the consumer again after a delivery went missing — when the cluster may be in
+        turmoil and JetStream's API not answering for a while, so failures are waited out.
+        None when stopped meanwhile."""
+        backoff = 0.1
+        while not self._stop.is_set():
+            try:
+                return await self._seat(start)
+            except (nats.errors.Error, asyncio.TimeoutError) as err:
+                log.warning("cannot seat the consumer on %s again yet (%s); retrying", self.stream, err)
+            await self._pause(backoff)
+            backoff = min(backoff * 2, 5.0)
+        return None
 
     async def _pause(self, seconds: float) -> None:
         try:
@@ -121,7 +158,7 @@ class Consumer:
             backoff = min(backoff * 2, 5.0)
         return False
 
-    async def _seat(self, start: Optional[StartAt]):
+    async def _seat(self, start: Optional[StartAt]) -> tuple[object, Deliveries]:
         """(Re)creates the durable consumer just past the watermark, or where a rebuild starts."""
         store = self.shared.store
         applied, self.replay_until = store.watermark(self.stream), store.replay_mark(self.stream)
@@ -154,7 +191,11 @@ class Consumer:
         if info.num_pending == 0 or applied >= self.replay_until:
             self.catch_up()
         log.info("consumer on %s seated: applied %d, pending %d, %s", self.stream, applied, info.num_pending, policy)
-        return await self.shared.js.pull_subscribe_bind(durable=self.name, stream=self.stream)
+        subscription = await self.shared.js.pull_subscribe_bind(durable=self.name, stream=self.stream)
+        delivered = info.delivered.consumer_seq if info.delivered is not None else 0
+        lose = self.shared.config.lose_first_delivery and not self._fault_spent
+        self._fault_spent = self._fault_spent or lose
+        return subscription, Deliveries(delivered or 0, lose_first=lose)
 
     async def _process(self, batch: list[Msg]) -> None:
         next = 0

@@ -102,16 +102,24 @@ def nats_server_bin() -> Path:
 
 
 @contextlib.asynccontextmanager
-async def running(component: Component, server: NatsServer, data_dir: Optional[Path] = None) -> AsyncIterator[None]:
+async def running(
+    component: Component, server: NatsServer, data_dir: Optional[Path] = None, **config: object
+) -> AsyncIterator[None]:
     """`component` running in-process against `server` (anonymous, as under a server without
-    accounts), its store under `data_dir` (a temporary folder when not given); ready — its
-    service answering — when the block starts, stopped and checked when it ends."""
+    accounts), its store under `data_dir` (a temporary folder when not given), with `config`
+    for the other fields of its `Config`; ready — its service answering — when the block
+    starts, stopped and checked when it ends."""
     from . import runtime
 
     with tempfile.TemporaryDirectory(prefix=f"{component.name}-") as temporary:
         base = data_dir or Path(temporary)
         config = Config(
-            name=component.name, servers=[server.url], user=None, password=None, store_dir=base / component.name
+            name=component.name,
+            servers=[server.url],
+            user=None,
+            password=None,
+            store_dir=base / component.name,
+            **config,  # type: ignore[arg-type]
         )
         stop = asyncio.Event()
         task = asyncio.create_task(runtime.run(component, config, stop))
