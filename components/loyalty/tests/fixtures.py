@@ -13,16 +13,19 @@ from typing import Any, Optional
 from mandate_client import envelope
 from mandate_client.strict import Contract
 
-from loyalty import ledger, reading
-from loyalty.apply import Delivered, Rules
-from loyalty.reactions import now_rfc3339
-from loyalty.store import Store
+from mandate_kit import reading
+from mandate_kit.apply import Delivered, Rules
+from mandate_kit.reactions import now_rfc3339
+from mandate_kit.store import Store
+
+from loyalty import ledger
+from loyalty.component import component
 
 # What the code under test logs (dead letters, failures) is asserted, not shown.
-logging.getLogger("loyalty").setLevel(logging.CRITICAL)
+logging.getLogger("mandate_kit").setLevel(logging.CRITICAL)
 
 CONTRACT = Contract.find()
-SCHEMAS = reading.schemas(CONTRACT)
+SCHEMAS = reading.schemas(CONTRACT, component.handlers)
 COMPLETED = "evt.orders.completed.v1"
 REFUNDED = "evt.payments.refunded.v1"
 
@@ -99,6 +102,9 @@ def message(
 
 def rules(**changes: Any) -> Rules:
     values: dict[str, Any] = dict(
+        component="loyalty",
+        publishes=frozenset(component.publishes),
+        handlers=component.handlers,
         schemas=SCHEMAS, max_attempts=3, max_payload=1024 * 1024, replay_until=0, rebuilding=False
     )
     values.update(changes)

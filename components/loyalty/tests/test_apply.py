@@ -9,9 +9,12 @@ from unittest import mock
 import msgpack
 from fixtures import COMPLETED, REFUNDED, StoreCase, completed, message, refunded, rules
 
-from loyalty import apply, deadletter, ledger
-from loyalty.reactions import derived_event_id
-from loyalty.store import DEAD_LETTERS
+from mandate_kit import apply, deadletter
+from mandate_kit.reactions import derived_event_id
+from mandate_kit.store import DEAD_LETTERS
+
+from loyalty import ledger
+from loyalty.component import component
 
 
 class Apply(StoreCase):
@@ -93,8 +96,8 @@ class Apply(StoreCase):
             calls.append(body["order_id"])
             raise KeyError("a bug")
 
-        with mock.patch.dict(apply.reading.HANDLERS, {COMPLETED: failing}):
-            self.run_batch("EVT_ORDERS", [message(1, COMPLETED, completed("o-1"))])
+        handlers = dict(component.handlers, **{COMPLETED: failing})
+        self.run_batch("EVT_ORDERS", [message(1, COMPLETED, completed("o-1"))], handlers=handlers)
         self.run_batch("EVT_ORDERS", [message(2, COMPLETED, completed("o-2"))])
         self.assertEqual(calls, ["o-1"] * 3)
         [letter, awarded] = self.outbox()

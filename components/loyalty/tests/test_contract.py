@@ -7,7 +7,7 @@ from fixtures import CONTRACT, StoreCase, completed, refunded
 from mandate_client import envelope
 from mandate_client.strict import decode
 
-from loyalty import ledger, service
+from loyalty import component, ledger
 
 
 class Contract(StoreCase):
@@ -22,8 +22,8 @@ class Contract(StoreCase):
         for emit in emits:
             self.assert_fits(emit.body, CONTRACT.event(emit.type))
         balance = ledger.balance(self.store.db, "alice").body()
-        self.assert_fits(balance, CONTRACT.response(service.BALANCE))
-        self.assertIsNotNone(CONTRACT.request(service.BALANCE))
+        self.assert_fits(balance, CONTRACT.response(component.BALANCE))
+        self.assertIsNotNone(CONTRACT.request(component.BALANCE))
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ pub const DUPLICATE_ID: &str = "no ce-id twice in the event streams";
 pub const DOUBLED_EVENT: &str = "at most one event of each kind and version per order (or business key)";
 pub const DOUBLED_NOTICE: &str = "at most one notification of each kind per order";
 pub const DEAD_LETTERS: &str = "DLQ empty";
+pub const SET_ASIDE: &str = "no outbox entry set aside: every event a component committed is published";
 pub const LOYALTY: &str =
     "loyalty = points for completed orders' totals, less the points of those refunded, per customer";
 
@@ -95,6 +96,7 @@ pub async fn check(stack: &Stack, expected: &Expected, verdict: &mut Verdict) ->
     check_notifications(stack, expected, verdict).await;
     check_loyalty(stack, expected, &facts, verdict).await;
     check_dead_letters(stack, verdict).await;
+    check_set_aside(stack, verdict).await;
     outcomes
 }
 
@@ -450,6 +452,33 @@ async fn check_dead_letters(stack: &Stack, verdict: &mut Verdict) {
             }
         }
         Err(why) => verdict.unchecked("dead letters", why),
+    }
+}
+
+/// An entry the relay set aside is an event committed but never published: its readers wait
+/// for it forever (an order stays where that event would have moved it), with every outbox
+/// and consumer drained — so quiescence alone cannot see it. Asked of every stateful
+/// component's admin status.
+async fn check_set_aside(stack: &Stack, verdict: &mut Verdict) {
+    for name in stack.components() {
+        if !stack.running().contains(&name) {
+            continue;
+        }
+        match stack.bus.status(&name).await {
+            Ok(status) => {
+                for entry in &status.set_aside.entries {
+                    verdict.broke(SET_ASIDE, format!("{name}: {entry:?}"));
+                }
+                let unlisted = status
+                    .set_aside
+                    .count
+                    .saturating_sub(status.set_aside.entries.len() as u64);
+                if unlisted > 0 {
+                    verdict.broke(SET_ASIDE, format!("{name}: {unlisted} more set aside"));
+                }
+            }
+            Err(err) => verdict.unchecked("set-aside entries", format!("{name}: {err}")),
+        }
     }
 }
 

@@ -37,11 +37,6 @@ const DRAIN_WITHIN: Duration = Duration::from_secs(60);
 /// How long the streams may take to be replicated when the run is over.
 const REPLICATED_WITHIN: Duration = Duration::from_secs(60);
 
-// Out of CI until the defect it found is fixed: on a clean-clone CI run under load (another
-// build beside it) one order stayed `reserved` after a node's kill and its leader's stop, with
-// every outbox and consumer drained (issue 14's note). Run it with
-// `cargo test -p e2e --test cluster -- --ignored`.
-#[ignore = "found an order stuck after node loss under load (issue 14 note); run with --ignored"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orders_keep_every_invariant_while_cluster_nodes_are_lost_and_streams_stay_replicated() {
     let started = Instant::now();

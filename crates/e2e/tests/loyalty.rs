@@ -2,8 +2,9 @@
 //! started by the stack from its manifest, it awards points for completed orders, answers
 //! `loyalty.balance.v1`, dead-letters what it cannot read, rebuilds through `mandate replay`
 //! without publishing anything twice, and stops cleanly on SIGTERM. Its own unit tests (store,
-//! outbox, points, the transaction over a batch) run here too, as the Python client's do. No
-//! skipping: without Python 3.10+ or the package index, `scripts/loyalty` fails and says why.
+//! outbox, points, the transaction over a batch) run here too, as the Python client's and the
+//! Python kit's do. No skipping: without Python 3.10+ or the package index,
+//! `scripts/python-component` fails and says why.
 
 use std::path::PathBuf;
 use std::process::Output;
@@ -116,8 +117,18 @@ async fn count(stack: &Stack, stream: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loyaltys_own_tests_pass() {
-    let output = run(repo_file("scripts/loyalty"), &["--unit-tests"]).await;
+    let output = run(repo_file("scripts/python-component"), &["loyalty", "--unit-tests"]).await;
     assert!(output.status.success(), "{}", shown(&output));
+}
+
+/// The Python kit's own tests (kits/python/tests): its store, dead letters, admin requests,
+/// and a component on it against a real nats-server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_kits_own_tests_pass() {
+    let output = run(repo_file("scripts/python-component"), &["kit", "--unit-tests"]).await;
+    assert!(output.status.success(), "{}", shown(&output));
+    let ran = String::from_utf8_lossy(&output.stderr);
+    assert!(ran.contains("OK") && !ran.contains("Ran 0 tests"), "{}", shown(&output));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,7 @@
 //! A component made by `mandate new` is run by everything that runs components — the e2e
-//! stack and `mandate dev` — with no edit anywhere: they find it by its manifest.
+//! stack and `mandate dev` — with no edit anywhere: they find it by its manifest. A component
+//! in Python made by `mandate new --lang python` too: the stack starts it by its `./run`, it
+//! consumes an event and answers its operation.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -7,6 +9,7 @@ use std::time::Duration;
 
 use e2e::Stack;
 use mandate::{Bus, ConnectionOptions};
+use schemas::orders::OrderPlaced;
 use testkit::workspace::{cargo, workspace_copy};
 
 const NAME: &str = "scaffold-hello";
@@ -85,6 +88,87 @@ async fn a_component_made_by_mandate_new_is_started_by_the_stack_and_by_mandate_
     );
     assert!(log.contains(&format!("mandate dev: started {NAME}")), "{log}");
     assert!(exit.success(), "mandate dev exits 0 on SIGTERM: {exit}\n{log}");
+}
+
+const PYTHON: &str = "scaffold-py";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_python_component_made_by_mandate_new_runs_in_the_stack_consumes_and_answers() {
+    let copy = workspace_copy(&["clients/python", "kits/python", "scripts/python-component"]);
+    let ws = copy.path();
+    let made = Command::new(testkit::workspace_bin("mandate"))
+        .args([
+            "new",
+            "component",
+            PYTHON,
+            "--lang",
+            "python",
+            "--subscribe",
+            "orders.placed.v1",
+        ])
+        .args(["--serve", "count.v1", "--repo"])
+        .arg(ws)
+        .output()
+        .expect("mandate new runs");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    // Installed before the stack starts it, as scripts/test does: within its readiness timeout.
+    let installed = tokio::task::block_in_place(|| {
+        Command::new(ws.join("scripts/python-component"))
+            .args([PYTHON, "--install"])
+            .output()
+    })
+    .expect("scripts/python-component runs");
+    assert!(
+        installed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&installed.stderr)
+    );
+
+    let stack = Stack::start_in(ws, &testkit::bin_dir(), None).await;
+    assert_eq!(stack.components(), [PYTHON]);
+    // The owner of orders.placed.v1 is not in this stack: its stream, as orders would make it.
+    stack
+        .bus
+        .jetstream()
+        .get_or_create_stream(async_nats::jetstream::stream::Config {
+            name: "EVT_ORDERS".into(),
+            subjects: vec!["evt.orders.>".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("EVT_ORDERS");
+    stack
+        .bus
+        .publish(&OrderPlaced {
+            order_id: "o-1".into(),
+            customer_id: "ada".into(),
+            lines: Vec::new(),
+            total_minor: 0,
+            currency: "EUR".into(),
+            payment_token: String::new(),
+            idempotency_key: String::new(),
+            placed_at: String::new(),
+        })
+        .await
+        .expect("published");
+    let expected = serde_json::json!({"key": "ada", "events": {"orders.placed.v1": 1}});
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut answer = serde_json::Value::Null;
+    while answer != expected && tokio::time::Instant::now() < deadline {
+        let request = rmp_serde::to_vec_named(&serde_json::json!({"key": "ada"})).expect("encoded");
+        if let Ok(reply) = stack
+            .bus
+            .request(&format!("svc.{PYTHON}.count.v1"), request.into())
+            .await
+        {
+            answer = rmp_serde::from_slice(&reply).expect("a MessagePack reply");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(answer, expected, "{PYTHON} consumed the event and answers its count");
+    let status = stack.bus.status(PYTHON).await.expect("its admin status");
+    assert_eq!(status.consumers.len(), 1, "{status:?}");
+    assert_eq!(status.consumers[0].applied_sequence, 1, "{status:?}");
 }
 
 /// Whether the scaffold answers its admin status on the server at `url` within 60 s.

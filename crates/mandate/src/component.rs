@@ -199,7 +199,14 @@ impl Component {
             () = shutdown_signal() => tracing::info!("shutdown requested; draining"),
             () = stopping.cancelled() => tracing::warn!("a task of the component stopped; shutting down"),
         }
-        running.shutdown().await
+        // A stop nobody asked for is a failure even when the shutdown itself goes well: the
+        // process contract has it exit non-zero, so that a supervisor restarts it.
+        let failure = running.failure();
+        running.shutdown().await?;
+        match failure {
+            Some(reason) => Err(Error::Stopped(reason)),
+            None => Ok(()),
+        }
     }
 
     /// [`run`](Component::run) for `main`: prints an error in plain words (not `Debug`)

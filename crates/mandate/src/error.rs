@@ -28,6 +28,8 @@ pub enum Error {
     /// A keyed event whose key cannot be published (no such field, not a subject token).
     #[error("the event's partition key: {0}")]
     Key(#[from] crate::partition::KeyError),
+    #[error("stopped on its own: {0}")]
+    Stopped(String),
     #[error("encoding: {0}")]
     Encode(#[from] rmp_serde::encode::Error),
 }

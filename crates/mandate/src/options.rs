@@ -78,6 +78,10 @@ pub enum Fault {
     ParkRelay,
     /// Apply and commit batches but never acknowledge them, so JetStream redelivers.
     NeverAck,
+    /// Lose the first message each consumer is delivered, before the consume loop sees it, as
+    /// a dropped connection, a cluster node going down or a client's full buffer lose one in
+    /// flight.
+    LoseDelivery,
 }
 
 /// The store's default page cache: 16 MiB. Measured (docs/benchmarks.md): 64 MiB left a
@@ -160,7 +164,10 @@ pub fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colour codes only for a terminal: piped into a file or `docker compose logs` they are
+        // noise around every field.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

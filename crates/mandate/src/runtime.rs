@@ -56,6 +56,11 @@ impl Running {
         self.shared.stopping()
     }
 
+    /// Why it failed for good, once it has (see [`stopping`](Running::stopping)).
+    pub fn failure(&self) -> Option<String> {
+        self.shared.failure().map(str::to_owned)
+    }
+
     /// Stops fetching, finishes the batch in hand, stops the services, publishes what is
     /// left in the outbox, syncs the store and closes the connection.
     pub async fn shutdown(mut self) -> Result<()> {

@@ -41,6 +41,8 @@ pub(crate) struct Shared {
     failed: CancellationToken,
     /// Which partition of the component this process is, if it runs as partitions.
     seat: Option<Seat>,
+    /// Why it failed: the first task's reason, said as the process's last words.
+    failure: std::sync::OnceLock<String>,
 }
 
 /// What a consumer has done, for status and rebuild.
@@ -81,6 +83,7 @@ impl Shared {
             rebuilding: tokio::sync::watch::Sender::new(false),
             failed: CancellationToken::new(),
             seat: None,
+            failure: std::sync::OnceLock::new(),
         }
     }
 
@@ -144,9 +147,16 @@ impl Shared {
         self.write_lock.lock().await
     }
 
-    /// A task failed for good: the component shuts down.
-    pub(crate) fn fail(&self) {
+    /// A task failed for good, for `reason`: the component shuts down (the first reason is
+    /// the one it reports).
+    pub(crate) fn fail(&self, reason: impl Into<String>) {
+        let _ = self.failure.set(reason.into());
         self.failed.cancel();
+    }
+
+    /// Why a task failed for good, once one has.
+    pub(crate) fn failure(&self) -> Option<&str> {
+        self.failure.get().map(String::as_str)
     }
 
     /// Cancelled when a task has failed for good.

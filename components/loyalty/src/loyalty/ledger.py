@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from .store import Tx
+from mandate_kit import Emit, Tx
 
 AWARDED = "loyalty.points-awarded.v1"
 REVERSED = "loyalty.points-reversed.v1"
@@ -40,14 +40,6 @@ def points_for(total_minor: int) -> int:
     """Whole currency units of the total, rounded down; none below one unit or for a
     negative total."""
     return total_minor // MINOR_UNITS_PER_POINT if total_minor > 0 else 0
-
-
-@dataclass(frozen=True)
-class Emit:
-    """An event this handler decided to publish: its type and body."""
-
-    type: str
-    body: dict[str, Any]
 
 
 @dataclass(frozen=True)

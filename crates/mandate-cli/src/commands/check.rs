@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::bail;
 
 use super::Global;
-use crate::check::{dependencies, schemas};
+use crate::check::{dependencies, python, schemas};
 use crate::repo;
 
 #[derive(Debug, clap::Args)]
@@ -41,6 +41,7 @@ pub fn run(args: &CheckArgs, global: Global) -> anyhow::Result<()> {
             dependencies::check_workspace(&repo)?
                 .iter()
                 .map(ToString::to_string)
+                .chain(python::check_repo(&repo))
                 .collect(),
         ),
         // The committed broker configuration must be what the manifests generate.

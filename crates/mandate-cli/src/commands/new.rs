@@ -10,10 +10,12 @@ use crate::subjects::EventSubject;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum NewCommand {
-    /// A component crate under components/NAME: handlers, queries, a test against a real
-    /// nats-server and its manifest, ready for `cargo test -p NAME`.
+    /// A component under components/NAME: handlers, queries, a test against a real
+    /// nats-server and its manifest, ready for `cargo test -p NAME` (or, with --lang python,
+    /// `scripts/python-component NAME --unit-tests`).
     #[command(after_help = "Example:\n  mandate new component customer-tally \\\n      \
-        --subscribe orders.placed.v1 --subscribe payments.captured.v1 --serve count")]
+        --subscribe orders.placed.v1 --subscribe payments.captured.v1 --serve count\n\n  \
+        mandate new component points --lang python --subscribe orders.completed.v1 --serve count")]
     Component(ComponentArgs),
 }
 
@@ -40,6 +42,11 @@ pub struct ComponentArgs {
     /// The repository (default: the workspace around the current directory).
     #[arg(long, value_name = "DIR")]
     pub repo: Option<PathBuf>,
+
+    /// The language: a crate on the Rust kit, or a package on the Python kit (kits/python)
+    /// started by its `./run` and built by its own Dockerfile.
+    #[arg(long, value_enum, default_value_t = scaffold::Lang::Rust)]
+    pub lang: scaffold::Lang,
 }
 
 pub fn run(command: &NewCommand, global: Global) -> anyhow::Result<()> {
@@ -51,6 +58,7 @@ pub fn run(command: &NewCommand, global: Global) -> anyhow::Result<()> {
 fn new_component(args: &ComponentArgs, global: Global) -> anyhow::Result<()> {
     let name = args.name.as_str();
     let made = scaffold::new_component(&scaffold::Request {
+        lang: args.lang,
         name,
         subscribe: &args.subscribe,
         serve: &args.serve,
@@ -127,6 +135,25 @@ mod tests {
         assert_eq!(types, vec!["orders.placed.v1", "payments.captured.v1"]);
         assert_eq!(args.serve, vec!["count"]);
         assert!(cli.json);
+        assert_eq!(args.lang, scaffold::Lang::Rust, "rust unless asked");
+
+        let matches = Cli::command()
+            .try_get_matches_from([
+                "mandate",
+                "new",
+                "component",
+                "x",
+                "--serve",
+                "count",
+                "--lang",
+                "python",
+            ])
+            .expect("parses");
+        let cli = Cli::from_arg_matches(&matches).expect("parses");
+        let Command::New(NewCommand::Component(args)) = cli.command else {
+            panic!("{:?}", cli.command)
+        };
+        assert_eq!(args.lang, scaffold::Lang::Python);
 
         let err = Cli::command()
             .try_get_matches_from(["mandate", "new", "component", "x", "--subscribe", "orders.placed"])

@@ -6,7 +6,7 @@
 use crate::busconfig::permissions::password_var;
 
 /// The file with `name` added, or `None` when it already has a service of that name.
-pub fn add_component(text: &str, name: &str) -> Result<Option<String>, String> {
+pub fn add_component(text: &str, name: &str, own_dockerfile: bool) -> Result<Option<String>, String> {
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
     let services = top_level(&lines, "services").ok_or("it has no top-level `services:`")?;
     let entries = children(&lines, services, 2);
@@ -16,9 +16,10 @@ pub fn add_component(text: &str, name: &str) -> Result<Option<String>, String> {
     let components: Vec<Entry> = entries
         .iter()
         .filter(|e| {
-            lines[e.start..e.end]
-                .iter()
-                .any(|l| l.trim_start().starts_with("COMPONENT:"))
+            lines[e.start..e.end].iter().any(|l| {
+                let l = l.trim_start();
+                l.starts_with("COMPONENT:") || (l.starts_with("dockerfile: components/") && l.ends_with("/Dockerfile"))
+            })
         })
         .cloned()
         .collect();
@@ -51,7 +52,7 @@ pub fn add_component(text: &str, name: &str) -> Result<Option<String>, String> {
         ),
         (
             insertion_point(&components, name, services + 1),
-            service_block(name, &var),
+            service_block(name, &var, own_dockerfile),
         ),
         (
             insertion_point(&password_entries, &var, environment.start + 1),
@@ -67,16 +68,27 @@ pub fn add_component(text: &str, name: &str) -> Result<Option<String>, String> {
     Ok(Some(lines.join("\n") + "\n"))
 }
 
-/// The service, in the shape of the other components' (and a blank line after it).
-fn service_block(name: &str, password_var: &str) -> Vec<String> {
+/// The service, in the shape of the other components' (and a blank line after it): a crate
+/// is built by the repository's Dockerfile (`COMPONENT=<name>`) and told the kit's log
+/// settings; a component that is not a crate by its own Dockerfile, with the repository as
+/// context (for the kit, the client package and the contract's schemas).
+fn service_block(name: &str, password_var: &str, own_dockerfile: bool) -> Vec<String> {
+    let (build, logs) = if own_dockerfile {
+        (
+            format!("      dockerfile: components/{name}/Dockerfile\n"),
+            String::new(),
+        )
+    } else {
+        (
+            format!("      dockerfile: Dockerfile\n      args:\n        COMPONENT: {name}\n"),
+            "      RUST_LOG: ${RUST_LOG:-info}\n      MANDATE_LOG_FORMAT: ${MANDATE_LOG_FORMAT:-text}\n".to_owned(),
+        )
+    };
     format!(
         "  {name}:
     build:
       context: .
-      dockerfile: Dockerfile
-      args:
-        COMPONENT: {name}
-    image: mandate/{name}:local
+{build}    image: mandate/{name}:local
     depends_on:
       nats:
         condition: service_healthy
@@ -84,9 +96,7 @@ fn service_block(name: &str, password_var: &str) -> Vec<String> {
       NATS_URL: ${{NATS_SERVERS:-nats://nats:4222}}
       NATS_USER: {name}
       NATS_PASSWORD: ${{{password_var}:?set {password_var} in .env (copy .env.example)}}
-      RUST_LOG: ${{RUST_LOG:-info}}
-      MANDATE_LOG_FORMAT: ${{MANDATE_LOG_FORMAT:-text}}
-      MANDATE_STREAM_REPLICAS: ${{MANDATE_STREAM_REPLICAS:-1}}
+{logs}      MANDATE_STREAM_REPLICAS: ${{MANDATE_STREAM_REPLICAS:-1}}
     volumes:
       - {name}-data:/data
     restart: unless-stopped
@@ -184,7 +194,7 @@ mod tests {
 
     #[test]
     fn a_new_component_lands_in_name_order_in_all_three_places() {
-        let edited = add_component(&repo_compose(), "order-history")
+        let edited = add_component(&repo_compose(), "order-history", false)
             .expect("edits")
             .expect("not there yet");
         // Service between notifications and orders, volume likewise, password likewise.
@@ -197,7 +207,7 @@ mod tests {
         assert!(position(&edited, "ORDER_HISTORY_PASSWORD: ${") < position(&edited, "PAYMENTS_PASSWORD: ${"));
         // Nothing else changed: removing the added lines gives the original back.
         let added = edited.lines().count() - repo_compose().lines().count();
-        assert_eq!(added, service_block("order-history", "X").len() + 2);
+        assert_eq!(added, service_block("order-history", "X", false).len() + 2);
         let mut names = crate::compose::deployed(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
             .expect("manifests");
         names.push(crate::compose::Deployed::workspace("order-history"));
@@ -205,8 +215,33 @@ mod tests {
     }
 
     #[test]
+    fn a_component_in_another_language_is_built_from_its_own_dockerfile() {
+        let edited = add_component(&repo_compose(), "points", true)
+            .expect("edits")
+            .expect("not there yet");
+        let service = &edited[position(&edited, "\n  points:\n")..position(&edited, "\n  shipping:\n")];
+        assert!(
+            service.contains("      dockerfile: components/points/Dockerfile\n"),
+            "{service}"
+        );
+        assert!(
+            !service.contains("COMPONENT:") && !service.contains("RUST_LOG"),
+            "{service}"
+        );
+        let mut names = crate::compose::deployed(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+            .expect("manifests");
+        names.push(crate::compose::Deployed {
+            name: "points".to_owned(),
+            build: super::super::check::Build::Own(Some("FROM python\nCOPY components/points /app\n".to_owned())),
+        });
+        assert_eq!(super::super::problems(&edited, &names), Vec::<String>::new());
+    }
+
+    #[test]
     fn the_last_name_goes_after_the_last_component() {
-        let edited = add_component(&repo_compose(), "zebra").expect("edits").expect("added");
+        let edited = add_component(&repo_compose(), "zebra", false)
+            .expect("edits")
+            .expect("added");
         assert!(position(&edited, "\n  shipping:\n") < position(&edited, "\n  zebra:\n"));
         assert!(position(&edited, "    restart: unless-stopped\n\n  zebra:\n") > 0);
         assert!(position(&edited, "\n  zebra:\n") < position(&edited, "\n  nats-1:\n"));
@@ -216,12 +251,16 @@ mod tests {
 
     #[test]
     fn a_component_already_there_is_left_alone() {
-        assert!(add_component(&repo_compose(), "orders").expect("reads").is_none());
+        assert!(
+            add_component(&repo_compose(), "orders", false)
+                .expect("reads")
+                .is_none()
+        );
     }
 
     #[test]
     fn a_file_without_services_is_refused_with_a_reason() {
-        let refused = add_component("version: '3'\n", "zebra").expect_err("refused");
+        let refused = add_component("version: '3'\n", "zebra", false).expect_err("refused");
         assert!(refused.contains("services"), "{refused}");
     }
 }

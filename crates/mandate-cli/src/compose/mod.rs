@@ -52,15 +52,21 @@ pub fn add_component(repo: &Path, name: &str) -> anyhow::Result<bool> {
         return Ok(false);
     }
     let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let Some(edited) = edit::add_component(&text, name).map_err(|e| anyhow::anyhow!("{COMPOSE_FILE}: {e}"))? else {
-        return Ok(true);
-    };
-    // The edit must not add a problem the check can see (the ones already there are the
-    // operator's, and `mandate check` reports them).
     let mut components = deployed(repo).unwrap_or_default();
     if !components.iter().any(|c| c.name == name) {
         components.push(Deployed::workspace(name));
     }
+    // Built as its manifest says: a crate by the repository's Dockerfile, anything else by
+    // its own.
+    let own = components
+        .iter()
+        .any(|c| c.name == name && matches!(c.build, check::Build::Own(_)));
+    let Some(edited) = edit::add_component(&text, name, own).map_err(|e| anyhow::anyhow!("{COMPOSE_FILE}: {e}"))?
+    else {
+        return Ok(true);
+    };
+    // The edit must not add a problem the check can see (the ones already there are the
+    // operator's, and `mandate check` reports them).
     let before = problems(&text, &components);
     let added: Vec<String> = problems(&edited, &components)
         .into_iter()

@@ -9,9 +9,14 @@
 //!
 //! Then [`wire_into_deployment`] gives it its broker user and permissions (bus-config/,
 //! regenerated from the manifests) and its service in docker-compose.yml.
+//!
+//! With `--lang python` the same plan is rendered as a component in Python on the Python kit
+//! (`python/`), started by its `./run`, excluded from the Cargo workspace and built by its own
+//! Dockerfile; the wiring is the same.
 
 mod contract;
 mod names;
+mod python;
 mod render;
 
 use std::path::{Path, PathBuf};
@@ -114,9 +119,21 @@ pub struct Wired {
     pub steps: Vec<Step>,
 }
 
+/// The language of a new component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Lang {
+    /// A crate on the Rust kit (crates/mandate), built by the repository's Dockerfile.
+    #[default]
+    Rust,
+    /// A package on the Python kit (kits/python), started by its `./run`, built by its own
+    /// Dockerfile.
+    Python,
+}
+
 /// What `mandate new component` was asked for (its flags).
 #[derive(Debug)]
 pub struct Request<'a> {
+    pub lang: Lang,
     pub name: &'a str,
     pub subscribe: &'a [EventSubject],
     pub serve: &'a [String],
@@ -139,6 +156,9 @@ pub struct Scaffolded {
 pub fn new_component(args: &Request<'_>) -> anyhow::Result<Scaffolded> {
     let name = args.name;
     names::check_component_name(name).map_err(usage)?;
+    if args.lang == Lang::Python {
+        python::check_module_name(name).map_err(usage)?;
+    }
     let mut ops: Vec<names::OpName> = Vec::new();
     for text in args.serve {
         let op = names::parse_op(name, text).map_err(usage)?;
@@ -198,6 +218,18 @@ pub fn new_component(args: &Request<'_>) -> anyhow::Result<Scaffolded> {
     }
 
     let mut warnings = Vec::new();
+    if args.lang == Lang::Python {
+        return new_python_component(
+            &repo,
+            &dir,
+            name,
+            description,
+            workspace.version,
+            resolved,
+            ops,
+            warnings,
+        );
+    }
     if !workspace.includes_components {
         warnings.push(format!(
             "the workspace's members do not include \"components/*\": add \"components/{name}\" to [workspace] members in Cargo.toml"
@@ -236,6 +268,61 @@ pub fn new_component(args: &Request<'_>) -> anyhow::Result<Scaffolded> {
         next,
         warnings,
     })
+}
+
+/// The Python scaffold: the same plan, rendered on the Python kit, wired in the same way and
+/// excluded from the Cargo workspace.
+#[allow(clippy::too_many_arguments)]
+fn new_python_component(
+    repo: &Path,
+    dir: &Path,
+    name: &str,
+    description: String,
+    version: String,
+    resolved: Vec<(EventSubject, contract::EventSchema, contract::TypeDef)>,
+    ops: Vec<names::OpName>,
+    mut warnings: Vec<String>,
+) -> anyhow::Result<Scaffolded> {
+    let schemas: Vec<contract::EventSchema> = resolved.iter().map(|(_, schema, _)| schema.clone()).collect();
+    // The Rust test values' warnings are not this scaffold's.
+    let plan = render::Plan::new(name, description, version, resolved, ops, &mut Vec::new());
+    let files = python::files(&plan, &schemas, &mut warnings)?;
+    write_files(dir, &files)?;
+    make_executable(&dir.join("run"))?;
+    let mut changed = Vec::new();
+    match python::workspace::exclude(repo, name) {
+        Ok(true) => changed.push("Cargo.toml".to_owned()),
+        Ok(false) => {}
+        Err(err) => warnings.push(format!("{err:#}")),
+    }
+    let wired = wire_into_deployment(repo, name, &mut warnings)?;
+    changed.extend(wired.changed);
+    let mut next = vec![Step::new(
+        format!("scripts/python-component {name} --unit-tests"),
+        "install it (.tools/python/) and run its tests, one against a real nats-server",
+    )];
+    next.extend(wired.steps);
+    next.push(Step::new("mandate dev", "run the whole stack locally, with it"));
+    next.push(Step::new(
+        format!("mandate replay {name}"),
+        "after changing a handler: rebuild its store from the streams",
+    ));
+    Ok(Scaffolded {
+        files: files
+            .iter()
+            .map(|(path, _)| format!("components/{name}/{path}"))
+            .collect(),
+        changed,
+        next,
+        warnings,
+    })
+}
+
+/// `chmod +x`: the manifest's start command is run as a program.
+fn make_executable(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+        .with_context(|| format!("making {} executable", path.display()))
 }
 
 fn default_description(name: &str, events: &[&EventSubject], ops: &[names::OpName]) -> String {

@@ -292,6 +292,8 @@ fn bad_requests_are_refused_with_what_to_do_and_leave_nothing_behind() {
     );
     new(&["tally", "--serve", "admin"]).fails(2, &["kit's own"]);
     new(&["tally"]).fails(2, &["nothing to scaffold", "--subscribe", "--serve"]);
+    new(&["json", "--lang", "python", "--serve", "count"]).fails(2, &["cannot be a component in Python", "json"]);
+    new(&["tally", "--lang", "cobol", "--serve", "count"]).fails(2, &["invalid value 'cobol'", "python"]);
     let elsewhere = tempfile::tempdir().expect("tempdir");
     mandate(elsewhere.path(), &["new", "component", "tally", "--serve", "count"]).fails(1, &["pass --repo"]);
 
@@ -307,8 +309,10 @@ fn bad_requests_are_refused_with_what_to_do_and_leave_nothing_behind() {
 /// finds the repository consistent. (A repository of the storefront's manifests, deployment
 /// files and contract; its components' Cargo.toml are there — without `start`, a component is
 /// the crate of its folder — but not members, so nothing is built.)
-#[test]
-fn a_new_component_gets_its_bus_user_and_its_compose_service() {
+/// A repository of the storefront's manifests, deployment files and contract; its
+/// components' Cargo.toml are there — without `start`, a component is the crate of its folder —
+/// but not members, so nothing is built.
+fn storefront_repo() -> tempfile::TempDir {
     let repo = repo();
     let copy = tempfile::tempdir().expect("tempdir");
     let ws = copy.path();
@@ -336,6 +340,14 @@ fn a_new_component_gets_its_bus_user_and_its_compose_service() {
             }
         }
     }
+    copy
+}
+
+#[test]
+fn a_new_component_gets_its_bus_user_and_its_compose_service() {
+    let repo = repo();
+    let copy = storefront_repo();
+    let ws = copy.path();
     let ws_arg = ws.to_str().expect("utf-8 path");
 
     let out = mandate(
@@ -397,4 +409,134 @@ fn a_new_component_gets_its_bus_user_and_its_compose_service() {
         kept.len() >= original_lines.len() && original_lines.iter().all(|line| kept.contains(line)),
         "the compose file lost lines"
     );
+}
+
+/// `mandate new --lang python` wires a component in Python in as the Rust scaffold does — its
+/// bus user, its compose service (built from its own Dockerfile, with its own volume and
+/// user), the AsyncAPI document — and names its folder in the Cargo workspace's `exclude`;
+/// `mandate check` then passes, and fails again when the compose wiring is taken away.
+#[test]
+fn a_new_python_component_is_wired_like_a_rust_one() {
+    let copy = storefront_repo();
+    let ws = copy.path();
+    let ws_arg = ws.to_str().expect("utf-8 path");
+    let out = mandate(
+        ws,
+        &[
+            "new",
+            "component",
+            "py-points",
+            "--lang",
+            "python",
+            "--subscribe",
+            "orders.completed.v1",
+            "--serve",
+            "count",
+            "--repo",
+            ws_arg,
+        ],
+    )
+    .ok();
+    for expected in [
+        "components/py-points/manifest.json",
+        "components/py-points/run",
+        "components/py-points/Dockerfile",
+        "components/py-points/src/py_points/component.py",
+        "components/py-points/tests/test_py_points.py",
+        "Cargo.toml",
+        "bus-config/permissions.conf",
+        "docker-compose.yml",
+        "scripts/python-component py-points --unit-tests",
+    ] {
+        assert!(out.stdout.contains(expected), "{expected:?} not in:\n{}", out.stdout);
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(ws.join("components/py-points/manifest.json")).expect("manifest"))
+            .expect("JSON");
+    assert_eq!(manifest["start"], serde_json::json!({"command": ["./run"]}));
+    assert_eq!(
+        manifest["subscribes"],
+        serde_json::json!({"EVT_ORDERS": ["orders.completed.v1"]})
+    );
+    let cargo = fs::read_to_string(ws.join("Cargo.toml")).expect("Cargo.toml");
+    assert!(cargo.contains("exclude = [\"components/py-points\"]"), "{cargo}");
+    let compose = fs::read_to_string(ws.join("docker-compose.yml")).expect("compose");
+    assert!(
+        compose.contains(
+            "\n  py-points:\n    build:\n      context: .\n      dockerfile: components/py-points/Dockerfile\n"
+        ),
+        "{compose}"
+    );
+    let permissions = fs::read_to_string(ws.join("bus-config/permissions.conf")).expect("permissions");
+    assert!(permissions.contains("user: \"py-points\""), "{permissions}");
+    let check = mandate(ws, &["check", "--repo", ws_arg]).ok();
+    assert!(check.stdout.contains("compose: ok"), "{}", check.stdout);
+
+    // Without its compose service, the repository is inconsistent again.
+    let start = compose.find("\n  py-points:\n").expect("the service") + 1;
+    let end = start
+        + compose[start..].find("restart: unless-stopped\n").expect("its end")
+        + "restart: unless-stopped\n".len();
+    fs::write(
+        ws.join("docker-compose.yml"),
+        format!("{}{}", &compose[..start], &compose[end..]),
+    )
+    .expect("written");
+    mandate(ws, &["check", "--repo", ws_arg]).fails(1, &["no service `py-points`"]);
+}
+
+/// A Python scaffold, in a workspace beside this one with the kit, the client package and
+/// the install script: its own tests pass with no edits — its handlers against a real SQLite
+/// store, the component against a real nats-server fed one event of each type and asked over
+/// the bus, its manifest against its declaration — and the Cargo workspace still loads.
+#[test]
+fn a_python_scaffold_passes_its_own_tests_against_a_real_server() {
+    let copy = workspace_copy(&["clients/python", "kits/python", "scripts/python-component"]);
+    let ws = copy.path();
+    let ws_arg = ws.to_str().expect("utf-8 path");
+    for args in [
+        &[
+            "py-tally",
+            "--subscribe",
+            "orders.placed.v1",
+            "--subscribe",
+            "catalog.product-upserted.v1",
+            "--serve",
+            "count",
+        ][..],
+        &["py-answers", "--serve", "lookup.v2"][..],
+    ] {
+        let mut all = vec!["new", "component", "--lang", "python", "--repo", ws_arg];
+        all.extend_from_slice(args);
+        mandate(ws, &all).ok();
+    }
+    // The workspace loads: both folders are excluded.
+    cargo(ws, &["metadata", "--format-version", "1", "--no-deps", "--offline"]).ok();
+    for (name, passed) in [
+        ("py-tally", "test_every_event_is_counted_and_served"),
+        ("py-answers", "test_every_operation_answers"),
+    ] {
+        let mut command = Command::new(ws.join("scripts/python-component"));
+        let nats_server = testkit::nats_server_bin().unwrap_or_else(|e| panic!("{e}"));
+        command
+            .args([name, "--unit-tests", "-v"])
+            .env("NATS_SERVER_BIN", nats_server);
+        let out = run(
+            command,
+            format!("scripts/python-component {name} --unit-tests"),
+            Duration::from_secs(600),
+        )
+        .ok();
+        for test in [
+            passed,
+            "test_each_handler_counts_its_event",
+            "test_the_committed_manifest_is_current",
+        ] {
+            assert!(
+                out.stderr.contains(&format!("{test} (")) && out.stderr.contains("\nOK"),
+                "{test} did not pass:\n{}",
+                out.stderr
+            );
+        }
+    }
 }

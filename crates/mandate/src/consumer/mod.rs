@@ -6,7 +6,9 @@
 //! at or below it is acknowledged and skipped, so every effect happens exactly once. That
 //! only holds if messages arrive in stream order, so at every start the durable consumer is
 //! re-seated just past the watermark; messages a previous process left unacknowledged can
-//! then not arrive late, behind newer ones.
+//! then not arrive late, behind newer ones. For the same reason a delivery lost on the way (a
+//! gap in the consumer sequence, `pull.rs` `Deliveries`) ends the stretch and the consumer is
+//! re-seated past the watermark before anything behind the lost one is applied.
 //!
 //! Where each part lives: `policies.rs` composes the loop's policies — the chain one message
 //! goes through and the chain of one batch, in order, with why each link sits where it does;
@@ -35,7 +37,7 @@ use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_nats::jetstream::{
@@ -55,7 +57,7 @@ use crate::envelope::{self, EnvelopeError, Meta};
 use crate::handler::{Failure, Subscription};
 use crate::options::Fault;
 use crate::partition::Seat;
-use crate::pull::Batches;
+use crate::pull::{Batches, Deliveries};
 use crate::shared::{Progress, Shared};
 use crate::store::{REPLAY_MARK, StoreError, Tx, WATERMARK, key};
 
@@ -70,6 +72,21 @@ pub(crate) struct Consumer {
     progress: Arc<Progress>,
     handlers: Arc<Handlers>,
     shared: Arc<Shared>,
+    /// `Fault::LoseDelivery` loses one delivery per process, not one per seating.
+    fault_spent: AtomicBool,
+}
+
+/// How often the server says it is there while a pull waits. Two missed ones end the stretch
+/// and re-seat the consumer: deliveries that were on their way when a consumer's leader went
+/// down are then delivered again at once, not after the ack wait (30 s by default).
+const HEARTBEAT: Duration = Duration::from_secs(5);
+
+/// How a stretch of consuming ended.
+enum Consumed {
+    /// Asked to stop.
+    Cancelled,
+    /// A delivery went missing (why): seat the consumer again past the watermark.
+    Broken(String),
 }
 
 /// One durable pull consumer: this component on one owner's stream.
@@ -143,6 +160,7 @@ impl Consumer {
             progress,
             handlers,
             shared,
+            fault_spent: AtomicBool::new(false),
         }
     }
 
@@ -181,24 +199,48 @@ impl Consumer {
     }
 
     /// The consumer task: wait for the source stream, seat the consumer, consume until
-    /// cancelled.
+    /// cancelled — seating it again whenever a delivery went missing.
     pub(crate) async fn run(self: Arc<Self>, start: Option<StartAt>, cancel: CancellationToken) {
         let span = tracing::info_span!("consumer", stream = %self.spec.stream);
         async {
             let Some(stream) = self.wait_for_stream(&cancel).await else {
                 return;
             };
-            let consumer = match self.seat(&stream, start).await {
-                Ok(consumer) => consumer,
-                Err(err) => {
-                    tracing::error!(error = %err, "cannot create the consumer");
-                    self.shared.fail();
-                    return;
+            let mut start = start;
+            let mut reseating = false;
+            loop {
+                let seated = match reseating {
+                    false => self.seat(&stream, start).await.map(Some),
+                    true => self.reseat(&stream, start, &cancel).await,
+                };
+                let consumer = match seated {
+                    Ok(Some(consumer)) => consumer,
+                    Ok(None) => return,
+                    Err(err) => {
+                        tracing::error!(error = %err, "cannot create the consumer");
+                        self.shared
+                            .fail(format!("cannot create its consumer on {}: {err}", self.spec.stream));
+                        return;
+                    }
+                };
+                match self.consume(&consumer, &cancel).await {
+                    Ok(Consumed::Cancelled) => return,
+                    Ok(Consumed::Broken(why)) => {
+                        tracing::warn!(%why, "a delivery went missing; seating the consumer again past the watermark");
+                        // A rebuild's start stands until something is applied; from then on
+                        // the watermark says where to go on.
+                        if self.watermark().map_or(true, |applied| applied > 0) {
+                            start = None;
+                        }
+                        reseating = true;
+                    }
+                    Err(err) => {
+                        tracing::error!(error = %err, "the consumer stopped");
+                        self.shared
+                            .fail(format!("its consumer on {} stopped: {err}", self.spec.stream));
+                        return;
+                    }
                 }
-            };
-            if let Err(err) = self.consume(&consumer, &cancel).await {
-                tracing::error!(error = %err, "the consumer stopped");
-                self.shared.fail();
             }
         }
         .instrument(span)
@@ -209,27 +251,49 @@ impl Consumer {
         self: &Arc<Self>,
         consumer: &PullConsumer,
         cancel: &CancellationToken,
-    ) -> Result<(), crate::Error> {
+    ) -> Result<Consumed, crate::Error> {
         let batch_size = self.shared.options().batch_size as usize;
         let guard = &mut CrashGuard::at_start(self.shared.store(), &self.spec.stream)?;
+        let mut deliveries = self.deliveries(consumer);
         loop {
-            let messages = match consumer.stream().max_messages_per_batch(batch_size).messages().await {
+            let messages = match consumer
+                .stream()
+                .max_messages_per_batch(batch_size)
+                .heartbeat(HEARTBEAT)
+                .messages()
+                .await
+            {
                 Ok(messages) => messages,
                 Err(err) => {
                     tracing::warn!(error = %err, "cannot pull messages; retrying");
                     tokio::select! {
-                        () = cancel.cancelled() => return Ok(()),
+                        () = cancel.cancelled() => return Ok(Consumed::Cancelled),
                         () = tokio::time::sleep(Duration::from_secs(1)) => continue,
                     }
                 }
             };
-            let mut batches = Batches::new(messages, batch_size);
+            let mut batches = Batches::new(messages, batch_size, deliveries);
             while let Some(batch) = batches.next(cancel).await {
                 self.process_batch(batch, &mut batches, guard, cancel).await?;
             }
             if cancel.is_cancelled() {
-                return Ok(());
+                return Ok(Consumed::Cancelled);
             }
+            deliveries = batches.into_deliveries();
+            if let Some(why) = deliveries.broken() {
+                return Ok(Consumed::Broken(why));
+            }
+        }
+    }
+
+    /// The deliveries of a consumer just seated, from where its info says it stands.
+    fn deliveries(&self, consumer: &PullConsumer) -> Deliveries {
+        let deliveries = Deliveries::after(consumer.cached_info().delivered.consumer_sequence);
+        let fault = self.shared.options().fault == Fault::LoseDelivery;
+        if fault && !self.fault_spent.swap(true, Ordering::AcqRel) {
+            deliveries.losing_the_first()
+        } else {
+            deliveries
         }
     }
 }

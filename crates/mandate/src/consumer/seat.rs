@@ -29,6 +29,32 @@ impl Consumer {
         }
     }
 
+    /// Seats the consumer again after a delivery went missing. That happens when the cluster
+    /// is in turmoil — a node down, leaders being elected — when JetStream's API may not
+    /// answer for a while, so a failure here is waited out (unlike at the first seating, only
+    /// a failing store stops it); `None` when cancelled meanwhile.
+    pub(super) async fn reseat(
+        &self,
+        stream: &Stream,
+        start: Option<StartAt>,
+        cancel: &CancellationToken,
+    ) -> Result<Option<PullConsumer>, crate::Error> {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.seat(stream, start).await {
+                Ok(consumer) => return Ok(Some(consumer)),
+                // The store is this process's own: nothing to wait out.
+                Err(err @ crate::Error::Store(_)) => return Err(err),
+                Err(err) => tracing::warn!(error = %err, retry_in = ?backoff, "cannot seat the consumer again yet"),
+            }
+            tokio::select! {
+                () = cancel.cancelled() => return Ok(None),
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
     /// (Re)creates the durable consumer so that it delivers from just past the watermark (or
     /// from `start` during a rebuild).
     pub(super) async fn seat(&self, stream: &Stream, start: Option<StartAt>) -> Result<PullConsumer, crate::Error> {

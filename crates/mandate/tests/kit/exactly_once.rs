@@ -81,3 +81,33 @@ async fn redelivered_events_are_skipped_by_the_watermark() {
     );
     running.kill().await;
 }
+
+/// A message lost in flight — between the consumer's leader and the component, when a
+/// connection drops or a cluster node goes down — must not be skipped: the ones behind it
+/// would move the watermark past it, and their ack-all would acknowledge it unseen, so that
+/// nothing ever delivered it again (found as stock left reserved after a node loss).
+#[tokio::test]
+async fn a_message_lost_in_flight_is_delivered_again_before_anything_behind_it_is_applied() {
+    let h = Harness::new(&[]).await;
+    h.create_stream("orders").await;
+    let mut options = h.options();
+    options.fault = Fault::LoseDelivery;
+    let _inventory = h.start_with(inventory(), options).await;
+    for i in 0..3 {
+        h.bus
+            .publish(&placed(&format!("o-{i}"), "alice", "sku-1", 1))
+            .await
+            .expect("published");
+    }
+    wait_applied(&h.bus, "inventory", 3).await;
+    let stock = h
+        .bus
+        .call::<GetStock>(&StockRequest { sku: "sku-1".into() })
+        .await
+        .expect("stock");
+    assert_eq!(
+        stock,
+        INITIAL_STOCK - 3,
+        "each of the 3 orders reserved, the lost one too"
+    );
+}

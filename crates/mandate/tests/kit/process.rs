@@ -173,3 +173,56 @@ fn a_mistyped_flag_says_what_to_do() {
     assert!(!output.status.success());
     assert!(output.stderr.contains("batch-size"), "{}", output.stderr);
 }
+
+/// The process contract (docs/contract.md, "Exit codes"): a stop nobody asked for exits
+/// non-zero with the reason last on stderr, so that whatever supervises the process — a
+/// restart policy, systemd, `mandate dev` — sees a failure and not a clean exit.
+#[tokio::test]
+async fn a_component_that_stops_on_its_own_exits_non_zero_saying_why() {
+    let h = Harness::new(&[]).await;
+    // The orders stream takes one consumer, and it has it: the counter's cannot be created,
+    // which stops the counter for good.
+    let js = async_nats::jetstream::new(async_nats::connect(h.server.url()).await.expect("connects"));
+    let stream = js
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: "EVT_ORDERS".into(),
+            subjects: vec!["evt.orders.>".into()],
+            max_consumers: 1,
+            ..Default::default()
+        })
+        .await
+        .expect("the stream");
+    stream
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            durable_name: Some("someone-else".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("the one consumer it takes");
+
+    let counter = runner::Process::new("counter", testkit::example_bin("counter"))
+        .env("NATS_URL", h.server.url())
+        .env("MANDATE_DATA_DIR", h.dir.path())
+        .env("RUST_LOG", "warn");
+    let finished = tokio::task::spawn_blocking(move || counter.run(Duration::from_secs(30)))
+        .await
+        .expect("joined")
+        .expect("the counter stops on its own");
+
+    assert!(
+        !finished.status.success(),
+        "a stop nobody asked for exits non-zero; got {:?}, stderr:\n{}",
+        finished.status,
+        finished.stderr
+    );
+    let last = finished.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error:") && last.contains("consumer"),
+        "the reason is the last line on stderr; got {last:?}"
+    );
+    assert!(
+        !finished.stderr.contains('\u{1b}'),
+        "a log written to a file, not a terminal, has no colour codes:\n{}",
+        finished.stderr
+    );
+}

@@ -102,6 +102,11 @@ impl EventSchema {
         EventSchema { file, schema }
     }
 
+    /// The schema itself.
+    pub fn json(&self) -> &Value {
+        &self.schema
+    }
+
     /// The event's own type.
     pub fn event_type(&self) -> anyhow::Result<TypeDef> {
         types::type_def(&self.schema).map_err(|why| {

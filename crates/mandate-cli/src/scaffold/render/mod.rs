@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 mod sources;
 mod test_file;
-mod text;
+pub(super) mod text;
 mod values;
 
 use super::contract::{EventSchema, TypeDef};

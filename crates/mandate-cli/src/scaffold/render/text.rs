@@ -4,7 +4,7 @@
 /// `template` (a file of `scaffold/templates/`) with each `{{key}}` replaced by its value, in
 /// one pass: a value is never searched for placeholders, whatever the user typed into it.
 /// A placeholder without a value, or a value without its placeholder, is a bug of the caller.
-pub(super) fn fill(template: &str, values: &[(&str, &str)]) -> String {
+pub(crate) fn fill(template: &str, values: &[(&str, &str)]) -> String {
     let mut out = String::with_capacity(template.len());
     let mut used = vec![false; values.len()];
     let mut rest = template;

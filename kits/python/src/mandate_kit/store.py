@@ -1,7 +1,7 @@
 """The private store: one SQLite file (standard library `sqlite3`), WAL with
 `synchronous=FULL`, so that a commit is on disk before anything is acknowledged or answered.
 
-Besides the domain's tables (`ledger.py`) it holds what makes every effect happen once:
+Besides the component's own tables (`Component(tables=...)`) it holds what makes every effect happen once:
 
 - `watermark`: per source stream, the last sequence whose effects are committed. It is
   written in the same transaction as the state change, and the consumer is re-seated just
@@ -15,6 +15,8 @@ Besides the domain's tables (`ledger.py`) it holds what makes every effect happe
 - `counter`: bookkeeping that outlives a rebuild (the dead letters ever staged).
 
 The store belongs to one process: opening it takes an exclusive lock on `LOCK` beside it.
+Its file is named after its folder, which is named after the component
+(`$MANDATE_DATA_DIR/loyalty/loyalty.sqlite3`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
-DB_FILE = "loyalty.sqlite3"
 LOCK_FILE = "LOCK"
 DEAD_LETTERS = "dead_letters"
 
@@ -143,7 +144,7 @@ class Tx:
 
 
 class Store:
-    def __init__(self, directory: Path, domain_schema: str, state_tables: Sequence[str]):
+    def __init__(self, directory: Path, domain_schema: str = "", state_tables: Sequence[str] = ()):
         """Opens (or creates) the store in `directory` with the domain's tables;
         `state_tables` are what a rebuild wipes."""
         directory.mkdir(parents=True, exist_ok=True)
@@ -154,9 +155,9 @@ class Store:
             self._lock.close()
             raise StoreLocked(
                 f"the store {directory} is open in another process: a store belongs to one process "
-                "(is another loyalty running with the same MANDATE_DATA_DIR?)"
+                f"(is another {directory.name} running with the same MANDATE_DATA_DIR?)"
             ) from None
-        self.path = directory / DB_FILE
+        self.path = directory / f"{directory.name}.sqlite3"
         # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE ... COMMIT).
         self.db = sqlite3.connect(self.path, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")

@@ -1,12 +1,14 @@
 """The consume loop, one per source stream (docs/contract.md, "A component in another
-language", steps 3 and 4): a durable pull consumer named `loyalty`, filtered to exactly the
+language", steps 3 and 4): a durable pull consumer named after the component, filtered to exactly the
 subjects handled; a batch applied in one SQLite transaction with the stream sequence it
 reached (the watermark); committed; then acknowledged with one ack (ack policy `all`).
 
 The watermark — not the server's ack floor — is the position of record: a message at or
 below it is acknowledged and skipped. That holds only if messages arrive in stream order, so
 at every start the consumer is re-seated just past the watermark (deleted and created again):
-nothing a previous process left unacknowledged can then arrive late, behind newer ones.
+nothing a previous process left unacknowledged can then arrive late, behind newer ones. For the
+same reason a delivery lost on the way (`deliveries.py`) ends the stretch, and the consumer is
+re-seated past the watermark before anything behind the lost one is applied.
 
 During a rebuild, events up to the replay mark are re-applied without publishing anything
 (their reactions and dead letters went out the first time), and events past it wait until
@@ -25,9 +27,9 @@ import nats.js.errors
 from nats.aio.msg import Msg
 from nats.js import api
 
-from . import apply, reading
+from . import apply
 from .apply import Delivered, Rules
-from .config import NAME
+from .deliveries import Deliveries
 from .shared import Shared, log
 
 # How long one pull waits for messages: also how long a stop waits for an idle consumer.
@@ -46,13 +48,17 @@ class Consumer:
     def __init__(self, shared: Shared, stream: str):
         self.shared = shared
         self.stream = stream
-        self.subjects = sorted(reading.SOURCES[stream])
+        self.name = shared.component.name
+        self.handlers = shared.component.sources[stream]
+        self.subjects = sorted(self.handlers)
         # The last sequence applied (0 until known), for the admin status.
         self.applied = 0
         self.caught_up = False
         self.replay_until = shared.store.replay_mark(stream)
         self._stop = asyncio.Event()
         self._task: Optional[asyncio.Task[None]] = None
+        # The `lose_first_delivery` fault loses one delivery per process, not one per seating.
+        self._fault_spent = False
 
     def start(self, start: Optional[StartAt] = None) -> None:
         self._stop = asyncio.Event()
@@ -80,20 +86,52 @@ class Consumer:
     async def _consume(self, start: Optional[StartAt]) -> None:
         if not await self._wait_for_stream():
             return
-        subscription = await self._seat(start)
-        try:
-            while not self._stop.is_set():
-                try:
-                    batch = await subscription.fetch(self.shared.config.batch_size, timeout=FETCH_WAIT)
-                except (asyncio.TimeoutError, nats.errors.TimeoutError):
-                    continue
-                except nats.errors.Error as err:  # the server is away or busy: try again shortly
-                    log.warning("cannot pull from %s (%s: %s); retrying", self.stream, type(err).__name__, err)
-                    await self._pause(1.0)
-                    continue
-                await self._process(batch)
-        finally:
-            await subscription.unsubscribe()
+        subscription, deliveries = await self._seat(start)
+        while True:
+            try:
+                broken = await self._consume_seated(subscription, deliveries)
+            finally:
+                await subscription.unsubscribe()
+            if broken is None:
+                return
+            log.warning("consumer on %s: %s; seating it again past the watermark", self.stream, broken)
+            # A rebuild's start stands until something is applied; then the watermark leads.
+            if self.shared.store.watermark(self.stream) > 0:
+                start = None
+            seated = await self._seat_again(start)
+            if seated is None:
+                return
+            subscription, deliveries = seated
+
+    async def _consume_seated(self, subscription, deliveries: Deliveries) -> Optional[str]:
+        """Consumes until stopped (None) or until a delivery went missing (why)."""
+        while not self._stop.is_set():
+            try:
+                batch = await subscription.fetch(self.shared.config.batch_size, timeout=FETCH_WAIT)
+            except (asyncio.TimeoutError, nats.errors.TimeoutError):
+                continue
+            except nats.errors.Error as err:  # the server is away or busy: try again shortly
+                log.warning("cannot pull from %s (%s: %s); retrying", self.stream, type(err).__name__, err)
+                await self._pause(1.0)
+                continue
+            await self._process(deliveries.whole(batch))
+            if deliveries.broken is not None:
+                return deliveries.broken
+        return None
+
+    async def _seat_again(self, start: Optional[StartAt]):
+        """Seats the consumer again after a delivery went missing — when the cluster may be in
+        turmoil and JetStream's API not answering for a while, so failures are waited out.
+        None when stopped meanwhile."""
+        backoff = 0.1
+        while not self._stop.is_set():
+            try:
+                return await self._seat(start)
+            except (nats.errors.Error, asyncio.TimeoutError) as err:
+                log.warning("cannot seat the consumer on %s again yet (%s); retrying", self.stream, err)
+            await self._pause(backoff)
+            backoff = min(backoff * 2, 5.0)
+        return None
 
     async def _pause(self, seconds: float) -> None:
         try:
@@ -120,7 +158,7 @@ class Consumer:
             backoff = min(backoff * 2, 5.0)
         return False
 
-    async def _seat(self, start: Optional[StartAt]):
+    async def _seat(self, start: Optional[StartAt]) -> tuple[object, Deliveries]:
         """(Re)creates the durable consumer just past the watermark, or where a rebuild starts."""
         store = self.shared.store
         applied, self.replay_until = store.watermark(self.stream), store.replay_mark(self.stream)
@@ -133,15 +171,15 @@ class Consumer:
         elif start is not None and start.time is not None:
             policy = {"deliver_policy": api.DeliverPolicy.BY_START_TIME, "opt_start_time": start.time}
         try:
-            await self.shared.js.delete_consumer(self.stream, NAME)
+            await self.shared.js.delete_consumer(self.stream, self.name)
         except nats.js.errors.NotFoundError:
             pass  # the first start
         # `name` and `durable_name` both: with `name`, nats-py creates through
-        # $JS.API.CONSUMER.CREATE.<stream>.<name> — the form loyalty's bus user may use.
+        # $JS.API.CONSUMER.CREATE.<stream>.<name> — the form the component's bus user may use.
         config = api.ConsumerConfig(
-            name=NAME,
-            durable_name=NAME,
-            description=f"{NAME} consuming {', '.join(self.subjects)}",
+            name=self.name,
+            durable_name=self.name,
+            description=f"{self.name} consuming {', '.join(self.subjects)}",
             ack_policy=api.AckPolicy.ALL,
             ack_wait=self.shared.config.ack_wait_seconds,
             max_deliver=-1,
@@ -154,7 +192,11 @@ class Consumer:
         if info.num_pending == 0 or applied >= self.replay_until:
             self.catch_up()
         log.info("consumer on %s seated: applied %d, pending %d, %s", self.stream, applied, info.num_pending, policy)
-        return await self.shared.js.pull_subscribe_bind(durable=NAME, stream=self.stream)
+        subscription = await self.shared.js.pull_subscribe_bind(durable=self.name, stream=self.stream)
+        delivered = info.delivered.consumer_seq if info.delivered is not None else 0
+        lose = self.shared.config.lose_first_delivery and not self._fault_spent
+        self._fault_spent = self._fault_spent or lose
+        return subscription, Deliveries(delivered or 0, lose_first=lose)
 
     async def _process(self, batch: list[Msg]) -> None:
         next = 0
@@ -173,6 +215,9 @@ class Consumer:
             [delivered(message) for message in batch],
             next,
             Rules(
+                component=self.name,
+                publishes=frozenset(self.shared.component.publishes),
+                handlers=self.handlers,
                 schemas=self.shared.schemas,
                 max_attempts=self.shared.config.max_attempts,
                 max_payload=self.shared.max_payload,

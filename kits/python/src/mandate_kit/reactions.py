@@ -1,7 +1,7 @@
-"""The envelope of what loyalty publishes (docs/contract.md, "Headers"): the CloudEvents
+"""The envelope of what a component publishes (docs/contract.md, "Headers"): the CloudEvents
 attributes, `traceparent`, `correlation-id`, and `Nats-Msg-Id` = `ce-id`.
 
-Every event loyalty publishes is a reaction to one it consumed, so its id is derived, not
+Every event a component publishes is a reaction to one it consumed, so its id is derived, not
 drawn: the same UUIDv5 of `"<component>/<cause ce-id>/<emit index>"` the kit uses (namespace
 `6e4c3f0a-2b1d-5e8f-9a7c-1d2e3f4a5b6c`). Re-running a handler — after a crash before the
 ack, or in a rebuild — therefore emits the same id, and JetStream drops the repeat.
@@ -13,15 +13,22 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional
 
 from mandate_client import envelope
 
-from .config import NAME
-from .ledger import Emit
 from .store import OutMessage
 
 NAMESPACE = uuid.UUID("6e4c3f0a-2b1d-5e8f-9a7c-1d2e3f4a5b6c")
+
+
+@dataclass(frozen=True)
+class Emit:
+    """An event a handler decided to publish: its type (`<component>.<event>.v<N>`, one the
+    component declares it publishes) and its body."""
+
+    type: str
+    body: dict[str, Any]
 
 
 def derived_event_id(component: str, cause_id: str, index: int) -> str:
@@ -54,13 +61,13 @@ class Cause:
         return cls(id, trace_id, flags, envelope.header(headers, envelope.CORRELATION_ID) or id)
 
 
-def reaction(cause: Cause, index: int, emit: Emit) -> OutMessage:
-    """The `index`-th event emitted in reaction to `cause`, ready for the outbox."""
-    id = derived_event_id(NAME, cause.id, index)
+def reaction(component: str, cause: Cause, index: int, emit: Emit) -> OutMessage:
+    """The `index`-th event `component` emitted in reaction to `cause`, ready for the outbox."""
+    id = derived_event_id(component, cause.id, index)
     headers = [
         (envelope.CE_SPECVERSION, "1.0"),
         (envelope.CE_ID, id),
-        (envelope.CE_SOURCE, NAME),
+        (envelope.CE_SOURCE, component),
         (envelope.CE_TYPE, emit.type),
         (envelope.CE_TIME, now_rfc3339()),
         (envelope.CE_DATACONTENTTYPE, envelope.CONTENT_TYPE),

@@ -1,5 +1,5 @@
-"""What the consumers, the relay, the service and the admin endpoints share: the connection,
-the store, the contract's schemas, and whether a rebuild is under way.
+"""What the consumers, the relay, the service and the admin endpoints share: the component's
+declaration, the connection, the store, the contract's schemas, and whether a rebuild is under way.
 
 Everything runs on one asyncio loop, and every transaction runs from its BEGIN to its COMMIT
 without an `await`: no two transactions interleave, so the store needs no lock of its own."""
@@ -18,14 +18,16 @@ from .config import Config
 from .store import Store
 
 if TYPE_CHECKING:
+    from .component import Component
     from .consume import Consumer
     from .relay import Relay
 
-log = logging.getLogger("loyalty")
+log = logging.getLogger("mandate_kit")
 
 
 @dataclass
 class Shared:
+    component: "Component"
     config: Config
     store: Store
     nc: Client

@@ -1,52 +1,42 @@
-"""Starting and stopping (docs/contract.md, "A component in another language"): read the
-environment, open the store, connect, make sure of the streams, start the relay, the service
-and the consumers, prove the service reachable — then run until SIGTERM or SIGINT: finish
-the batch in hand, stop serving, publish the outbox, close the store, drain the connection,
-exit 0. Logs go to stderr. Exit 1 when it cannot start or a loop fails for good (its
-supervisor restarts it), 2 on a configuration error."""
+"""Starting and stopping (docs/contract.md, "A component in another language"): open the
+store, connect, make sure of the streams, start the relay, the service and the consumers,
+prove the service reachable — then run until SIGTERM or SIGINT: finish the batch in hand,
+stop serving, publish the outbox, close the store, drain the connection, exit 0. Exit 1 when
+it cannot start or a loop fails for good (its supervisor restarts it); `Component.main`
+reads the environment (2 on a configuration error) and sets up the logs (stderr)."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import os
 import signal
-import sys
+from typing import TYPE_CHECKING, Optional
 
 from mandate_client.strict import Contract
 
-from . import ledger, reading, service, streams
+from . import reading, service, streams
 from .admin import Admin
-from .config import NAME, Config, ConfigError
+from .config import Config
 from .connect import ConnectFailed, connect
 from .consume import Consumer
 from .relay import Relay
 from .shared import Shared, log
 from .store import Store, StoreLocked
 
+if TYPE_CHECKING:
+    from .component import Component
+
 # How long a stop may take to publish what is left in the outbox.
 DRAIN_AT_STOP = 10.0
 
 
-def main() -> None:
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=os.environ.get("LOYALTY_LOG", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        config = Config.from_env()
-    except ConfigError as err:
-        log.error("%s", err)
-        sys.exit(2)
-    sys.exit(asyncio.run(run(config)))
-
-
-async def run(config: Config) -> int:
+async def run(component: "Component", config: Config, stop: Optional[asyncio.Event] = None) -> int:
+    """Runs `component` until SIGTERM or SIGINT — or until `stop` is set (a test running it
+    in-process) — and returns its exit code."""
     try:
         contract = Contract.find()
-        schemas = reading.schemas(contract)
-        store = Store(config.store_dir, ledger.SCHEMA, ledger.STATE_TABLES)
+        schemas = reading.schemas(contract, component.handlers)
+        service.request_schemas(component, contract)
+        store = Store(config.store_dir, component.tables, component.state_tables)
     except (FileNotFoundError, StoreLocked) as err:
         log.error("cannot start: %s", err)
         return 1
@@ -57,29 +47,32 @@ async def run(config: Config) -> int:
         store.close()
         return 1
     try:
-        return await _serve(config, contract, schemas, store, nc)
+        return await _serve(component, config, contract, schemas, store, nc, stop)
     finally:
         store.close()
         if not nc.is_closed:
             await nc.close()
 
 
-async def _serve(config: Config, contract: Contract, schemas, store: Store, nc) -> int:
+async def _serve(
+    component: "Component", config: Config, contract: Contract, schemas, store: Store, nc, stop: Optional[asyncio.Event]
+) -> int:
     js = nc.jetstream(timeout=5.0)
     try:
-        await streams.ensure_own(js, config.stream_replicas)
+        await streams.ensure_own(js, component.name, config.stream_replicas)
     except Exception as err:
-        log.error("cannot start: ensuring stream %s: %s", streams.OWN_STREAM, err)
+        log.error("cannot start: ensuring stream %s: %s", streams.stream_of(component.name), err)
         return 1
     await streams.ensure_dead_letters(js, config.stream_replicas)
     relay = Relay(store, js)
-    shared = Shared(config=config, store=store, nc=nc, js=js, schemas=schemas, relay=relay)
-    shared.consumers = [Consumer(shared, stream) for stream in reading.SOURCES]
+    shared = Shared(component=component, config=config, store=store, nc=nc, js=js, schemas=schemas, relay=relay)
+    shared.consumers = [Consumer(shared, stream) for stream in component.sources]
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    if stop is None:  # the process itself: the signals stop it
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
     relay_stop = asyncio.Event()
     relay_task = asyncio.create_task(_relay(shared, relay_stop))
     svc = await service.start(shared, contract, Admin(shared).handlers())
@@ -87,8 +80,8 @@ async def _serve(config: Config, contract: Contract, schemas, store: Store, nc) 
         consumer.start()
     # "Started" means reachable: a round trip through our own service proves the server has
     # registered its subscriptions.
-    await nc.request(f"$SRV.PING.{NAME}", b"", timeout=5.0)
-    log.info("started: consuming %s", ", ".join(reading.HANDLERS))
+    await nc.request(f"$SRV.PING.{component.name}", b"", timeout=5.0)
+    log.info("started: consuming %s", ", ".join(component.handlers) or "nothing")
 
     waits = [asyncio.create_task(stop.wait()), asyncio.create_task(shared.failed.wait())]
     await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
+from mandate_client import envelope
 from mandate_client.strict import ContractError
 
 from . import deadletter, reading
-from .config import NAME
 from .deadletter import Origin
 from .reactions import Cause, reaction
 from .shared import log
 from .store import DEAD_LETTERS, Store, Tx
+
+if TYPE_CHECKING:
+    from .component import Handler
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,11 @@ class Delivered:
 class Rules:
     """What a transaction needs to know besides the messages."""
 
+    # The component: its name (the consumer's, the reactions' source) and what it publishes.
+    component: str
+    publishes: frozenset[str]
+    # Subject → its handler.
+    handlers: Mapping[str, "Handler"]
     # Subject → the JSON Schema of its events.
     schemas: Mapping[str, Mapping[str, Any]]
     # How often a failing handler runs before its message is dead-lettered.
@@ -48,9 +56,10 @@ class Rules:
     rebuilding: bool
 
 
-class TooLarge(Exception):
-    """An event a handler emits would exceed the server's max payload: it can never be
-    published, so its cause is dead-lettered at once."""
+class Unpublishable(Exception):
+    """An event a handler emits can never be published — it would exceed the server's max
+    payload, or it is not one of the types the component declares it publishes (its bus user
+    may not) — so its cause is dead-lettered at once."""
 
 
 def run(store: Store, stream: str, batch: list[Delivered], next: int, rules: Rules) -> tuple[Optional[int], int, bool]:
@@ -82,7 +91,7 @@ def _apply(tx: Tx, stream: str, message: Delivered, rules: Rules) -> None:
         subject=message.subject,
         stream=stream,
         sequence=message.sequence,
-        consumer=NAME,
+        consumer=rules.component,
         deliveries=message.deliveries,
         headers=message.headers,
         payload=message.data,
@@ -94,22 +103,17 @@ def _apply(tx: Tx, stream: str, message: Delivered, rules: Rules) -> None:
         return
     replaying = message.sequence <= rules.replay_until
     cause = Cause.of(message.headers)
-    handler = reading.HANDLERS[message.subject]
+    # A keyed event's subject carries its slot and key after the type (evt.<owner>.<event>.v<N>.<slot>.<key>).
+    handler = rules.handlers[envelope.event_subject(message.subject)]
     failure = ""
     for attempt in range(1, rules.max_attempts + 1):
         try:
             with tx.step():
-                for out in [reaction(cause, i, emit) for i, emit in enumerate(handler(tx, body))]:
-                    size = deadletter.wire_size(out.headers, len(out.payload))
-                    if size > rules.max_payload:
-                        raise TooLarge(
-                            f"its {out.subject} would be {size} bytes, over the server's max payload "
-                            f"of {rules.max_payload}"
-                        )
+                for out in _reactions(cause, handler(tx, body), rules):
                     if not replaying:
                         tx.stage(out)
             return
-        except TooLarge as err:
+        except Unpublishable as err:
             _dead_letter(tx, origin, deadletter.HANDLER_FAILED, str(err), rules)
             return
         except sqlite3.Error:
@@ -126,11 +130,30 @@ def _apply(tx: Tx, stream: str, message: Delivered, rules: Rules) -> None:
     )
 
 
+def _reactions(cause: Cause, emits: Any, rules: Rules) -> list:
+    """The outbox messages of what a handler returned (None: nothing)."""
+    found = []
+    for index, emit in enumerate(emits or []):
+        if emit.type not in rules.publishes:
+            raise Unpublishable(
+                f"it emits {emit.type}, which {rules.component} does not declare it publishes "
+                f"(Component(publishes=...): {', '.join(sorted(rules.publishes)) or 'nothing'})"
+            )
+        out = reaction(rules.component, cause, index, emit)
+        size = deadletter.wire_size(out.headers, len(out.payload))
+        if size > rules.max_payload:
+            raise Unpublishable(
+                f"its {out.subject} would be {size} bytes, over the server's max payload of {rules.max_payload}"
+            )
+        found.append(out)
+    return found
+
+
 def _dead_letter(tx: Tx, origin: Origin, kind: str, reason: str, rules: Rules) -> None:
     """Stages a dead letter in the transaction that moves past the message — unless a rebuild
     is re-applying what was dead-lettered the first time."""
     if origin.sequence <= rules.replay_until:
         return
     log.warning("dead-lettering %s #%d from %s: %s", origin.subject, origin.sequence, origin.stream, reason)
-    tx.stage(deadletter.letter(NAME, origin, kind, reason, rules.max_payload))
+    tx.stage(deadletter.letter(rules.component, origin, kind, reason, rules.max_payload))
     tx.count(DEAD_LETTERS)

@@ -9,22 +9,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional
 
-NAME = "loyalty"
-VERSION = "0.1.0"
-DESCRIPTION = "loyalty points for completed orders, taken back on refund"
-
-
 class ConfigError(ValueError):
     """An environment variable the component cannot work with."""
 
 
 @dataclass(frozen=True)
 class Config:
+    # The component's name: its bus user, inbox prefix, consumers and store folder.
+    name: str
     # `NATS_URL`: one server or a comma-separated list (a cluster).
     servers: list[str]
     user: Optional[str]
     password: Optional[str]
-    # `$MANDATE_DATA_DIR/loyalty`: the private store, nobody else's.
+    # `$MANDATE_DATA_DIR/<name>`: the private store, nobody else's.
     store_dir: Path
     # As the kit's flags of the same names.
     batch_size: int = 256
@@ -32,22 +29,26 @@ class Config:
     ack_wait_seconds: float = 30.0
     connect_timeout_seconds: float = 60.0
     stream_replicas: int = 1
+    # Fault injection for tests (as the Rust kit's `--fault lose-delivery`): lose the first
+    # delivery of each consumer, as a dropped connection or a lost cluster node would.
+    lose_first_delivery: bool = False
 
     @property
     def inbox_prefix(self) -> str:
         # A bus user may read only its own inbox: `_INBOX.<user>.>`.
-        return f"_INBOX.{NAME}"
+        return f"_INBOX.{self.name}"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> "Config":
+    def from_env(cls, name: str, env: Mapping[str, str] = os.environ) -> "Config":
         servers = [s.strip() for s in env.get("NATS_URL", "nats://127.0.0.1:4222").split(",") if s.strip()]
         if not servers:
             raise ConfigError("NATS_URL is empty: give a server URL or a comma-separated list")
         return cls(
+            name=name,
             servers=servers,
             user=env.get("NATS_USER") or None,
             password=env.get("NATS_PASSWORD") or None,
-            store_dir=Path(env.get("MANDATE_DATA_DIR", "data")) / NAME,
+            store_dir=Path(env.get("MANDATE_DATA_DIR", "data")) / name,
             batch_size=_number(env, "MANDATE_BATCH_SIZE", 256, 1, 10_000),
             max_attempts=_number(env, "MANDATE_MAX_ATTEMPTS", 5, 1, 1_000),
             stream_replicas=_number(env, "MANDATE_STREAM_REPLICAS", 1, 1, 5),

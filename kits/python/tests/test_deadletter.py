@@ -4,8 +4,8 @@ and digest instead) and with capped, counted headers when it would not."""
 import hashlib
 import unittest
 
-from loyalty import deadletter
-from loyalty.deadletter import Origin, letter, wire_size
+from mandate_kit import deadletter
+from mandate_kit.deadletter import Origin, letter, wire_size
 
 
 def origin(payload: bytes, headers=None) -> Origin:

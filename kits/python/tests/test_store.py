@@ -5,7 +5,7 @@ import unittest
 
 from fixtures import StoreCase
 
-from loyalty.store import DEAD_LETTERS, Discard, OutMessage, StoreLocked
+from mandate_kit.store import DEAD_LETTERS, Discard, OutMessage, StoreLocked
 
 
 def out(n: int) -> OutMessage:
@@ -63,7 +63,7 @@ class Store(StoreCase):
 
     def test_a_rebuild_wipes_state_and_watermarks_and_keeps_marks_outbox_and_counters(self):
         with self.store.transaction() as tx:
-            tx.execute("INSERT INTO loyalty_order (order_id, customer_id, awarded) VALUES ('o', 'c', 3)")
+            tx.execute("INSERT INTO tally (key, count) VALUES ('k', 3)")
             tx.set_watermark("EVT_ORDERS", 9)
             tx.set_watermark("EVT_PAYMENTS", 4)
             tx.stage(out(1))
@@ -72,7 +72,7 @@ class Store(StoreCase):
             self.assertEqual(tx.mark_replay("EVT_ORDERS"), 9)
             wiped = self.store.wipe(tx)
         self.assertEqual(wiped, 3)
-        self.assertEqual(self.store.db.execute("SELECT COUNT(*) FROM loyalty_order").fetchone()[0], 0)
+        self.assertEqual(self.store.db.execute("SELECT COUNT(*) FROM tally").fetchone()[0], 0)
         self.assertEqual((self.store.watermark("EVT_ORDERS"), self.store.replay_mark("EVT_ORDERS")), (0, 9))
         self.assertEqual((self.store.outbox_depth(), self.store.counter(DEAD_LETTERS)), (1, 2))
         # A mark never goes back: a second rebuild before the first re-applied everything.

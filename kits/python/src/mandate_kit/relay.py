@@ -7,7 +7,7 @@ A failure a retry may get past (no server, a timeout, no stream yet) is retried 
 a backoff. An entry the server refuses for good — JetStream answers with an error (too large
 for it, refused by the stream), or the client knows it exceeds max payload — is set aside
 (`store.set_aside`), logged as an error and listed by the admin status, so that it does not
-hold up everything behind it; `svc.loyalty.admin.retry-set-aside` puts it back.
+hold up everything behind it; `svc.<component>.admin.retry-set-aside` puts it back.
 """
 
 from __future__ import annotations

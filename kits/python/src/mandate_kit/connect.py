@@ -1,5 +1,5 @@
-"""Connecting (docs/contract.md, "Connecting"): as loyalty's bus user, replies to its own
-inbox prefix `_INBOX.loyalty`, reconnecting for ever once connected; a server older than
+"""Connecting (docs/contract.md, "Connecting"): as the component's bus user, replies to its
+own inbox prefix `_INBOX.<name>`, reconnecting for ever once connected; a server older than
 2.10 is refused (it ignores multi-filter consumers and would deliver everything)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import asyncio
 import nats
 from nats.aio.client import Client
 
-from .config import NAME, Config
+from .config import Config
 from .shared import log
 
 
@@ -34,7 +34,7 @@ async def connect(config: Config) -> Client:
 
     options = dict(
         servers=config.servers,
-        name=NAME,
+        name=config.name,
         inbox_prefix=config.inbox_prefix,
         connect_timeout=2,
         allow_reconnect=True,

@@ -4,9 +4,9 @@
 import unittest
 from datetime import datetime, timezone
 
-from loyalty.admin import parse_rebuild
-from loyalty.consume import StartAt
-from loyalty.service import ServiceError
+from mandate_kit.admin import parse_rebuild
+from mandate_kit.consume import StartAt
+from mandate_kit.service import ServiceError
 
 
 class RebuildRequest(unittest.TestCase):

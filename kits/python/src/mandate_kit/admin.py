@@ -1,7 +1,7 @@
 """The admin protocol every component serves (the kit's `crates/mandate/src/admin.rs`, the
-same JSON shapes): `svc.loyalty.admin.status`, `.rebuild` and `.retry-set-aside`. It is what
-`mandate status`, `mandate replay` and the end-to-end tests' readiness and quiescence checks
-ask; no tool ever opens loyalty's files.
+same JSON shapes): `svc.<component>.admin.status`, `.rebuild` and `.retry-set-aside`. It is
+what `mandate status`, `mandate replay` and the end-to-end tests' readiness and quiescence
+checks ask; no tool ever opens a component's files.
 
 A rebuild wipes the state and re-applies history without publishing anything again: before
 wiping it stops the consumers, publishes what the outbox holds, and records each consumer's
@@ -19,12 +19,10 @@ from typing import Any, Optional
 from mandate_client import envelope
 from nats.micro.request import Request
 
-from . import ledger
-from .config import NAME, VERSION
 from .consume import StartAt
 from .deadletter import wire_size
 from .reactions import now_rfc3339
-from .service import SERVES, ServiceError
+from .service import ServiceError
 from .shared import Shared, log
 from .store import DEAD_LETTERS
 
@@ -37,6 +35,7 @@ DRAIN_BEFORE_REBUILD = 30.0
 class Admin:
     def __init__(self, shared: Shared):
         self.shared = shared
+        self.name = shared.component.name
         self._started = time.monotonic()
         self._started_at = now_rfc3339()
 
@@ -50,8 +49,8 @@ class Admin:
         store = self.shared.store
         return _json(
             {
-                "component": NAME,
-                "version": VERSION,
+                "component": self.name,
+                "version": self.shared.component.version,
                 "started_at": self._started_at,
                 "uptime_seconds": int(time.monotonic() - self._started),
                 "rebuilding": self.shared.rebuilding,
@@ -59,8 +58,8 @@ class Admin:
                 "outbox_depth": store.outbox_depth(),
                 "dead_letters": store.counter(DEAD_LETTERS),
                 "set_aside": self._set_aside(),
-                "publishes": [ledger.AWARDED, ledger.REVERSED],
-                "serves": SERVES,
+                "publishes": list(self.shared.component.publishes),
+                "serves": self.shared.component.serves_list,
             }
         )
 
@@ -68,13 +67,13 @@ class Admin:
         retried = self.shared.store.retry_set_aside()
         log.info("%d set-aside outbox entries put back in the outbox", retried)
         self.shared.relay.wake()
-        return _json({"component": NAME, "retried": retried})
+        return _json({"component": self.name, "retried": retried})
 
     async def rebuild(self, request: Request) -> bytes:
         start = parse_rebuild(request.data)
         shared = self.shared
         if shared.rebuilding:
-            raise ServiceError(409, f"{NAME} is already rebuilding")
+            raise ServiceError(409, f"{self.name} is already rebuilding")
         log.info("rebuild requested (%s): stopping consumers", start)
         for consumer in shared.consumers:
             await consumer.stop()
@@ -97,14 +96,14 @@ class Admin:
         # A component with nothing to re-consume is caught up at once.
         shared.note_caught_up()
         return _json(
-            {"component": NAME, "started": True, "wiped": wiped, "consumers": await self._consumer_statuses()}
+            {"component": self.name, "started": True, "wiped": wiped, "consumers": await self._consumer_statuses()}
         )
 
     async def _consumer_statuses(self) -> list[dict[str, Any]]:
         return [
             {
                 "stream": consumer.stream,
-                "consumer": NAME,
+                "consumer": self.name,
                 "subjects": consumer.subjects,
                 "applied_sequence": self.shared.store.watermark(consumer.stream),
                 "pending": await self._pending(consumer.stream),
@@ -117,7 +116,7 @@ class Admin:
     async def _pending(self, stream: str) -> Optional[int]:
         """Events not yet delivered or not yet acknowledged; None when the server does not say."""
         try:
-            info = await self.shared.js.consumer_info(stream, NAME, timeout=2.0)
+            info = await self.shared.js.consumer_info(stream, self.name, timeout=2.0)
         except Exception:  # no consumer yet, no stream, no server: unknown
             return None
         return (info.num_pending or 0) + (info.num_ack_pending or 0)

@@ -1,34 +1,22 @@
 """Strict reading of what arrives (docs/contract.md, "Encoding" and "Headers"), by the
-client package's rules — the kit's, by the same names: a subject loyalty handles, a
+client package's rules — the kit's, by the same names: a subject the component handles, a
 well-formed envelope whose `ce-type` and `ce-source` are the subject's, then a body that is
 one MessagePack map as the event's JSON Schema says. The first broken rule is raised as a
 `ContractError`; its rule is the dead letter's kind."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from mandate_client import envelope, strict
 from mandate_client.strict import ContractError
 
-from . import ledger
-from .store import Tx
 
-Handler = Callable[[Tx, Mapping[str, Any]], list[ledger.Emit]]
-
-# What loyalty consumes: per source stream, the subjects and their handlers.
-SOURCES: dict[str, dict[str, Handler]] = {
-    "EVT_ORDERS": {"evt.orders.completed.v1": ledger.on_completed},
-    "EVT_PAYMENTS": {"evt.payments.refunded.v1": ledger.on_refunded},
-}
-HANDLERS: dict[str, Handler] = {subject: h for handlers in SOURCES.values() for subject, h in handlers.items()}
-
-
-def schemas(contract: strict.Contract) -> dict[str, dict[str, Any]]:
-    """The JSON Schema of every event type handled; fails at start-up, not on the first event,
-    when the contract lacks one."""
+def schemas(contract: strict.Contract, subjects: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The JSON Schema of every event subject handled; fails at start-up, not on the first
+    event, when the contract lacks one."""
     found = {}
-    for subject in HANDLERS:
+    for subject in subjects:
         kind = subject.removeprefix("evt.")
         schema = contract.event(kind)
         if schema is None:
@@ -43,9 +31,9 @@ def read(
     payload: bytes,
     schemas: Mapping[str, Mapping[str, Any]],
 ) -> Any:
-    """The body of an event on `subject`, or the rule it breaks."""
+    """The body of an event on `subject` (one of those `schemas` has), or the rule it breaks."""
     subject = envelope.event_subject(subject)  # a keyed event: evt.<owner>.<event>.v<N>.<slot>.<key>
-    if subject not in HANDLERS:
+    if subject not in schemas:
         raise ContractError(strict.UNKNOWN_TYPE, "", f"no handler for subject {subject}")
     envelope.check_envelope(subject, headers)
     try:

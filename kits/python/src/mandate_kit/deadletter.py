@@ -1,5 +1,5 @@
-"""Dead letters (docs/contract.md, "Dead letters"): what loyalty cannot process goes to
-`dlq.loyalty` with the rule it broke and where the original is, as the kit writes them —
+"""Dead letters (docs/contract.md, "Dead letters"): what a component cannot process goes to
+`dlq.<component>` with the rule it broke and where the original is, as the kit writes them —
 the same `Mandate-Dlq-*` headers, the same `Nats-Msg-Id` (one letter per original), and the
 same rule when it would not fit: the body is left out (its size and SHA-256 said instead),
 the original headers kept as far as they fit, each capped.

@@ -2,7 +2,7 @@
 
 import unittest
 
-from loyalty.reactions import Cause, derived_event_id
+from mandate_kit.reactions import Cause, derived_event_id
 
 
 class Reactions(unittest.TestCase):

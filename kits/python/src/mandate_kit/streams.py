@@ -1,5 +1,5 @@
-"""The streams loyalty needs (docs/contract.md, "A component in another language", step 2):
-its own, `EVT_LOYALTY` capturing `evt.loyalty.>`, created when missing — file storage, a
+"""The streams a component needs (docs/contract.md, "A component in another language", step
+2): its own, `EVT_<NAME>` capturing `evt.<name>.>`, created when missing — file storage, a
 2-minute duplicate window, no deleting single events — and never updated (an existing
 stream's configuration is the operator's); and the dead-letter stream `DLQ`, best effort."""
 
@@ -9,10 +9,9 @@ import nats.errors
 import nats.js.errors
 from nats.js import api
 
-from .config import NAME
+from .component import stream_of
 from .shared import log
 
-OWN_STREAM = f"EVT_{NAME.upper().replace('-', '_')}"
 DLQ_STREAM = "DLQ"
 DUPLICATE_WINDOW = 120.0
 
@@ -21,11 +20,12 @@ class StreamMisconfigured(RuntimeError):
     pass
 
 
-async def ensure_own(js, replicas: int) -> None:
-    subjects = f"evt.{NAME}.>"
+async def ensure_own(js, name: str, replicas: int) -> None:
+    subjects = f"evt.{name}.>"
+    own = stream_of(name)
     config = api.StreamConfig(
-        name=OWN_STREAM,
-        description=f"events published by {NAME}",
+        name=own,
+        description=f"events published by {name}",
         subjects=[subjects],
         storage=api.StorageType.FILE,
         retention=api.RetentionPolicy.LIMITS,
@@ -38,8 +38,8 @@ async def ensure_own(js, replicas: int) -> None:
     info = await _get_or_create(js, config)
     if subjects not in (info.config.subjects or []):
         raise StreamMisconfigured(
-            f"stream {OWN_STREAM} exists but does not capture {subjects} (it captures {info.config.subjects}): "
-            f"fix it with `nats stream edit {OWN_STREAM}`"
+            f"stream {own} exists but does not capture {subjects} (it captures {info.config.subjects}): "
+            f"fix it with `nats stream edit {own}`"
         )
 
 
