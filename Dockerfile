@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # One image per component, from one Dockerfile: the build argument COMPONENT picks the
 # binary (a directory under components/).
 #
@@ -9,6 +7,10 @@
 # workspace's lock file once per cache; BuildKit cache mounts share the cargo registry and the
 # target directory between the components' builds, so the second image reuses the first's
 # compiled dependencies.
+#
+# No `# syntax=` line: it makes BuildKit fetch that frontend image from Docker Hub, which fails
+# where registries are not reachable, and the built-in frontend already handles the cache
+# mounts.
 
 ARG RUST_VERSION=1.95
 ARG DEBIAN_RELEASE=trixie
@@ -27,8 +29,9 @@ RUN --mount=type=cache,id=mandate-cargo-registry,target=/usr/local/cargo/registr
     && install -D -m 0755 "target/release/$COMPONENT" /out/component
 
 FROM debian:${DEBIAN_RELEASE}-slim AS runtime
-ARG COMPONENT
 # ca-certificates: for tls:// NATS URLs. A system user without a shell or home of its own.
+# Before `ARG COMPONENT`: a RUN after it is cached per component, and this layer is the same
+# for all of them (built once, not seven times).
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
@@ -36,6 +39,7 @@ RUN apt-get update \
         --shell /usr/sbin/nologin mandate \
     && mkdir /data \
     && chown mandate:mandate /data
+ARG COMPONENT
 COPY --from=build /out/component /usr/local/bin/component
 # The component keeps its private store in /data/<component> (a volume per component).
 ENV MANDATE_DATA_DIR=/data \

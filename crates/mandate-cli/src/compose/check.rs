@@ -105,6 +105,9 @@ pub fn problems(text: &str, components: &[Deployed]) -> Vec<String> {
                 match dockerfile {
                     None => expect(false, format!("there is no {own} to build it from")),
                     Some(text) => {
+                        if let Some(directive) = frontend_directive(text) {
+                            expect(false, format!("{own}: {}", fetches_a_frontend(directive)));
+                        }
                         for reads in foreign_copies(name, text) {
                             expect(
                                 false,
@@ -156,6 +159,32 @@ pub fn problems(text: &str, components: &[Deployed]) -> Vec<String> {
         }
     }
     problems
+}
+
+/// The `# syntax=` parser directive at the top of `dockerfile`, if it has one. BuildKit then
+/// pulls that frontend image from Docker Hub before it reads a line — a build fails where
+/// registries are not reachable, for nothing: the built-in frontend handles cache mounts.
+pub fn frontend_directive(dockerfile: &str) -> Option<&str> {
+    for line in dockerfile.lines() {
+        // Parser directives are comments of the form `# key=value` before anything else.
+        let Some(comment) = line.trim_start().strip_prefix('#') else {
+            return None;
+        };
+        let Some((key, _)) = comment.split_once('=') else {
+            return None;
+        };
+        if key.trim().eq_ignore_ascii_case("syntax") {
+            return Some(line.trim());
+        }
+    }
+    None
+}
+
+/// What is wrong with a Dockerfile's `directive`, and what to do.
+pub fn fetches_a_frontend(directive: &str) -> String {
+    format!(
+        "`{directive}` makes BuildKit fetch that frontend image from Docker Hub, so the image cannot be built where registries are unreachable; the built-in frontend handles cache mounts: remove the line"
+    )
 }
 
 /// What `dockerfile`'s COPY and ADD instructions take from the build context (the repository)
@@ -248,6 +277,37 @@ mod tests {
     #[test]
     fn the_repository_compose_file_runs_every_component() {
         assert_eq!(problems(&repo_compose(), &components()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_syntax_directive_is_found_only_at_the_top() {
+        assert_eq!(
+            frontend_directive("# syntax=docker/dockerfile:1\nFROM x"),
+            Some("# syntax=docker/dockerfile:1")
+        );
+        assert_eq!(
+            frontend_directive("#escape=`\n# Syntax = docker/dockerfile:1.7\nFROM x"),
+            Some("# Syntax = docker/dockerfile:1.7")
+        );
+        assert_eq!(
+            frontend_directive("# An image.\n# syntax=docker/dockerfile:1\nFROM x"),
+            None
+        );
+        assert_eq!(frontend_directive("FROM x\n# syntax=docker/dockerfile:1"), None);
+    }
+
+    #[test]
+    fn an_own_dockerfile_that_fetches_a_frontend_is_refused() {
+        let text = "# syntax=docker/dockerfile:1\nFROM python:3.11-slim\nCOPY components/loyalty /app\n";
+        let found = problems(
+            &repo_compose(),
+            &with_build("loyalty", Build::Own(Some(text.to_owned()))),
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("fetch that frontend image from Docker Hub"),
+            "{found:?}"
+        );
     }
 
     #[test]

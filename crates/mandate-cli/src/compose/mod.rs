@@ -32,7 +32,21 @@ pub fn check_repo(repo: &Path) -> Vec<String> {
         Ok(components) => components,
         Err(err) => return vec![format!("cannot read components/*/manifest.json: {err:#}")],
     };
-    problems(&text, &components)
+    let mut found = problems(&text, &components);
+    found.extend(repository_dockerfile_problems(repo));
+    found
+}
+
+/// The repository's Dockerfile (the Rust components' image) under the same rule as a
+/// component's own: nothing that needs Docker Hub before the build starts.
+fn repository_dockerfile_problems(repo: &Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(repo.join("Dockerfile")) else {
+        return Vec::new();
+    };
+    check::frontend_directive(&text)
+        .map(|directive| format!("Dockerfile: {}", check::fetches_a_frontend(directive)))
+        .into_iter()
+        .collect()
 }
 
 /// Every component of `repo` (from its manifests) and how its image is built.
@@ -80,4 +94,24 @@ pub fn add_component(repo: &Path, name: &str) -> anyhow::Result<bool> {
     }
     std::fs::write(&path, edited).with_context(|| format!("writing {}", path.display()))?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::repository_dockerfile_problems;
+
+    #[test]
+    fn the_repository_dockerfile_needs_nothing_from_docker_hub_before_it_builds() {
+        let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        assert_eq!(repository_dockerfile_problems(&repo), Vec::<String>::new());
+
+        let dir = tempfile::tempdir().expect("a folder");
+        std::fs::write(dir.path().join("Dockerfile"), "# syntax=docker/dockerfile:1\nFROM x\n").expect("written");
+        let found = repository_dockerfile_problems(dir.path());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with("Dockerfile: `# syntax=docker/dockerfile:1`"),
+            "{found:?}"
+        );
+    }
 }
