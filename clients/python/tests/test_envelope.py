@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import msgpack
 
 from mandate_client.client import EventFeed
-from mandate_client.envelope import Event, check_envelope, is_rfc3339, is_traceparent
+from mandate_client.envelope import Event, both_forms, check_envelope, is_rfc3339, is_traceparent
 from mandate_client.strict import (
     INVALID_HEADER,
     MISSING_HEADER,
@@ -76,6 +76,12 @@ class Envelope(unittest.TestCase):
             check_envelope("evt.orders.cancelled.v2.7.o-1", headers())
         self.assertEqual(caught.exception.rule, UNKNOWN_TYPE)
 
+    def test_one_events_subject_is_followed_in_both_forms(self):
+        self.assertEqual(both_forms(SUBJECT), [SUBJECT, f"{SUBJECT}.>"])
+        self.assertEqual(both_forms("evt.orders.*.v1"), ["evt.orders.*.v1", "evt.orders.*.v1.>"])
+        for whole in ("evt.>", "evt.orders.>", "evt.orders.placed.>", f"{SUBJECT}.>", "svc.orders.get.v1"):
+            self.assertEqual(both_forms(whole), [whole])
+
     def test_times_and_trace_contexts(self):
         for good in ("2026-05-01T12:00:00Z", "2026-05-01T12:00:00.123456+02:00", "2016-12-31T23:59:60Z"):
             self.assertTrue(is_rfc3339(good), good)
@@ -105,6 +111,16 @@ class Events(unittest.TestCase):
         with self.assertRaises(ContractError) as caught:
             Event.from_message(SUBJECT, headers(), positional, contract)
         self.assertEqual(caught.exception.rule, NOT_A_MAP)
+
+    def test_a_keyed_event_is_read_as_its_type(self):
+        contract = Contract.find()
+        for subject in (f"{SUBJECT}.o-1", f"{SUBJECT}.7.o-1"):
+            event = Event.from_message(subject, headers(), BODY, contract)
+            self.assertEqual((event.subject, event.type, event.name), (subject, "orders.cancelled.v1", "orders.cancelled"))
+            self.assertEqual(event.order_id, "o-1")
+        with self.assertRaises(ContractError) as caught:
+            Event.from_message(f"{SUBJECT}.o-1", headers(), positional := msgpack.packb(["o-1"]), contract)
+        self.assertEqual(caught.exception.rule, NOT_A_MAP, positional)
 
     def test_a_feed_delivers_good_events_and_counts_the_refused_by_rule(self):
         async def scenario():

@@ -15,7 +15,7 @@ import nats.errors
 from nats.aio.client import Client as NATS
 
 from . import envelope, strict
-from .envelope import Event, Trace
+from .envelope import Event, Trace, both_forms
 from .strict import Contract, ContractError
 
 # Where an order ends (OrderStatus in schemas/json/services/orders.get.v1.response.json).
@@ -272,9 +272,12 @@ class Storefront:
 
     async def events(self, subject: str = "evt.>") -> "EventFeed":
         """A live feed of events (a core NATS subscription; nothing is replayed). Subscribe
-        *before* the call whose events you want, so none is missed."""
+        *before* the call whose events you want, so none is missed. One event's subject
+        (``evt.orders.placed.v1``) is followed in both forms, unkeyed and keyed
+        (``envelope.both_forms``)."""
         feed = EventFeed(self.contract)
-        feed.subscription = await self.nc.subscribe(subject, cb=feed.deliver)
+        for each in both_forms(subject):
+            feed.subscriptions.append(await self.nc.subscribe(each, cb=feed.deliver))
         # The subscription is registered with the server once flushed.
         await self.nc.flush()
         return feed
@@ -344,7 +347,7 @@ class EventFeed:
 
     def __init__(self, contract: Optional[Contract] = None) -> None:
         self.queue: asyncio.Queue = asyncio.Queue()
-        self.subscription = None
+        self.subscriptions: list = []
         self.contract = contract
         self.refused: dict[str, int] = {}
         self.refusals: list[str] = []
@@ -365,6 +368,5 @@ class EventFeed:
             return None
 
     async def close(self) -> None:
-        if self.subscription is not None:
-            await self.subscription.unsubscribe()
-            self.subscription = None
+        while self.subscriptions:
+            await self.subscriptions.pop().unsubscribe()

@@ -94,6 +94,16 @@ def event_subject(subject: str) -> str:
     return ".".join(subject.split(".")[:4])
 
 
+def both_forms(subject: str) -> list[str]:
+    """The subjects to subscribe to for ``subject``: a subject of one event's four tokens
+    (``evt.orders.placed.v1``, wildcards allowed) also as its keyed form (``….>``), since a
+    keyed event is published on ``evt.<owner>.<event>.v<N>.<key>``; others as they are."""
+    tokens = subject.split(".")
+    if len(tokens) == 4 and tokens[0] == "evt" and tokens[-1] != ">":
+        return [subject, f"{subject}.>"]
+    return [subject]
+
+
 def check_envelope(subject: str, headers: Optional[Mapping[str, str]]) -> None:
     """The envelope of an event on ``subject`` (``evt.<owner>.<event>.v<N>``), checked as a kit
     component checks it; the first problem found is raised."""
@@ -152,7 +162,8 @@ class Trace:
 
 @dataclass
 class Event:
-    """One event as received from ``evt.>``."""
+    """One event as received from ``evt.>``: ``subject`` as published (a keyed event's
+    ``evt.<owner>.<event>.v<N>.<key>``), ``type`` its first four tokens without ``evt.``."""
 
     subject: str
     type: str
@@ -175,7 +186,7 @@ class Event:
         (``check_envelope``), then its body against its type's schema when ``contract`` has
         it. Raises ``strict.ContractError`` naming the rule broken."""
         check_envelope(subject, headers)
-        kind = subject.removeprefix("evt.")
+        kind = event_subject(subject).removeprefix("evt.")
         body = strict.decode(payload, contract.event(kind) if contract else None)
         traceparent = header(headers, TRACEPARENT) or ""
         parts = traceparent.split("-")
