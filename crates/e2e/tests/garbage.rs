@@ -42,6 +42,16 @@ async fn garbage_on_every_subscribed_subject_is_dead_lettered_and_changes_nothin
     e2e::garbage::named_in(&templates, &mut subjects);
     let before = snapshot::take(&stack, &subjects).await;
     let mut verdict = Verdict::new();
+    for template in templates.values().filter(|t| t.real.is_empty()) {
+        verdict.broke(
+            "the streams hold real events of every subscribed type (keyed ones under their type)",
+            format!(
+                "no {} read back from EVT_{}",
+                template.kind,
+                template.owner.to_uppercase()
+            ),
+        );
+    }
     let earlier_letters = streams::read(&stack, mandate::DEAD_LETTER_STREAM).await.expect("DLQ");
     for letter in &earlier_letters {
         verdict.broke(

@@ -174,6 +174,7 @@ fn make(template: &Template, defect: Defect, all: &[&Template], rng: &mut StdRng
     let body = template.body(rng);
     let right = || mutate::encode(&body);
     let mut headers = right_headers(template, rng);
+    let mut subject = subject_for(template, &body, rng);
     let payload = match defect {
         Defect::PositionalTop => mutate::positional(&body)?,
         Defect::PositionalNested => mutate::positional_nested(&body)?,
@@ -188,6 +189,11 @@ fn make(template: &Template, defect: Defect, all: &[&Template], rng: &mut StdRng
         Defect::Duplicate => {
             let real = template.real_event(rng)?;
             headers = real.headers.clone();
+            // On the real event's own subject: the same key, so the same partition.
+            subject = match &real.key {
+                Some(key) => format!("{}.{key}", template.subject),
+                None => template.subject.clone(),
+            };
             let id = uuid::Uuid::now_v7().to_string();
             set(&mut headers, "ce-id", &id);
             set(&mut headers, "Nats-Msg-Id", &id);
@@ -200,22 +206,49 @@ fn make(template: &Template, defect: Defect, all: &[&Template], rng: &mut StdRng
     };
     Some(Garbage {
         kind: template.kind.clone(),
-        subject: template.subject.clone(),
+        subject,
         headers,
         payload,
         defect,
     })
 }
 
+/// Where a message of `template`'s type goes: a keyed type's half the time on its keyed
+/// subject (`evt.<kind>.<key>`, as its owner publishes now), the key read from `body` as the
+/// owner would, else a real event's; the rest, and every unkeyed type's, on `evt.<kind>`
+/// (as events published before keys were, which subscribers still read).
+fn subject_for(template: &Template, body: &rmpv::Value, rng: &mut StdRng) -> String {
+    let Some(field) = &template.key_field else {
+        return template.subject.clone();
+    };
+    if rng.random_bool(0.5) {
+        return template.subject.clone();
+    }
+    let from_body = body.as_map().and_then(|fields| {
+        fields
+            .iter()
+            .find(|(name, _)| name.as_str() == Some(field))
+            .and_then(|(_, value)| value.as_str())
+            .filter(|key| mandate::partition::check_token(key).is_ok())
+            .map(str::to_owned)
+    });
+    let key = from_body.or_else(|| template.real_event(rng).and_then(|real| real.key.clone()));
+    match key {
+        Some(key) => format!("{}.{key}", template.subject),
+        None => template.subject.clone(),
+    }
+}
+
 /// A body of random bytes as large as the server takes with these headers (less a little,
 /// for the framing).
 fn near_max(template: &Template, max_payload: usize, rng: &mut StdRng) -> Option<Garbage> {
     let headers = right_headers(template, rng);
+    let subject = subject_for(template, &template.body(rng), rng);
     let header_bytes: usize = 12 + headers.iter().map(|(k, v)| k.len() + v.len() + 4).sum::<usize>();
     let len = max_payload.checked_sub(header_bytes + 64)?;
     Some(Garbage {
         kind: template.kind.clone(),
-        subject: template.subject.clone(),
+        subject,
         headers,
         // Its own generator: the bytes it draws do not shift the rest of the corpus.
         payload: mutate::oversized(len, &mut StdRng::seed_from_u64(rng.random())),

@@ -28,12 +28,17 @@ pub struct Template {
     pub sample: Option<rmpv::Value>,
     /// The fields the contract's JSON Schema requires.
     pub required: Vec<String>,
+    /// The body field holding its partition key (`x-mandate-key`), if the type is keyed:
+    /// its events are published on `evt.<kind>.<key>` too.
+    pub key_field: Option<String>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Real {
     pub headers: Vec<(String, String)>,
     pub body: rmpv::Value,
+    /// The key its stored subject carries (`evt.<kind>.<slot>.<key>`), if keyed.
+    pub key: Option<String>,
 }
 
 impl Template {
@@ -62,14 +67,17 @@ pub async fn load(stack: &Stack, repo: &Path, kinds: &[String]) -> Result<BTreeM
             let Ok(body) = rmpv::decode::read_value(&mut &message.payload[..]) else {
                 continue;
             };
-            let kept = real.entry(message.subject.clone()).or_default();
+            // Keyed events are stored on `evt.<kind>.<slot>.<key>`: kept under their type.
+            let subject = mandate::partition::event_subject(&message.subject);
+            let kept = real.entry(subject.to_owned()).or_default();
             if body.is_map() && kept.len() < REAL_PER_SUBJECT {
                 let headers = message
                     .headers
                     .iter()
                     .flat_map(|(name, values)| values.iter().map(move |v| (name.to_string(), v.as_str().to_owned())))
                     .collect();
-                kept.push(Real { headers, body });
+                let key = mandate::partition::subject_key(&message.subject).map(str::to_owned);
+                kept.push(Real { headers, body, key });
             }
         }
     }
@@ -82,6 +90,7 @@ pub async fn load(stack: &Stack, repo: &Path, kinds: &[String]) -> Result<BTreeM
             real: real.remove(&subject).unwrap_or_default(),
             sample: sample(repo, kind)?,
             required: required(repo, kind)?,
+            key_field: key_field(repo, kind)?,
             subject,
         };
         if template.real.is_empty() && template.sample.is_none() {
@@ -105,13 +114,24 @@ pub(crate) fn sample(repo: &Path, kind: &str) -> Result<Option<rmpv::Value>, Str
 }
 
 pub(crate) fn required(repo: &Path, kind: &str) -> Result<Vec<String>, String> {
-    let path = repo.join(format!("schemas/json/events/{kind}.json"));
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return Ok(Vec::new());
-    };
-    let schema: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let schema = schema(repo, kind)?;
     Ok(schema["required"]
         .as_array()
         .map(|names| names.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect())
         .unwrap_or_default())
+}
+
+/// The field holding the partition key of `kind` (its schema's `x-mandate-key`), if any.
+pub(crate) fn key_field(repo: &Path, kind: &str) -> Result<Option<String>, String> {
+    let schema = schema(repo, kind)?;
+    Ok(schema["x-mandate-key"]["field"].as_str().map(str::to_owned))
+}
+
+/// The JSON Schema of `kind`, or null when the contract has none.
+fn schema(repo: &Path, kind: &str) -> Result<serde_json::Value, String> {
+    let path = repo.join(format!("schemas/json/events/{kind}.json"));
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(serde_json::Value::Null);
+    };
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }

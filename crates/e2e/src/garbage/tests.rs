@@ -11,6 +11,8 @@ use super::templates::{self, Real, Template};
 
 const KIND: &str = "inventory.reserved.v1";
 const MAX_PAYLOAD: usize = 64 * 1024;
+/// The key the stored subject of the template's real event carries.
+const REAL_KEY: &str = "order-of-the-real-event";
 
 /// A template of `inventory.reserved.v1` from the contract's sample, with one "real" event
 /// (the sample under the headers an owner would give it) so that duplicates are made too.
@@ -35,9 +37,11 @@ fn template() -> Template {
         real: vec![Real {
             headers,
             body: sample.clone(),
+            key: Some(REAL_KEY.into()),
         }],
         sample: Some(sample),
         required: templates::required(&repo, KIND).expect("schema reads"),
+        key_field: templates::key_field(&repo, KIND).expect("schema reads"),
     }
 }
 
@@ -165,4 +169,32 @@ fn the_corpus_covers_every_category_and_is_the_same_for_the_same_seed() {
     let shape = |c: &[Garbage]| c.iter().map(|m| (m.defect, m.payload.clone())).collect::<Vec<_>>();
     assert_eq!(shape(&first), shape(&again), "the seed decides the corpus");
     assert_ne!(shape(&first), shape(&corpus(12, 300)));
+}
+
+/// A keyed type's garbage reaches subscribers both ways its events travel: on its keyed
+/// subject (as owners publish now; a partition reads only its slots of these) and on the
+/// unkeyed one (as before keys); a duplicate goes on the key of the event it copies.
+#[test]
+fn a_keyed_types_garbage_goes_on_keyed_and_unkeyed_subjects() {
+    assert_eq!(
+        template().key_field.as_deref(),
+        Some("order_id"),
+        "{KIND} is keyed by order"
+    );
+    let messages = corpus(5, 400);
+    let unkeyed = format!("evt.{KIND}");
+    let keyed: Vec<&Garbage> = messages.iter().filter(|m| m.subject != unkeyed).collect();
+    assert!(!keyed.is_empty() && keyed.len() < messages.len(), "both forms");
+    for message in &keyed {
+        let key = message
+            .subject
+            .strip_prefix(&format!("{unkeyed}."))
+            .expect("a keyed subject");
+        assert!(mandate::partition::check_token(key).is_ok(), "{}", message.subject);
+    }
+    let duplicates: Vec<&Garbage> = messages.iter().filter(|m| m.defect == Defect::Duplicate).collect();
+    assert!(!duplicates.is_empty());
+    for duplicate in duplicates {
+        assert_eq!(duplicate.subject, format!("{unkeyed}.{REAL_KEY}"));
+    }
 }
