@@ -47,7 +47,9 @@ pub(super) enum Placer {
 pub(super) struct Driver {
     pub(super) placer: Placer,
     pub(super) client: Client,
-    pub(super) completed_subject: &'static str,
+    /// Where completions are announced: for the kit, both forms of `orders.completed.v1`
+    /// (unkeyed, and keyed by order as the kit publishes it now).
+    pub(super) completed_subjects: &'static [&'static str],
     pub(super) run: String,
     pub(super) next: std::sync::atomic::AtomicU64,
 }
@@ -81,11 +83,16 @@ impl Driver {
     pub(super) async fn completions(
         &self,
     ) -> anyhow::Result<(Arc<Mutex<HashMap<String, Instant>>>, tokio::task::JoinHandle<()>)> {
-        let mut subscription = self
-            .client
-            .subscribe(self.completed_subject)
-            .await
-            .map_err(|e| anyhow!("subscribe: {e}"))?;
+        let mut subscriptions = Vec::new();
+        for subject in self.completed_subjects {
+            let subscription = self
+                .client
+                .subscribe(*subject)
+                .await
+                .map_err(|e| anyhow!("subscribe {subject}: {e}"))?;
+            subscriptions.push(subscription);
+        }
+        let mut subscription = futures::stream::select_all(subscriptions);
         raw::settle(&self.client).await;
         let seen = Arc::new(Mutex::new(HashMap::new()));
         let sink = Arc::clone(&seen);

@@ -40,7 +40,7 @@ impl Stack {
             driver: Arc::new(Driver {
                 placer: Placer::Kit(Box::new(bus.clone())),
                 client,
-                completed_subject: "evt.orders.completed.v1",
+                completed_subjects: &["evt.orders.completed.v1", "evt.orders.completed.v1.>"],
                 run: format!("bench-{}", uuid_like()),
                 next: 0.into(),
             }),
@@ -114,7 +114,7 @@ impl Stack {
             driver: Arc::new(Driver {
                 placer: Placer::Chain(client.clone()),
                 client,
-                completed_subject: "sfb.evt.completed",
+                completed_subjects: &["sfb.evt.completed"],
                 run: format!("bench-{}", uuid_like()),
                 next: 0.into(),
             }),
