@@ -176,12 +176,8 @@ pub fn problems(text: &str, components: &[Deployed]) -> Vec<String> {
 pub fn frontend_directive(dockerfile: &str) -> Option<&str> {
     for line in dockerfile.lines() {
         // Parser directives are comments of the form `# key=value` before anything else.
-        let Some(comment) = line.trim_start().strip_prefix('#') else {
-            return None;
-        };
-        let Some((key, _)) = comment.split_once('=') else {
-            return None;
-        };
+        let comment = line.trim_start().strip_prefix('#')?;
+        let (key, _) = comment.split_once('=')?;
         if key.trim().eq_ignore_ascii_case("syntax") {
             return Some(line.trim());
         }
