@@ -160,7 +160,10 @@ fn not_generated(schemas: &Path, generated: &BTreeSet<String>) -> Vec<String> {
         let text = std::fs::read_to_string(schemas.join(&path)).expect("a listed schema reads");
         let schema: Value = serde_json::from_str(&text).unwrap_or_else(|err| panic!("{path}: {err}"));
         if authorship::names_a_rust_type(&schema) {
-            refused.push(format!("{path}: names a Rust type ({}), but no type generates it", schema[authorship::RUST_TYPE]));
+            refused.push(format!(
+                "{path}: names a Rust type ({}), but no type generates it",
+                schema[authorship::RUST_TYPE]
+            ));
         } else if let Some(why) = authorship::refuse_hand_written(stem, &hand_writing) {
             refused.push(format!("{path}: {why}"));
         }
@@ -268,8 +271,14 @@ fn a_field_removed_from_order_lines_of_orders_placed_is_reported_with_its_path()
 fn repository_with(files: &[(&str, &str)]) -> tempfile::TempDir {
     let repo = tempfile::tempdir().expect("tempdir");
     let mut all = vec![
-        ("components/tally/manifest.json", r#"{"name": "tally", "start": {"command": ["node", "main.js"]}}"#),
-        ("components/orders/manifest.json", r#"{"name": "orders", "publishes": ["orders.placed.v1"]}"#),
+        (
+            "components/tally/manifest.json",
+            r#"{"name": "tally", "start": {"command": ["node", "main.js"]}}"#,
+        ),
+        (
+            "components/orders/manifest.json",
+            r#"{"name": "orders", "publishes": ["orders.placed.v1"]}"#,
+        ),
     ];
     all.extend_from_slice(files);
     for (path, text) in all {
@@ -280,17 +289,24 @@ fn repository_with(files: &[(&str, &str)]) -> tempfile::TempDir {
     repo
 }
 
-const HAND_WRITTEN: &str = r#"{"type": "object", "properties": {"customer_id": {"type": "string"}}, "required": ["customer_id"]}"#;
+const HAND_WRITTEN: &str =
+    r#"{"type": "object", "properties": {"customer_id": {"type": "string"}}, "required": ["customer_id"]}"#;
 
 #[test]
 fn a_component_in_another_language_publishes_its_own_schemas_written_by_hand() {
     let repo = repository_with(&[
         ("schemas/json/services/tally.count.v1.request.json", HAND_WRITTEN),
-        ("schemas/history/services/tally.count.v1.request/0001.json", HAND_WRITTEN),
+        (
+            "schemas/history/services/tally.count.v1.request/0001.json",
+            HAND_WRITTEN,
+        ),
         ("schemas/json/events/tally.counted.v1.json", HAND_WRITTEN),
         ("schemas/history/events/tally.counted.v1/0001.json", HAND_WRITTEN),
     ]);
-    assert_eq!(not_generated(&repo.path().join("schemas"), &BTreeSet::new()), Vec::<String>::new());
+    assert_eq!(
+        not_generated(&repo.path().join("schemas"), &BTreeSet::new()),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -325,5 +341,8 @@ fn a_hand_written_schema_that_claims_a_rust_type_or_lost_its_schema_is_refused()
         "{}",
         refused[0]
     );
-    assert_eq!(refused[1], "history/events/tally.gone.v1/: its schema json/events/tally.gone.v1.json is gone");
+    assert_eq!(
+        refused[1],
+        "history/events/tally.gone.v1/: its schema json/events/tally.gone.v1.json is gone"
+    );
 }

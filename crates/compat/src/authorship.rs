@@ -86,7 +86,10 @@ mod tests {
     fn only_components_that_start_a_command_write_their_schemas_by_hand() {
         let repo = tempfile::tempdir().expect("tempdir");
         for (name, manifest) in [
-            ("tally", r#"{"name": "tally", "start": {"command": ["node", "main.js"]}}"#),
+            (
+                "tally",
+                r#"{"name": "tally", "start": {"command": ["node", "main.js"]}}"#,
+            ),
             ("orders", r#"{"name": "orders", "publishes": ["orders.placed.v1"]}"#),
             ("billing", r#"{"name": "billing", "start": {"cargo": {}}}"#),
             ("broken", "not JSON"),

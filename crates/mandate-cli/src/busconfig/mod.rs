@@ -55,8 +55,8 @@ pub fn check_repo(repo: &Path) -> Vec<String> {
 
 /// The generated files of `repo` that are missing or differ from what its manifests generate.
 pub fn stale_files(repo: &Path) -> anyhow::Result<Vec<&'static str>> {
-    let generated =
-        generate(repo).map_err(|err| anyhow::anyhow!("cannot generate bus-config from components/*/manifest.json: {err:#}"))?;
+    let generated = generate(repo)
+        .map_err(|err| anyhow::anyhow!("cannot generate bus-config from components/*/manifest.json: {err:#}"))?;
     let mut stale = Vec::new();
     for file in generated {
         if committed(&repo.join(file.path))?.as_deref() != Some(file.text.as_str()) {

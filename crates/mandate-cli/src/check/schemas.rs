@@ -191,7 +191,11 @@ mod tests {
 
         // A compatible change not recorded yet; a new message version without history; a
         // hand-written schema for a Rust component's message.
-        write(root, "schemas/json/events/tally.counted.v1.json", HAND_WRITTEN_WITH_NOTE);
+        write(
+            root,
+            "schemas/json/events/tally.counted.v1.json",
+            HAND_WRITTEN_WITH_NOTE,
+        );
         write(root, "schemas/json/events/tally.reset.v1.json", HAND_WRITTEN);
         write(root, "schemas/json/events/orders.extra.v1.json", HAND_WRITTEN);
         write(root, "schemas/history/events/orders.extra.v1/0001.json", HAND_WRITTEN);

@@ -45,7 +45,11 @@ pub fn run(args: &CheckArgs, global: Global) -> anyhow::Result<()> {
                 .collect(),
         ),
         // Every event a manifest subscribes or listens to has a committed schema.
-        ("subscriptions", "subscriptions", from_manifests(subscriptions::check_repo)),
+        (
+            "subscriptions",
+            "subscriptions",
+            from_manifests(subscriptions::check_repo),
+        ),
         // The committed broker configuration must be what the manifests generate.
         ("bus config", "bus_config", from_manifests(crate::busconfig::check_repo)),
         // Every component runs in the compose stack, as its own user with its own volume.

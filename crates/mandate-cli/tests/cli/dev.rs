@@ -272,20 +272,29 @@ async fn dev_start_and_stop(repo: &std::path::Path) -> Vec<String> {
         }
     });
     until("the components to run", &lines, async || {
-        let running = lines.lock().expect("lines").iter().any(|l| l.contains("components running"));
+        let running = lines
+            .lock()
+            .expect("lines")
+            .iter()
+            .any(|l| l.contains("components running"));
         running.then_some(())
     })
     .await;
     let pid = dev.id().expect("pid").to_string();
-    assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().expect("kill").success());
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
     let exit = tokio::time::timeout(Duration::from_secs(30), dev.wait())
         .await
         .expect("mandate dev stops in time")
         .expect("exit status");
     assert!(exit.success(), "mandate dev exits 0 on Ctrl-C: {exit}");
     reader.await.expect("stderr read to its end");
-    let lines = lines.lock().expect("lines").clone();
-    lines
+    lines.lock().expect("lines").clone()
 }
 
 /// The server holds every component to the committed bus-config: when the manifests have
@@ -309,16 +318,22 @@ async fn dev_warns_once_when_the_bus_config_is_not_what_the_manifests_generate()
         .arg(repo.path())
         .output()
         .expect("mandate bus-config runs");
-    assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
-    let stale = |lines: &[String]| -> Vec<String> {
-        lines.iter().filter(|l| l.contains("bus-config")).cloned().collect()
-    };
+    assert!(
+        generated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&generated.stderr)
+    );
+    let stale =
+        |lines: &[String]| -> Vec<String> { lines.iter().filter(|l| l.contains("bus-config")).cloned().collect() };
 
     let lines = dev_start_and_stop(repo.path()).await;
     assert_eq!(stale(&lines), Vec::<String>::new(), "a current bus-config: no warning");
 
     // The manifest gains an operation; the bus-config is not regenerated.
-    write("components/tally/manifest.json", &manifest(r#""tally.count.v1", "tally.top.v1""#));
+    write(
+        "components/tally/manifest.json",
+        &manifest(r#""tally.count.v1", "tally.top.v1""#),
+    );
     let lines = dev_start_and_stop(repo.path()).await;
     let warnings = stale(&lines);
     assert_eq!(warnings.len(), 1, "said once:\n{}", lines.join("\n"));

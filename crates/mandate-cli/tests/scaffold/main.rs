@@ -552,8 +552,17 @@ fn a_component_in_another_language_publishes_its_own_schemas_written_by_hand() {
     let ws = copy.path();
     let ws_arg = ws.to_str().expect("utf-8 path");
     let scaffold = [
-        "new", "component", "py-points", "--lang", "python", "--subscribe", "orders.completed.v1", "--serve", "count",
-        "--repo", ws_arg,
+        "new",
+        "component",
+        "py-points",
+        "--lang",
+        "python",
+        "--subscribe",
+        "orders.completed.v1",
+        "--serve",
+        "count",
+        "--repo",
+        ws_arg,
     ];
     mandate(ws, &scaffold).ok();
     let write = |path: &str, text: &str| {
@@ -577,14 +586,19 @@ fn a_component_in_another_language_publishes_its_own_schemas_written_by_hand() {
     let check = mandate(ws, &["check", "--repo", ws_arg]).ok();
     assert!(check.stdout.contains("schema compatibility: ok"), "{}", check.stdout);
     let document = fs::read_to_string(ws.join("schemas/asyncapi.yaml")).expect("asyncapi.yaml");
-    assert!(document.contains("How many orders a customer completed."), "described in the AsyncAPI document");
+    assert!(
+        document.contains("How many orders a customer completed."),
+        "described in the AsyncAPI document"
+    );
 
     // A field made required: incompatible with revision 0001.
     let path = "schemas/json/services/py-points.count.v1.request.json";
-    let required = request.replace(r#"["customer_id"]"#, r#"["customer_id", "since"]"#).replace(
-        r#"{"customer_id": {"type": "string"}}"#,
-        r#"{"customer_id": {"type": "string"}, "since": {"type": "string"}}"#,
-    );
+    let required = request
+        .replace(r#"["customer_id"]"#, r#"["customer_id", "since"]"#)
+        .replace(
+            r#"{"customer_id": {"type": "string"}}"#,
+            r#"{"customer_id": {"type": "string"}, "since": {"type": "string"}}"#,
+        );
     write(path, &required);
     mandate(ws, &["check", "--repo", ws_arg]).fails(
         1,
@@ -604,7 +618,10 @@ fn a_component_in_another_language_publishes_its_own_schemas_written_by_hand() {
            differs from schemas/json/services/py-points.count.v1.request.json: add it, the same text, as \
            schemas/history/services/py-points.count.v1.request/0002.json"],
     );
-    write("schemas/history/services/py-points.count.v1.request/0002.json", &optional);
+    write(
+        "schemas/history/services/py-points.count.v1.request/0002.json",
+        &optional,
+    );
     mandate(ws, &["check", "--repo", ws_arg]).ok();
 
     // No one writes a schema for a Rust component's message.
