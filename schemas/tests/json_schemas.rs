@@ -1,7 +1,9 @@
 //! The committed JSON Schemas under `schemas/json/` are what the Rust types generate; every
 //! revision ever committed of each is kept under `schemas/history/<stem>/<NNNN>.json`; the types
 //! are FULL_TRANSITIVE compatible with all of them (docs/design.md §5, docs/compatibility.md); and no
-//! committed version ever disappears.
+//! committed version ever disappears. The one schema no type generates that may stay is one a
+//! component in another language wrote by hand for its own message (`mandate_compat::authorship`;
+//! `mandate check` holds it to its history and FULL_TRANSITIVE).
 //!
 //! After an intended change, `UPDATE_SCHEMAS=1 cargo test -p schemas` rewrites `schemas/json/`
 //! and appends the new schema to its history. An incompatible schema is never appended: the
