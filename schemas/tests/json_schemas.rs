@@ -1,7 +1,9 @@
 //! The committed JSON Schemas under `schemas/json/` are what the Rust types generate; every
 //! revision ever committed of each is kept under `schemas/history/<stem>/<NNNN>.json`; the types
 //! are FULL_TRANSITIVE compatible with all of them (docs/design.md §5, docs/compatibility.md); and no
-//! committed version ever disappears.
+//! committed version ever disappears. The one schema no type generates that may stay is one a
+//! component in another language wrote by hand for its own message (`mandate_compat::authorship`;
+//! `mandate check` holds it to its history and FULL_TRANSITIVE).
 //!
 //! After an intended change, `UPDATE_SCHEMAS=1 cargo test -p schemas` rewrites `schemas/json/`
 //! and appends the new schema to its history. An incompatible schema is never appended: the
@@ -11,7 +13,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use mandate_compat::{Change, append_revision, check_full, check_full_transitive, read_history};
+use mandate_compat::{Change, append_revision, authorship, check_full, check_full_transitive, read_history};
 use schemas::registry::{Message, messages};
 use serde_json::Value;
 
@@ -41,11 +43,12 @@ fn generated_value(message: &Message) -> Value {
     serde_json::to_value(&message.schema).expect("schema is JSON")
 }
 
-/// `<dir>/{events,services}/<name>` → `events/<name>`, with `.json` dropped (for `json/`).
-fn stems_under(dir: &str) -> BTreeSet<String> {
+/// `<schemas>/<dir>/{events,services}/<name>` → `events/<name>`, with `.json` dropped (for
+/// `json/`).
+fn stems_under(schemas: &Path, dir: &str) -> BTreeSet<String> {
     let mut stems = BTreeSet::new();
     for kind in ["events", "services"] {
-        if let Ok(entries) = std::fs::read_dir(root().join(dir).join(kind)) {
+        if let Ok(entries) = std::fs::read_dir(schemas.join(dir).join(kind)) {
             for entry in entries.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
                 stems.insert(format!("{kind}/{}", name.strip_suffix(".json").unwrap_or(&name)));
@@ -137,21 +140,43 @@ fn the_types_are_compatible_with_every_committed_revision() {
 #[test]
 fn no_committed_version_disappears() {
     let generated: BTreeSet<String> = messages().iter().map(stem).collect();
-    let mut gone: Vec<String> = stems_under("json")
-        .difference(&generated)
-        .map(|stem| format!("json/{stem}.json"))
-        .collect();
-    gone.extend(
-        stems_under("history")
-            .difference(&generated)
-            .map(|stem| format!("history/{stem}/")),
-    );
+    let gone = not_generated(&root(), &generated);
     assert!(
         gone.is_empty(),
-        "committed schema versions no type generates any more: {gone:?}. A committed version may \
-         never disappear (readers and replays need it): keep its type, or publish a new major \
-         version beside it"
+        "committed schema versions no type generates any more:\n{}\nA committed version may never disappear \
+         (readers and replays need it): keep its type, or publish a new major version beside it",
+        gone.join("\n")
     );
+}
+
+/// The committed schemas and histories under `schemas` (the folder; the repository is its
+/// parent) that no type generates, each with why that is refused. A schema written by hand by
+/// a component in another language for its own message is not refused: `mandate check` holds
+/// it to the rest (history, FULL_TRANSITIVE; docs/contract.md, "Commit your schemas").
+fn not_generated(schemas: &Path, generated: &BTreeSet<String>) -> Vec<String> {
+    let repo = schemas.parent().expect("schemas/ is in the repository");
+    let hand_writing = authorship::hand_writing_owners(repo).expect("components/ is readable");
+    let mut refused = Vec::new();
+    for stem in stems_under(schemas, "json").difference(generated) {
+        let path = format!("json/{stem}.json");
+        let text = std::fs::read_to_string(schemas.join(&path)).expect("a listed schema reads");
+        let schema: Value = serde_json::from_str(&text).unwrap_or_else(|err| panic!("{path}: {err}"));
+        if authorship::names_a_rust_type(&schema) {
+            refused.push(format!(
+                "{path}: names a Rust type ({}), but no type generates it",
+                schema[authorship::RUST_TYPE]
+            ));
+        } else if let Some(why) = authorship::refuse_hand_written(stem, &hand_writing) {
+            refused.push(format!("{path}: {why}"));
+        }
+    }
+    let committed = stems_under(schemas, "json");
+    for stem in stems_under(schemas, "history").difference(generated) {
+        if !committed.contains(stem) {
+            refused.push(format!("history/{stem}/: its schema json/{stem}.json is gone"));
+        }
+    }
+    refused
 }
 
 #[test]
@@ -238,5 +263,88 @@ fn a_field_removed_from_order_lines_of_orders_placed_is_reported_with_its_path()
     assert_eq!(
         found[0].to_string(),
         "$.lines[].sku: required field removed: readers of the old version fail on new messages that lack it"
+    );
+}
+
+// ---- schemas written by hand (docs/contract.md, "Commit your schemas") ----
+
+/// A repository with a component in another language (`tally`, started by a command) and a
+/// Rust one (`orders`), and the given files under `schemas/`.
+fn repository_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let repo = tempfile::tempdir().expect("tempdir");
+    let mut all = vec![
+        (
+            "components/tally/manifest.json",
+            r#"{"name": "tally", "start": {"command": ["node", "main.js"]}}"#,
+        ),
+        (
+            "components/orders/manifest.json",
+            r#"{"name": "orders", "publishes": ["orders.placed.v1"]}"#,
+        ),
+    ];
+    all.extend_from_slice(files);
+    for (path, text) in all {
+        let path = repo.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+    repo
+}
+
+const HAND_WRITTEN: &str =
+    r#"{"type": "object", "properties": {"customer_id": {"type": "string"}}, "required": ["customer_id"]}"#;
+
+#[test]
+fn a_component_in_another_language_publishes_its_own_schemas_written_by_hand() {
+    let repo = repository_with(&[
+        ("schemas/json/services/tally.count.v1.request.json", HAND_WRITTEN),
+        (
+            "schemas/history/services/tally.count.v1.request/0001.json",
+            HAND_WRITTEN,
+        ),
+        ("schemas/json/events/tally.counted.v1.json", HAND_WRITTEN),
+        ("schemas/history/events/tally.counted.v1/0001.json", HAND_WRITTEN),
+    ]);
+    assert_eq!(
+        not_generated(&repo.path().join("schemas"), &BTreeSet::new()),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn a_schema_written_by_hand_for_a_rust_components_message_is_refused() {
+    let repo = repository_with(&[
+        ("schemas/json/events/orders.extra.v1.json", HAND_WRITTEN),
+        ("schemas/history/events/orders.extra.v1/0001.json", HAND_WRITTEN),
+        // Nor may anyone add messages for an owner that is no component at all.
+        ("schemas/json/events/nobody.said.v1.json", HAND_WRITTEN),
+    ]);
+    let refused = not_generated(&repo.path().join("schemas"), &BTreeSet::new());
+    assert_eq!(refused.len(), 2, "{refused:#?}");
+    assert!(
+        refused[0].starts_with("json/events/nobody.said.v1.json: events/nobody.said.v1: written by hand")
+            && refused[1].starts_with("json/events/orders.extra.v1.json: events/orders.extra.v1: written by hand")
+            && refused[1].contains("orders is not a component in another language"),
+        "{refused:#?}"
+    );
+}
+
+#[test]
+fn a_hand_written_schema_that_claims_a_rust_type_or_lost_its_schema_is_refused() {
+    let claims = r#"{"type": "object", "x-rust-type": {"path": "schemas::tally::Counted"}}"#;
+    let repo = repository_with(&[
+        ("schemas/json/events/tally.counted.v1.json", claims),
+        ("schemas/history/events/tally.gone.v1/0001.json", HAND_WRITTEN),
+    ]);
+    let refused = not_generated(&repo.path().join("schemas"), &BTreeSet::new());
+    assert_eq!(refused.len(), 2, "{refused:#?}");
+    assert!(
+        refused[0].starts_with("json/events/tally.counted.v1.json: names a Rust type"),
+        "{}",
+        refused[0]
+    );
+    assert_eq!(
+        refused[1],
+        "history/events/tally.gone.v1/: its schema json/events/tally.gone.v1.json is gone"
     );
 }

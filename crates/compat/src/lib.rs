@@ -84,6 +84,11 @@
 //! FULL_TRANSITIVE needs every earlier revision: they are kept append-only as
 //! `<history>/<message stem>/<NNNN>.json` ([`read_history`], [`append_revision`]); the newest one
 //! equals the current schema. `schemas/tests/json_schemas.rs` and `mandate check` use them.
+//!
+//! ## Authorship
+//!
+//! Who may write a committed schema — the `schemas` crate's types, or by hand a component in
+//! another language for its own messages — is decided in one place, [`authorship`], for both.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -255,6 +260,7 @@ pub fn check_full_transitive(revisions: &[Revision], current: &Value) -> Vec<Tra
     merged
 }
 
+pub mod authorship;
 mod checker;
 mod history;
 mod shape;

@@ -502,8 +502,10 @@ fn message(key: &str, schema: Option<&SchemaFile>, fallback: &str, owner: &str, 
     let description = match schema {
         Some(schema) => schema.description.clone(),
         None => Some(format!(
-            "No JSON Schema is committed for {key} under schemas/json/: its component defines the \
-             type in its own crate. Ask its owner, or read its code."
+            "No JSON Schema is committed for {key} under schemas/json/: its owner has not published \
+             it yet (a schema generated from a Rust type in the schemas crate, or written by hand by \
+             a component in another language: docs/contract.md, \"Commit your schemas\"). Ask its \
+             owner, or read its code."
         )),
     };
     let correlates = headers.is_some();

@@ -40,26 +40,30 @@ pub fn generate(repo: &Path) -> anyhow::Result<Vec<Generated>> {
 /// the manifests generate, saying how to fix it — or why nothing could be generated (a missing
 /// or invalid manifest), so that `check` still reports its other findings.
 pub fn check_repo(repo: &Path) -> Vec<String> {
-    let generated = match generate(repo) {
-        Ok(generated) => generated,
-        Err(err) => {
-            return vec![format!(
-                "cannot generate bus-config from components/*/manifest.json: {err:#}"
-            )];
-        }
-    };
-    let mut problems = Vec::new();
+    match stale_files(repo) {
+        Ok(stale) => stale
+            .iter()
+            .map(|path| {
+                format!(
+                    "{path} differs from what components/*/manifest.json generate: run `mandate bus-config --write` (and commit it)"
+                )
+            })
+            .collect(),
+        Err(err) => vec![format!("{err:#}")],
+    }
+}
+
+/// The generated files of `repo` that are missing or differ from what its manifests generate.
+pub fn stale_files(repo: &Path) -> anyhow::Result<Vec<&'static str>> {
+    let generated = generate(repo)
+        .map_err(|err| anyhow::anyhow!("cannot generate bus-config from components/*/manifest.json: {err:#}"))?;
+    let mut stale = Vec::new();
     for file in generated {
-        match committed(&repo.join(file.path)) {
-            Ok(Some(text)) if text == file.text => {}
-            Ok(_) => problems.push(format!(
-                "{} differs from what components/*/manifest.json generate: run `mandate bus-config --write` (and commit it)",
-                file.path
-            )),
-            Err(err) => problems.push(format!("{err:#}")),
+        if committed(&repo.join(file.path))?.as_deref() != Some(file.text.as_str()) {
+            stale.push(file.path);
         }
     }
-    problems
+    Ok(stale)
 }
 
 /// Rewrites the generated files of `repo` that differ from what its manifests generate;

@@ -109,5 +109,6 @@ mod tests {
             "no channel for the new operation"
         );
         assert!(text.contains("No JSON Schema is committed for shipping.track.v1.request"));
+        assert!(text.contains("Commit your schemas"), "says how any owner publishes one");
     }
 }

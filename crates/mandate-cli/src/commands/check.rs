@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::bail;
 
 use super::Global;
-use crate::check::{dependencies, python, schemas};
+use crate::check::{dependencies, python, schemas, subscriptions};
 use crate::repo;
 
 #[derive(Debug, clap::Args)]
@@ -43,6 +43,12 @@ pub fn run(args: &CheckArgs, global: Global) -> anyhow::Result<()> {
                 .map(ToString::to_string)
                 .chain(python::check_repo(&repo))
                 .collect(),
+        ),
+        // Every event a manifest subscribes or listens to has a committed schema.
+        (
+            "subscriptions",
+            "subscriptions",
+            from_manifests(subscriptions::check_repo),
         ),
         // The committed broker configuration must be what the manifests generate.
         ("bus config", "bus_config", from_manifests(crate::busconfig::check_repo)),

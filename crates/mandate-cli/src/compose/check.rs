@@ -131,6 +131,15 @@ pub fn problems(text: &str, components: &[Deployed]) -> Vec<String> {
             text_of(&service["environment"]["NATS_USER"]) == Some(name),
             format!("must connect as its own bus user: NATS_USER: {name}"),
         );
+        // The cluster profile's command sets MANDATE_STREAM_REPLICAS=3 for the whole stack; a
+        // service that does not pass it on creates its stream with one replica, which a lost
+        // node then takes down (`scripts/check-compose` runs that command).
+        expect(
+            text_of(&service["environment"]["MANDATE_STREAM_REPLICAS"]).and_then(variable)
+                == Some("MANDATE_STREAM_REPLICAS"),
+            "must pass the stack's stream replicas on: MANDATE_STREAM_REPLICAS: ${MANDATE_STREAM_REPLICAS:-1}"
+                .to_owned(),
+        );
         let var = password_var(name);
         expect(
             text_of(&service["environment"]["NATS_PASSWORD"]).and_then(variable) == Some(var.as_str()),
@@ -273,6 +282,21 @@ mod tests {
     #[test]
     fn the_repository_compose_file_runs_every_component() {
         assert_eq!(problems(&repo_compose(), &components()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_service_that_does_not_pass_the_stream_replicas_on_is_refused() {
+        let text = repo_compose();
+        let loyalty = text.find("\n  loyalty:").expect("loyalty's service");
+        let line = "      MANDATE_STREAM_REPLICAS: ${MANDATE_STREAM_REPLICAS:-1}\n";
+        let at = loyalty + text[loyalty..].find(line).expect("its replicas line");
+        let text = format!("{}{}", &text[..at], &text[at + line.len()..]);
+        let found = problems(&text, &components());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("`loyalty`: must pass the stack's stream replicas on"),
+            "{found:?}"
+        );
     }
 
     #[test]

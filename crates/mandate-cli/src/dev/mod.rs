@@ -92,6 +92,26 @@ fn password_variable(user: &str) -> String {
     format!("{}_PASSWORD", user.to_uppercase().replace('-', "_"))
 }
 
+/// The server holds every component to the committed bus-config, not to its manifest: a
+/// component whose rights the manifest changed since `mandate bus-config --write` would loop
+/// on `Authorization Violation` with nothing saying why. One warning at start, with what to run.
+fn stale_bus_config(repo: &Path) -> Option<String> {
+    let stale = match crate::busconfig::stale_files(repo) {
+        Ok(stale) if stale.is_empty() => return None,
+        Ok(stale) => format!(
+            "{} {} from what components/*/manifest.json generate",
+            stale.join(" and "),
+            if stale.len() == 1 { "differs" } else { "differ" }
+        ),
+        Err(err) => format!("{err:#}"),
+    };
+    Some(format!(
+        "mandate dev: warning: the bus-config is stale: {stale}. The server enforces the committed \
+         bus-config/permissions.conf, so a component whose manifest changed is refused (`Authorization \
+         Violation`) until you run `mandate bus-config --write` and start `mandate dev` again"
+    ))
+}
+
 pub fn write_server_config(repo: &Path, data: &Path, port: u16, monitor: u16) -> anyhow::Result<DevServer> {
     let permissions = repo.join("bus-config/permissions.conf");
     let users = std::fs::read_to_string(repo.join(".env.example")).unwrap_or_default();
@@ -103,6 +123,9 @@ pub fn write_server_config(repo: &Path, data: &Path, port: u16, monitor: u16) ->
         .collect();
     let authorization = match std::fs::read_to_string(&permissions) {
         Ok(text) if !passwords.is_empty() => {
+            if let Some(warning) = stale_bus_config(repo) {
+                eprintln!("{warning}");
+            }
             // Next to the config: nats-server resolves includes relative to the config file.
             std::fs::write(data.join("permissions.conf"), text).context("copying the bus-config")?;
             "no_auth_user: operator\ninclude \"permissions.conf\"\n"

@@ -152,6 +152,38 @@ pub struct Scaffolded {
     pub warnings: Vec<String>,
 }
 
+impl Scaffolded {
+    /// What scaffolding `name` came to, whatever its language: its `files`, the files changed
+    /// before (`changed`) and while wiring it in, and the next steps — its own `test` first,
+    /// then the wiring's, then running and rebuilding it.
+    fn new(
+        name: &str,
+        files: &[(String, String)],
+        mut changed: Vec<String>,
+        wired: Wired,
+        test: Step,
+        warnings: Vec<String>,
+    ) -> Scaffolded {
+        changed.extend(wired.changed);
+        let mut next = vec![test];
+        next.extend(wired.steps);
+        next.push(Step::new("mandate dev", "run the whole stack locally, with it"));
+        next.push(Step::new(
+            format!("mandate replay {name}"),
+            "after changing a handler: rebuild its store from the streams",
+        ));
+        Scaffolded {
+            files: files
+                .iter()
+                .map(|(path, _)| format!("components/{name}/{path}"))
+                .collect(),
+            changed,
+            next,
+            warnings,
+        }
+    }
+}
+
 /// Scaffolds the component `args` asks for and wires it into the deployment.
 pub fn new_component(args: &Request<'_>) -> anyhow::Result<Scaffolded> {
     let name = args.name;
@@ -248,26 +280,11 @@ pub fn new_component(args: &Request<'_>) -> anyhow::Result<Scaffolded> {
     }
 
     let wired = wire_into_deployment(&repo, name, &mut warnings)?;
-    let mut next = vec![Step::new(
+    let test = Step::new(
         format!("cargo test -p {name}"),
         "build it and run its test against a real nats-server",
-    )];
-    next.extend(wired.steps);
-    next.push(Step::new("mandate dev", "run the whole stack locally, with it"));
-    next.push(Step::new(
-        format!("mandate replay {name}"),
-        "after changing a handler: rebuild its store from the streams",
-    ));
-
-    Ok(Scaffolded {
-        files: files
-            .iter()
-            .map(|(path, _)| format!("components/{name}/{path}"))
-            .collect(),
-        changed: wired.changed,
-        next,
-        warnings,
-    })
+    );
+    Ok(Scaffolded::new(name, &files, Vec::new(), wired, test, warnings))
 }
 
 /// The Python scaffold: the same plan, rendered on the Python kit, wired in the same way and
@@ -296,26 +313,11 @@ fn new_python_component(
         Err(err) => warnings.push(format!("{err:#}")),
     }
     let wired = wire_into_deployment(repo, name, &mut warnings)?;
-    changed.extend(wired.changed);
-    let mut next = vec![Step::new(
+    let test = Step::new(
         format!("scripts/python-component {name} --unit-tests"),
         "install it (.tools/python/) and run its tests, one against a real nats-server",
-    )];
-    next.extend(wired.steps);
-    next.push(Step::new("mandate dev", "run the whole stack locally, with it"));
-    next.push(Step::new(
-        format!("mandate replay {name}"),
-        "after changing a handler: rebuild its store from the streams",
-    ));
-    Ok(Scaffolded {
-        files: files
-            .iter()
-            .map(|(path, _)| format!("components/{name}/{path}"))
-            .collect(),
-        changed,
-        next,
-        warnings,
-    })
+    );
+    Ok(Scaffolded::new(name, &files, changed, wired, test, warnings))
 }
 
 /// `chmod +x`: the manifest's start command is run as a program.

@@ -244,3 +244,104 @@ fn dev_refuses_a_gateway_on_a_port_the_server_takes() {
         assert!(!stderr.contains("started"), "{gateway}: nothing may start: {stderr}");
     }
 }
+
+/// `mandate dev` in `repo` until it says its components run; then Ctrl-C. Its stderr.
+async fn dev_start_and_stop(repo: &std::path::Path) -> Vec<String> {
+    let data = tempfile::tempdir().expect("tempdir");
+    let nats_server = testkit::nats_server_bin().unwrap_or_else(|e| panic!("{e}"));
+    let mut dev = tokio::process::Command::new(env!("CARGO_BIN_EXE_mandate"))
+        .args(["dev", "--no-build", "--port", &free_port().to_string()])
+        .args(["--gateway", &format!("127.0.0.1:{}", free_port())])
+        .arg("--repo")
+        .arg(repo)
+        .arg("--data")
+        .arg(data.path())
+        .env("NATS_SERVER_BIN", nats_server)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("mandate dev starts");
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut stderr = BufReader::new(dev.stderr.take().expect("stderr")).lines();
+    let collected = lines.clone();
+    let reader = tokio::spawn(async move {
+        while let Ok(Some(line)) = stderr.next_line().await {
+            collected.lock().expect("lines").push(line);
+        }
+    });
+    until("the components to run", &lines, async || {
+        let running = lines
+            .lock()
+            .expect("lines")
+            .iter()
+            .any(|l| l.contains("components running"));
+        running.then_some(())
+    })
+    .await;
+    let pid = dev.id().expect("pid").to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let exit = tokio::time::timeout(Duration::from_secs(30), dev.wait())
+        .await
+        .expect("mandate dev stops in time")
+        .expect("exit status");
+    assert!(exit.success(), "mandate dev exits 0 on Ctrl-C: {exit}");
+    reader.await.expect("stderr read to its end");
+    lines.lock().expect("lines").clone()
+}
+
+/// The server holds every component to the committed bus-config: when the manifests have
+/// changed since it was generated, a component whose rights changed loops on `Authorization
+/// Violation` and nothing else says why. `mandate dev` says so once at start, with what to run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_warns_once_when_the_bus_config_is_not_what_the_manifests_generate() {
+    let repo = tempfile::tempdir().expect("tempdir");
+    let write = |path: &str, text: &str| {
+        let path = repo.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    };
+    write("Cargo.toml", "[workspace]\nmembers = []\nresolver = \"2\"\n");
+    let manifest = |serves: &str| {
+        format!(r#"{{"name": "tally", "serves": [{serves}], "start": {{"command": ["sleep", "600"]}}}}"#)
+    };
+    write("components/tally/manifest.json", &manifest(r#""tally.count.v1""#));
+    let generated = std::process::Command::new(env!("CARGO_BIN_EXE_mandate"))
+        .args(["bus-config", "--write", "--repo"])
+        .arg(repo.path())
+        .output()
+        .expect("mandate bus-config runs");
+    assert!(
+        generated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&generated.stderr)
+    );
+    let stale =
+        |lines: &[String]| -> Vec<String> { lines.iter().filter(|l| l.contains("bus-config")).cloned().collect() };
+
+    let lines = dev_start_and_stop(repo.path()).await;
+    assert_eq!(stale(&lines), Vec::<String>::new(), "a current bus-config: no warning");
+
+    // The manifest gains an operation; the bus-config is not regenerated.
+    write(
+        "components/tally/manifest.json",
+        &manifest(r#""tally.count.v1", "tally.top.v1""#),
+    );
+    let lines = dev_start_and_stop(repo.path()).await;
+    let warnings = stale(&lines);
+    assert_eq!(warnings.len(), 1, "said once:\n{}", lines.join("\n"));
+    for needle in [
+        "bus-config/permissions.conf",
+        "Authorization Violation",
+        "mandate bus-config --write",
+    ] {
+        assert!(warnings[0].contains(needle), "{needle:?} in {}", warnings[0]);
+    }
+}

@@ -540,3 +540,96 @@ fn a_python_scaffold_passes_its_own_tests_against_a_real_server() {
         }
     }
 }
+
+/// A component in another language publishes the schemas of its own messages, written by hand
+/// (docs/contract.md, "Commit your schemas"): with their first revisions beside them, they pass
+/// `mandate check` and the AsyncAPI document describes them; an incompatible change, a history
+/// left behind by a compatible one, and a hand-written schema for a Rust component's message
+/// are each refused, saying what to do.
+#[test]
+fn a_component_in_another_language_publishes_its_own_schemas_written_by_hand() {
+    let copy = storefront_repo();
+    let ws = copy.path();
+    let ws_arg = ws.to_str().expect("utf-8 path");
+    let scaffold = [
+        "new",
+        "component",
+        "py-points",
+        "--lang",
+        "python",
+        "--subscribe",
+        "orders.completed.v1",
+        "--serve",
+        "count",
+        "--repo",
+        ws_arg,
+    ];
+    mandate(ws, &scaffold).ok();
+    let write = |path: &str, text: &str| {
+        let path = ws.join(path);
+        fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        fs::write(path, text).expect("write");
+    };
+    let request = r#"{"title": "CountRequest", "description": "Whose orders to count.", "type": "object",
+        "properties": {"customer_id": {"type": "string"}}, "required": ["customer_id"]}"#;
+    let response = r#"{"title": "CountResponse", "description": "How many orders a customer completed.",
+        "type": "object", "properties": {"customer_id": {"type": "string"}, "orders": {"type": "integer",
+        "minimum": 0}}, "required": ["customer_id", "orders"]}"#;
+    for (stem, text) in [
+        ("services/py-points.count.v1.request", request),
+        ("services/py-points.count.v1.response", response),
+    ] {
+        write(&format!("schemas/json/{stem}.json"), text);
+        write(&format!("schemas/history/{stem}/0001.json"), text);
+    }
+    mandate(ws, &["asyncapi", "--repo", ws_arg]).ok();
+    let check = mandate(ws, &["check", "--repo", ws_arg]).ok();
+    assert!(check.stdout.contains("schema compatibility: ok"), "{}", check.stdout);
+    let document = fs::read_to_string(ws.join("schemas/asyncapi.yaml")).expect("asyncapi.yaml");
+    assert!(
+        document.contains("How many orders a customer completed."),
+        "described in the AsyncAPI document"
+    );
+
+    // A field made required: incompatible with revision 0001.
+    let path = "schemas/json/services/py-points.count.v1.request.json";
+    let required = request
+        .replace(r#"["customer_id"]"#, r#"["customer_id", "since"]"#)
+        .replace(
+            r#"{"customer_id": {"type": "string"}}"#,
+            r#"{"customer_id": {"type": "string"}, "since": {"type": "string"}}"#,
+        );
+    write(path, &required);
+    mandate(ws, &["check", "--repo", ws_arg]).fails(
+        1,
+        &["schema compatibility: services/py-points.count.v1.request: $.since: required field added"],
+    );
+
+    // An optional field is compatible, but the history must record it: as revision 0002.
+    let optional = request.replace(
+        r#"{"customer_id": {"type": "string"}}"#,
+        r#"{"customer_id": {"type": "string"}, "since": {"type": "string"}}"#,
+    );
+    write(path, &optional);
+    mandate(ws, &["asyncapi", "--repo", ws_arg]).ok();
+    mandate(ws, &["check", "--repo", ws_arg]).fails(
+        1,
+        &["services/py-points.count.v1.request: the newest revision schemas/history/services/py-points.count.v1.request/0001.json \
+           differs from schemas/json/services/py-points.count.v1.request.json: add it, the same text, as \
+           schemas/history/services/py-points.count.v1.request/0002.json"],
+    );
+    write(
+        "schemas/history/services/py-points.count.v1.request/0002.json",
+        &optional,
+    );
+    mandate(ws, &["check", "--repo", ws_arg]).ok();
+
+    // No one writes a schema for a Rust component's message.
+    write("schemas/json/events/orders.extra.v1.json", request);
+    write("schemas/history/events/orders.extra.v1/0001.json", request);
+    mandate(ws, &["check", "--repo", ws_arg]).fails(
+        1,
+        &["schema compatibility: events/orders.extra.v1: written by hand (it names no x-rust-type), but orders is not a \
+           component in another language"],
+    );
+}

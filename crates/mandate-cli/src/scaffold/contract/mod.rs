@@ -3,7 +3,7 @@
 //! docs/design.md §2). Each schema names its Rust type (`x-rust-type`), so the generated code
 //! can `use` it, and describes its fields (`types.rs`), so the generated test can build one.
 
-mod types;
+pub mod types;
 
 use std::path::{Path, PathBuf};
 

@@ -115,17 +115,22 @@ fn unit_variant(schema: &Value) -> Option<String> {
         .find_map(|wire| names.get(wire)?.as_str().map(str::to_owned))
 }
 
-fn fields(schema: &Value) -> Vec<Field> {
-    let empty = Map::new();
-    let properties = schema.get("properties").and_then(Value::as_object).unwrap_or(&empty);
-    let required: Vec<&str> = schema
+/// The names an object schema lists under `required`.
+pub fn required(schema: &Value) -> Vec<&str> {
+    schema
         .get("required")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .filter_map(Value::as_str)
-        .filter(|name| properties.contains_key(*name))
-        .collect();
+        .collect()
+}
+
+fn fields(schema: &Value) -> Vec<Field> {
+    let empty = Map::new();
+    let properties = schema.get("properties").and_then(Value::as_object).unwrap_or(&empty);
+    let mut required = required(schema);
+    required.retain(|name| properties.contains_key(*name));
     let optional = properties
         .keys()
         .map(String::as_str)

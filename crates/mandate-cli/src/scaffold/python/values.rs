@@ -83,13 +83,7 @@ impl Values<'_> {
     fn object(&mut self, schema: &Value, key: Option<&str>, depth: usize) -> Value {
         let empty = Map::new();
         let properties = schema.get("properties").and_then(Value::as_object).unwrap_or(&empty);
-        let required: Vec<&str> = schema
-            .get("required")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
+        let required = crate::scaffold::contract::types::required(schema);
         let mut out = Map::new();
         for (name, property) in properties {
             if Some(name.as_str()) == key {
