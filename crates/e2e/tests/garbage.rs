@@ -23,6 +23,12 @@ use schemas::orders::{CancelOrder, CancelOrderRequest, LineRequest, OrderStatus,
 use tokio::time::Instant;
 
 const SETTLE_WITHIN: Duration = Duration::from_secs(90);
+
+/// Types the opening trade cannot make for sure: a refund comes only from a cancel that races
+/// a capture (orders refuses to cancel an order it knows is paid), so whether one is in the
+/// streams depends on which of payments' two consumers goes first. Their garbage is modelled
+/// on the schema's sample when no real one is there.
+const BORN_OF_A_RACE: [&str; 1] = ["payments.refunded.v1"];
 /// "Within seconds": how long a fresh order may take to complete after the garbage.
 const FRESH_ORDER_WITHIN: Duration = Duration::from_secs(15);
 
@@ -42,7 +48,10 @@ async fn garbage_on_every_subscribed_subject_is_dead_lettered_and_changes_nothin
     e2e::garbage::named_in(&templates, &mut subjects);
     let before = snapshot::take(&stack, &subjects).await;
     let mut verdict = Verdict::new();
-    for template in templates.values().filter(|t| t.real.is_empty()) {
+    for template in templates
+        .values()
+        .filter(|t| t.real.is_empty() && !BORN_OF_A_RACE.contains(&t.kind.as_str()))
+    {
         verdict.broke(
             "the streams hold real events of every subscribed type (keyed ones under their type)",
             format!(
