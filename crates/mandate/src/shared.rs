@@ -12,6 +12,7 @@ use tokio::sync::{Mutex, MutexGuard};
 use tokio_util::sync::CancellationToken;
 
 use crate::context::Emitter;
+use crate::metrics::Metrics;
 use crate::options::Options;
 use crate::outbox::Relay;
 use crate::store::Store;
@@ -40,6 +41,8 @@ pub(crate) struct Shared {
     failed: CancellationToken,
     /// Why it failed: the first task's reason, said as the process's last words.
     failure: std::sync::OnceLock<String>,
+    /// What it counts, for `/metrics`.
+    metrics: Arc<Metrics>,
 }
 
 /// What a consumer has done, for status and rebuild.
@@ -48,6 +51,8 @@ pub(crate) struct Progress {
     pub applied: AtomicU64,
     pub replay_until: AtomicU64,
     pub caught_up: AtomicBool,
+    /// True while the durable consumer is seated and consuming (readiness).
+    pub seated: AtomicBool,
 }
 
 impl Progress {
@@ -80,7 +85,13 @@ impl Shared {
             rebuilding: tokio::sync::watch::Sender::new(false),
             failed: CancellationToken::new(),
             failure: std::sync::OnceLock::new(),
+            metrics: Arc::default(),
         }
+    }
+
+    /// The component's metric families.
+    pub(crate) fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The component's name.
