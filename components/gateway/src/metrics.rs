@@ -11,10 +11,10 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use mandate::health::{Probe, Readiness};
-use mandate::metrics::prometheus_client::encoding::EncodeLabelSet;
-use mandate::metrics::prometheus_client::metrics::counter::Counter;
-use mandate::metrics::prometheus_client::metrics::family::Family;
-use mandate::metrics::prometheus_client::registry::{Registry, Unit};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::{Registry, Unit};
 use mandate::metrics::{Histogram, ProcessCollector};
 
 use crate::{AppState, NAME, routes};
