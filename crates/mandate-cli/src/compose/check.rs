@@ -349,7 +349,11 @@ mod tests {
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].contains("`orders`: must have a healthcheck"), "{found:?}");
         assert!(found[0].contains("--healthcheck"), "says what to write: {found:?}");
-        let text = without(&repo_compose(), "loyalty", "    healthcheck:\n");
+        let text = without(
+            &repo_compose(),
+            "loyalty",
+            "      test: [\"CMD\", \"python\", \"-m\", \"mandate_kit.healthcheck\", \"loyalty\"]\n",
+        );
         let found = problems(&text, &components());
         assert!(found.iter().any(|p| p.contains("`loyalty`: must have a healthcheck")), "{found:?}");
     }
