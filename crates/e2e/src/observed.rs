@@ -101,12 +101,10 @@ impl Prometheus {
 
     /// The instant vector of `query` as (labels, value) pairs; empty when the query fails.
     pub async fn query(&self, query: &str) -> Vec<(BTreeMap<String, String>, f64)> {
-        let answer = self
-            .http
-            .get(format!("{}/api/v1/query", self.url))
-            .query(&[("query", query)])
-            .send()
-            .await;
+        let Ok(url) = reqwest::Url::parse_with_params(&format!("{}/api/v1/query", self.url), [("query", query)]) else {
+            return Vec::new();
+        };
+        let answer = self.http.get(url).send().await;
         let Ok(answer) = answer else { return Vec::new() };
         let Ok(body) = answer.json::<Value>().await else {
             return Vec::new();

@@ -61,7 +61,7 @@ async fn prometheus_sees_every_components_figures_move_and_every_component_is_re
     let _ = stack.call::<GetPayment>(&GetPaymentRequest { order_id: id.clone() }).await;
     let _ = stack.call::<GetShipment>(&GetShipmentRequest { order_id: id.clone() }).await;
     let _ = stack
-        .call::<ListNotifications>(&ListNotificationsRequest { customer_id: "alice".into() })
+        .call::<ListNotifications>(&ListNotificationsRequest { customer_id: "alice".into(), after: None, limit: 10 })
         .await;
 
     let everyone: BTreeSet<&str> = SCRAPED.into_iter().collect();
