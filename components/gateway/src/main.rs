@@ -62,7 +62,9 @@ async fn main() -> ExitCode {
 /// `--healthcheck`: 0 when the running gateway's listener says it is ready.
 fn healthcheck(metrics: Option<SocketAddr>) -> ExitCode {
     let Some(addr) = metrics else {
-        eprintln!("error: --healthcheck asks the gateway's metrics listener: set MANDATE_METRICS (or --metrics) to its address, e.g. 0.0.0.0:9464");
+        eprintln!(
+            "error: --healthcheck asks the gateway's metrics listener: set MANDATE_METRICS (or --metrics) to its address, e.g. 0.0.0.0:9464"
+        );
         return ExitCode::FAILURE;
     };
     match mandate::health::healthcheck(addr) {
@@ -86,7 +88,10 @@ async fn run(args: Args) -> Result<(), String> {
     let metrics_stop = tokio_util::sync::CancellationToken::new();
     let _metrics_stop = metrics_stop.clone().drop_guard();
     if let Some(addr) = args.metrics {
-        gateway.serve_metrics(addr, metrics_stop).await.map_err(|e| e.to_string())?;
+        gateway
+            .serve_metrics(addr, metrics_stop)
+            .await
+            .map_err(|e| e.to_string())?;
     }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

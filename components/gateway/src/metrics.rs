@@ -11,11 +11,11 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use mandate::health::{Probe, Readiness};
+use mandate::metrics::{Histogram, ProcessCollector};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::{Registry, Unit};
-use mandate::metrics::{Histogram, ProcessCollector};
 
 use crate::{AppState, NAME, routes};
 
@@ -75,7 +75,10 @@ pub(crate) async fn record(State(metrics): State<HttpMetrics>, request: Request,
         .requests
         .get_or_create(&RequestLabels { method, route, status })
         .inc();
-    metrics.seconds.get_or_create(&RouteLabels { method, route }).observe(started.elapsed());
+    metrics
+        .seconds
+        .get_or_create(&RouteLabels { method, route })
+        .observe(started.elapsed());
     response
 }
 

@@ -125,7 +125,13 @@ impl Prometheus {
 /// second.
 pub fn scrape_config(repo: &Path, addresses: &BTreeMap<String, String>) -> String {
     let mut process = runner::Process::new("mandate", testkit::workspace_bin("mandate"))
-        .args(["prometheus-config", "--only-addressed", "--scrape-interval", "1s", "--repo"])
+        .args([
+            "prometheus-config",
+            "--only-addressed",
+            "--scrape-interval",
+            "1s",
+            "--repo",
+        ])
         .arg(repo);
     for (name, addr) in addresses {
         process = process.arg("--address").arg(format!("{name}={addr}"));
@@ -133,7 +139,11 @@ pub fn scrape_config(repo: &Path, addresses: &BTreeMap<String, String>) -> Strin
     let finished = process
         .run(Duration::from_secs(30))
         .unwrap_or_else(|e| panic!("e2e: mandate prometheus-config: {e:#}"));
-    assert!(finished.status.success(), "e2e: mandate prometheus-config failed: {}", finished.stderr);
+    assert!(
+        finished.status.success(),
+        "e2e: mandate prometheus-config failed: {}",
+        finished.stderr
+    );
     finished.stdout
 }
 

@@ -59,7 +59,12 @@ impl Stack {
 
     /// [`start_in`](Stack::start_in) on one nats-server; `observed`: every process with its
     /// metrics listener on.
-    pub(crate) async fn start_single(repo: &Path, bin_dir: &Path, components: Option<&[&str]>, observed: bool) -> Stack {
+    pub(crate) async fn start_single(
+        repo: &Path,
+        bin_dir: &Path,
+        components: Option<&[&str]>,
+        observed: bool,
+    ) -> Stack {
         let server = NatsServer::start();
         let url = server.url();
         let bus = Bus::connect(&ConnectionOptions::new(url.clone()), "e2e")

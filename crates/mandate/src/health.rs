@@ -49,12 +49,22 @@ pub fn healthcheck(addr: SocketAddr) -> Result<(), String> {
     let fail = |what: &str, err: std::io::Error| format!("{what} http://{target}/readyz: {err}");
     let mut stream =
         TcpStream::connect_timeout(&target, HEALTHCHECK_TIMEOUT).map_err(|e| fail("cannot connect to", e))?;
-    stream.set_read_timeout(Some(HEALTHCHECK_TIMEOUT)).map_err(|e| fail("cannot ask", e))?;
-    stream.set_write_timeout(Some(HEALTHCHECK_TIMEOUT)).map_err(|e| fail("cannot ask", e))?;
+    stream
+        .set_read_timeout(Some(HEALTHCHECK_TIMEOUT))
+        .map_err(|e| fail("cannot ask", e))?;
+    stream
+        .set_write_timeout(Some(HEALTHCHECK_TIMEOUT))
+        .map_err(|e| fail("cannot ask", e))?;
     // HTTP/1.0 and Connection: close: the answer ends when the server closes.
-    write!(stream, "GET /readyz HTTP/1.0\r\nHost: {target}\r\nConnection: close\r\n\r\n").map_err(|e| fail("cannot ask", e))?;
+    write!(
+        stream,
+        "GET /readyz HTTP/1.0\r\nHost: {target}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| fail("cannot ask", e))?;
     let mut answer = String::new();
-    stream.read_to_string(&mut answer).map_err(|e| fail("no answer from", e))?;
+    stream
+        .read_to_string(&mut answer)
+        .map_err(|e| fail("no answer from", e))?;
     let status = answer.split_whitespace().nth(1).unwrap_or("");
     let body = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body).trim();
     if status == "200" {

@@ -64,11 +64,18 @@ async fn http_requests_are_counted_by_route_template_and_status() {
         format!(r#"mandate_http_requests_total{{component="gateway",method="GET",route="{route}",status="{status}"}}"#)
     };
     assert_eq!(value(&text, &series("/healthz", 200)), Some(1.0), "{text}");
-    assert_eq!(value(&text, &series("/v1/products/{sku}", 404)), Some(2.0), "one series per template, not per sku:\n{text}");
+    assert_eq!(
+        value(&text, &series("/v1/products/{sku}", 404)),
+        Some(2.0),
+        "one series per template, not per sku:\n{text}"
+    );
     assert_eq!(value(&text, &series("unmatched", 404)), Some(1.0), "{text}");
     let latency = r#"mandate_http_request_seconds_count{component="gateway",method="GET",route="/v1/products/{sku}"}"#;
     assert_eq!(value(&text, latency), Some(2.0), "{text}");
-    assert!(value(&text, r#"process_resident_memory_bytes{component="gateway"}"#).is_some(), "{text}");
+    assert!(
+        value(&text, r#"process_resident_memory_bytes{component="gateway"}"#).is_some(),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -153,7 +153,9 @@ pub fn problems(text: &str, components: &[Deployed]) -> Vec<String> {
         if component.build == Build::Workspace {
             expect(
                 text_of(&service["environment"]["MANDATE_METRICS"]).is_some(),
-                format!("must turn its metrics listener on, which its healthcheck asks: MANDATE_METRICS: {METRICS_ADDR}"),
+                format!(
+                    "must turn its metrics listener on, which its healthcheck asks: MANDATE_METRICS: {METRICS_ADDR}"
+                ),
             );
         }
         let healthcheck = strings(&service["healthcheck"]["test"]);
@@ -355,7 +357,10 @@ mod tests {
             "      test: [\"CMD\", \"python\", \"-m\", \"mandate_kit.healthcheck\", \"loyalty\"]\n",
         );
         let found = problems(&text, &components());
-        assert!(found.iter().any(|p| p.contains("`loyalty`: must have a healthcheck")), "{found:?}");
+        assert!(
+            found.iter().any(|p| p.contains("`loyalty`: must have a healthcheck")),
+            "{found:?}"
+        );
     }
 
     #[test]
@@ -363,7 +368,10 @@ mod tests {
         let text = without(&repo_compose(), "inventory", "      MANDATE_METRICS: 0.0.0.0:9464\n");
         let found = problems(&text, &components());
         assert_eq!(found.len(), 1, "{found:?}");
-        assert!(found[0].contains("`inventory`: must turn its metrics listener on"), "{found:?}");
+        assert!(
+            found[0].contains("`inventory`: must turn its metrics listener on"),
+            "{found:?}"
+        );
     }
 
     #[test]
@@ -371,7 +379,10 @@ mod tests {
         let text = without(&repo_compose(), "shipping", "        condition: service_healthy\n");
         let found = problems(&text, &components());
         assert_eq!(found.len(), 1, "{found:?}");
-        assert!(found[0].contains("`shipping`: must wait for a healthy nats"), "{found:?}");
+        assert!(
+            found[0].contains("`shipping`: must wait for a healthy nats"),
+            "{found:?}"
+        );
     }
 
     #[test]

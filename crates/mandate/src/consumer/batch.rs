@@ -113,7 +113,9 @@ impl Consumer {
         self.acknowledge(last).await;
         let progress = &self.progress;
         if let Ok(info) = last.info() {
-            self.metrics.pending.set(i64::try_from(info.pending).unwrap_or(i64::MAX));
+            self.metrics
+                .pending
+                .set(i64::try_from(info.pending).unwrap_or(i64::MAX));
             progress.applied.fetch_max(info.stream_sequence, Ordering::AcqRel);
             let caught_up = info.pending == 0 || info.stream_sequence >= progress.replay_until.load(Ordering::Acquire);
             if caught_up {

@@ -88,7 +88,12 @@ mod tests {
         histogram.observe(Duration::from_micros(50));
         histogram.observe(Duration::from_micros(51));
         histogram.observe(Duration::from_secs(60));
-        let counts: Vec<u64> = histogram.inner.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
+        let counts: Vec<u64> = histogram
+            .inner
+            .buckets
+            .iter()
+            .map(|b| b.load(Ordering::Relaxed))
+            .collect();
         assert_eq!(counts[0], 1, "50 µs is at most the first bound");
         assert_eq!(counts[1], 1, "51 µs is in the second");
         assert_eq!(counts[16], 1, "a minute is only in +Inf");

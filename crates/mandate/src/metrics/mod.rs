@@ -113,12 +113,11 @@ impl Metrics {
             consumer: consumer.into(),
         };
         let dead_letters = DEAD_LETTER_KINDS.map(|kind| {
-            self.dead_letters
-                .get_or_create_owned(&DeadLetterLabels {
-                    stream: Arc::clone(&labels.stream),
-                    consumer: Arc::clone(&labels.consumer),
-                    reason: kind.as_str(),
-                })
+            self.dead_letters.get_or_create_owned(&DeadLetterLabels {
+                stream: Arc::clone(&labels.stream),
+                consumer: Arc::clone(&labels.consumer),
+                reason: kind.as_str(),
+            })
         });
         ConsumerMetrics {
             applied: self.applied.get_or_create_owned(&labels),
@@ -155,7 +154,11 @@ impl Metrics {
             "Events the consumer has moved past in a committed transaction (handled, or dead-lettered)",
             self.applied.clone(),
         );
-        consumer.register("batches", "Transactions committed by the consumer", self.batches.clone());
+        consumer.register(
+            "batches",
+            "Transactions committed by the consumer",
+            self.batches.clone(),
+        );
         consumer.register(
             "redeliveries",
             "Deliveries JetStream made more than once (a lost ack, a restart before the ack)",

@@ -115,7 +115,13 @@ impl Probe for ComponentState {
     }
 
     fn tick(&self) {
-        let head = self.shared.store().scan_raw(OUTBOX).next().and_then(Result::ok).map(|(key, _)| key);
+        let head = self
+            .shared
+            .store()
+            .scan_raw(OUTBOX)
+            .next()
+            .and_then(Result::ok)
+            .map(|(key, _)| key);
         self.oldest.age(head);
     }
 }
@@ -123,7 +129,13 @@ impl Probe for ComponentState {
 impl Collector for ComponentState {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let outbox = self.outbox();
-        gauge(&mut encoder, "outbox_depth", "Events committed and not yet acknowledged by JetStream", None, outbox.depth as f64)?;
+        gauge(
+            &mut encoder,
+            "outbox_depth",
+            "Events committed and not yet acknowledged by JetStream",
+            None,
+            outbox.depth as f64,
+        )?;
         gauge(
             &mut encoder,
             "outbox_oldest_entry_age",
@@ -145,7 +157,13 @@ impl Collector for ComponentState {
             None,
             f64::from(u8::from(self.shared.is_rebuilding())),
         )?;
-        gauge(&mut encoder, "connected", "1 while connected to NATS", None, f64::from(u8::from(self.connected())))?;
+        gauge(
+            &mut encoder,
+            "connected",
+            "1 while connected to NATS",
+            None,
+            f64::from(u8::from(self.connected())),
+        )?;
         per_consumer(
             &mut encoder,
             &self.consumers,
