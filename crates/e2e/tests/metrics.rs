@@ -133,7 +133,10 @@ async fn prometheus_sees_every_components_figures_move_and_every_component_is_re
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let rss = prometheus.query("process_resident_memory_bytes").await;
-    assert!(rss.len() > SCRAPED.len(), "the RSS of every scraped component and the gateway: {rss:?}");
+    assert!(
+        rss.len() > SCRAPED.len(),
+        "the RSS of every scraped component and the gateway: {rss:?}"
+    );
 
     let http = reqwest::Client::new();
     for (name, addr) in &addresses {
