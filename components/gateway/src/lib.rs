@@ -18,6 +18,8 @@
 //!   to statuses, the JSON 404 and the guarantee that every error response is JSON.
 //! - `products.rs`, `inventory.rs`, `orders.rs`, `health.rs`: the handlers, one concern each.
 //! - `events.rs`: one shared core-NATS subscription to `evt.>`, fanned out to SSE clients.
+//! - `metrics.rs`: HTTP requests by route and status, and the readiness served on the kit's
+//!   metrics listener (`MANDATE_METRICS`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +38,7 @@ mod events;
 mod extract;
 mod health;
 mod inventory;
+mod metrics;
 mod orders;
 mod products;
 pub mod routes;
@@ -110,6 +113,7 @@ impl AppState {
 #[derive(Debug)]
 pub struct Gateway {
     state: AppState,
+    http: metrics::HttpMetrics,
 }
 
 impl Gateway {
@@ -128,6 +132,7 @@ impl Gateway {
                     shutdown,
                 }),
             },
+            http: metrics::HttpMetrics::default(),
         })
     }
 
@@ -149,7 +154,20 @@ impl Gateway {
                 TraceLayer::new_for_http()
                     .on_failure(tower_http::trace::DefaultOnFailure::new().level(tracing::Level::WARN)),
             )
+            // Outermost: the status counted is the one the client gets.
+            .layer(axum::middleware::from_fn_with_state(self.http.clone(), metrics::record))
             .with_state(self.state.clone())
+    }
+
+    /// Serves `/metrics` (HTTP requests by route and status, process RSS and CPU), `/livez`
+    /// and `/readyz` (connected to NATS) on `addr` until `stop` is cancelled.
+    pub async fn serve_metrics(
+        &self,
+        addr: std::net::SocketAddr,
+        stop: CancellationToken,
+    ) -> std::io::Result<mandate::metrics::Listening> {
+        let registry = metrics::registry(&self.http);
+        mandate::metrics::serve(addr, registry, metrics::probe(&self.state), stop).await
     }
 
     /// Ends every open event stream and the event subscription. In-flight calls finish.

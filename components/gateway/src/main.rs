@@ -29,6 +29,14 @@ struct Args {
     /// How often an idle event stream sends a keep-alive comment.
     #[arg(long, env = "GATEWAY_KEEP_ALIVE", default_value = "15s", value_parser = humantime::parse_duration)]
     keep_alive: Duration,
+    /// Serve `/metrics`, `/livez` and `/readyz` on this address, IP:PORT (e.g.
+    /// 127.0.0.1:9464); off when not given.
+    #[arg(long, env = "MANDATE_METRICS", value_parser = mandate::metrics::parse_addr)]
+    metrics: Option<SocketAddr>,
+    /// Ask this gateway's own listener (MANDATE_METRICS) whether it is ready, and exit 0 if it
+    /// is, 1 if not: a container healthcheck that needs nothing but this binary.
+    #[arg(long)]
+    healthcheck: bool,
     /// How long shutdown waits for open requests before it gives up on them.
     #[arg(long, env = "GATEWAY_SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
     shutdown_grace: Duration,
@@ -37,11 +45,31 @@ struct Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
+    if args.healthcheck {
+        return healthcheck(args.metrics);
+    }
     mandate::init_logging(args.log_format);
     match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = %err, "stopped with an error");
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--healthcheck`: 0 when the running gateway's listener says it is ready.
+fn healthcheck(metrics: Option<SocketAddr>) -> ExitCode {
+    let Some(addr) = metrics else {
+        eprintln!(
+            "error: --healthcheck asks the gateway's metrics listener: set MANDATE_METRICS (or --metrics) to its address, e.g. 0.0.0.0:9464"
+        );
+        return ExitCode::FAILURE;
+    };
+    match mandate::health::healthcheck(addr) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
             eprintln!("error: {err}");
             ExitCode::FAILURE
         }
@@ -57,6 +85,14 @@ async fn run(args: Args) -> Result<(), String> {
         ..Settings::default()
     };
     let gateway = Gateway::start(bus, settings).await.map_err(|e| e.to_string())?;
+    let metrics_stop = tokio_util::sync::CancellationToken::new();
+    let _metrics_stop = metrics_stop.clone().drop_guard();
+    if let Some(addr) = args.metrics {
+        gateway
+            .serve_metrics(addr, metrics_stop)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e} (set --listen or GATEWAY_LISTEN)", args.listen))?;

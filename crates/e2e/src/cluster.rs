@@ -63,7 +63,7 @@ impl Stack {
             credentials,
             env: vec![("MANDATE_STREAM_REPLICAS".to_owned(), REPLICAS.to_string())],
         };
-        Stack::start_wired(wiring, repo, bin_dir, components).await
+        Stack::start_wired(wiring, repo, bin_dir, components, false).await
     }
 
     /// The cluster's nodes by server name (`nats-1`, ...), in order.

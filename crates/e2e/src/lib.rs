@@ -23,12 +23,15 @@
 //! - [`summary`]: the one line a chaos run ends with.
 //! - [`garbage`]: a seeded corpus of malformed messages and what each must become.
 //! - [`snapshot`]: every query the components serve, to prove that nothing changed.
+//! - [`observed`]: the stack with every metrics listener on, its scrape configuration from
+//!   `mandate prometheus-config`, and a real Prometheus to query.
 
 pub mod cluster;
 pub mod garbage;
 pub mod invariants;
 pub mod monkey;
 pub mod nodeloss;
+pub mod observed;
 pub mod plan;
 pub mod services;
 pub mod shop;

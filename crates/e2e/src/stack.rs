@@ -33,6 +33,9 @@ pub struct Stack {
     processes: Mutex<BTreeMap<String, Running>>,
     /// The extra environment each process was started with, so a restart is the same process.
     envs: Mutex<BTreeMap<String, Vec<(String, String)>>>,
+    /// Whether each process gets a metrics listener on a free port of its own (see
+    /// `observed.rs`).
+    observed: bool,
 }
 
 impl Stack {
@@ -51,6 +54,17 @@ impl Stack {
     /// Starts a nats-server and the components of the repository at `repo` (all with a store
     /// when `components` is `None`), cargo binaries from `bin_dir`; waits until each answers.
     pub async fn start_in(repo: &Path, bin_dir: &Path, components: Option<&[&str]>) -> Stack {
+        Stack::start_single(repo, bin_dir, components, false).await
+    }
+
+    /// [`start_in`](Stack::start_in) on one nats-server; `observed`: every process with its
+    /// metrics listener on.
+    pub(crate) async fn start_single(
+        repo: &Path,
+        bin_dir: &Path,
+        components: Option<&[&str]>,
+        observed: bool,
+    ) -> Stack {
         let server = NatsServer::start();
         let url = server.url();
         let bus = Bus::connect(&ConnectionOptions::new(url.clone()), "e2e")
@@ -63,11 +77,17 @@ impl Stack {
             credentials: BTreeMap::new(),
             env: Vec::new(),
         };
-        Stack::start_wired(wiring, repo, bin_dir, components).await
+        Stack::start_wired(wiring, repo, bin_dir, components, observed).await
     }
 
     /// Starts the components of the repository at `repo` on the broker of `wiring`.
-    pub(crate) async fn start_wired(wiring: Wiring, repo: &Path, bin_dir: &Path, components: Option<&[&str]>) -> Stack {
+    pub(crate) async fn start_wired(
+        wiring: Wiring,
+        repo: &Path,
+        bin_dir: &Path,
+        components: Option<&[&str]>,
+        observed: bool,
+    ) -> Stack {
         let known = runner::components(repo).unwrap_or_else(|e| panic!("e2e: {e:#}"));
         let names: Vec<String> = match components {
             Some(names) => names.iter().map(|n| (*n).to_owned()).collect(),
@@ -99,6 +119,7 @@ impl Stack {
             dir,
             processes: Mutex::new(BTreeMap::new()),
             envs: Mutex::new(BTreeMap::new()),
+            observed,
         };
         for name in &names {
             stack.spawn(name);
@@ -131,7 +152,10 @@ impl Stack {
 
     /// [`spawn`](Stack::spawn) with extra environment variables, kept for its restarts.
     pub fn spawn_with(&self, name: &str, env: &[(&str, &str)]) {
-        let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let mut env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        if self.observed {
+            env.push(crate::observed::listener_env());
+        }
         lock(&self.envs).insert(name.to_owned(), env.clone());
         self.launch(name, &env);
     }
@@ -282,6 +306,11 @@ impl Stack {
                 other => return other,
             }
         }
+    }
+
+    /// The extra environment of each process started so far.
+    pub(crate) fn envs(&self) -> &Mutex<BTreeMap<String, Vec<(String, String)>>> {
+        &self.envs
     }
 
     fn children(&self) -> MutexGuard<'_, BTreeMap<String, Running>> {

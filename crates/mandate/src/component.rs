@@ -191,6 +191,9 @@ impl Component {
             println!("{json}");
             return Ok(());
         }
+        if options.healthcheck {
+            return healthcheck(&options);
+        }
         crate::options::init_logging(options.log_format);
         let running = self.start(options).await?;
         tracing::info!(component = %running.name(), "ready");
@@ -244,6 +247,14 @@ impl Component {
         };
         crate::runtime::start(declared, options).await
     }
+}
+
+/// `--healthcheck`: asks the running component's own listener whether it is ready.
+fn healthcheck(options: &Options) -> Result<()> {
+    let addr = options.metrics.ok_or_else(|| {
+        Error::Config("--healthcheck asks the component's metrics listener: set MANDATE_METRICS (or --metrics) to its address, e.g. 0.0.0.0:9464".to_owned())
+    })?;
+    crate::health::healthcheck(addr).map_err(Error::Config)
 }
 
 /// What a component publishes, subscribes to (per source stream) and serves: the input of

@@ -30,6 +30,8 @@ pub mod deadletter;
 pub mod envelope;
 mod error;
 mod handler;
+pub mod health;
+pub mod metrics;
 mod options;
 mod outbox;
 pub mod partition;

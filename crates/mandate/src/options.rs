@@ -132,6 +132,18 @@ pub struct Options {
     /// Print the component's manifest (what it publishes, subscribes to and serves) as JSON and exit.
     #[arg(long)]
     pub print_manifest: bool,
+    /// Serve `/metrics`, `/livez` and `/readyz` on this address, IP:PORT (e.g.
+    /// 127.0.0.1:9464); off when not given.
+    #[arg(long, env = "MANDATE_METRICS", value_parser = crate::metrics::parse_addr)]
+    pub metrics: Option<std::net::SocketAddr>,
+    /// How long the outbox's oldest entry may wait to be published before the component says
+    /// it is not ready (`/readyz`): the outbox is then wedged.
+    #[arg(long, env = "MANDATE_OUTBOX_WEDGED_AFTER", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub outbox_wedged_after: Duration,
+    /// Ask this component's own listener (MANDATE_METRICS) whether it is ready, and exit 0
+    /// if it is, 1 if not: a container healthcheck that needs nothing but this binary.
+    #[arg(long)]
+    pub healthcheck: bool,
     #[arg(long, env = "MANDATE_FAULT", value_enum, default_value = "none", hide = true)]
     pub fault: Fault,
 }
@@ -152,6 +164,9 @@ impl Options {
             partitions: 1,
             partition: 0,
             print_manifest: false,
+            metrics: None,
+            outbox_wedged_after: Duration::from_secs(60),
+            healthcheck: false,
             fault: Fault::None,
         }
     }

@@ -15,6 +15,7 @@ use crate::consumers::Consumers;
 use crate::contract::{DEAD_LETTER_STREAM, stream_name, validate_component_name};
 use crate::error::{Error, Result};
 use crate::handler::{Served, Subscription};
+use crate::metrics::{self, ConsumerLabels, state::ComponentState};
 use crate::options::Options;
 use crate::outbox::Relay;
 use crate::partition::Seat;
@@ -44,11 +45,21 @@ pub struct Running {
     service: Option<async_nats::service::Service>,
     relay_cancel: CancellationToken,
     relay: Option<JoinHandle<()>>,
+    /// The metrics and probes listener, when `--metrics` is set; stopped last.
+    listener: Option<JoinHandle<()>>,
+    listener_stop: CancellationToken,
+    /// Where it listens (the port the system chose, for `--metrics 127.0.0.1:0`).
+    metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl Running {
     pub fn name(&self) -> &str {
         self.shared.name()
+    }
+
+    /// Where `/metrics`, `/livez` and `/readyz` are served, when `--metrics` is set.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics_addr
     }
 
     /// Cancelled when the component fails for good and should be stopped.
@@ -80,6 +91,10 @@ impl Running {
         if let Err(err) = self.shared.client().drain().await {
             tracing::debug!(error = %err, "draining the connection");
         }
+        self.listener_stop.cancel();
+        if let Some(listener) = self.listener.take() {
+            let _ = listener.await;
+        }
         drained?;
         tracing::info!(component = %self.shared.name(), "stopped");
         Ok(())
@@ -88,6 +103,7 @@ impl Running {
     /// Stops everything at once, like a crash: no batch is finished, no ack sent, nothing
     /// drained. What was committed stays committed. For tests of crash recovery.
     pub async fn kill(mut self) {
+        self.listener_stop.cancel();
         self.consumers.kill().await;
         self.endpoints.shutdown().await;
         if let Some(relay) = self.relay.take() {
@@ -103,6 +119,7 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         self.relay_cancel.cancel();
+        self.listener_stop.cancel();
         if let Some(relay) = &self.relay {
             relay.abort();
         }
@@ -146,6 +163,11 @@ pub(crate) async fn start(declared: Declared, options: Options) -> Result<Runnin
         )
         .seated(seat),
     );
+    let watched: Vec<_> = specs
+        .iter()
+        .zip(&progress)
+        .map(|(spec, progress)| (ConsumerLabels::of(spec), Arc::clone(progress)))
+        .collect();
     let handlers = Arc::new(declared.subscriptions);
     let consumers = Arc::new(Consumers::new(
         specs
@@ -195,6 +217,18 @@ pub(crate) async fn start(declared: Declared, options: Options) -> Result<Runnin
         .request(format!("$SRV.PING.{}", shared.name()), bytes::Bytes::new())
         .await
         .map_err(|e| Error::nats("checking that the service is reachable", e))?;
+    let listener_stop = CancellationToken::new();
+    let (listener, metrics_addr) = match shared.options().metrics {
+        None => (None, None),
+        Some(addr) => {
+            let state = Arc::new(ComponentState::new(Arc::clone(&shared), watched));
+            let registry = metrics::registry(shared.name(), shared.metrics(), Arc::clone(&state));
+            let listening = metrics::serve(addr, registry, state, listener_stop.clone())
+                .await
+                .map_err(|err| Error::Config(err.to_string()))?;
+            (Some(listening.task), Some(listening.addr))
+        }
+    };
     Ok(Running {
         shared,
         consumers,
@@ -202,6 +236,9 @@ pub(crate) async fn start(declared: Declared, options: Options) -> Result<Runnin
         service: Some(service),
         relay_cancel,
         relay: relay_task,
+        listener,
+        listener_stop,
+        metrics_addr,
     })
 }
 

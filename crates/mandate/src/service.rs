@@ -4,6 +4,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Instant;
 
 use async_nats::HeaderMap;
 use async_nats::service::{Request, Service};
@@ -15,6 +16,7 @@ use crate::context::Context;
 use crate::envelope::Cause;
 use crate::error::{Error, Result};
 use crate::handler::{CommandFn, Endpoint, QueryFn, RETRYABLE_HEADER, Served, ServiceError};
+use crate::metrics::EndpointMetrics;
 use crate::routing;
 use crate::shared::Shared;
 
@@ -73,6 +75,7 @@ async fn serve(
     mut endpoint: async_nats::service::endpoint::Endpoint,
     face: Face,
 ) {
+    let metrics = shared.metrics().endpoint(&served.operation);
     while let Some(first) = endpoint.next().await {
         let Some(first) = route(&shared, &served, face, first).await else {
             continue;
@@ -88,7 +91,7 @@ async fn serve(
                     }
                     _ => request.span.in_scope(|| query_once(&shared, query, &request)),
                 };
-                request.respond(result).await;
+                request.respond(result, &metrics).await;
             }
             Endpoint::Command(command) => {
                 // Every request already waiting joins this one's transaction.
@@ -103,7 +106,7 @@ async fn serve(
                         _ => break,
                     }
                 }
-                run_commands(&shared, command, group).await;
+                run_commands(&shared, command, group, &metrics).await;
             }
         }
     }
@@ -133,6 +136,8 @@ struct Received {
     /// Set when the request's headers are malformed: its answer, whatever the body says.
     refused: Option<ServiceError>,
     span: tracing::Span,
+    /// When it was taken off the endpoint, for its latency.
+    received: Instant,
 }
 
 impl Received {
@@ -156,6 +161,7 @@ impl Received {
             cause,
             refused,
             span,
+            received: Instant::now(),
         }
     }
 
@@ -168,7 +174,8 @@ impl Received {
         &self.request.message.payload
     }
 
-    async fn respond(&self, result: Result<Vec<u8>, ServiceError>) {
+    async fn respond(&self, result: Result<Vec<u8>, ServiceError>, metrics: &EndpointMetrics) {
+        metrics.answered(result.as_ref().err().map(|err| err.code), self.received.elapsed());
         let _entered = self.span.enter();
         if let Err(err) = &result {
             if err.code >= 500 {
@@ -203,7 +210,7 @@ fn query_once(shared: &Shared, query: &QueryFn, request: &Received) -> Result<Ve
 /// refused or failed request leaves no trace), commits once — one fdatasync for the group
 /// (group commit) — and only then replies to each. Run one after another, they see each
 /// other's writes exactly as if they had been committed apart.
-async fn run_commands(shared: &Shared, command: &CommandFn, group: Vec<Received>) {
+async fn run_commands(shared: &Shared, command: &CommandFn, group: Vec<Received>, metrics: &EndpointMetrics) {
     let mut results = Vec::with_capacity(group.len());
     {
         let _writer = shared.writer().await;
@@ -232,7 +239,7 @@ async fn run_commands(shared: &Shared, command: &CommandFn, group: Vec<Received>
     }
     shared.relay().wake();
     for (request, result) in group.iter().zip(results) {
-        request.respond(result).await;
+        request.respond(result, metrics).await;
     }
 }
 

@@ -12,6 +12,7 @@ use tokio::sync::{Mutex, MutexGuard};
 use tokio_util::sync::CancellationToken;
 
 use crate::context::Emitter;
+use crate::metrics::Metrics;
 use crate::options::Options;
 use crate::outbox::Relay;
 use crate::partition::Seat;
@@ -43,6 +44,8 @@ pub(crate) struct Shared {
     seat: Option<Seat>,
     /// Why it failed: the first task's reason, said as the process's last words.
     failure: std::sync::OnceLock<String>,
+    /// What it counts, for `/metrics`.
+    metrics: Arc<Metrics>,
 }
 
 /// What a consumer has done, for status and rebuild.
@@ -51,6 +54,8 @@ pub(crate) struct Progress {
     pub applied: AtomicU64,
     pub replay_until: AtomicU64,
     pub caught_up: AtomicBool,
+    /// True while the durable consumer is seated and consuming (readiness).
+    pub seated: AtomicBool,
 }
 
 impl Progress {
@@ -84,7 +89,13 @@ impl Shared {
             failed: CancellationToken::new(),
             seat: None,
             failure: std::sync::OnceLock::new(),
+            metrics: Arc::default(),
         }
+    }
+
+    /// The component's metric families.
+    pub(crate) fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The component's name.

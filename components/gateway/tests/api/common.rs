@@ -26,6 +26,9 @@ pub struct Harness {
     pub bus: Bus,
     pub http: reqwest::Client,
     base: String,
+    /// The gateway's metrics listener (`/metrics`, `/livez`, `/readyz`).
+    pub metrics: String,
+    _metrics_stop: tokio_util::sync::DropGuard,
     stop: Option<oneshot::Sender<()>>,
     served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     components: Vec<Running>,
@@ -95,6 +98,12 @@ impl Harness {
         let gateway = Gateway::start(gateway_bus, settings).await.expect("the gateway starts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
         let base = format!("http://{}", listener.local_addr().expect("local address"));
+        let metrics_stop = tokio_util::sync::CancellationToken::new();
+        let listening = gateway
+            .serve_metrics("127.0.0.1:0".parse().expect("an address"), metrics_stop.clone())
+            .await
+            .expect("the metrics listener starts");
+        let metrics = format!("http://{}", listening.addr);
         let (stop, stopped) = oneshot::channel::<()>();
         let served = tokio::spawn(gateway.serve(listener, async move {
             let _ = stopped.await;
@@ -105,6 +114,8 @@ impl Harness {
             bus,
             http: reqwest::Client::new(),
             base,
+            metrics,
+            _metrics_stop: metrics_stop.drop_guard(),
             stop: Some(stop),
             served: Some(served),
             components: Vec::new(),

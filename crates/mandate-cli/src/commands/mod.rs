@@ -15,6 +15,7 @@ pub mod dlq;
 pub mod export;
 pub mod import;
 pub mod new;
+pub mod prometheus_config;
 pub mod publish;
 pub mod replay;
 pub mod status;
@@ -84,6 +85,8 @@ pub enum Command {
     /// The AsyncAPI 3.0 document of the whole system (schemas/asyncapi.yaml), from schemas/json and the manifests.
     #[command(name = "asyncapi")]
     AsyncApi(asyncapi::AsyncApiArgs),
+    /// A Prometheus scrape configuration for every component that serves /metrics, from the manifests.
+    PrometheusConfig(prometheus_config::PrometheusConfigArgs),
     /// Measure the kit against its baselines (bare async-nats/sled, hand-written loops): runs `mandate-bench`.
     Bench(bench::BenchArgs),
     /// Run the whole system locally: nats-server and every component, restarted if they die.
@@ -103,6 +106,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check(args) => check::run(&args, global),
         Command::BusConfig(args) => bus_config::run(&args, global),
         Command::AsyncApi(args) => asyncapi::run(&args, global),
+        Command::PrometheusConfig(args) => prometheus_config::run(&args, global),
         Command::New(command) => new::run(&command, global),
         Command::Dev(args) => dev::run(&args, global).await,
         Command::Bench(args) => bench::run(&args, global),

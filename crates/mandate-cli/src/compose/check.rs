@@ -4,7 +4,8 @@
 //! variable in permissions.conf) — and its image: a crate of the workspace is built from the
 //! one Dockerfile with `COMPONENT=<name>`; a component in another language from its own
 //! `components/<name>/Dockerfile`, with the repository as context, copying nothing of another
-//! component's directory.
+//! component's directory. Each also turns its metrics listener on (`MANDATE_METRICS`), has a
+//! healthcheck (the binary's own `--healthcheck`) and waits for a healthy nats.
 
 use std::path::Path;
 
@@ -58,6 +59,12 @@ impl Deployed {
 pub fn own_dockerfile(name: &str) -> String {
     format!("components/{name}/Dockerfile")
 }
+
+/// Where a component's metrics listener listens in its container.
+pub const METRICS_ADDR: &str = "0.0.0.0:9464";
+
+/// The healthcheck of a component built from the repository's Dockerfile.
+pub const HEALTHCHECK: [&str; 3] = ["CMD", "/usr/local/bin/component", "--healthcheck"];
 
 /// Every problem of compose file `text` for `components` (component names), one line each.
 pub fn problems(text: &str, components: &[Deployed]) -> Vec<String> {
@@ -139,6 +146,33 @@ pub fn problems(text: &str, components: &[Deployed]) -> Vec<String> {
                 == Some("MANDATE_STREAM_REPLICAS"),
             "must pass the stack's stream replicas on: MANDATE_STREAM_REPLICAS: ${MANDATE_STREAM_REPLICAS:-1}"
                 .to_owned(),
+        );
+        // Health (docs/operate.md): the Rust kit's listener on, and the binary asking it — the
+        // image has nothing else to ask with; a component in another language brings its own
+        // check. Nothing starts before the server it needs answers.
+        if component.build == Build::Workspace {
+            expect(
+                text_of(&service["environment"]["MANDATE_METRICS"]).is_some(),
+                format!(
+                    "must turn its metrics listener on, which its healthcheck asks: MANDATE_METRICS: {METRICS_ADDR}"
+                ),
+            );
+        }
+        let healthcheck = strings(&service["healthcheck"]["test"]);
+        let healthy = match component.build {
+            Build::Workspace => healthcheck == HEALTHCHECK,
+            Build::Own(_) => !healthcheck.is_empty(),
+        };
+        expect(
+            healthy,
+            match component.build {
+                Build::Workspace => format!("must have a healthcheck: `test: {HEALTHCHECK:?}` (the image's own binary asks its /readyz)"),
+                Build::Own(_) => "must have a healthcheck (`healthcheck: test: [...]`), e.g. `python -m mandate_kit.healthcheck <name>` for a component on the Python kit".to_owned(),
+            },
+        );
+        expect(
+            text_of(&service["depends_on"]["nats"]["condition"]) == Some("service_healthy"),
+            "must wait for a healthy nats: `depends_on: nats: condition: service_healthy`".to_owned(),
         );
         let var = password_var(name);
         expect(
@@ -295,6 +329,58 @@ mod tests {
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(
             found[0].contains("`loyalty`: must pass the stack's stream replicas on"),
+            "{found:?}"
+        );
+    }
+
+    /// `text` without the first `line` after `service`'s own line.
+    fn without(text: &str, service: &str, line: &str) -> String {
+        let start = text.find(&format!("\n  {service}:\n")).expect("the service");
+        let at = start + text[start..].find(line).expect("the line in the service");
+        format!("{}{}", &text[..at], &text[at + line.len()..])
+    }
+
+    #[test]
+    fn a_component_service_without_its_healthcheck_is_refused() {
+        let text = without(
+            &repo_compose(),
+            "orders",
+            "      test: [\"CMD\", \"/usr/local/bin/component\", \"--healthcheck\"]\n",
+        );
+        let found = problems(&text, &components());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("`orders`: must have a healthcheck"), "{found:?}");
+        assert!(found[0].contains("--healthcheck"), "says what to write: {found:?}");
+        let text = without(
+            &repo_compose(),
+            "loyalty",
+            "      test: [\"CMD\", \"python\", \"-m\", \"mandate_kit.healthcheck\", \"loyalty\"]\n",
+        );
+        let found = problems(&text, &components());
+        assert!(
+            found.iter().any(|p| p.contains("`loyalty`: must have a healthcheck")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_component_service_without_its_metrics_listener_is_refused() {
+        let text = without(&repo_compose(), "inventory", "      MANDATE_METRICS: 0.0.0.0:9464\n");
+        let found = problems(&text, &components());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("`inventory`: must turn its metrics listener on"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_component_service_that_does_not_wait_for_a_healthy_nats_is_refused() {
+        let text = without(&repo_compose(), "shipping", "        condition: service_healthy\n");
+        let found = problems(&text, &components());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("`shipping`: must wait for a healthy nats"),
             "{found:?}"
         );
     }

@@ -73,15 +73,19 @@ pub fn add_component(text: &str, name: &str, own_dockerfile: bool) -> Result<Opt
 /// settings; a component that is not a crate by its own Dockerfile, with the repository as
 /// context (for the kit, the client package and the contract's schemas).
 fn service_block(name: &str, password_var: &str, own_dockerfile: bool) -> Vec<String> {
-    let (build, logs) = if own_dockerfile {
+    let (build, logs, metrics, healthcheck) = if own_dockerfile {
         (
             format!("      dockerfile: components/{name}/Dockerfile\n"),
             String::new(),
+            String::new(),
+            format!(r#"["CMD", "python", "-m", "mandate_kit.healthcheck", "{name}"]"#),
         )
     } else {
         (
             format!("      dockerfile: Dockerfile\n      args:\n        COMPONENT: {name}\n"),
             "      RUST_LOG: ${RUST_LOG:-info}\n      MANDATE_LOG_FORMAT: ${MANDATE_LOG_FORMAT:-text}\n".to_owned(),
+            format!("      MANDATE_METRICS: {}\n", super::check::METRICS_ADDR),
+            r#"["CMD", "/usr/local/bin/component", "--healthcheck"]"#.to_owned(),
         )
     };
     format!(
@@ -97,8 +101,14 @@ fn service_block(name: &str, password_var: &str, own_dockerfile: bool) -> Vec<St
       NATS_USER: {name}
       NATS_PASSWORD: ${{{password_var}:?set {password_var} in .env (copy .env.example)}}
 {logs}      MANDATE_STREAM_REPLICAS: ${{MANDATE_STREAM_REPLICAS:-1}}
-    volumes:
+{metrics}    volumes:
       - {name}-data:/data
+    healthcheck:
+      test: {healthcheck}
+      interval: 10s
+      timeout: 5s
+      retries: 6
+      start_period: 30s
     restart: unless-stopped
 "
     )

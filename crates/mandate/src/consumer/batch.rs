@@ -75,6 +75,7 @@ impl Consumer {
         let watermark_key = self.spec.watermark_key();
         let mut watermark = tx.read_u64(&watermark_key)?;
         let before = watermark;
+        let mut moved = 0;
         while next < end {
             if self.past_replay_mark_while_rebuilding(&batch[next]) {
                 run.hold = true;
@@ -85,6 +86,7 @@ impl Consumer {
                     tx.accept_step();
                     run.applied_up_to = Some(next);
                     next += 1;
+                    moved += 1;
                 }
                 // The handler left nothing in its step.
                 Applied::Failed(reason) => {
@@ -97,7 +99,11 @@ impl Consumer {
         if watermark > before {
             tx.write_u64(watermark_key, watermark);
         }
+        let committing = std::time::Instant::now();
         self.shared.store().commit(tx)?;
+        self.metrics.commit_seconds.observe(committing.elapsed());
+        self.metrics.batches.inc();
+        self.metrics.applied.inc_by(moved);
         run.next = next;
         Ok(run)
     }
@@ -107,6 +113,9 @@ impl Consumer {
         self.acknowledge(last).await;
         let progress = &self.progress;
         if let Ok(info) = last.info() {
+            self.metrics
+                .pending
+                .set(i64::try_from(info.pending).unwrap_or(i64::MAX));
             progress.applied.fetch_max(info.stream_sequence, Ordering::AcqRel);
             let caught_up = info.pending == 0 || info.stream_sequence >= progress.replay_until.load(Ordering::Acquire);
             if caught_up {

@@ -17,6 +17,7 @@ impl Consumer {
             Handled::Done => Ok(Applied::Done),
             Handled::Failed(reason) => Ok(Applied::Failed(reason)),
             Handled::Refused(kind, reason) => {
+                self.metrics.dead_lettered(kind);
                 let _in_event = delivery.span.get().map(tracing::Span::enter);
                 let shared = &self.shared;
                 deadletter::stage(tx, shared.name(), &delivery.origin, kind, &reason, shared.max_payload())?;
@@ -49,6 +50,7 @@ impl Consumer {
             self.refuse(&mut tx, &delivery, reason)?;
             tx.write_u64(self.spec.watermark_key(), delivery.sequence());
             shared.store().commit(tx)?;
+            self.metrics.applied.inc();
         }
         shared.relay().wake();
         let _ = message.ack_with(AckKind::Term).await;

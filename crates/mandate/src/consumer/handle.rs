@@ -27,10 +27,12 @@ impl Consumer {
         });
         let _entered = span.enter();
         let cause = meta.as_cause();
+        let started = std::time::Instant::now();
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
             let mut ctx = Context::for_event(&mut *tx, self.shared.emitter(), meta, &cause, replaying);
             (subscription.handler)(&mut ctx, &delivery.message.payload)
         }));
+        self.metrics.handler_seconds.observe(started.elapsed());
         let handled = match result {
             Ok(Ok(())) => return Handled::Done,
             Ok(Err(Failure::Undecodable(kind, reason))) => Handled::Refused(kind, reason),

@@ -55,6 +55,7 @@ use crate::crashguard::{CrashGuard, Next, NoteRemoval};
 use crate::deadletter::{self, DeadLetterKind, Origin};
 use crate::envelope::{self, EnvelopeError, Meta};
 use crate::handler::{Failure, Subscription};
+use crate::metrics::ConsumerMetrics;
 use crate::options::Fault;
 use crate::partition::Seat;
 use crate::pull::{Batches, Deliveries};
@@ -74,6 +75,8 @@ pub(crate) struct Consumer {
     shared: Arc<Shared>,
     /// `Fault::LoseDelivery` loses one delivery per process, not one per seating.
     fault_spent: AtomicBool,
+    /// Its figures for `/metrics`: atomics, counted as it goes.
+    metrics: ConsumerMetrics,
 }
 
 /// How often the server says it is there while a pull waits. Two missed ones end the stretch
@@ -155,12 +158,14 @@ impl Consumer {
         handlers: Arc<Handlers>,
         shared: Arc<Shared>,
     ) -> Consumer {
+        let metrics = shared.metrics().consumer(&spec.stream, &spec.durable);
         Consumer {
             spec,
             progress,
             handlers,
             shared,
             fault_spent: AtomicBool::new(false),
+            metrics,
         }
     }
 
@@ -223,9 +228,13 @@ impl Consumer {
                         return;
                     }
                 };
-                match self.consume(&consumer, &cancel).await {
+                self.progress.seated.store(true, Ordering::Release);
+                let consumed = self.consume(&consumer, &cancel).await;
+                self.progress.seated.store(false, Ordering::Release);
+                match consumed {
                     Ok(Consumed::Cancelled) => return,
                     Ok(Consumed::Broken(why)) => {
+                        self.metrics.reseats.inc();
                         tracing::warn!(%why, "a delivery went missing; seating the consumer again past the watermark");
                         // A rebuild's start stands until something is applied; from then on
                         // the watermark says where to go on.

@@ -72,6 +72,9 @@ impl Consumer {
         let Some(delivery) = self.delivery(message, attempt) else {
             return Ok(Applied::Done);
         };
+        if attempt == 1 && delivery.origin.deliveries > 1 {
+            self.metrics.redeliveries.inc();
+        }
         if delivery.sequence() <= *watermark {
             tracing::debug!(sequence = delivery.sequence(), "already applied; skipping");
             return Ok(Applied::Done);
@@ -123,6 +126,7 @@ impl Consumer {
                 Next::Alone => next + 1,
                 Next::SetAside(stops) => {
                     drop(writer);
+                    self.metrics.crash_guard_set_asides.inc();
                     let note = guard.take_note();
                     self.set_aside(&batch[next], stops, &stopped_the_process(stops), note)
                         .await?;

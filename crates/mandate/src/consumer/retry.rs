@@ -24,6 +24,7 @@ impl Consumer {
                 Applied::Done => {
                     tx.write_u64(watermark_key, watermark);
                     shared.store().commit(tx)?;
+                    self.metrics.applied.inc();
                     drop(_writer);
                     shared.relay().wake();
                     self.after_commit(message).await;

@@ -8,6 +8,7 @@ mod dead_letters;
 mod envelope;
 mod exactly_once;
 mod keys;
+mod metrics;
 mod outbox;
 mod oversized;
 mod partitions;
