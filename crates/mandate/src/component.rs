@@ -137,7 +137,7 @@ impl Component {
         mut self,
         merge: impl Fn(O::Request, Vec<O::Response>) -> O::Response + Send + Sync + 'static,
     ) -> Component {
-        let gather = crate::routing::GatherFn(std::sync::Arc::new(
+        let gather = crate::handler::GatherFn(std::sync::Arc::new(
             move |request: &[u8], answers: Vec<bytes::Bytes>| {
                 let request = crate::codec::decode::<O::Request>(request)
                     .map_err(|e| ServiceError::bad_request(format!("the request does not decode: {e}")))?;

@@ -163,7 +163,7 @@ pub(crate) struct Served {
     /// The request's key (`Operation::KEY`): a partition forwards it to the key's owner.
     pub key: Option<crate::partition::Key>,
     /// Set for an operation every partition answers in part: how the parts merge.
-    pub gather: Option<crate::routing::GatherFn>,
+    pub gather: Option<GatherFn>,
 }
 
 /// `handler` for requests of `O`, erased, as a command: an emit refused as too large
@@ -198,4 +198,17 @@ fn decode_request<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, S
 
 fn encode_response<T: Serialize>(response: &T) -> Result<Vec<u8>, ServiceError> {
     rmp_serde::to_vec_named(response).map_err(|e| ServiceError::internal(format!("response does not encode: {e}")))
+}
+
+/// Merges the encoded answers of every partition into one encoded answer.
+pub(crate) type MergeFn = dyn Fn(&[u8], Vec<bytes::Bytes>) -> Result<Vec<u8>, ServiceError> + Send + Sync;
+
+/// How a gathered operation's answers merge (`Component::gathered`).
+#[derive(Clone)]
+pub(crate) struct GatherFn(pub std::sync::Arc<MergeFn>);
+
+impl std::fmt::Debug for GatherFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GatherFn")
+    }
 }

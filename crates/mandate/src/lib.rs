@@ -32,6 +32,7 @@ mod error;
 mod handler;
 pub mod health;
 pub mod metrics;
+mod observed;
 mod options;
 mod outbox;
 pub mod partition;

@@ -134,7 +134,7 @@ pub struct Options {
     pub print_manifest: bool,
     /// Serve `/metrics`, `/livez` and `/readyz` on this address, IP:PORT (e.g.
     /// 127.0.0.1:9464); off when not given.
-    #[arg(long, env = "MANDATE_METRICS", value_parser = crate::metrics::parse_addr)]
+    #[arg(long, env = "MANDATE_METRICS", value_parser = parse_metrics_addr)]
     pub metrics: Option<std::net::SocketAddr>,
     /// How long the outbox's oldest entry may wait to be published before the component says
     /// it is not ready (`/readyz`): the outbox is then wedged.
@@ -187,6 +187,18 @@ pub fn init_logging(format: LogFormat) {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+/// Where a component's metrics and probes listen (`MANDATE_METRICS`).
+pub type MetricsAddr = std::net::SocketAddr;
+
+/// Parses `MANDATE_METRICS` / `--metrics`, saying what to write when it is not an address.
+pub fn parse_metrics_addr(text: &str) -> Result<MetricsAddr, String> {
+    text.trim().parse().map_err(|_| {
+        format!(
+            "`{text}` is not an address to listen on: write IP:PORT, e.g. 127.0.0.1:9464 (this host only) or 0.0.0.0:9464 (every interface, as in a container)"
+        )
+    })
 }
 
 #[cfg(test)]

@@ -6,31 +6,16 @@
 //! unchanged — body, headers and reply subject — to the owner's private subject, and the
 //! owner answers the caller directly. A gathered operation asks every partition and merges.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::service::Request;
-use bytes::Bytes;
 use futures::future::join_all;
 
-use crate::handler::ServiceError;
+use crate::handler::{GatherFn, ServiceError};
 use crate::partition::{Key, Seat, key_of, slot_of};
 
 /// How long a gathering partition waits for each partition's answer.
 const GATHER_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Merges the encoded answers of every partition into one encoded answer.
-type MergeFn = dyn Fn(&[u8], Vec<Bytes>) -> Result<Vec<u8>, ServiceError> + Send + Sync;
-
-/// How a gathered operation's answers merge (`Component::gathered`).
-#[derive(Clone)]
-pub(crate) struct GatherFn(pub Arc<MergeFn>);
-
-impl std::fmt::Debug for GatherFn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("GatherFn")
-    }
-}
 
 /// The private subject of `seat`'s partition for the public `subject` (`svc.<owner>.<rest>`).
 pub(crate) fn private_subject(subject: &str, seat: &Seat, index: u32) -> String {

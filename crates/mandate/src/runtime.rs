@@ -15,7 +15,8 @@ use crate::consumers::Consumers;
 use crate::contract::{DEAD_LETTER_STREAM, stream_name, validate_component_name};
 use crate::error::{Error, Result};
 use crate::handler::{Served, Subscription};
-use crate::metrics::{self, ConsumerLabels, state::ComponentState};
+use crate::metrics::{self, ConsumerLabels};
+use crate::observed::ComponentState;
 use crate::options::Options;
 use crate::outbox::Relay;
 use crate::partition::Seat;
@@ -166,7 +167,7 @@ pub(crate) async fn start(declared: Declared, options: Options) -> Result<Runnin
     let watched: Vec<_> = specs
         .iter()
         .zip(&progress)
-        .map(|(spec, progress)| (ConsumerLabels::of(spec), Arc::clone(progress)))
+        .map(|(spec, progress)| (ConsumerLabels::new(&spec.stream, &spec.durable), Arc::clone(progress)))
         .collect();
     let handlers = Arc::new(declared.subscriptions);
     let consumers = Arc::new(Consumers::new(
@@ -222,7 +223,7 @@ pub(crate) async fn start(declared: Declared, options: Options) -> Result<Runnin
         None => (None, None),
         Some(addr) => {
             let state = Arc::new(ComponentState::new(Arc::clone(&shared), watched));
-            let registry = metrics::registry(shared.name(), shared.metrics(), Arc::clone(&state));
+            let registry = metrics::registry(shared.name(), shared.metrics(), Box::new(Arc::clone(&state)));
             let listening = metrics::serve(addr, registry, state, listener_stop.clone())
                 .await
                 .map_err(|err| Error::Config(err.to_string()))?;

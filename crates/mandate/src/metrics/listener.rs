@@ -3,6 +3,8 @@
 //! on (docs/operate.md). The gateway serves its own registry and readiness through it too.
 
 use std::net::SocketAddr;
+
+use crate::options::MetricsAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,17 +23,6 @@ use crate::health::Probe;
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// The address of the listener, `IP:PORT`, checked when flags are parsed.
-pub type MetricsAddr = SocketAddr;
-
-/// Parses `MANDATE_METRICS` / `--metrics`, saying what to write when it is not an address.
-pub fn parse_addr(text: &str) -> Result<MetricsAddr, String> {
-    text.trim().parse().map_err(|_| {
-        format!(
-            "`{text}` is not an address to listen on: write IP:PORT, e.g. 127.0.0.1:9464 (this host only) or 0.0.0.0:9464 (every interface, as in a container)"
-        )
-    })
-}
-
 #[derive(Debug, Clone)]
 struct Served {
     registry: Arc<Registry>,

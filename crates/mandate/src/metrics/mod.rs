@@ -9,7 +9,6 @@
 mod histogram;
 pub(crate) mod listener;
 pub(crate) mod process;
-pub(crate) mod state;
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -23,21 +22,27 @@ use prometheus_client::registry::{Registry, Unit};
 
 use crate::deadletter::DeadLetterKind;
 
+pub use crate::options::{MetricsAddr, parse_metrics_addr as parse_addr};
 pub use histogram::{Histogram, LATENCY_BUCKETS};
-pub use listener::{Listening, MetricsAddr, parse_addr, serve};
+pub use listener::{Listening, serve};
 pub use process::ProcessCollector;
 /// The client library, for a program that registers figures of its own (the gateway).
 pub use prometheus_client;
 
 /// The registry a component's listener serves: the process's figures under their standard
 /// names, the kit's under `mandate_`, every series labelled with the component.
-pub(crate) fn registry(component: &str, metrics: &Metrics, state: Arc<state::ComponentState>) -> Registry {
+/// `state` is what is read at each scrape rather than counted (`observed.rs`).
+pub(crate) fn registry(
+    component: &str,
+    metrics: &Metrics,
+    state: Box<dyn prometheus_client::collector::Collector>,
+) -> Registry {
     let label = (Cow::Borrowed("component"), Cow::Owned(component.to_owned()));
     let mut root = Registry::with_labels(std::iter::once(label));
     root.register_collector(Box::new(ProcessCollector));
     let kit = root.sub_registry_with_prefix("mandate");
     metrics.register(kit);
-    kit.register_collector(Box::new(state));
+    kit.register_collector(state);
     root
 }
 
@@ -49,10 +54,10 @@ pub(crate) struct ConsumerLabels {
 }
 
 impl ConsumerLabels {
-    pub(crate) fn of(spec: &crate::consumer::ConsumerSpec) -> ConsumerLabels {
+    pub(crate) fn new(stream: &str, consumer: &str) -> ConsumerLabels {
         ConsumerLabels {
-            stream: spec.stream.as_str().into(),
-            consumer: spec.durable.as_str().into(),
+            stream: stream.into(),
+            consumer: consumer.into(),
         }
     }
 }

@@ -13,8 +13,8 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Unit;
 
-use super::ConsumerLabels;
 use crate::health::{Probe, Readiness};
+use crate::metrics::ConsumerLabels;
 use crate::shared::{Progress, Shared};
 use crate::store::{OUTBOX, SET_ASIDE};
 
