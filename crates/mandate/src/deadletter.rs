@@ -65,6 +65,19 @@ pub enum DeadLetterKind {
 }
 
 impl DeadLetterKind {
+    /// Every kind, in the order of the contract's table: for whatever must name them all
+    /// (a metric series per kind, the AsyncAPI header's values).
+    pub const ALL: [DeadLetterKind; 8] = [
+        DeadLetterKind::MissingHeader,
+        DeadLetterKind::InvalidHeader,
+        DeadLetterKind::UnknownType,
+        DeadLetterKind::NotAMap,
+        DeadLetterKind::BinaryString,
+        DeadLetterKind::TrailingBytes,
+        DeadLetterKind::Undecodable,
+        DeadLetterKind::HandlerFailed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             DeadLetterKind::MissingHeader => "missing-header",

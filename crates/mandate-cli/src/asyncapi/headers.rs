@@ -171,17 +171,7 @@ pub fn service_error() -> Value {
 
 /// The headers of a dead letter.
 pub fn dead_letter() -> Value {
-    let kinds = [
-        DeadLetterKind::MissingHeader,
-        DeadLetterKind::InvalidHeader,
-        DeadLetterKind::UnknownType,
-        DeadLetterKind::NotAMap,
-        DeadLetterKind::BinaryString,
-        DeadLetterKind::TrailingBytes,
-        DeadLetterKind::Undecodable,
-        DeadLetterKind::HandlerFailed,
-    ]
-    .map(DeadLetterKind::as_str);
+    let kinds = DeadLetterKind::ALL.map(DeadLetterKind::as_str);
     Map::new()
         .with("type", "object")
         .with(

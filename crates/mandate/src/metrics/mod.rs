@@ -82,16 +82,7 @@ struct EndpointErrorLabels {
 
 /// Every reason a consumer dead-letters for, so that each series exists (at 0) from the start
 /// and `rate()` sees the first one.
-const DEAD_LETTER_KINDS: [DeadLetterKind; 8] = [
-    DeadLetterKind::MissingHeader,
-    DeadLetterKind::InvalidHeader,
-    DeadLetterKind::UnknownType,
-    DeadLetterKind::NotAMap,
-    DeadLetterKind::BinaryString,
-    DeadLetterKind::TrailingBytes,
-    DeadLetterKind::Undecodable,
-    DeadLetterKind::HandlerFailed,
-];
+const DEAD_LETTER_KINDS: [DeadLetterKind; 8] = DeadLetterKind::ALL;
 
 /// The metric families of one component.
 #[derive(Debug, Default)]
