@@ -396,6 +396,12 @@ impl Operation for PlaceOrder {
     const OWNER: &'static str = "orders";
     const NAME: &'static str = "place";
     const VERSION: u32 = 1;
+    /// Routed by its idempotency key: the order does not exist yet; orders gives it an id in
+    /// the idempotency key's slot, so every later call and event about it lands there too.
+    const KEY: Option<Key> = Some(Key {
+        entity: "order",
+        field: "idempotency_key",
+    });
     type Request = PlaceOrderRequest;
     type Response = OrderView;
 }
@@ -415,6 +421,7 @@ impl Operation for GetOrder {
     const OWNER: &'static str = "orders";
     const NAME: &'static str = "get";
     const VERSION: u32 = 1;
+    const KEY: Option<Key> = Some(crate::ORDER);
     type Request = GetOrderRequest;
     type Response = OrderView;
 }
@@ -461,6 +468,7 @@ impl Operation for CancelOrder {
     const OWNER: &'static str = "orders";
     const NAME: &'static str = "cancel";
     const VERSION: u32 = 1;
+    const KEY: Option<Key> = Some(crate::ORDER);
     type Request = CancelOrderRequest;
     type Response = OrderView;
 }

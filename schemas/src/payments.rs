@@ -105,6 +105,7 @@ impl Operation for GetPayment {
     const OWNER: &'static str = "payments";
     const NAME: &'static str = "get";
     const VERSION: u32 = 1;
+    const KEY: Option<Key> = Some(crate::ORDER);
     type Request = GetPaymentRequest;
     type Response = PaymentView;
 }

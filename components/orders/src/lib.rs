@@ -32,6 +32,9 @@ pub fn component() -> Component {
     Component::new("orders")
         .version(env!("CARGO_PKG_VERSION"))
         .description("orders, their status history and orders' own price list")
+        // Three processes, each the orders of a third of the slots (docs/design.md,
+        // "Partitions"); catalog's prices reach all of them.
+        .partitioned_by("order", 3)
         .publishes::<OrderPlacedV2>()
         // The migration window: each order as v1 too, for readers not yet moved; `place.rs`
         // emits the contract's v1 projection of the v2. It stops when every reader reads v2
@@ -44,6 +47,7 @@ pub fn component() -> Component {
         .command::<CancelOrder>(cancel::cancel)
         .query::<GetOrder>(queries::get)
         .query::<ListOrders>(queries::list)
+        .gathered::<ListOrders>(queries::merge_pages)
         // Its own events: what the commands did, so a rebuild can redo it.
         .on::<OrderPlacedV2>(place::record_placed)
         // v1 history (from before the migration, or the twin of a v2): the contract's upcast.

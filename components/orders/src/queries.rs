@@ -32,3 +32,22 @@ pub(crate) fn list(view: &View, request: ListOrdersRequest) -> Result<Page<Order
     }
     Ok(Page { items, next })
 }
+
+/// One page of a customer's orders from each partition's page after the same cursor: the
+/// first `limit` of them all, in order id order (UUIDv7: by time). Each partition's page holds
+/// its first `limit`, so the first `limit` of all are among them; another page follows when
+/// any partition had more or more are left here.
+pub(crate) fn merge_pages(request: ListOrdersRequest, pages: Vec<Page<OrderView>>) -> Page<OrderView> {
+    let limit = page_size(request.limit);
+    let more_behind = pages.iter().any(|page| page.next.is_some());
+    let mut items: Vec<OrderView> = pages.into_iter().flat_map(|page| page.items).collect();
+    items.sort_by(|a, b| a.order_id.cmp(&b.order_id));
+    let more = more_behind || items.len() > limit;
+    items.truncate(limit);
+    let next = if more {
+        items.last().map(|o| o.order_id.clone())
+    } else {
+        None
+    };
+    Page { items, next }
+}

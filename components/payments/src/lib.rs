@@ -24,6 +24,9 @@ pub fn component() -> Component {
     Component::new("payments")
         .version(env!("CARGO_PKG_VERSION"))
         .description("the payment ledger, with a deterministic simulated provider")
+        // Three processes, each the payments of a third of the orders' slots (docs/design.md,
+        // "Partitions"): everything it reads and decides is about one order.
+        .partitioned_by("order", 3)
         .publishes::<PaymentCaptured>()
         .publishes::<PaymentDeclined>()
         .publishes::<PaymentRefunded>()

@@ -45,7 +45,7 @@ mod server;
 mod settle;
 mod stack;
 
-pub use stack::Stack;
+pub use stack::{Stack, component_of};
 
 /// The stateless HTTP front door, started by [`Stack::start_gateway`].
 pub const GATEWAY: &str = "gateway";

@@ -90,7 +90,14 @@ impl Stack {
     ) -> Stack {
         let known = runner::components(repo).unwrap_or_else(|e| panic!("e2e: {e:#}"));
         let names: Vec<String> = match components {
-            Some(names) => names.iter().map(|n| (*n).to_owned()).collect(),
+            // A partitioned component asked for by name is all of its partitions.
+            Some(names) => names
+                .iter()
+                .flat_map(|name| match known.iter().find(|c| c.name == *name) {
+                    Some(component) => component.instances(),
+                    None => vec![(*name).to_owned()],
+                })
+                .collect(),
             None => stateful(&known),
         };
         let Wiring {
@@ -130,7 +137,9 @@ impl Stack {
         stack
     }
 
-    /// The components of the repository with a store, by name (from their manifests).
+    /// The processes of the components of the repository with a store, by the name each
+    /// answers its admin status under (from their manifests): a component's name, or
+    /// `<name>.p<P>of<N>` for each partition of a partitioned one.
     pub fn components(&self) -> Vec<String> {
         stateful(&self.known)
     }
@@ -152,27 +161,43 @@ impl Stack {
 
     /// [`spawn`](Stack::spawn) with extra environment variables, kept for its restarts.
     pub fn spawn_with(&self, name: &str, env: &[(&str, &str)]) {
-        let mut env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        if self.observed {
-            env.push(crate::observed::listener_env());
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        for process in self.processes_of(name) {
+            let mut env = env.clone();
+            if self.observed {
+                env.push(crate::observed::listener_env());
+            }
+            lock(&self.envs).insert(process.clone(), env.clone());
+            self.launch(&process, &env);
         }
-        lock(&self.envs).insert(name.to_owned(), env.clone());
-        self.launch(name, &env);
+    }
+
+    /// The processes `name` stands for: a partitioned component's name stands for all its
+    /// partitions (`orders` → `orders.p0of3`, ...); any other name for itself.
+    pub fn processes_of(&self, name: &str) -> Vec<String> {
+        match self.known.iter().find(|c| c.name == name) {
+            Some(component) => component.instances(),
+            None => vec![name.to_owned()],
+        }
     }
 
     fn launch(&self, name: &str, env: &[(String, String)]) {
-        let component = self.known.iter().find(|c| c.name == name).unwrap_or_else(|| {
-            panic!(
-                "e2e: no component {name} in this repository's manifests (there are {})",
-                self.known
-                    .iter()
-                    .map(|c| c.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        });
+        let component = self
+            .known
+            .iter()
+            .find(|c| c.instances().iter().any(|i| i == name))
+            .unwrap_or_else(|| {
+                panic!(
+                    "e2e: no component {name} in this repository's manifests (there are {})",
+                    self.known
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            });
         let child = component
-            .process(&self.settings)
+            .instance_process(&self.settings, name)
             .and_then(|process| process.envs(env.iter().cloned()).spawn())
             .unwrap_or_else(|e| panic!("e2e: cannot start {name}: {e:#}"));
         self.children().insert(name.to_owned(), child);
@@ -194,8 +219,10 @@ impl Stack {
     /// Waits until `name` answers (its admin status; the gateway its `/healthz`), or panics
     /// with its log.
     pub async fn wait_ready(&self, name: &str) {
-        if let Err(why) = self.ready(name, READY_TIMEOUT).await {
-            panic!("e2e: {why}");
+        for process in self.processes_of(name) {
+            if let Err(why) = self.ready(&process, READY_TIMEOUT).await {
+                panic!("e2e: {why}");
+            }
         }
     }
 
@@ -273,9 +300,11 @@ impl Stack {
 
     /// Kills `name` with SIGKILL: a crash, no shutdown of any kind.
     pub fn kill(&self, name: &str) {
-        let child = self.children().remove(name);
-        if let Some(child) = child {
-            child.kill();
+        for process in self.processes_of(name) {
+            let child = self.children().remove(&process);
+            if let Some(child) = child {
+                child.kill();
+            }
         }
     }
 
@@ -283,14 +312,20 @@ impl Stack {
     /// directory, same environment (the gateway keeps its port). Does not wait for it.
     pub fn restart(&self, name: &str) {
         self.kill(name);
-        let env = lock(&self.envs).get(name).cloned().unwrap_or_default();
-        self.launch(name, &env);
+        for process in self.processes_of(name) {
+            let env = lock(&self.envs).get(&process).cloned().unwrap_or_default();
+            self.launch(&process, &env);
+        }
     }
 
     /// Stops `name` with SIGTERM and waits for it; returns whether it exited cleanly.
     pub fn terminate(&self, name: &str) -> bool {
-        let child = self.children().remove(name);
-        child.is_some_and(|child| child.terminate(Duration::from_secs(15)))
+        let mut clean = true;
+        for process in self.processes_of(name) {
+            let child = self.children().remove(&process);
+            clean &= child.is_some_and(|child| child.terminate(Duration::from_secs(15)));
+        }
+        clean
     }
 
     /// Calls `O`, retrying for up to 30 s while its component is down, starting or
@@ -318,13 +353,19 @@ impl Stack {
     }
 }
 
-/// The names of the components with a store (not bus clients such as the gateway).
+/// The processes of the components with a store (not bus clients such as the gateway): one
+/// per component, or one per partition.
 fn stateful(known: &[Component]) -> Vec<String> {
     known
         .iter()
         .filter(|c| c.kind == Kind::Component)
-        .map(|c| c.name.clone())
+        .flat_map(Component::instances)
         .collect()
+}
+
+/// The component a process of the stack belongs to: `orders` for `orders.p1of3`.
+pub fn component_of(process: &str) -> &str {
+    process.split_once('.').map_or(process, |(component, _)| component)
 }
 
 /// A lock that a panicking test thread cannot poison for the others.

@@ -185,7 +185,9 @@ async fn every_component_answers(stack: &Stack, verdict: &mut Verdict) {
             );
             continue;
         }
-        let ping = stack.bus.client().request(format!("$SRV.PING.{name}"), "".into());
+        // A partition answers under its component's service name.
+        let service = e2e::component_of(name);
+        let ping = stack.bus.client().request(format!("$SRV.PING.{service}"), "".into());
         match tokio::time::timeout(Duration::from_secs(2), ping).await {
             Ok(Ok(_)) => {}
             Ok(Err(err)) => verdict.broke("every component answers $SRV.PING", format!("{name}: {err}")),

@@ -398,3 +398,40 @@ async fn a_component_crashing_mid_run_loses_and_doubles_nothing() {
     }
     check_invariants(&stack, &expected).await;
 }
+
+/// orders and payments run as the partitions their manifests declare (three each); a
+/// partition of each is killed (SIGKILL) mid-run and restarted half a second later, while the
+/// other partitions go on and clients retry: every invariant still holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_crashing_mid_run_loses_and_doubles_nothing() {
+    let stack = std::sync::Arc::new(Stack::storefront().await);
+    for component in ["orders", "payments"] {
+        assert_eq!(
+            stack.processes_of(component),
+            (0..3).map(|p| format!("{component}.p{p}of3")).collect::<Vec<_>>(),
+            "{component} runs as the partitions its manifest declares"
+        );
+    }
+    let victims = [(0.33, "orders.p1of3"), (0.5, "payments.p2of3")];
+    let day = plan(seed().wrapping_add(2), orders_per_day());
+    let mut restarts = Vec::new();
+    let expected = trade(&stack, &day, |done| {
+        if let Some((_, victim)) = victims.get(restarts.len()).filter(|(at, _)| done >= *at) {
+            eprintln!("killing {victim} at {:.0}% of the day", done * 100.0);
+            stack.kill(victim);
+            let (stack, victim) = (stack.clone(), (*victim).to_owned());
+            restarts.push(tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                stack.spawn(&victim);
+                victim
+            }));
+        }
+    })
+    .await;
+    assert_eq!(restarts.len(), victims.len(), "every victim was killed");
+    for restart in restarts {
+        let victim = restart.await.expect("restarted");
+        stack.wait_ready(&victim).await;
+    }
+    check_invariants(&stack, &expected).await;
+}

@@ -35,6 +35,7 @@ pub struct Component {
     publishes: BTreeSet<String>,
     publish_subjects: BTreeSet<String>,
     partitioned_by: Option<&'static str>,
+    partition_count: u32,
 }
 
 impl Component {
@@ -51,14 +52,20 @@ impl Component {
             publishes: BTreeSet::new(),
             publish_subjects: BTreeSet::new(),
             partitioned_by: None,
+            partition_count: 1,
         }
     }
 
     /// Declares that this component may run as partitions (`--partitions N --partition P`)
     /// by the key of `entity` (e.g. `order`): each partition receives the events keyed by
     /// that entity (`Event::KEY`) whose key it owns, and every other event it handles.
-    pub fn partitioned_by(mut self, entity: &'static str) -> Component {
+    /// `count` is how many partitions it is deployed as (the manifest's `partitions`): the
+    /// broker's permissions name their consumers and private subjects, and `mandate dev`, the
+    /// end-to-end stack and the compose file run that many. `--partitions` still decides what
+    /// one process is (a new count runs beside the old while it is rebuilt, docs/evolution.md).
+    pub fn partitioned_by(mut self, entity: &'static str, count: u32) -> Component {
         self.partitioned_by = Some(entity);
+        self.partition_count = count;
         self
     }
 
@@ -173,7 +180,10 @@ impl Component {
             publishes: self.publishes.iter().cloned().collect(),
             subscribes,
             serves: self.served.iter().map(|s| s.operation.clone()).collect(),
-            partitioned_by: self.partitioned_by.map(str::to_owned),
+            partitions: self.partitioned_by.map(|entity| Partitions {
+                by: entity.to_owned(),
+                count: self.partition_count,
+            }),
         }
     }
 
@@ -272,9 +282,18 @@ pub struct Manifest {
     pub subscribes: BTreeMap<String, Vec<String>>,
     /// Operations, `<owner>.<name>.v<major>`.
     pub serves: Vec<String>,
-    /// The entity whose key its partitions split the events by, when it may run as partitions.
+    /// How it runs as partitions, when it does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub partitioned_by: Option<String>,
+    pub partitions: Option<Partitions>,
+}
+
+/// A partitioned component's declaration in its manifest: `{"by": "order", "count": 3}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Partitions {
+    /// The entity whose key splits the events between the partitions (`Key::entity`).
+    pub by: String,
+    /// How many partitions it is deployed as.
+    pub count: u32,
 }
 
 impl Manifest {

@@ -48,7 +48,7 @@ mod store;
 mod wire;
 
 pub use client::{Bus, CallError};
-pub use component::{Component, Manifest, shutdown_signal};
+pub use component::{Component, Manifest, Partitions, shutdown_signal};
 pub use consumer::StartAt;
 pub use context::{Context, HandlerError, HandlerResult};
 pub use contract::{DEAD_LETTER_STREAM, Event, Operation, dead_letter_subject, stream_name, validate_component_name};

@@ -129,6 +129,12 @@ pub struct Options {
     /// Which partition this process is, from 0 to `--partitions` − 1.
     #[arg(long, env = "MANDATE_PARTITION", default_value_t = 0)]
     pub partition: u32,
+    /// On a fresh store (nothing applied yet), re-apply each stream's history up to its
+    /// current end as a rebuild: what handlers emit meanwhile is not published. For new
+    /// partitions of a changed count, whose reactions to that history the old partitions
+    /// already published (docs/evolution.md, "Changing the number of partitions").
+    #[arg(long, env = "MANDATE_REPLAY_MARK_AT_STREAM_END")]
+    pub replay_mark_at_stream_end: bool,
     /// Print the component's manifest (what it publishes, subscribes to and serves) as JSON and exit.
     #[arg(long)]
     pub print_manifest: bool,
@@ -163,6 +169,7 @@ impl Options {
             stream_replicas: 1,
             partitions: 1,
             partition: 0,
+            replay_mark_at_stream_end: false,
             print_manifest: false,
             metrics: None,
             outbox_wedged_after: Duration::from_secs(60),

@@ -12,7 +12,7 @@ use async_nats::service::Request;
 use futures::future::join_all;
 
 use crate::handler::{GatherFn, ServiceError};
-use crate::partition::{Key, Seat, key_of, slot_of};
+use crate::partition::{Key, KeyError, Seat, key_of, slot_of};
 
 /// How long a gathering partition waits for each partition's answer.
 const GATHER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -27,12 +27,18 @@ pub(crate) fn private_subject(subject: &str, seat: &Seat, index: u32) -> String 
 }
 
 /// The partition that owns the request's key, when it is not `seat`: where to forward it.
-/// A request whose key cannot be read is handled here (its decoding refuses it).
+/// A key that cannot be a subject token (an idempotency key with a dot) still has a slot —
+/// routing needs no subject — so a retry with it reaches the same partition. A request whose
+/// key cannot be read is handled here (its decoding refuses it).
 pub(crate) fn elsewhere(seat: &Seat, key: &Key, payload: &[u8]) -> Option<u32> {
     if key.entity != seat.entity {
         return None;
     }
-    let owner = slot_of(&key_of(payload, key).ok()?) % seat.count;
+    let value = match key_of(payload, key) {
+        Ok(value) | Err(KeyError::NotAToken { value, .. }) => value,
+        Err(_) => return None,
+    };
+    let owner = slot_of(&value) % seat.count;
     (owner != seat.index).then_some(owner)
 }
 

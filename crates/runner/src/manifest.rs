@@ -60,6 +60,15 @@ pub struct Component {
     pub dir: PathBuf,
     pub kind: Kind,
     pub start: Start,
+    /// How many partitions it runs as (its manifest's `partitions.count`; 1 when it declares
+    /// none): each a process of its own ([`Component::instances`]).
+    pub partitions: u32,
+}
+
+/// The part of a manifest's `partitions` the runner needs.
+#[derive(Debug, Deserialize)]
+struct PartitionCount {
+    count: u32,
 }
 
 /// The part of a manifest the runner reads (the tool's repository layer validates the rest).
@@ -74,6 +83,8 @@ struct Manifest {
     serves: Vec<String>,
     #[serde(default)]
     start: Option<Start>,
+    #[serde(default)]
+    partitions: Option<PartitionCount>,
 }
 
 /// Every component of the repository at `repo`, by name. A folder under `components/` without
@@ -140,7 +151,45 @@ impl Component {
             dir: dir.to_owned(),
             kind,
             start,
+            partitions: manifest.partitions.map_or(1, |p| p.count.max(1)),
         })
+    }
+
+    /// The processes it runs as, by the name each answers the admin protocol under: its own
+    /// name, or for a partitioned component `<name>.p<P>of<N>` per partition
+    /// (`svc.<name>.p<P>of<N>.admin.status`).
+    pub fn instances(&self) -> Vec<String> {
+        if self.partitions <= 1 {
+            return vec![self.name.clone()];
+        }
+        (0..self.partitions)
+            .map(|index| format!("{}.p{index}of{}", self.name, self.partitions))
+            .collect()
+    }
+
+    /// The process of one of its [`instances`](Component::instances): a partition gets
+    /// `MANDATE_PARTITIONS` and `MANDATE_PARTITION` (its store is then a folder of its own
+    /// under the same `MANDATE_DATA_DIR`) and its own log.
+    pub fn instance_process(&self, settings: &Settings, instance: &str) -> anyhow::Result<Process> {
+        let Some(label) = instance.strip_prefix(&format!("{}.", self.name)) else {
+            return self.process(settings);
+        };
+        let index = label
+            .strip_prefix('p')
+            .and_then(|rest| rest.split_once("of"))
+            .and_then(|(index, _)| index.parse::<u32>().ok())
+            .filter(|index| *index < self.partitions)
+            .with_context(|| {
+                format!(
+                    "{instance} is not a partition of {} ({})",
+                    self.name,
+                    self.instances().join(", ")
+                )
+            })?;
+        let process = self.process_named(settings, instance)?;
+        Ok(process
+            .env("MANDATE_PARTITIONS", self.partitions.to_string())
+            .env("MANDATE_PARTITION", index.to_string()))
     }
 
     /// Whether it is a cargo binary of the workspace (built by `cargo build -p <name>`).
@@ -148,8 +197,14 @@ impl Component {
         matches!(self.start, Start::Cargo { .. })
     }
 
-    /// The process that runs it with `settings`. A cargo binary must exist in `bin_dir`.
+    /// The process that runs it with `settings`, as one process (unpartitioned). A cargo
+    /// binary must exist in `bin_dir`.
     pub fn process(&self, settings: &Settings) -> anyhow::Result<Process> {
+        self.process_named(settings, &self.name)
+    }
+
+    /// The process, named `name` (its label and log file).
+    fn process_named(&self, settings: &Settings, name: &str) -> anyhow::Result<Process> {
         let process = match &self.start {
             Start::Cargo { bin } => {
                 let bin = bin.as_deref().unwrap_or(&self.name);
@@ -162,7 +217,7 @@ impl Component {
                         self.name
                     );
                 }
-                Process::new(&self.name, path)
+                Process::new(name, path)
             }
             Start::Command(command) => {
                 let program = Path::new(&command[0]);
@@ -171,13 +226,13 @@ impl Component {
                 } else {
                     program.to_owned()
                 };
-                Process::new(&self.name, program).args(&command[1..]).cwd(&self.dir)
+                Process::new(name, program).args(&command[1..]).cwd(&self.dir)
             }
         };
         let mut process = process
             .env("NATS_URL", &settings.url)
             .env("MANDATE_DATA_DIR", &settings.data_dir)
-            .output(settings.output_for(&self.name));
+            .output(settings.output_for(name));
         if let Some((user, password)) = settings.credentials.get(&self.name) {
             process = process.env("NATS_USER", user).env("NATS_PASSWORD", password);
         }

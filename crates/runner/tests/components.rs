@@ -140,3 +140,48 @@ fn a_command_component_starts_in_its_folder_with_its_environment() {
         "sleep ends by the signal, not by itself"
     );
 }
+
+/// A component whose manifest declares `partitions` runs as that many processes, each named
+/// as it answers the admin protocol (`<name>.p<P>of<N>`), with its partition in the
+/// environment, its own log, and the component's bus user.
+#[test]
+fn a_partitioned_component_runs_as_one_process_per_partition() {
+    let repo = tempfile::tempdir().expect("tempdir");
+    let dir = repo.path().join("components/echo");
+    write(
+        &dir.join("manifest.json"),
+        r#"{"name": "echo", "serves": ["echo.say.v1"], "partitions": {"by": "order", "count": 3},
+            "start": {"command": ["sh", "./run.sh"]}}"#,
+    );
+    write(
+        &dir.join("run.sh"),
+        "echo \"$MANDATE_PARTITION of $MANDATE_PARTITIONS as $NATS_USER\" > seen-$MANDATE_PARTITION\n",
+    );
+    let echo = &components(repo.path()).expect("components")[0];
+    assert_eq!(echo.instances(), ["echo.p0of3", "echo.p1of3", "echo.p2of3"]);
+    let settings = Settings {
+        data_dir: repo.path().join("data"),
+        credentials: [("echo".to_owned(), ("echo".to_owned(), "pw".to_owned()))].into(),
+        log_dir: Some(repo.path().to_owned()),
+        ..Settings::default()
+    };
+    let mut running = echo
+        .instance_process(&settings, "echo.p1of3")
+        .expect("process")
+        .spawn()
+        .expect("starts");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while running.alive().is_ok() {
+        assert!(Instant::now() < deadline, "the command did not end");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.join("seen-1")).expect("seen"),
+        "1 of 3 as echo\n"
+    );
+    assert!(repo.path().join("echo.p1of3.log").exists(), "its own log");
+    assert!(
+        echo.instance_process(&settings, "echo.p3of3").is_err(),
+        "no such partition"
+    );
+}

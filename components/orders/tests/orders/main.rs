@@ -2,6 +2,7 @@
 
 mod fixtures;
 mod lifecycle;
+mod partitions;
 mod placing;
 mod rebuild;
 

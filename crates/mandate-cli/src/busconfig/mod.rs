@@ -7,6 +7,7 @@
 //! without it the command says whether they are current and shows the difference
 //! (`commands/bus_config.rs`). `mandate check` runs the same comparison ([`check_repo`]).
 
+mod partitions;
 pub mod permissions;
 
 use std::path::Path;

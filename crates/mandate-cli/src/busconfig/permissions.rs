@@ -8,6 +8,7 @@
 
 use mandate::{DEAD_LETTER_STREAM, dead_letter_subject, stream_name};
 
+use super::partitions;
 use crate::repo::manifest::ComponentManifest;
 
 /// The connection name of the `mandate` tool, hence its inbox prefix `_INBOX.mandate-cli`.
@@ -115,6 +116,12 @@ fn component_user(m: &ComponentManifest) -> User {
     for operation in &m.calls {
         publish.add(format!("svc.{operation}"), "an operation it calls");
     }
+    for subject in partitions::private_subjects(m) {
+        publish.add(
+            subject,
+            "a partition's own subject: requests forwarded to the key's owner, or gathered from all",
+        );
+    }
     publish.add(
         format!("$SRV.PING.{c}"),
         "start-up: a ping of its own service proves it is reachable",
@@ -139,29 +146,32 @@ fn component_user(m: &ComponentManifest) -> User {
         format!("$JS.API.STREAM.CREATE.{DEAD_LETTER_STREAM}"),
         "... or create (see bus-config/README.md)",
     );
+    let consumers = partitions::consumer_names(m);
     for stream in m.subscribes.keys() {
         publish.add(
             format!("$JS.API.STREAM.INFO.{stream}"),
             "a stream it consumes: waits for it, then seats its consumer",
         );
-        publish.add(
-            format!("$JS.API.CONSUMER.DELETE.{stream}.{c}"),
-            "its durable consumer, re-seated at every start: delete,",
-        );
-        publish.add(
-            format!("$JS.API.CONSUMER.CREATE.{stream}.{c}"),
-            "... create (several filter subjects)",
-        );
-        publish.add(
-            format!("$JS.API.CONSUMER.CREATE.{stream}.{c}.>"),
-            "... or create (one filter subject, in the API subject),",
-        );
-        publish.add(
-            format!("$JS.API.CONSUMER.INFO.{stream}.{c}"),
-            "... then read its pending count",
-        );
-        publish.add(format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.{c}"), "pulling batches");
-        publish.add(format!("$JS.ACK.{stream}.{c}.>"), "acks (ack-all, progress, term)");
+        for c in &consumers {
+            publish.add(
+                format!("$JS.API.CONSUMER.DELETE.{stream}.{c}"),
+                "its durable consumer, re-seated at every start: delete,",
+            );
+            publish.add(
+                format!("$JS.API.CONSUMER.CREATE.{stream}.{c}"),
+                "... create (several filter subjects)",
+            );
+            publish.add(
+                format!("$JS.API.CONSUMER.CREATE.{stream}.{c}.>"),
+                "... or create (one filter subject, in the API subject),",
+            );
+            publish.add(
+                format!("$JS.API.CONSUMER.INFO.{stream}.{c}"),
+                "... then read its pending count",
+            );
+            publish.add(format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.{c}"), "pulling batches");
+            publish.add(format!("$JS.ACK.{stream}.{c}.>"), "acks (ack-all, progress, term)");
+        }
     }
 
     let mut subscribe = Rules::new();
@@ -204,6 +214,12 @@ fn component_user(m: &ComponentManifest) -> User {
     }
     if !m.listens.is_empty() {
         summary.push(format!("listens to {}", m.listens.join(", ")));
+    }
+    if let Some(p) = m.partitions.as_ref().filter(|p| p.count > 1) {
+        summary.push(format!(
+            "runs as {} partitions by {} key, all as this one user (any of them forwards to any other)",
+            p.count, p.by
+        ));
     }
     User {
         name: c.to_owned(),
@@ -462,6 +478,46 @@ mod tests {
                 "$SRV.STATS.shipping.*",
             ]
         );
+    }
+
+    #[test]
+    fn partitions_share_the_user_with_their_consumers_and_private_subjects_by_name() {
+        let user = component_user(&manifest(
+            r#"{"name":"ledger","subscribes":{"EVT_PAYMENTS":["payments.captured.v1"]},
+                "serves":["ledger.get.v1"],"partitions":{"by":"order","count":2}}"#,
+        ));
+        let publish = subjects(&user.publish);
+        let consumers: Vec<&str> = publish
+            .iter()
+            .copied()
+            .filter(|s| s.starts_with("$JS.API.CONSUMER.") || s.starts_with("$JS.ACK."))
+            .collect();
+        assert_eq!(
+            consumers,
+            [
+                "$JS.API.CONSUMER.DELETE.EVT_PAYMENTS.ledger-p0of2",
+                "$JS.API.CONSUMER.CREATE.EVT_PAYMENTS.ledger-p0of2",
+                "$JS.API.CONSUMER.CREATE.EVT_PAYMENTS.ledger-p0of2.>",
+                "$JS.API.CONSUMER.INFO.EVT_PAYMENTS.ledger-p0of2",
+                "$JS.API.CONSUMER.MSG.NEXT.EVT_PAYMENTS.ledger-p0of2",
+                "$JS.ACK.EVT_PAYMENTS.ledger-p0of2.>",
+                "$JS.API.CONSUMER.DELETE.EVT_PAYMENTS.ledger-p1of2",
+                "$JS.API.CONSUMER.CREATE.EVT_PAYMENTS.ledger-p1of2",
+                "$JS.API.CONSUMER.CREATE.EVT_PAYMENTS.ledger-p1of2.>",
+                "$JS.API.CONSUMER.INFO.EVT_PAYMENTS.ledger-p1of2",
+                "$JS.API.CONSUMER.MSG.NEXT.EVT_PAYMENTS.ledger-p1of2",
+                "$JS.ACK.EVT_PAYMENTS.ledger-p1of2.>",
+            ],
+            "the partitions' durable names, not the component's"
+        );
+        let private: Vec<&str> = publish.iter().copied().filter(|s| s.starts_with("svc.")).collect();
+        assert_eq!(
+            private,
+            ["svc.ledger.p0of2.get.v1", "svc.ledger.p1of2.get.v1"],
+            "forwarding and gathering to each partition's own subject"
+        );
+        assert!(user.allow_responses, "the owner answers a forwarded caller");
+        assert_eq!(user.name, "ledger", "one user for every partition");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! reports all.
 
 pub mod dependencies;
+pub mod partitions;
 pub mod python;
 pub mod schemas;
 pub mod subscriptions;

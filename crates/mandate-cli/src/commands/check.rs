@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::bail;
 
 use super::Global;
-use crate::check::{dependencies, python, schemas, subscriptions};
+use crate::check::{dependencies, partitions, python, schemas, subscriptions};
 use crate::repo;
 
 #[derive(Debug, clap::Args)]
@@ -50,6 +50,8 @@ pub fn run(args: &CheckArgs, global: Global) -> anyhow::Result<()> {
             "subscriptions",
             from_manifests(subscriptions::check_repo),
         ),
+        // A partitioned component splits events its subscriptions are keyed by.
+        ("partitions", "partitions", from_manifests(partitions::check_repo)),
         // The committed broker configuration must be what the manifests generate.
         ("bus config", "bus_config", from_manifests(crate::busconfig::check_repo)),
         // Every component runs in the compose stack, as its own user with its own volume.

@@ -82,19 +82,23 @@ pub async fn run(args: &DevArgs, _global: Global) -> anyhow::Result<()> {
     // Every process is checked before any starts: a missing binary is one clear error.
     let mut processes = Vec::new();
     for component in &components {
-        let mut process = component
-            .process(&settings)
-            .map_err(|e| anyhow::anyhow!("{e:#}: run without --no-build, or `cargo build --workspace --bins`"))?;
         if !settings.credentials.contains_key(&component.name) && !server.passwords.is_empty() {
             eprintln!(
                 "mandate dev: {} has no bus user yet: it runs as the operator; give it its own with `mandate bus-config --write`",
                 component.name
             );
         }
-        if component.name == "gateway" {
-            process = process.env("GATEWAY_LISTEN", &args.gateway);
+        // A partitioned component runs as the partitions its manifest declares, each its own
+        // process and store, all as its one bus user.
+        for instance in component.instances() {
+            let mut process = component
+                .instance_process(&settings, &instance)
+                .map_err(|e| anyhow::anyhow!("{e:#}: run without --no-build, or `cargo build --workspace --bins`"))?;
+            if component.name == "gateway" {
+                process = process.env("GATEWAY_LISTEN", &args.gateway);
+            }
+            processes.push(process);
         }
-        processes.push(process);
     }
 
     let mut supervisor = Supervisor::new("mandate dev");
@@ -103,6 +107,7 @@ pub async fn run(args: &DevArgs, _global: Global) -> anyhow::Result<()> {
         .envs(server.passwords.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .output(runner::Output::Prefixed);
     supervisor.start(nats)?;
+    let processes_started = processes.len();
     for process in processes {
         supervisor.start(process)?;
     }
@@ -111,8 +116,9 @@ pub async fn run(args: &DevArgs, _global: Global) -> anyhow::Result<()> {
         eprintln!("mandate dev: the gateway listens on http://{}", args.gateway);
     }
     eprintln!(
-        "mandate dev: {} components running; Ctrl-C stops everything",
-        components.len()
+        "mandate dev: {} components running ({} processes); Ctrl-C stops everything",
+        components.len(),
+        processes_started
     );
 
     if args.demo {

@@ -2,7 +2,9 @@
 //! from their manifests — one job per component whose process serves the kit's `/metrics`
 //! (a workspace crate: a Rust kit component or the gateway), at `<name>:9464` as
 //! docker-compose names and configures them, or at the address given with `--address
-//! NAME=HOST:PORT` (docs/operate.md). A component started by a command of its own (another
+//! NAME=HOST:PORT` (docs/operate.md). A partitioned component is one job with a target per
+//! partition (`orders-p0of3:9464`, ... labelled `partition="p0of3"`); `--address` names a
+//! partition as `mandate status` does (`orders.p0of3=HOST:PORT`). A component started by a command of its own (another
 //! language) serves no metrics yet: it is listed in a comment, not scraped.
 
 use std::collections::BTreeMap;
@@ -20,8 +22,9 @@ const DEFAULT_PORT: u16 = 9464;
 
 #[derive(Debug, clap::Args)]
 pub struct PrometheusConfigArgs {
-    /// Where one component's listener is, `NAME=HOST:PORT` (repeatable); the others are
-    /// scraped at `NAME:9464`, their compose service name and port.
+    /// Where one component's listener is, `NAME=HOST:PORT` (repeatable; a partition is
+    /// `NAME.pPofN`); the others are scraped at `NAME:9464` (a partition at `NAME-pPofN:9464`),
+    /// their compose service name and port.
     #[arg(long = "address", value_name = "NAME=HOST:PORT", value_parser = parse_address)]
     pub addresses: Vec<(String, String)>,
     /// How often Prometheus scrapes each component.
@@ -50,24 +53,68 @@ pub fn run(args: &PrometheusConfigArgs, _global: Global) -> anyhow::Result<()> {
     let repo = repo::discover(args.repo.as_deref(), "mandate prometheus-config")?;
     let manifests = manifest::read_all(&repo)?;
     let addresses: BTreeMap<&str, &str> = args.addresses.iter().map(|(n, a)| (n.as_str(), a.as_str())).collect();
+    let components: Vec<Scraped> = manifests.iter().map(Scraped::of).collect();
     for name in addresses.keys() {
-        if !manifests.iter().any(|m| m.name == *name) {
-            bail!("--address {name}=...: there is no components/{name}/manifest.json");
+        if !components.iter().any(|c| c.instances().iter().any(|i| i.name == *name)) {
+            bail!(
+                "--address {name}=...: no component or partition is called {name} (components/*/manifest.json; a partition is NAME.pPofN)"
+            );
         }
     }
-    let components: Vec<(String, bool)> = manifests
-        .iter()
-        .map(|m| (m.name.clone(), !matches!(m.start, Some(runner::Start::Command(_)))))
-        .collect();
     let text = render(&components, &addresses, args.scrape_interval, args.only_addressed)
         .context("rendering the configuration")?;
     print!("{text}");
     Ok(())
 }
 
-/// The configuration for `components` (name, whether it serves the kit's metrics).
+/// A component as Prometheus sees it.
+struct Scraped {
+    name: String,
+    /// Whether its process serves the kit's metrics.
+    serves: bool,
+    /// Its partitions' labels (`p0of3`, ...); empty when it runs as one process.
+    partitions: Vec<String>,
+}
+
+/// One process to scrape: its name as `mandate status` lists it, its compose service name and
+/// its partition label.
+struct Instance {
+    name: String,
+    service: String,
+    partition: Option<String>,
+}
+
+impl Scraped {
+    fn of(manifest: &manifest::ComponentManifest) -> Scraped {
+        Scraped {
+            name: manifest.name.clone(),
+            serves: !matches!(manifest.start, Some(runner::Start::Command(_))),
+            partitions: manifest.partitions.as_ref().map(|p| p.labels()).unwrap_or_default(),
+        }
+    }
+
+    fn instances(&self) -> Vec<Instance> {
+        if self.partitions.len() <= 1 {
+            return vec![Instance {
+                name: self.name.clone(),
+                service: self.name.clone(),
+                partition: None,
+            }];
+        }
+        self.partitions
+            .iter()
+            .map(|label| Instance {
+                name: format!("{}.{label}", self.name),
+                service: format!("{}-{label}", self.name),
+                partition: Some(label.clone()),
+            })
+            .collect()
+    }
+}
+
+/// The configuration for `components`: one job per component, one target per process.
 fn render(
-    components: &[(String, bool)],
+    components: &[Scraped],
     addresses: &BTreeMap<&str, &str>,
     interval: Duration,
     only_addressed: bool,
@@ -80,13 +127,21 @@ fn render(
     writeln!(out, "global:")?;
     writeln!(out, "  scrape_interval: {}", humantime::format_duration(interval))?;
     writeln!(out, "scrape_configs:")?;
-    for (name, serves) in components {
-        let address = match addresses.get(name.as_str()) {
-            Some(address) => (*address).to_owned(),
-            None if only_addressed => continue,
-            None => format!("{name}:{DEFAULT_PORT}"),
-        };
-        if !serves {
+    for component in components {
+        let targets: Vec<(String, Option<String>)> = component
+            .instances()
+            .into_iter()
+            .filter_map(|instance| match addresses.get(instance.name.as_str()) {
+                Some(address) => Some(((*address).to_owned(), instance.partition)),
+                None if only_addressed => None,
+                None => Some((format!("{}:{DEFAULT_PORT}", instance.service), instance.partition)),
+            })
+            .collect();
+        if targets.is_empty() {
+            continue;
+        }
+        let name = &component.name;
+        if !component.serves {
             writeln!(
                 out,
                 "  # {name}: started by a command of its own, it serves no /metrics"
@@ -95,7 +150,12 @@ fn render(
         }
         writeln!(out, "  - job_name: {name}")?;
         writeln!(out, "    static_configs:")?;
-        writeln!(out, "      - targets: [\"{address}\"]")?;
+        for (address, partition) in targets {
+            writeln!(out, "      - targets: [\"{address}\"]")?;
+            if let Some(partition) = partition {
+                writeln!(out, "        labels: {{partition: \"{partition}\"}}")?;
+            }
+        }
     }
     Ok(out)
 }
@@ -106,11 +166,7 @@ mod tests {
 
     #[test]
     fn each_kit_component_is_a_job_at_its_address_or_its_compose_name() {
-        let components = vec![
-            ("orders".to_owned(), true),
-            ("loyalty".to_owned(), false),
-            ("gateway".to_owned(), true),
-        ];
+        let components = vec![one("orders", true), one("loyalty", false), one("gateway", true)];
         let addresses = BTreeMap::from([("gateway", "127.0.0.1:4000")]);
         let text = render(&components, &addresses, Duration::from_secs(1), false).expect("renders");
         assert!(text.contains("  scrape_interval: 1s\n"), "{text}");
@@ -123,6 +179,31 @@ mod tests {
         assert!(!text.contains("job_name: loyalty"), "{text}");
         let only = render(&components, &addresses, Duration::from_secs(1), true).expect("renders");
         assert!(!only.contains("orders"), "{only}");
+    }
+
+    #[test]
+    fn a_partitioned_component_is_one_job_with_a_labelled_target_per_partition() {
+        let orders = Scraped {
+            partitions: vec!["p0of2".to_owned(), "p1of2".to_owned()],
+            ..one("orders", true)
+        };
+        let addresses = BTreeMap::from([("orders.p1of2", "127.0.0.1:4001")]);
+        let text = render(&[orders], &addresses, Duration::from_secs(1), false).expect("renders");
+        assert_eq!(text.matches("job_name: orders").count(), 1, "{text}");
+        assert!(
+            text.contains(
+                "      - targets: [\"orders-p0of2:9464\"]\n        labels: {partition: \"p0of2\"}\n      - targets: [\"127.0.0.1:4001\"]\n        labels: {partition: \"p1of2\"}\n"
+            ),
+            "{text}"
+        );
+    }
+
+    fn one(name: &str, serves: bool) -> Scraped {
+        Scraped {
+            name: name.to_owned(),
+            serves,
+            partitions: Vec::new(),
+        }
     }
 
     #[test]

@@ -53,8 +53,30 @@ pub struct ReplayArgs {
     pub poll: Duration,
 }
 
+/// A component's name, or one partition's, `<name>.p<P>of<N>` (each partition has its own
+/// store and is rebuilt on its own).
 fn component_name(text: &str) -> Result<String, String> {
-    mandate::validate_component_name(text).map(|()| text.to_owned())
+    let (component, partition) = match text.split_once('.') {
+        Some((component, label)) => (component, Some(label)),
+        None => (text, None),
+    };
+    mandate::validate_component_name(component)?;
+    if let Some(label) = partition {
+        let valid = label
+            .strip_prefix('p')
+            .and_then(|rest| rest.split_once("of"))
+            .is_some_and(|(p, n)| {
+                [p, n]
+                    .iter()
+                    .all(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+            });
+        if !valid {
+            return Err(format!(
+                "{text:?}: a partition is named <component>.p<P>of<N>, as `mandate status` lists it (orders.p1of3)"
+            ));
+        }
+    }
+    Ok(text.to_owned())
 }
 
 #[derive(Debug, Serialize)]
@@ -193,4 +215,18 @@ fn progress(status: &StatusReport) -> (u64, u64) {
         let target = c.replay_until.max(c.applied_sequence + c.pending.unwrap_or(0));
         (done + c.applied_sequence.min(target), total + target)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::component_name;
+
+    #[test]
+    fn a_partition_is_named_as_status_lists_it() {
+        assert_eq!(component_name("orders.p1of3").as_deref(), Ok("orders.p1of3"));
+        assert_eq!(component_name("orders").as_deref(), Ok("orders"));
+        for bad in ["orders.", "orders.p1", "orders.x1of3", "Orders.p1of3", "orders.p1of3.x"] {
+            assert!(component_name(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -128,7 +128,10 @@ pub async fn gather(bus: &Bus, args: &StatusArgs) -> anyhow::Result<Status> {
             .into_iter()
             .map(|(name, instances)| component(bus, &admin, name, instances, args.timeout)),
     )
-    .await;
+    .await
+    .into_iter()
+    .flatten()
+    .collect();
     let streams = bus::all_streams(bus.jetstream())
         .await?
         .into_iter()
@@ -166,32 +169,75 @@ async fn ping(bus: &Bus, window: Duration) -> anyhow::Result<Vec<Ping>> {
     Ok(pings)
 }
 
-async fn component(bus: &Bus, admin: &Bus, name: String, instances: Vec<Ping>, timeout: Duration) -> ComponentStatus {
-    let mut info = Info::default();
-    let mut requests = 0;
-    let mut errors = 0;
-    for (index, instance) in instances.iter().enumerate() {
-        let (instance_info, stats) = tokio::join!(
-            srv::<Info>(bus, "INFO", instance, timeout),
-            srv::<Stats>(bus, "STATS", instance, timeout)
+/// One service's status — or, for a component run as partitions, one per partition, named as
+/// each answers the admin protocol (`orders.p1of3`, `svc.orders.p1of3.admin.status`): the
+/// partition an instance is shows in its endpoints (its own `svc.<name>.p<P>of<N>.…`).
+async fn component(
+    bus: &Bus,
+    admin: &Bus,
+    name: String,
+    instances: Vec<Ping>,
+    timeout: Duration,
+) -> Vec<ComponentStatus> {
+    let mut seen: BTreeMap<String, Vec<(Ping, Info, Stats)>> = BTreeMap::new();
+    for instance in instances {
+        let (info, stats) = tokio::join!(
+            srv::<Info>(bus, "INFO", &instance, timeout),
+            srv::<Stats>(bus, "STATS", &instance, timeout)
         );
-        if index == 0 {
-            info = instance_info.unwrap_or_default();
-        }
-        for endpoint in stats.unwrap_or_default().endpoints {
-            requests += endpoint.requests;
-            errors += endpoint.errors;
-        }
+        let info = info.unwrap_or_default();
+        let admin_name = match partition_of(&name, &info) {
+            Some(label) => format!("{name}.{label}"),
+            None => name.clone(),
+        };
+        seen.entry(admin_name)
+            .or_default()
+            .push((instance, info, stats.unwrap_or_default()));
     }
+    futures::future::join_all(
+        seen.into_iter()
+            .map(|(admin_name, instances)| one_status(admin, admin_name, instances)),
+    )
+    .await
+}
+
+/// `p<P>of<N>` when `info`'s endpoints include a partition's own subject of `name`.
+fn partition_of(name: &str, info: &Info) -> Option<String> {
+    let prefix = format!("svc.{name}.");
+    info.endpoints.iter().find_map(|endpoint| {
+        let label = endpoint.subject.strip_prefix(&prefix)?.split('.').next()?;
+        let (index, count) = label.strip_prefix('p')?.split_once("of")?;
+        (index.parse::<u32>().is_ok() && count.parse::<u32>().is_ok()).then(|| label.to_owned())
+    })
+}
+
+async fn one_status(admin: &Bus, name: String, instances: Vec<(Ping, Info, Stats)>) -> ComponentStatus {
+    let requests = instances
+        .iter()
+        .flat_map(|(_, _, s)| &s.endpoints)
+        .map(|e| e.requests)
+        .sum();
+    let errors = instances
+        .iter()
+        .flat_map(|(_, _, s)| &s.endpoints)
+        .map(|e| e.errors)
+        .sum();
+    let mut instances = instances.into_iter();
+    let first = instances.next();
+    let (version, info, mut ids) = match first {
+        Some((ping, info, _)) => (ping.version, info, vec![ping.id]),
+        None => (String::new(), Info::default(), Vec::new()),
+    };
+    ids.extend(instances.map(|(ping, _, _)| ping.id));
     let (status, state, error) = match crate::admin::status(admin, &name).await {
         Ok(report) if report.rebuilding => (Some(report), "rebuilding", None),
         Ok(report) => (Some(report), "running", None),
         Err(err) => (None, state_of(&err), Some(admin_error(&err))),
     };
     ComponentStatus {
-        version: instances.first().map(|p| p.version.clone()).unwrap_or_default(),
+        version,
         description: info.description,
-        instances: instances.iter().map(|p| p.id.clone()).collect(),
+        instances: ids,
         endpoints: info.endpoints.into_iter().map(|e| e.subject).collect(),
         requests,
         errors,

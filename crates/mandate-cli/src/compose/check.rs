@@ -19,6 +19,9 @@ use crate::repo::manifest::ComponentManifest;
 pub struct Deployed {
     pub name: String,
     pub build: Build,
+    /// How many partitions it runs as (its manifest's `partitions.count`, else 1): a service
+    /// `<name>-p<P>of<N>` each, with its own volume, all as the component's bus user.
+    pub partitions: u32,
 }
 
 /// How a component's image is built.
@@ -36,6 +39,7 @@ impl Deployed {
         Deployed {
             name: name.to_owned(),
             build: Build::Workspace,
+            partitions: 1,
         }
     }
 
@@ -51,7 +55,23 @@ impl Deployed {
         Deployed {
             name: manifest.name.clone(),
             build,
+            partitions: manifest.partitions.as_ref().map_or(1, |p| p.count.max(1)),
         }
+    }
+
+    /// Its services: its name, or `<name>-p<P>of<N>` per partition with `(P, N)`.
+    pub fn services(&self) -> Vec<(String, Option<(u32, u32)>)> {
+        if self.partitions <= 1 {
+            return vec![(self.name.clone(), None)];
+        }
+        (0..self.partitions)
+            .map(|p| {
+                (
+                    format!("{}-p{p}of{}", self.name, self.partitions),
+                    Some((p, self.partitions)),
+                )
+            })
+            .collect()
     }
 }
 
@@ -74,20 +94,77 @@ pub fn problems(text: &str, components: &[Deployed]) -> Vec<String> {
     };
     let mut problems = Vec::new();
     let services = &doc["services"];
-    let nats_env = &services["nats"]["environment"];
     for component in components {
-        let name = &component.name;
-        let Some(service) = services.get(name.as_str()).filter(|s| s.is_mapping()) else {
-            problems.push(format!(
-                "no service `{name}` for components/{name}: add it like the other components' (`mandate new component` does it for new ones)"
-            ));
-            continue;
+        for (service_name, partition) in component.services() {
+            check_service(&doc, &service_name, partition, component, &mut problems);
+        }
+    }
+    if let Some(services) = services.as_mapping() {
+        for (service, body) in services {
+            let built = text_of(&body["build"]["args"]["COMPONENT"]).or_else(|| {
+                text_of(&body["build"]["dockerfile"])?
+                    .strip_prefix("components/")?
+                    .strip_suffix("/Dockerfile")
+            });
+            let Some(built) = built else { continue };
+            let service = text_of(service).unwrap_or("?");
+            match components.iter().find(|c| c.name == built) {
+                None => problems.push(format!(
+                    "service `{service}` runs component {built}, which has no components/{built}/manifest.json"
+                )),
+                Some(component) if !component.services().iter().any(|(name, _)| name == service) => {
+                    let names: Vec<String> = component.services().into_iter().map(|(name, _)| name).collect();
+                    problems.push(format!(
+                        "service `{service}` runs {built} as one process, but its manifest declares {} partitions: \
+                         run one service per partition, {}",
+                        component.partitions,
+                        names.join(", ")
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    problems
+}
+
+/// The problems of one service of `component`: `service_name`, running it whole or as
+/// partition `(P, N)`.
+fn check_service(
+    doc: &Value,
+    service_name: &str,
+    partition: Option<(u32, u32)>,
+    component: &Deployed,
+    problems: &mut Vec<String>,
+) {
+    let name = &component.name;
+    let nats_env = &doc["services"]["nats"]["environment"];
+    {
+        let Some(service) = doc["services"].get(service_name).filter(|s| s.is_mapping()) else {
+            problems.push(match partition {
+                None => format!(
+                    "no service `{name}` for components/{name}: add it like the other components' (`mandate new component` does it for new ones)"
+                ),
+                Some((p, n)) => format!(
+                    "no service `{service_name}` for partition {p} of {n} of components/{name} (its manifest's `partitions`): \
+                     add one like the other partitions', with its own volume"
+                ),
+            });
+            return;
         };
         let mut expect = |ok: bool, what: String| {
             if !ok {
-                problems.push(format!("service `{name}`: {what}"));
+                problems.push(format!("service `{service_name}`: {what}"));
             }
         };
+        if let Some((p, n)) = partition {
+            let (count, index) = (n.to_string(), p.to_string());
+            expect(
+                text_of(&service["environment"]["MANDATE_PARTITIONS"]) == Some(count.as_str())
+                    && text_of(&service["environment"]["MANDATE_PARTITION"]) == Some(index.as_str()),
+                format!("must run as partition {p} of {n}: MANDATE_PARTITIONS: \"{n}\", MANDATE_PARTITION: \"{p}\""),
+            );
+        }
         match &component.build {
             Build::Workspace => {
                 expect(
@@ -125,7 +202,7 @@ pub fn problems(text: &str, components: &[Deployed]) -> Vec<String> {
                 }
             }
         }
-        let volume = format!("{name}-data");
+        let volume = format!("{service_name}-data");
         expect(
             strings(&service["volumes"]).contains(&format!("{volume}:/data")),
             format!("must mount its own volume `{volume}:/data` (its private store)"),
@@ -136,7 +213,7 @@ pub fn problems(text: &str, components: &[Deployed]) -> Vec<String> {
         );
         expect(
             text_of(&service["environment"]["NATS_USER"]) == Some(name),
-            format!("must connect as its own bus user: NATS_USER: {name}"),
+            format!("must connect as its component's bus user: NATS_USER: {name}"),
         );
         // The cluster profile's command sets MANDATE_STREAM_REPLICAS=3 for the whole stack; a
         // service that does not pass it on creates its stream with one replica, which a lost
@@ -184,24 +261,6 @@ pub fn problems(text: &str, components: &[Deployed]) -> Vec<String> {
             format!("the nats service's environment lacks {var}, so nats-server cannot resolve its password"),
         );
     }
-    if let Some(services) = services.as_mapping() {
-        for (service, body) in services {
-            let built = text_of(&body["build"]["args"]["COMPONENT"]).or_else(|| {
-                text_of(&body["build"]["dockerfile"])?
-                    .strip_prefix("components/")?
-                    .strip_suffix("/Dockerfile")
-            });
-            if let Some(component) = built
-                && !components.iter().any(|c| c.name == component)
-            {
-                problems.push(format!(
-                    "service `{}` runs component {component}, which has no components/{component}/manifest.json",
-                    text_of(service).unwrap_or("?")
-                ));
-            }
-        }
-    }
-    problems
 }
 
 /// The `# syntax=` parser directive at the top of `dockerfile`, if it has one. BuildKit then
@@ -316,6 +375,39 @@ mod tests {
     #[test]
     fn the_repository_compose_file_runs_every_component() {
         assert_eq!(problems(&repo_compose(), &components()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_partitioned_component_runs_as_a_service_per_partition_with_its_own_volume() {
+        let orders = components().into_iter().find(|c| c.name == "orders").expect("orders");
+        assert_eq!(orders.partitions, 3, "orders declares three partitions");
+        // One service for the whole component instead of one per partition.
+        let text = repo_compose();
+        let start = text.find("\n  orders-p0of3:").expect("orders' first partition");
+        let end = text.find("\n  payments-p0of3:").expect("the next component");
+        let single = "\n  orders:\n    build:\n      context: .\n      dockerfile: Dockerfile\n      args:\n        \
+                      COMPONENT: orders\n    environment:\n      NATS_USER: orders\n    volumes:\n      - orders-data:/data\n";
+        let text = format!("{}{single}{}", &text[..start], &text[end..]);
+        let found = problems(&text, &components());
+        assert!(
+            found.iter().any(|p| p.contains("no service `orders-p1of3`")),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains("service `orders` runs orders as one process, but its manifest declares 3")),
+            "{found:?}"
+        );
+        // A partition told another index than its service name says.
+        let text = repo_compose().replacen("MANDATE_PARTITION: \"1\"", "MANDATE_PARTITION: \"2\"", 1);
+        let found = problems(&text, &components());
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains("`orders-p1of3`: must run as partition 1 of 3")),
+            "{found:?}"
+        );
     }
 
     #[test]
@@ -436,7 +528,7 @@ mod tests {
     #[test]
     fn a_shared_volume_or_a_committed_password_is_refused() {
         let text = repo_compose()
-            .replace("- orders-data:/data", "- payments-data:/data")
+            .replace("- shipping-data:/data", "- inventory-data:/data")
             .replace(
                 "NATS_PASSWORD: ${CATALOG_PASSWORD:?set CATALOG_PASSWORD in .env (copy .env.example)}",
                 "NATS_PASSWORD: hunter2",
@@ -445,7 +537,7 @@ mod tests {
         assert_eq!(found.len(), 2, "{found:?}");
         assert!(found[0].contains("`catalog`: NATS_PASSWORD"), "{found:?}");
         assert!(
-            found[1].contains("`orders`: must mount its own volume `orders-data:/data`"),
+            found[1].contains("`shipping`: must mount its own volume `shipping-data:/data`"),
             "{found:?}"
         );
     }

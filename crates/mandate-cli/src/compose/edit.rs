@@ -10,7 +10,14 @@ pub fn add_component(text: &str, name: &str, own_dockerfile: bool) -> Result<Opt
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
     let services = top_level(&lines, "services").ok_or("it has no top-level `services:`")?;
     let entries = children(&lines, services, 2);
-    if entries.iter().any(|e| e.key == name) {
+    // There already: as one service, or as partitions (`<name>-p<P>of<N>`).
+    let partition_of_name = |key: &str| {
+        key.strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix("-p"))
+            .and_then(|rest| rest.split_once("of"))
+            .is_some_and(|(p, n)| p.parse::<u32>().is_ok() && n.parse::<u32>().is_ok())
+    };
+    if entries.iter().any(|e| e.key == name || partition_of_name(&e.key)) {
         return Ok(None);
     }
     let components: Vec<Entry> = entries
@@ -42,7 +49,7 @@ pub fn add_component(text: &str, name: &str, own_dockerfile: bool) -> Result<Opt
         .ok_or("the `nats` service has no `environment:`")?;
     let password_entries: Vec<Entry> = children(&lines, environment.start, 6)
         .into_iter()
-        .filter(|e| component_names.iter().any(|c| e.key == password_var(c)))
+        .filter(|e| component_names.iter().any(|c| e.key == password_var(unpartitioned(c))))
         .collect();
 
     let mut edits = vec![
@@ -66,6 +73,21 @@ pub fn add_component(text: &str, name: &str, own_dockerfile: bool) -> Result<Opt
         lines.splice(at..at, new_lines);
     }
     Ok(Some(lines.join("\n") + "\n"))
+}
+
+/// The component a service runs: `orders` for a partition's `orders-p0of3` (whose password
+/// is the component's), else the service's own name.
+fn unpartitioned(service: &str) -> &str {
+    match service.rsplit_once("-p") {
+        Some((component, label))
+            if label
+                .split_once("of")
+                .is_some_and(|(p, n)| p.parse::<u32>().is_ok() && n.parse::<u32>().is_ok()) =>
+        {
+            component
+        }
+        _ => service,
+    }
 }
 
 /// The service, in the shape of the other components' (and a blank line after it): a crate
@@ -209,9 +231,9 @@ mod tests {
             .expect("not there yet");
         // Service between notifications and orders, volume likewise, password likewise.
         assert!(position(&edited, "\n  notifications:\n") < position(&edited, "\n  order-history:\n"));
-        assert!(position(&edited, "\n  order-history:\n") < position(&edited, "\n  orders:\n"));
+        assert!(position(&edited, "\n  order-history:\n") < position(&edited, "\n  orders-p0of3:\n"));
         assert!(position(&edited, "\n  notifications-data:\n") < position(&edited, "\n  order-history-data:\n"));
-        assert!(position(&edited, "\n  order-history-data:\n") < position(&edited, "\n  orders-data:\n"));
+        assert!(position(&edited, "\n  order-history-data:\n") < position(&edited, "\n  orders-p0of3-data:\n"));
         // Variables sort as text: ORDERS_ before ORDER_HISTORY_ ('S' < '_').
         assert!(position(&edited, "ORDERS_PASSWORD: ${") < position(&edited, "ORDER_HISTORY_PASSWORD: ${"));
         assert!(position(&edited, "ORDER_HISTORY_PASSWORD: ${") < position(&edited, "PAYMENTS_PASSWORD: ${"));
@@ -243,6 +265,7 @@ mod tests {
         names.push(crate::compose::Deployed {
             name: "points".to_owned(),
             build: super::super::check::Build::Own(Some("FROM python\nCOPY components/points /app\n".to_owned())),
+            partitions: 1,
         });
         assert_eq!(super::super::problems(&edited, &names), Vec::<String>::new());
     }
@@ -261,11 +284,13 @@ mod tests {
 
     #[test]
     fn a_component_already_there_is_left_alone() {
-        assert!(
-            add_component(&repo_compose(), "orders", false)
-                .expect("reads")
-                .is_none()
-        );
+        // As one service, or as its partitions' services.
+        for name in ["shipping", "orders"] {
+            assert!(
+                add_component(&repo_compose(), name, false).expect("reads").is_none(),
+                "{name}"
+            );
+        }
     }
 
     #[test]

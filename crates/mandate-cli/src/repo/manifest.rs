@@ -95,6 +95,35 @@ pub struct ComponentManifest {
     #[serde(default)]
     #[schemars(with = "runner::Start", example = json!({"command": ["python3", "-m", "loyalty"]}))]
     pub start: Option<runner::Start>,
+    /// Whether it runs as partitions, each a process with its own store: by which entity's
+    /// key its events are split (an entity the events it subscribes to are keyed by, their
+    /// schemas' `x-mandate-key`) and how many it is deployed as. The partitions share the
+    /// component's bus user; their durable consumers are `<name>-p<P>of<N>`.
+    #[serde(default)]
+    #[schemars(example = json!({"by": "order", "count": 3}))]
+    pub partitions: Option<Partitions>,
+}
+
+/// How a component runs as partitions (docs/design.md, "Partitions").
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Partitions {
+    /// The entity whose key splits the events between the partitions, e.g. `order`.
+    #[schemars(regex(pattern = NAME), example = &"order")]
+    pub by: String,
+    /// How many partitions run: from 1 to the 12 slots a key can be in.
+    #[schemars(range(min = 1, max = 12), example = 3)]
+    pub count: u32,
+}
+
+impl Partitions {
+    /// `p<P>of<N>` for every partition: what their consumers, stores and private service
+    /// subjects are named with (`mandate::partition::Seat::label`).
+    pub fn labels(&self) -> Vec<String> {
+        (0..self.count)
+            .map(|index| format!("p{index}of{}", self.count))
+            .collect()
+    }
 }
 
 fn kit_component_example() -> Value {
@@ -188,6 +217,15 @@ impl ComponentManifest {
         }
         for subject in &self.listens {
             validate_listen(subject)?;
+        }
+        if let Some(partitions) = &self.partitions {
+            if partitions.count == 0 || partitions.count > mandate::SLOTS {
+                return Err(format!(
+                    "partitions: count {} is not from 1 to {} (the slots a key can be in)",
+                    partitions.count,
+                    mandate::SLOTS
+                ));
+            }
         }
         Ok(())
     }
@@ -426,9 +464,27 @@ mod tests {
             &problems_of(r#"{"name": "x", "subscribe": {"EVT_ORDERS": ["orders.placed.v1"]}}"#),
             &[
                 "components/x/manifest.json: the manifest has unknown field `subscribe` (did you mean `subscribes`?)",
-                "`calls`, `description`, `listens`, `name`, `publishes`, `serves`, `start`, `subscribes`, `version`",
+                "`calls`, `description`, `listens`, `name`, `partitions`, `publishes`, `serves`, `start`, `subscribes`, `version`",
             ],
         );
+    }
+
+    #[test]
+    fn partitions_are_an_entity_and_a_count_of_one_to_the_slots() {
+        let start = r#""start": {"command": ["node", "x.js"]}"#;
+        let ok = problems_of(&format!(
+            r#"{{"name": "x", {start}, "partitions": {{"by": "order", "count": 3}}}}"#
+        ));
+        assert_eq!(ok, Vec::<String>::new());
+        for bad in [
+            r#"{"by": "order", "count": 13}"#,
+            r#"{"by": "order", "count": 0}"#,
+            r#"{"by": "order"}"#,
+        ] {
+            let problems = problems_of(&format!(r#"{{"name": "x", {start}, "partitions": {bad}}}"#));
+            assert_eq!(problems.len(), 1, "{bad}: {problems:?}");
+            assert!(problems[0].contains("/partitions"), "{bad}: {problems:?}");
+        }
     }
 
     #[test]

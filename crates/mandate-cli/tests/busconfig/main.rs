@@ -8,4 +8,5 @@ mod compose;
 mod fixtures;
 mod foreign;
 mod isolation;
+mod partitions;
 mod tools;

@@ -159,8 +159,16 @@ async fn dev_runs_the_storefront_restarts_a_dead_component_and_stops_cleanly() {
         violations.join("\n")
     );
 
-    // Kill orders; mandate dev says so and starts it again.
-    let first = started(&lines.lock().expect("lines"))["orders"][0];
+    // orders runs as the partitions its manifest declares, each its own process.
+    let names: Vec<String> = started(&lines.lock().expect("lines")).into_keys().collect();
+    for partition in ["orders.p0of3", "orders.p1of3", "orders.p2of3"] {
+        assert!(
+            names.iter().any(|n| n == partition),
+            "{partition} not started: {names:?}"
+        );
+    }
+    // Kill a partition of orders; mandate dev says so and starts it again.
+    let first = started(&lines.lock().expect("lines"))["orders.p1of3"][0];
     assert!(
         std::process::Command::new("kill")
             .args(["-9", &first.to_string()])
@@ -169,13 +177,17 @@ async fn dev_runs_the_storefront_restarts_a_dead_component_and_stops_cleanly() {
             .success()
     );
     let second = until("orders to be restarted", &lines, async || {
-        let pids = started(&lines.lock().expect("lines")).remove("orders")?;
+        let pids = started(&lines.lock().expect("lines")).remove("orders.p1of3")?;
         pids.get(1).copied()
     })
     .await;
     assert_ne!(first, second);
     assert!(
-        lines.lock().expect("lines").iter().any(|l| l.contains("orders exited")),
+        lines
+            .lock()
+            .expect("lines")
+            .iter()
+            .any(|l| l.contains("orders.p1of3 exited")),
         "the restart is announced"
     );
     until("the restarted orders to answer", &lines, async || {

@@ -73,3 +73,39 @@ async fn replay_rebuilds_the_component_and_waits_until_it_caught_up() {
     assert_follows_schema("admin/rebuild.request.json", &serde_json::json!({"from_sequence": 4}));
     running.shutdown().await.expect("clean shutdown");
 }
+
+/// One partition of a component run as partitions is rebuilt on its own, named as `mandate
+/// status` lists it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_rebuilds_one_partition_by_its_name() {
+    let env = Env::new().await;
+    env.create_stream("notes", Duration::from_secs(120)).await;
+    let mut running = Vec::new();
+    for index in 0..2 {
+        let mut options = env.options();
+        options.partitions = 2;
+        options.partition = index;
+        running.push(
+            counter()
+                .partitioned_by("note", 2)
+                .start(options)
+                .await
+                .expect("a partition starts"),
+        );
+    }
+    for n in 1..=3 {
+        env.bus.publish(&Noted { n }).await.expect("published");
+    }
+    eventually("partition 1 to apply the notes", || async {
+        let status = env.bus.status("counter.p1of2").await.ok()?;
+        (status.consumers[0].applied_sequence == 3).then_some(())
+    })
+    .await;
+    let out = env.mandate(&["replay", "counter.p1of2"]).await.ok();
+    assert!(out.stdout.contains("counter.p1of2 rebuilt"), "{}", out.stdout);
+    let status = env.bus.status("counter.p1of2").await.expect("status");
+    assert_eq!(status.consumers[0].replay_until, 3, "a rebuild happened");
+    for r in running {
+        r.shutdown().await.expect("clean shutdown");
+    }
+}

@@ -109,3 +109,32 @@ async fn status_with_nothing_running_says_so() {
     let json = env.mandate(&["status", "--json"]).await.ok().json();
     assert_eq!(json["components"], serde_json::json!([]));
 }
+
+/// A component run as partitions is listed once per partition, by the name each answers its
+/// admin status under (`counter.p1of2`), each with its own consumers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_lists_each_partition_of_a_partitioned_component() {
+    let env = Env::new().await;
+    env.create_stream("notes", Duration::from_secs(120)).await;
+    let mut running = Vec::new();
+    for index in 0..2 {
+        let mut options = env.options();
+        options.partitions = 2;
+        options.partition = index;
+        let component = counter().partitioned_by("note", 2);
+        running.push(component.start(options).await.expect("a partition starts"));
+    }
+    let status = env.mandate(&["status", "--json"]).await.ok().json();
+    let components = status["components"].as_array().expect("components");
+    let names: Vec<&str> = components.iter().filter_map(|c| c["name"].as_str()).collect();
+    assert_eq!(names, ["counter.p0of2", "counter.p1of2"], "{components:?}");
+    for component in components {
+        assert_eq!(component["state"], "running", "{component}");
+        assert_eq!(component["instances"].as_array().map(Vec::len), Some(1), "{component}");
+    }
+    let text = env.mandate(&["status"]).await.ok().stdout;
+    assert!(text.contains("counter.p1of2"), "{text}");
+    for r in running {
+        r.shutdown().await.expect("clean shutdown");
+    }
+}

@@ -196,6 +196,13 @@ impl Consumer {
         Ok(())
     }
 
+    /// Records in `tx` `sequence` as this consumer's replay mark, unless it has a higher one.
+    pub(crate) fn mark_replay_at(&self, tx: &mut Tx, sequence: u64) -> Result<(), StoreError> {
+        let marked = tx.read_u64(&self.spec.replay_key())?;
+        tx.write_u64(self.spec.replay_key(), sequence.max(marked));
+        Ok(())
+    }
+
     /// Notes this consumer caught up (with a rebuild, if one is under way).
     fn catch_up(&self) {
         if self.progress.catch_up() {

@@ -61,7 +61,10 @@ impl Consumer {
         let spec = &self.spec;
         let applied = self.watermark()?;
         let progress = &self.progress;
-        let replay_until = self.replay_mark()?;
+        let mut replay_until = self.replay_mark()?;
+        if applied == 0 && replay_until == 0 && self.shared.options().replay_mark_at_stream_end {
+            replay_until = self.mark_at_stream_end(stream).await?;
+        }
         progress.applied.store(applied, Ordering::Release);
         progress.replay_until.store(replay_until, Ordering::Release);
         let deliver_policy = match start {
@@ -107,5 +110,33 @@ impl Consumer {
         }
         tracing::info!(applied, pending, ?deliver_policy, "consumer seated");
         Ok(consumer)
+    }
+
+    /// Sets this (fresh) consumer's replay mark at `stream`'s current end and starts a
+    /// rebuild, so that history is re-applied without publishing what it makes handlers emit
+    /// (`Options::replay_mark_at_stream_end`). Returns the mark.
+    async fn mark_at_stream_end(&self, stream: &Stream) -> Result<u64, crate::Error> {
+        let end = stream
+            .get_info()
+            .await
+            .map_err(|e| crate::Error::js(&format!("reading stream {}", self.spec.stream), e))?
+            .state
+            .last_sequence;
+        if end == 0 {
+            return Ok(0);
+        }
+        {
+            let _writer = self.shared.writer().await;
+            let mut tx = self.shared.store().begin();
+            self.mark_replay_at(&mut tx, end)?;
+            self.shared.store().commit(tx)?;
+        }
+        if self.shared.begin_rebuild() {
+            tracing::info!(
+                end,
+                "a fresh store: re-applying history up to the stream's end without publishing"
+            );
+        }
+        Ok(end)
     }
 }

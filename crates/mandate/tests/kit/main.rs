@@ -14,6 +14,7 @@ mod oversized;
 mod partitions;
 mod process;
 mod rebuild;
+mod recount;
 mod relay;
 mod routing;
 mod servers;

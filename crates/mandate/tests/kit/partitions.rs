@@ -24,7 +24,7 @@ fn counter(seen: &Shared) -> Component {
     let things = Arc::clone(seen);
     let plains = Arc::clone(seen);
     Component::new("counter")
-        .partitioned_by("thing")
+        .partitioned_by("thing", 3)
         .on::<Thing>(move |_: &mut Context<'_>, thing: Thing| -> HandlerResult {
             things.lock().expect("lock").things.push((thing.thing_id, thing.n));
             Ok(())

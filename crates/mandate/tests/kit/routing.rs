@@ -78,7 +78,7 @@ impl Operation for CreateThing {
 
 fn ledger() -> Component {
     Component::new("ledger")
-        .partitioned_by("thing")
+        .partitioned_by("thing", 3)
         .command::<PutThing>(|ctx: &mut Context<'_>, put: Put| {
             ctx.put(&format!("thing/{}", put.thing_id), &put.n)?;
             Ok(put.n)

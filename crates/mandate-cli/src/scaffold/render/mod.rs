@@ -203,7 +203,7 @@ impl Plan {
                 .iter()
                 .map(|o| format!("{}.{}.v{}", self.name, o.op.name, o.op.version))
                 .collect(),
-            partitioned_by: None,
+            partitions: None,
         }
     }
 
