@@ -57,8 +57,40 @@ pub struct ComponentStatus {
     /// Why the admin status is missing, when it is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Which partition this is, for a component run as partitions (null otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partition: Option<PartitionStatus>,
     /// Its admin status (null when the component did not answer it as the protocol says).
     pub status: Option<StatusReport>,
+}
+
+/// A partition and the keys it owns: those whose slot is in `slots` (docs/design.md,
+/// "Partitions"). Its consumers, with their lag, are in its admin status.
+#[derive(Debug, Serialize)]
+pub struct PartitionStatus {
+    pub index: u32,
+    pub count: u32,
+    pub slots: Vec<u32>,
+}
+
+impl PartitionStatus {
+    /// From a partition's label, `p<P>of<N>`.
+    fn of(name: &str) -> Option<PartitionStatus> {
+        let label = name.rsplit_once('.')?.1;
+        let (index, count) = label.strip_prefix('p')?.split_once("of")?;
+        let (index, count) = (index.parse::<u32>().ok()?, count.parse::<u32>().ok()?);
+        (count > 0 && index < count).then(|| PartitionStatus {
+            index,
+            count,
+            slots: (0..mandate::SLOTS).filter(|slot| slot % count == index).collect(),
+        })
+    }
+
+    /// `1 of 3: slots 1 4 7 10`.
+    fn describe(&self) -> String {
+        let slots: Vec<String> = self.slots.iter().map(u32::to_string).collect();
+        format!("{} of {}: slots {}", self.index, self.count, slots.join(" "))
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -244,6 +276,7 @@ async fn one_status(admin: &Bus, name: String, instances: Vec<(Ping, Info, Stats
         state: state.to_owned(),
         error,
         status,
+        partition: PartitionStatus::of(&name),
         name,
     }
 }
@@ -338,6 +371,7 @@ fn render(status: &Status, wait: Duration) -> String {
                     or_dash(report.map(|r| r.dead_letters.to_string())),
                     or_dash(report.map(|r| r.set_aside.count.to_string())),
                     format!("{}/{}", c.requests, c.errors),
+                    or_dash(c.partition.as_ref().map(PartitionStatus::describe)),
                     match &c.error {
                         Some(error) => format!("{}: {error}", c.state),
                         None => c.state.clone(),
@@ -355,6 +389,7 @@ fn render(status: &Status, wait: Duration) -> String {
                 "DEAD LETTERS",
                 "SET ASIDE",
                 "REQUESTS/ERRORS",
+                "PARTITION",
                 "STATE",
             ],
             &rows,
