@@ -1,0 +1,279 @@
+//! A bulk redrive of dead letters: select them (`plan`), then `Plan::run` — canary first,
+//! the rest throttled, stoppable — reporting progress as it goes.
+//!
+//! - **Canary first.** The first `canary` letters are retried one at a time, and each is
+//!   watched until its consumer has applied it or dead-lettered it again (`canary.rs`). If
+//!   one fails, or the wait times out, the run ends there and nothing else is retried: a fix
+//!   that does not work costs one message, not the whole queue.
+//! - **Then throttled** at `rate` per second, each retry acked before the next.
+//! - **Stoppable.** `stop` is looked at between messages only, so the one in flight finishes:
+//!   its dead letter is deleted only after its retry is acked (`retry.rs`), and what was not
+//!   reached stays in `DLQ`, untouched.
+//! - **Nothing twice.** Deleting after the ack and the original `ce-id` as `Nats-Msg-Id`
+//!   mean that a letter retried by two runs at once, or by a run stopped and started again,
+//!   is stored once (`retry.rs`); the consumer applies each stored message once.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use anyhow::anyhow;
+use async_nats::jetstream::stream::Stream;
+use mandate::{Bus, DEAD_LETTER_STREAM};
+use serde::Serialize;
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+
+use super::canary::{self, Verdict};
+use super::letters::{self, Filter, Group, Letter};
+use super::retry::{self, Outcome, Retried};
+use crate::bus::find_stream;
+
+/// How a redrive runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Letters retried and watched one at a time before the rest.
+    pub canary: usize,
+    /// Retries per second after the canaries.
+    pub rate: f64,
+    /// How long a canary may take to be applied or dead-lettered again.
+    pub canary_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            canary: 1,
+            rate: 10.0,
+            canary_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The dead letters a redrive is about, selected when it was planned.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    bus: Bus,
+    pub letters: Vec<Letter>,
+}
+
+/// Selects the dead letters `filter` names, oldest first.
+pub async fn plan(bus: &Bus, filter: &Filter) -> anyhow::Result<Plan> {
+    let letters = letters::read(bus, filter).await?;
+    Ok(Plan {
+        bus: bus.clone(),
+        letters,
+    })
+}
+
+/// Where a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Canary,
+    Throttled,
+}
+
+/// One letter's step: its retry, or why it failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Step {
+    Retried(Retried),
+    Failed { dlq_sequence: u64, error: String },
+}
+
+/// What a run has done so far: sent to the caller after every letter (the console streams
+/// it over SSE; the CLI prints it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    pub phase: Phase,
+    /// Retried (or found already retried) and deleted from `DLQ`.
+    pub done: u64,
+    /// Left in `DLQ` on purpose: the original is still inside its duplicate window, or the
+    /// letter was gone already.
+    pub skipped: u64,
+    /// Left in `DLQ` because the retry failed.
+    pub failed: u64,
+    /// Not reached yet.
+    pub remaining: u64,
+    /// The letter just handled.
+    pub last: Step,
+    /// The canary's verdict, when `last` was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canary: Option<Verdict>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "ended", rename_all = "snake_case")]
+pub enum Ended {
+    /// Every selected letter was reached.
+    Completed,
+    /// A canary was not applied: nothing after it was retried.
+    CanaryFailed { dlq_sequence: u64, verdict: Verdict },
+    /// A canary could not be retried at all (its component does not answer, the retry failed).
+    CanaryNotRetried { dlq_sequence: u64, error: String },
+    /// The operator stopped it.
+    Stopped,
+}
+
+/// The end of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    #[serde(flatten)]
+    pub ended: Ended,
+    pub done: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    /// The letters not reached, still in `DLQ`: their sequences.
+    pub remaining: Vec<u64>,
+}
+
+/// The counts kept while running.
+#[derive(Debug, Default)]
+struct Tally {
+    done: u64,
+    skipped: u64,
+    failed: u64,
+}
+
+impl Tally {
+    fn count(&mut self, step: &Step) {
+        match step {
+            Step::Retried(Retried {
+                outcome: Outcome::Republished { .. } | Outcome::AlreadyRepublished { .. },
+                ..
+            }) => self.done += 1,
+            Step::Retried(_) => self.skipped += 1,
+            Step::Failed { .. } => self.failed += 1,
+        }
+    }
+}
+
+impl Plan {
+    /// The selected letters per component × kind × reason.
+    pub fn groups(&self) -> Vec<Group> {
+        letters::groups(&self.letters)
+    }
+
+    /// Redrives the plan (see the module's docs). `progress` is called after every letter.
+    pub async fn run(
+        self,
+        options: Options,
+        mut progress: impl FnMut(&Progress),
+        stop: CancellationToken,
+    ) -> anyhow::Result<Report> {
+        if options.rate.is_nan() || options.rate <= 0.0 {
+            anyhow::bail!("the rate must be a positive number of retries per second");
+        }
+        let dlq = find_stream(self.bus.jetstream(), DEAD_LETTER_STREAM)
+            .await?
+            .ok_or_else(|| anyhow!("there is no {DEAD_LETTER_STREAM} stream on this server: nothing to redrive"))?;
+        let mut queue: VecDeque<Letter> = self.letters.into();
+        let mut tally = Tally::default();
+        let mut canaries = 0;
+        while canaries < options.canary {
+            let Some(letter) = queue.pop_front() else { break };
+            if stop.is_cancelled() {
+                queue.push_front(letter);
+                return Ok(report(Ended::Stopped, tally, queue));
+            }
+            let (step, verdict) = match run_canary(&self.bus, &dlq, &letter, options, &stop).await {
+                Ok(watched) => watched,
+                Err(err) => {
+                    let ended = Ended::CanaryNotRetried {
+                        dlq_sequence: letter.sequence,
+                        error: format!("{err:#}"),
+                    };
+                    queue.push_front(letter);
+                    return Ok(report(ended, tally, queue));
+                }
+            };
+            tally.count(&step);
+            progress(&Progress {
+                phase: Phase::Canary,
+                done: tally.done,
+                skipped: tally.skipped,
+                failed: tally.failed,
+                remaining: queue.len() as u64,
+                last: step,
+                canary: verdict.clone(),
+            });
+            match verdict {
+                // Not retried (gone, inside its window): the next letter is the canary.
+                None => continue,
+                Some(Verdict::Applied) => canaries += 1,
+                Some(Verdict::Stopped) => return Ok(report(Ended::Stopped, tally, queue)),
+                Some(verdict) => {
+                    let ended = Ended::CanaryFailed {
+                        dlq_sequence: letter.sequence,
+                        verdict,
+                    };
+                    return Ok(report(ended, tally, queue));
+                }
+            }
+        }
+        let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / options.rate));
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        while let Some(letter) = queue.pop_front() {
+            tokio::select! {
+                biased;
+                () = stop.cancelled() => {
+                    queue.push_front(letter);
+                    return Ok(report(Ended::Stopped, tally, queue));
+                }
+                _ = ticks.tick() => {}
+            }
+            // Not raced against `stop`: the message in flight finishes.
+            let step = retry_one(&self.bus, &dlq, letter.sequence).await;
+            tally.count(&step);
+            progress(&Progress {
+                phase: Phase::Throttled,
+                done: tally.done,
+                skipped: tally.skipped,
+                failed: tally.failed,
+                remaining: queue.len() as u64,
+                last: step,
+                canary: None,
+            });
+        }
+        Ok(report(Ended::Completed, tally, queue))
+    }
+}
+
+/// Retries one canary and watches it; no verdict when it was not retried (gone, or the
+/// original still inside its duplicate window). An error when it cannot be tried.
+async fn run_canary(
+    bus: &Bus,
+    dlq: &Stream,
+    letter: &Letter,
+    options: Options,
+    stop: &CancellationToken,
+) -> anyhow::Result<(Step, Option<Verdict>)> {
+    let before = canary::before(bus, letter).await?;
+    let retried = retry::retry(bus, dlq, letter.sequence).await?;
+    let verdict = match retried.stored_at() {
+        Some(at) => Some(canary::watch(bus, letter, at, before, options.canary_timeout, stop).await),
+        None => None,
+    };
+    Ok((Step::Retried(retried), verdict))
+}
+
+async fn retry_one(bus: &Bus, dlq: &Stream, seq: u64) -> Step {
+    match retry::retry(bus, dlq, seq).await {
+        Ok(retried) => Step::Retried(retried),
+        Err(err) => Step::Failed {
+            dlq_sequence: seq,
+            error: format!("{err:#}"),
+        },
+    }
+}
+
+fn report(ended: Ended, tally: Tally, queue: VecDeque<Letter>) -> Report {
+    Report {
+        ended,
+        done: tally.done,
+        skipped: tally.skipped,
+        failed: tally.failed,
+        remaining: queue.iter().map(|l| l.sequence).collect(),
+    }
+}
