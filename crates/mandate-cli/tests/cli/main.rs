@@ -10,6 +10,7 @@ mod dev;
 mod dlq;
 mod export_import;
 mod publish_tail;
+mod redrive;
 mod replay;
 mod schema_compatibility;
 mod servers;
