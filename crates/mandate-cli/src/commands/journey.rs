@@ -58,9 +58,11 @@ fn row(step: &Step) -> Vec<String> {
         None => step.ce_type.clone().unwrap_or_else(|| step.subject.clone()),
     };
     let cause = match &step.cause {
-        Cause::Event { ce_type, id } => format!("← {}", ce_type.clone().unwrap_or_else(|| id.clone())),
+        Cause::Event { cause_id, cause_type } => {
+            format!("← {}", cause_type.clone().unwrap_or_else(|| cause_id.clone()))
+        }
         Cause::Request => "service call or outside".to_owned(),
-        Cause::DeadLetterOf { id } => format!("of {}", id.as_deref().unwrap_or("?")),
+        Cause::DeadLetterOf => format!("refused {}", step.id.as_deref().unwrap_or("?")),
     };
     vec![
         step.time.clone(),

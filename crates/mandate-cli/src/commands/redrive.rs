@@ -163,7 +163,10 @@ fn verdict_text(verdict: &Verdict) -> String {
         }
         Verdict::TimedOut { applied_sequence } => format!(
             "not applied in time (its consumer is at {})",
-            applied_sequence.map_or_else(|| "an unknown sequence: it did not answer".to_owned(), |s| s.to_string())
+            applied_sequence.map_or_else(
+                || "an unknown sequence: it did not answer".to_owned(),
+                |s| s.to_string()
+            )
         ),
         Verdict::Stopped => "stopped while waiting".to_owned(),
     }
@@ -189,7 +192,10 @@ fn finish(report: &Report, global: Global) -> anyhow::Result<()> {
     }
     match &report.ended {
         Ended::Completed if report.failed == 0 => Ok(()),
-        Ended::Completed => bail!("{} retr(ies) failed; their dead letters are still in DLQ", report.failed),
+        Ended::Completed => bail!(
+            "{} retr(ies) failed; their dead letters are still in DLQ",
+            report.failed
+        ),
         Ended::CanaryFailed { dlq_sequence, verdict } => bail!(
             "the canary DLQ #{dlq_sequence} was {}; nothing else was retried",
             verdict_text(verdict)

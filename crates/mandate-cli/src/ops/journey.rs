@@ -21,10 +21,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use async_nats::jetstream;
+use mandate::Bus;
 use mandate::DEAD_LETTER_STREAM;
 use mandate::deadletter::{DLQ_KIND, DLQ_REASON, DLQ_SUBJECT};
 use mandate::envelope::{CE_ID, CE_SOURCE, CE_TYPE, CORRELATION_ID, TRACEPARENT, derived_event_id};
-use mandate::Bus;
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -40,15 +40,14 @@ const EMITS_LOOKED_FOR: u32 = 16;
 pub enum Cause {
     /// A handler reacting to this earlier event of the journey.
     Event {
-        id: String,
-        #[serde(rename = "type")]
-        ce_type: Option<String>,
+        cause_id: String,
+        cause_type: Option<String>,
     },
     /// Not an event of the journey: a service call (its request is not stored on the bus) or a
     /// publisher outside the system.
     Request,
-    /// A dead letter: the original it carries is the event with this id.
-    DeadLetterOf { id: Option<String> },
+    /// A dead letter: the original it carries is the event with the step's id.
+    DeadLetterOf,
 }
 
 /// A dead letter's side of a step.
@@ -194,7 +193,11 @@ fn step(stream: &str, sequence: u64, stored: OffsetDateTime, message: &jetstream
     let headers = message.headers.as_ref();
     let text = |name: &str| header(headers, name);
     let dead_letter = (stream == DEAD_LETTER_STREAM).then(|| DeadLetter {
-        component: message.subject.strip_prefix("dlq.").unwrap_or(&message.subject).to_owned(),
+        component: message
+            .subject
+            .strip_prefix("dlq.")
+            .unwrap_or(&message.subject)
+            .to_owned(),
         kind: text(DLQ_KIND).unwrap_or_default(),
         reason: text(DLQ_REASON).unwrap_or_default(),
     });
@@ -213,7 +216,7 @@ fn step(stream: &str, sequence: u64, stored: OffsetDateTime, message: &jetstream
         correlation_id: text(CORRELATION_ID),
         trace_id: text(TRACEPARENT).and_then(|t| t.split('-').nth(1).map(str::to_owned)),
         cause: match &dead_letter {
-            Some(_) => Cause::DeadLetterOf { id: id.clone() },
+            Some(_) => Cause::DeadLetterOf,
             None => Cause::Request,
         },
         id,
@@ -239,8 +242,8 @@ fn link_causes(steps: &mut [Step]) {
         });
         if let Some(cause) = cause {
             steps[later].cause = Cause::Event {
-                id: cause.id.clone().unwrap_or_default(),
-                ce_type: cause.ce_type.clone(),
+                cause_id: cause.id.clone().unwrap_or_default(),
+                cause_type: cause.ce_type.clone(),
             };
         }
     }

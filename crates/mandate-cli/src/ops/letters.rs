@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use anyhow::anyhow;
 use async_nats::HeaderMap;
 use mandate::deadletter::{
-    BODY_OMITTED, DLQ_BODY, DLQ_CONSUMER, DLQ_DELIVERIES, DLQ_KIND, DLQ_REASON, DLQ_SEQUENCE, DLQ_STREAM,
-    DLQ_SUBJECT, DLQ_TIME,
+    BODY_OMITTED, DLQ_BODY, DLQ_CONSUMER, DLQ_DELIVERIES, DLQ_KIND, DLQ_REASON, DLQ_SEQUENCE, DLQ_STREAM, DLQ_SUBJECT,
+    DLQ_TIME,
 };
 use mandate::envelope::{CE_ID, CE_TYPE};
 use mandate::{Bus, DEAD_LETTER_STREAM};
@@ -103,10 +103,7 @@ impl Filter {
     /// The server-side filter: the component is the subject's last token; kind and reason
     /// are headers, matched here.
     fn subjects(&self) -> Vec<String> {
-        self.component
-            .iter()
-            .map(|c| mandate::dead_letter_subject(c))
-            .collect()
+        self.component.iter().map(|c| mandate::dead_letter_subject(c)).collect()
     }
 }
 

@@ -9,6 +9,7 @@ mod common;
 mod dev;
 mod dlq;
 mod export_import;
+mod journey;
 mod publish_tail;
 mod redrive;
 mod replay;

@@ -82,21 +82,52 @@ async fn dead_letters_are_grouped_by_component_kind_and_reason() {
     let groups = env.mandate(&["dlq", "list", "--group", "--json"]).await.ok().json();
     let groups = groups.as_array().expect("array");
     assert_eq!(groups.len(), 2, "{groups:?}");
-    assert!(groups.iter().all(|g| g["component"] == "counter" && g["kind"] == "undecodable"));
-    assert_eq!((&groups[0]["count"], &groups[0]["first_sequence"], &groups[0]["last_sequence"]), (&json!(2), &json!(1), &json!(2)), "the largest first");
-    assert_eq!((&groups[1]["count"], &groups[1]["first_sequence"]), (&json!(1), &json!(3)));
+    assert!(
+        groups
+            .iter()
+            .all(|g| g["component"] == "counter" && g["kind"] == "undecodable")
+    );
+    assert_eq!(
+        (
+            &groups[0]["count"],
+            &groups[0]["first_sequence"],
+            &groups[0]["last_sequence"]
+        ),
+        (&json!(2), &json!(1), &json!(2)),
+        "the largest first"
+    );
+    assert_eq!(
+        (&groups[1]["count"], &groups[1]["first_sequence"]),
+        (&json!(1), &json!(3))
+    );
     let prefix = "payload does not decode";
     let selected = env
-        .mandate(&["dlq", "list", "--reason-prefix", prefix, "--kind", "undecodable", "--json"])
+        .mandate(&[
+            "dlq",
+            "list",
+            "--reason-prefix",
+            prefix,
+            "--kind",
+            "undecodable",
+            "--json",
+        ])
         .await
         .ok()
         .json();
     assert_eq!(selected.as_array().map(Vec::len), Some(3), "{selected}");
     let exact = groups[1]["reason"].as_str().expect("reason");
-    let one = env.mandate(&["dlq", "list", "--reason", exact, "--json"]).await.ok().json();
+    let one = env
+        .mandate(&["dlq", "list", "--reason", exact, "--json"])
+        .await
+        .ok()
+        .json();
     assert_eq!(one.as_array().map(Vec::len), Some(1), "{one}");
     assert_eq!(one[0]["sequence"], 3);
-    let none = env.mandate(&["dlq", "list", "--component", "nobody", "--json"]).await.ok().json();
+    let none = env
+        .mandate(&["dlq", "list", "--component", "nobody", "--json"])
+        .await
+        .ok()
+        .json();
     assert_eq!(none, json!([]));
     let table = env.mandate(&["dlq", "list", "--group"]).await.ok().stdout;
     assert!(table.contains("COUNT") && table.contains("undecodable"), "{table}");
@@ -120,7 +151,16 @@ async fn a_canary_dead_lettered_again_stops_the_redrive_with_nothing_else_retrie
     tokio::time::sleep(WINDOW + Duration::from_millis(200)).await;
 
     let out = env
-        .mandate(&["dlq", "retry", "--component", "counter", "--rate", "100", "--yes", "--json"])
+        .mandate(&[
+            "dlq",
+            "retry",
+            "--component",
+            "counter",
+            "--rate",
+            "100",
+            "--yes",
+            "--json",
+        ])
         .await
         .fails(1, "dead-lettered again");
     let lines = out.json_lines();
@@ -128,15 +168,29 @@ async fn a_canary_dead_lettered_again_stops_the_redrive_with_nothing_else_retrie
     assert_eq!(report["ended"], "canary_failed", "{report}");
     assert_eq!(report["verdict"]["verdict"], "dead_lettered_again", "{report}");
     assert_eq!(report["done"], 1);
-    assert_eq!(report["remaining"], json!([2, 3, 4]), "nothing after the canary retried");
+    assert_eq!(
+        report["remaining"],
+        json!([2, 3, 4]),
+        "nothing after the canary retried"
+    );
     // The canary's letter went (its retry is stored) and came back as a new one; the rest
     // were not touched.
-    let left: Vec<u64> = env.mandate(&["dlq", "list", "--json"]).await.ok().json().as_array().expect("array")
+    let left: Vec<u64> = env
+        .mandate(&["dlq", "list", "--json"])
+        .await
+        .ok()
+        .json()
+        .as_array()
+        .expect("array")
         .iter()
         .filter_map(|l| l["sequence"].as_u64())
         .collect();
     assert_eq!(left, vec![2, 3, 4, 5]);
-    assert_eq!(env.stream_messages("EVT_NOTES").await, 5, "four originals and one canary");
+    assert_eq!(
+        env.stream_messages("EVT_NOTES").await,
+        5,
+        "four originals and one canary"
+    );
     strict.shutdown().await.expect("clean shutdown");
 
     // A canary into a component that is not running is not sent at all.
@@ -144,7 +198,10 @@ async fn a_canary_dead_lettered_again_stops_the_redrive_with_nothing_else_retrie
         .mandate(&["dlq", "retry", "--component", "counter", "--yes", "--json"])
         .await
         .fails(1, "could not be retried");
-    assert_eq!(out.json_lines().last().expect("a report")["ended"], "canary_not_retried");
+    assert_eq!(
+        out.json_lines().last().expect("a report")["ended"],
+        "canary_not_retried"
+    );
     assert_eq!(env.stream_messages(DEAD_LETTER_STREAM).await, 4);
     assert_eq!(env.stream_messages("EVT_NOTES").await, 5);
 }
@@ -153,7 +210,16 @@ async fn a_canary_dead_lettered_again_stops_the_redrive_with_nothing_else_retrie
 async fn a_throttled_redrive_keeps_to_its_rate_and_applies_each_letter_once() {
     let env = Env::new().await;
     let fixed = letters_for_the_fixed_counter(&env, 10).await;
-    let mut child = env.spawn(&["dlq", "retry", "--component", "counter", "--rate", "2", "--yes", "--json"]);
+    let mut child = env.spawn(&[
+        "dlq",
+        "retry",
+        "--component",
+        "counter",
+        "--rate",
+        "2",
+        "--yes",
+        "--json",
+    ]);
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let first = next_json(&mut lines).await;
     assert_eq!(first["phase"], "canary", "{first}");
@@ -162,7 +228,10 @@ async fn a_throttled_redrive_keeps_to_its_rate_and_applies_each_letter_once() {
     // waiting. (Slower machines only make more of them wait.)
     tokio::time::sleep(Duration::from_secs(1)).await;
     let waiting = env.stream_messages(DEAD_LETTER_STREAM).await;
-    assert!(waiting >= 4, "only {waiting} of 9 still in DLQ one second in: not throttled");
+    assert!(
+        waiting >= 4,
+        "only {waiting} of 9 still in DLQ one second in: not throttled"
+    );
     let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
         .await
         .expect("the redrive ends")
@@ -174,9 +243,15 @@ async fn a_throttled_redrive_keeps_to_its_rate_and_applies_each_letter_once() {
     assert!(status.success(), "{rest:?}");
     let report = rest.last().expect("a report");
     assert_eq!(report["ended"], "completed", "{report}");
-    assert_eq!((report["done"].as_u64(), report["failed"].as_u64()), (Some(10), Some(0)));
+    assert_eq!(
+        (report["done"].as_u64(), report["failed"].as_u64()),
+        (Some(10), Some(0))
+    );
     let progress = &rest[rest.len() - 2];
-    assert_eq!((progress["phase"].as_str(), progress["remaining"].as_u64()), (Some("throttled"), Some(0)));
+    assert_eq!(
+        (progress["phase"].as_str(), progress["remaining"].as_u64()),
+        (Some("throttled"), Some(0))
+    );
     assert_eq!(env.stream_messages(DEAD_LETTER_STREAM).await, 0);
     applied_exactly(&env, 10).await;
     fixed.shutdown().await.expect("clean shutdown");
@@ -195,14 +270,26 @@ async fn next_json(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildS
 async fn a_stopped_redrive_leaves_the_rest_in_dlq_and_a_second_run_finishes_it_without_doubling() {
     let env = Env::new().await;
     let fixed = letters_for_the_fixed_counter(&env, 8).await;
-    let mut child = env.spawn(&["dlq", "retry", "--component", "counter", "--rate", "1", "--yes", "--json"]);
+    let mut child = env.spawn(&[
+        "dlq",
+        "retry",
+        "--component",
+        "counter",
+        "--rate",
+        "1",
+        "--yes",
+        "--json",
+    ]);
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     next_json(&mut lines).await;
     let second = next_json(&mut lines).await;
     assert_eq!(second["phase"], "throttled", "{second}");
     // Ctrl-C, as an operator would.
     let pid = child.id().expect("running").to_string();
-    let signalled = std::process::Command::new("kill").args(["-INT", &pid]).status().expect("kill runs");
+    let signalled = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill runs");
     assert!(signalled.success());
     let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
         .await
@@ -219,18 +306,38 @@ async fn a_stopped_redrive_leaves_the_rest_in_dlq_and_a_second_run_finishes_it_w
     let remaining = report["remaining"].as_array().expect("remaining").len() as u64;
     assert!(done >= 2 && done < 8, "{report}");
     assert_eq!(done + remaining, 8, "nothing half-done: {report}");
-    assert_eq!(env.stream_messages(DEAD_LETTER_STREAM).await, remaining, "the rest is still in DLQ");
+    assert_eq!(
+        env.stream_messages(DEAD_LETTER_STREAM).await,
+        remaining,
+        "the rest is still in DLQ"
+    );
     applied_exactly(&env, done).await;
 
     // Run again: it finishes what was left, and nothing is applied twice.
     let again = env
-        .mandate(&["dlq", "retry", "--component", "counter", "--rate", "50", "--yes", "--json"])
+        .mandate(&[
+            "dlq",
+            "retry",
+            "--component",
+            "counter",
+            "--rate",
+            "50",
+            "--yes",
+            "--json",
+        ])
         .await
         .ok();
-    assert_eq!(again.json_lines().last().expect("a report")["done"].as_u64(), Some(remaining));
+    assert_eq!(
+        again.json_lines().last().expect("a report")["done"].as_u64(),
+        Some(remaining)
+    );
     assert_eq!(env.stream_messages(DEAD_LETTER_STREAM).await, 0);
     applied_exactly(&env, 8).await;
-    assert_eq!(env.stream_messages("EVT_NOTES").await, 16, "each note stored once more, no more");
+    assert_eq!(
+        env.stream_messages("EVT_NOTES").await,
+        16,
+        "each note stored once more, no more"
+    );
     fixed.shutdown().await.expect("clean shutdown");
 }
 
@@ -248,7 +355,11 @@ async fn three_redrives_at_once_apply_nothing_twice() {
     // Whatever each run did, every letter went once and every note is applied once.
     assert_eq!(env.stream_messages(DEAD_LETTER_STREAM).await, 0);
     applied_exactly(&env, 30).await;
-    assert_eq!(env.stream_messages("EVT_NOTES").await, 60, "each note stored once more, no more");
+    assert_eq!(
+        env.stream_messages("EVT_NOTES").await,
+        60,
+        "each note stored once more, no more"
+    );
     fixed.shutdown().await.expect("clean shutdown");
 }
 
