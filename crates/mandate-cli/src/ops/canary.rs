@@ -5,7 +5,8 @@
 //!   retry's stream at or past the retry's sequence (the publish ack gave it). A message
 //!   dead-lettered again is "reached" too: dead-lettering commits with the watermark.
 //! - **Dead-lettered again**: a new letter in `DLQ` (after the last one before the retry) from
-//!   the same component with the same `ce-id`. The kit publishes dead letters through its
+//!   the same component whose original is the retry (its stream and sequence), or with the
+//!   same `ce-id`. The kit publishes dead letters through its
 //!   outbox, so a letter may follow the watermark by a moment: reached alone proves nothing
 //!   while the component may still owe `DLQ` a letter.
 //! - **Applied**: reached, and a status read after the one that showed it reached says
@@ -97,14 +98,14 @@ pub async fn watch(
     let mut reached = false;
     let mut applied_sequence = None;
     loop {
-        if let Some(again) = dead_lettered_again(bus, letter, before).await {
+        if let Some(again) = dead_lettered_again(bus, letter, (stream, sequence), before).await {
             return again;
         }
         if let Ok(status) = crate::admin::status(bus, &name).await {
             applied_sequence = applied(&status, letter, stream);
             if reached && (status.dead_letters == before.dead_letters || status.outbox_depth == 0) {
                 // Any letter of ours was published before this status was read.
-                return dead_lettered_again(bus, letter, before)
+                return dead_lettered_again(bus, letter, (stream, sequence), before)
                     .await
                     .unwrap_or(Verdict::Applied);
             }
@@ -128,8 +129,14 @@ fn applied(status: &StatusReport, letter: &Letter, stream: &str) -> Option<u64> 
         .map(|c| c.applied_sequence)
 }
 
-/// A letter in `DLQ` after `before` from the same component with the letter's `ce-id`.
-async fn dead_lettered_again(bus: &Bus, letter: &Letter, before: Before) -> Option<Verdict> {
+/// A letter in `DLQ` after `before` from the same component about the retry: its original
+/// is the retry's stream and sequence (or, failing that, it has the letter's `ce-id`).
+async fn dead_lettered_again(
+    bus: &Bus,
+    letter: &Letter,
+    (stream, sequence): (&str, u64),
+    before: Before,
+) -> Option<Verdict> {
     let filter = Filter {
         component: Some(letter.component.clone()),
         ..Filter::default()
@@ -139,7 +146,12 @@ async fn dead_lettered_again(bus: &Bus, letter: &Letter, before: Before) -> Opti
         .ok()?;
     newer
         .into_iter()
-        .find(|again| again.sequence > before.dlq_last && again.id.is_some() && again.id == letter.id)
+        .filter(|again| again.sequence > before.dlq_last)
+        .find(|again| {
+            let same_message = again.stream == stream && again.original_sequence == Some(sequence);
+            let same_id = again.id.is_some() && again.id == letter.id;
+            same_message || same_id
+        })
         .map(|again| Verdict::DeadLetteredAgain {
             dlq_sequence: again.sequence,
             reason: again.reason,

@@ -263,6 +263,13 @@ fn set_gaps(steps: &mut [Step]) {
 mod tests {
     use super::*;
 
+    /// The console finds journeys on its own tasks. Checked when this compiles.
+    #[allow(dead_code)]
+    fn finding_can_be_spawned(bus: Bus) {
+        fn spawnable<F: std::future::Future + Send + 'static>(_: F) {}
+        spawnable(async move { find(&bus, "an-order", OffsetDateTime::now_utc()).await });
+    }
+
     #[test]
     fn an_id_is_looked_up_by_key_only_when_it_can_be_a_subject_token() {
         assert!(is_token("0f8e2c1a-9b7d-5e4f-8a3b-2c1d0e9f8a7b"));

@@ -277,3 +277,23 @@ fn report(ended: Ended, tally: Tally, queue: VecDeque<Letter>) -> Report {
         remaining: queue.iter().map(|l| l.sequence).collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The console runs a redrive on a task of its own and streams its progress: the run
+    /// must be spawnable with a sending closure. Checked when this compiles.
+    #[allow(dead_code)]
+    fn a_run_can_be_spawned(plan: Plan, progress: tokio::sync::mpsc::UnboundedSender<Progress>) {
+        fn spawnable<F: std::future::Future + Send + 'static>(_: F) {}
+        let run = plan.run(
+            Options::default(),
+            move |step| {
+                let _ = progress.send(step.clone());
+            },
+            CancellationToken::new(),
+        );
+        spawnable(run);
+    }
+}
