@@ -84,11 +84,22 @@ pub async fn before(bus: &Bus, letter: &Letter) -> anyhow::Result<Before> {
     })
 }
 
-/// Waits for the verdict on `letter`, retried as `stream` #`sequence` with `id`.
+/// The retry a canary watches.
+#[derive(Debug, Clone, Copy)]
+pub struct Retry<'a> {
+    /// Where it is stored.
+    pub stream: &'a str,
+    pub sequence: u64,
+    /// Stored by this run. Otherwise an earlier retry stored it, and its consumer may have
+    /// handled it before this run looked: then only `DLQ` itself, read whole, can tell.
+    pub ours: bool,
+}
+
+/// Waits for the verdict on `letter`, retried as `retry`.
 pub async fn watch(
     bus: &Bus,
     letter: &Letter,
-    (stream, sequence): (&str, u64),
+    retry: Retry<'_>,
     before: Before,
     timeout: Duration,
     stop: &CancellationToken,
@@ -98,18 +109,20 @@ pub async fn watch(
     let mut reached = false;
     let mut applied_sequence = None;
     loop {
-        if let Some(again) = dead_lettered_again(bus, letter, (stream, sequence), before).await {
+        if let Some(again) = dead_lettered_again(bus, letter, retry, before).await {
             return again;
         }
         if let Ok(status) = crate::admin::status(bus, &name).await {
-            applied_sequence = applied(&status, letter, stream);
-            if reached && (status.dead_letters == before.dead_letters || status.outbox_depth == 0) {
-                // Any letter of ours was published before this status was read.
-                return dead_lettered_again(bus, letter, (stream, sequence), before)
+            applied_sequence = applied(&status, letter, retry.stream);
+            let none_since = retry.ours && status.dead_letters == before.dead_letters;
+            if reached && (none_since || status.outbox_depth == 0) {
+                // Nothing dead-lettered since before the retry, or any letter of ours was
+                // published before this status was read.
+                return dead_lettered_again(bus, letter, retry, before)
                     .await
                     .unwrap_or(Verdict::Applied);
             }
-            reached = applied_sequence.is_some_and(|applied| applied >= sequence);
+            reached = applied_sequence.is_some_and(|applied| applied >= retry.sequence);
         }
         tokio::select! {
             () = stop.cancelled() => return Verdict::Stopped,
@@ -129,27 +142,20 @@ fn applied(status: &StatusReport, letter: &Letter, stream: &str) -> Option<u64> 
         .map(|c| c.applied_sequence)
 }
 
-/// A letter in `DLQ` after `before` from the same component about the retry: its original
-/// is the retry's stream and sequence (or, failing that, it has the letter's `ce-id`).
-async fn dead_lettered_again(
-    bus: &Bus,
-    letter: &Letter,
-    (stream, sequence): (&str, u64),
-    before: Before,
-) -> Option<Verdict> {
+/// A letter in `DLQ` from the same component about the retry: its original is the retry's
+/// stream and sequence, or (after `before`: the letter redriven has it too) its `ce-id`.
+async fn dead_lettered_again(bus: &Bus, letter: &Letter, retry: Retry<'_>, before: Before) -> Option<Verdict> {
     let filter = Filter {
         component: Some(letter.component.clone()),
         ..Filter::default()
     };
-    let newer = letters::read_from(bus, &filter, Start::Sequence(before.dlq_last + 1))
-        .await
-        .ok()?;
-    newer
+    let from = if retry.ours { before.dlq_last + 1 } else { 1 };
+    let letters = letters::read_from(bus, &filter, Start::Sequence(from)).await.ok()?;
+    letters
         .into_iter()
-        .filter(|again| again.sequence > before.dlq_last)
         .find(|again| {
-            let same_message = again.stream == stream && again.original_sequence == Some(sequence);
-            let same_id = again.id.is_some() && again.id == letter.id;
+            let same_message = again.stream == retry.stream && again.original_sequence == Some(retry.sequence);
+            let same_id = again.sequence > before.dlq_last && again.id.is_some() && again.id == letter.id;
             same_message || same_id
         })
         .map(|again| Verdict::DeadLetteredAgain {

@@ -1,10 +1,10 @@
 //! A bulk redrive of dead letters: select them (`plan`), then `Plan::run` — canary first,
 //! the rest throttled, stoppable — reporting progress as it goes.
 //!
-//! - **Canary first.** The first `canary` letters are retried one at a time, and each is
-//!   watched until its consumer has applied it or dead-lettered it again (`canary.rs`). If
-//!   one fails, or the wait times out, the run ends there and nothing else is retried: a fix
-//!   that does not work costs one message, not the whole queue.
+//! - **Canary first.** The first `canary` letters of each component are retried one at a
+//!   time, and each is watched until its consumer has applied it or dead-lettered it again
+//!   (`canary.rs`). If one fails, or the wait times out, the run ends there and nothing else
+//!   is retried: a fix that does not work costs one message, not the whole queue.
 //! - **Then throttled** at `rate` per second, each retry acked before the next.
 //! - **Stoppable.** `stop` is looked at between messages only, so the one in flight finishes:
 //!   its dead letter is deleted only after its retry is acked (`retry.rs`), and what was not
@@ -13,7 +13,8 @@
 //!   mean that a letter retried by two runs at once, or by a run stopped and started again,
 //!   is stored once (`retry.rs`); the consumer applies each stored message once.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use anyhow::anyhow;
@@ -31,7 +32,7 @@ use crate::bus::find_stream;
 /// How a redrive runs.
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
-    /// Letters retried and watched one at a time before the rest.
+    /// Letters of each component retried and watched one at a time before the rest.
     pub canary: usize,
     /// Retries per second after the canaries.
     pub rate: f64,
@@ -129,7 +130,7 @@ pub struct Report {
 }
 
 /// The counts kept while running.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Copy)]
 struct Tally {
     done: u64,
     skipped: u64,
@@ -168,75 +169,121 @@ impl Plan {
         let dlq = find_stream(self.bus.jetstream(), DEAD_LETTER_STREAM)
             .await?
             .ok_or_else(|| anyhow!("there is no {DEAD_LETTER_STREAM} stream on this server: nothing to redrive"))?;
-        let mut queue: VecDeque<Letter> = self.letters.into();
-        let mut tally = Tally::default();
-        let mut canaries = 0;
-        while canaries < options.canary {
-            let Some(letter) = queue.pop_front() else { break };
-            if stop.is_cancelled() {
-                queue.push_front(letter);
-                return Ok(report(Ended::Stopped, tally, queue));
+        let mut run = Run {
+            bus: &self.bus,
+            dlq: &dlq,
+            options,
+            stop: &stop,
+            tally: Tally::default(),
+        };
+        Ok(match run.canaries(self.letters.into(), &mut progress).await {
+            ControlFlow::Break(report) => report,
+            ControlFlow::Continue(rest) => run.throttled(rest, &mut progress).await,
+        })
+    }
+}
+
+/// A run in progress.
+struct Run<'a> {
+    bus: &'a Bus,
+    dlq: &'a Stream,
+    options: Options,
+    stop: &'a CancellationToken,
+    tally: Tally,
+}
+
+impl Run<'_> {
+    /// The canary phase: the first `canary` letters of each component, one at a time, each
+    /// watched (a canary for one component vouches for no other). Breaks with the report when
+    /// one fails or the run is stopped; otherwise continues with the letters left, in order.
+    async fn canaries(
+        &mut self,
+        mut queue: VecDeque<Letter>,
+        progress: &mut impl FnMut(&Progress),
+    ) -> ControlFlow<Report, VecDeque<Letter>> {
+        let mut proven: HashMap<String, usize> = HashMap::new();
+        let mut rest = VecDeque::new();
+        while let Some(letter) = queue.pop_front() {
+            if proven.get(&letter.component).copied().unwrap_or(0) >= self.options.canary {
+                rest.push_back(letter);
+                continue;
             }
-            let (step, verdict) = match run_canary(&self.bus, &dlq, &letter, options, &stop).await {
+            let left = |letter: &Letter| rest.iter().chain([letter]).chain(&queue).map(|l| l.sequence).collect();
+            if self.stop.is_cancelled() {
+                return ControlFlow::Break(self.report(Ended::Stopped, left(&letter)));
+            }
+            let (step, verdict) = match run_canary(self.bus, self.dlq, &letter, self.options, self.stop).await {
                 Ok(watched) => watched,
                 Err(err) => {
                     let ended = Ended::CanaryNotRetried {
                         dlq_sequence: letter.sequence,
                         error: format!("{err:#}"),
                     };
-                    queue.push_front(letter);
-                    return Ok(report(ended, tally, queue));
+                    return ControlFlow::Break(self.report(ended, left(&letter)));
                 }
             };
-            tally.count(&step);
-            progress(&Progress {
-                phase: Phase::Canary,
-                done: tally.done,
-                skipped: tally.skipped,
-                failed: tally.failed,
-                remaining: queue.len() as u64,
-                last: step,
-                canary: verdict.clone(),
-            });
+            self.tally.count(&step);
+            progress(&self.progress(Phase::Canary, (rest.len() + queue.len()) as u64, step, verdict.clone()));
+            let left: Vec<u64> = rest.iter().chain(&queue).map(|l| l.sequence).collect();
             match verdict {
-                // Not retried (gone, inside its window): the next letter is the canary.
-                None => continue,
-                Some(Verdict::Applied) => canaries += 1,
-                Some(Verdict::Stopped) => return Ok(report(Ended::Stopped, tally, queue)),
+                // Not retried (gone, inside its window): the component's next letter is the canary.
+                None => {}
+                Some(Verdict::Applied) => *proven.entry(letter.component).or_default() += 1,
+                Some(Verdict::Stopped) => return ControlFlow::Break(self.report(Ended::Stopped, left)),
                 Some(verdict) => {
                     let ended = Ended::CanaryFailed {
                         dlq_sequence: letter.sequence,
                         verdict,
                     };
-                    return Ok(report(ended, tally, queue));
+                    return ControlFlow::Break(self.report(ended, left));
                 }
             }
         }
-        let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / options.rate));
+        ControlFlow::Continue(rest)
+    }
+
+    /// The throttled phase: one retry per tick, `stop` looked at between messages only.
+    async fn throttled(&mut self, mut queue: VecDeque<Letter>, progress: &mut impl FnMut(&Progress)) -> Report {
+        let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / self.options.rate));
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
         while let Some(letter) = queue.pop_front() {
             tokio::select! {
                 biased;
-                () = stop.cancelled() => {
+                () = self.stop.cancelled() => {
                     queue.push_front(letter);
-                    return Ok(report(Ended::Stopped, tally, queue));
+                    return self.report(Ended::Stopped, queue.iter().map(|l| l.sequence).collect());
                 }
                 _ = ticks.tick() => {}
             }
             // Not raced against `stop`: the message in flight finishes.
-            let step = retry_one(&self.bus, &dlq, letter.sequence).await;
-            tally.count(&step);
-            progress(&Progress {
-                phase: Phase::Throttled,
-                done: tally.done,
-                skipped: tally.skipped,
-                failed: tally.failed,
-                remaining: queue.len() as u64,
-                last: step,
-                canary: None,
-            });
+            let step = retry_one(self.bus, self.dlq, letter.sequence).await;
+            self.tally.count(&step);
+            progress(&self.progress(Phase::Throttled, queue.len() as u64, step, None));
         }
-        Ok(report(Ended::Completed, tally, queue))
+        self.report(Ended::Completed, Vec::new())
+    }
+
+    fn progress(&self, phase: Phase, remaining: u64, last: Step, canary: Option<Verdict>) -> Progress {
+        Progress {
+            phase,
+            done: self.tally.done,
+            skipped: self.tally.skipped,
+            failed: self.tally.failed,
+            remaining,
+            last,
+            canary,
+        }
+    }
+
+    fn report(&self, ended: Ended, mut remaining: Vec<u64>) -> Report {
+        remaining.sort_unstable();
+        Report {
+            ended,
+            done: self.tally.done,
+            skipped: self.tally.skipped,
+            failed: self.tally.failed,
+            remaining,
+        }
     }
 }
 
@@ -251,8 +298,16 @@ async fn run_canary(
 ) -> anyhow::Result<(Step, Option<Verdict>)> {
     let before = canary::before(bus, letter).await?;
     let retried = retry::retry(bus, dlq, letter.sequence).await?;
-    let verdict = match retried.stored_at() {
-        Some(at) => Some(canary::watch(bus, letter, at, before, options.canary_timeout, stop).await),
+    let retry = match &retried.outcome {
+        Outcome::Republished { stream, sequence } => Some((stream, *sequence, true)),
+        Outcome::AlreadyRepublished { stream, sequence } => Some((stream, *sequence, false)),
+        Outcome::InsideWindow { .. } | Outcome::Gone => None,
+    };
+    let verdict = match retry {
+        Some((stream, sequence, ours)) => {
+            let retry = canary::Retry { stream, sequence, ours };
+            Some(canary::watch(bus, letter, retry, before, options.canary_timeout, stop).await)
+        }
         None => None,
     };
     Ok((Step::Retried(retried), verdict))
@@ -265,16 +320,6 @@ async fn retry_one(bus: &Bus, dlq: &Stream, seq: u64) -> Step {
             dlq_sequence: seq,
             error: format!("{err:#}"),
         },
-    }
-}
-
-fn report(ended: Ended, tally: Tally, queue: VecDeque<Letter>) -> Report {
-    Report {
-        ended,
-        done: tally.done,
-        skipped: tally.skipped,
-        failed: tally.failed,
-        remaining: queue.iter().map(|l| l.sequence).collect(),
     }
 }
 

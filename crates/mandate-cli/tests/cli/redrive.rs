@@ -397,3 +397,54 @@ async fn a_letter_whose_retry_is_already_stored_is_removed_without_publishing_ag
     applied_exactly(&env, 1).await;
     fixed.shutdown().await.expect("clean shutdown");
 }
+
+/// A second reader of the notes that cannot read them either, and is not fixed.
+fn strict_tally() -> mandate::Component {
+    mandate::Component::new("tally").on::<Noted>(|_, _| Ok(()))
+}
+
+/// A redrive of several components' letters sends a canary for each: the fixed counter's
+/// does not vouch for the tally, which still refuses the notes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_component_gets_its_own_canary() {
+    let env = Env::new().await;
+    env.create_stream("notes", WINDOW).await;
+    let strict = env.start(counter()).await;
+    let tally = env.start(strict_tally()).await;
+    publish_bad_notes(&env, 3).await;
+    eventually("both readers' dead letters", || async {
+        (env.stream_messages(DEAD_LETTER_STREAM).await == 6).then_some(())
+    })
+    .await;
+    strict.shutdown().await.expect("clean shutdown");
+    let fixed = env.start(lenient_counter()).await;
+    tokio::time::sleep(WINDOW + Duration::from_millis(200)).await;
+
+    let out = env
+        .mandate(&["dlq", "retry", "--all", "--rate", "100", "--yes", "--json"])
+        .await
+        .fails(1, "dead-lettered again");
+    let lines = out.json_lines();
+    let report = lines.last().expect("a report");
+    assert_eq!(report["ended"], "canary_failed", "{report}");
+    let canaries: Vec<(&str, &str)> = lines[..lines.len() - 1]
+        .iter()
+        .map(|p| {
+            (
+                p["phase"].as_str().unwrap_or("?"),
+                p["canary"]["verdict"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        canaries,
+        [("canary", "applied"), ("canary", "dead_lettered_again")],
+        "{lines:?}"
+    );
+    assert_eq!(report["remaining"].as_array().map(Vec::len), Some(4), "{report}");
+    // One note retried (the counter's canary, which the tally's canary found already stored).
+    assert_eq!(env.stream_messages("EVT_NOTES").await, 4);
+    applied_exactly(&env, 1).await;
+    fixed.shutdown().await.expect("clean shutdown");
+    tally.shutdown().await.expect("clean shutdown");
+}
