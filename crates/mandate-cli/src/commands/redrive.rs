@@ -33,8 +33,9 @@ pub struct RetryArgs {
     /// Retries per second after the canaries.
     #[arg(long, default_value_t = 10.0, value_parser = positive_rate)]
     pub rate: f64,
-    /// How many letters are retried first, one at a time, each watched until its consumer
-    /// applied it; the redrive stops if one is dead-lettered again or not applied in time.
+    /// How many letters of each component are retried first, one at a time, each watched
+    /// until its consumer applied it; the redrive stops if one is dead-lettered again or not
+    /// applied in time.
     #[arg(long, default_value_t = 1)]
     pub canary: usize,
     /// How long a canary may take to be applied.
