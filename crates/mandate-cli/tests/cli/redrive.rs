@@ -410,9 +410,14 @@ async fn each_component_gets_its_own_canary() {
     let env = Env::new().await;
     env.create_stream("notes", WINDOW).await;
     let strict = env.start(counter()).await;
-    let tally = env.start(strict_tally()).await;
     publish_bad_notes(&env, 3).await;
-    eventually("both readers' dead letters", || async {
+    eventually("the counter's dead letters", || async {
+        (env.stream_messages(DEAD_LETTER_STREAM).await == 3).then_some(())
+    })
+    .await;
+    // The tally reads the stream from its start: its letters come after the counter's.
+    let tally = env.start(strict_tally()).await;
+    eventually("the tally's dead letters", || async {
         (env.stream_messages(DEAD_LETTER_STREAM).await == 6).then_some(())
     })
     .await;
