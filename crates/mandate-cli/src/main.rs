@@ -11,6 +11,7 @@ mod compose;
 mod dev;
 mod failure;
 mod msgpack;
+mod ops;
 mod output;
 #[cfg(test)]
 mod published;
