@@ -45,6 +45,7 @@ mod service;
 mod setaside;
 mod shared;
 mod store;
+pub mod telemetry;
 mod wire;
 
 pub use client::{Bus, CallError};
