@@ -38,6 +38,7 @@ pub mod shop;
 pub mod snapshot;
 pub mod streams;
 pub mod summary;
+pub mod traced;
 pub mod traffic;
 pub mod verdict;
 

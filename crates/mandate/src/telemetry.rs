@@ -24,6 +24,7 @@ use opentelemetry::trace::{
     TracerProvider as _,
 };
 use opentelemetry::{Context, KeyValue};
+use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SpanData, SpanExporter};
@@ -77,7 +78,16 @@ pub fn init(service: &str, partition: Option<String>) -> Option<Telemetry> {
     {
         return None;
     }
-    let exporter = match opentelemetry_otlp::SpanExporter::builder().with_http().build() {
+    let mut builder = opentelemetry_otlp::SpanExporter::builder().with_http();
+    // The standard default is protobuf; the crate's is JSON once JSON is built in. A protocol
+    // given in the environment is left to the crate to read (what is set here would win).
+    if ["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"]
+        .iter()
+        .all(|name| var(name).is_none())
+    {
+        builder = builder.with_protocol(Protocol::HttpBinary);
+    }
+    let exporter = match builder.build() {
         Ok(exporter) => exporter,
         Err(err) => {
             tracing::error!(error = %err, "cannot export traces (OTEL_EXPORTER_OTLP_*); going on without");
