@@ -17,8 +17,8 @@ use prost::Message;
 
 use crate::Stack;
 use crate::server::{Broker, Wiring};
-use testkit::NatsServer;
 use crate::stack::lock;
+use testkit::NatsServer;
 
 /// One span as received, with the service that exported it.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,7 +120,12 @@ async fn receive(State((spans, refused)): State<Shared>, body: Bytes) -> axum::r
     }
     lock(&spans).extend(received);
     let answer = ExportTraceServiceResponse::default().encode_to_vec();
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/x-protobuf")], answer).into_response()
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/x-protobuf")],
+        answer,
+    )
+        .into_response()
 }
 
 fn attributes(pairs: &[KeyValue]) -> BTreeMap<String, String> {
@@ -184,12 +189,8 @@ impl Trace {
         for span in &self.spans {
             children.entry(span.parent_span_id.as_str()).or_default().push(span);
         }
-        let mut stack: Vec<(&Received, usize)> = self
-            .roots()
-            .into_iter()
-            .chain(self.orphans())
-            .map(|s| (s, 0))
-            .collect();
+        let mut stack: Vec<(&Received, usize)> =
+            self.roots().into_iter().chain(self.orphans()).map(|s| (s, 0)).collect();
         while let Some((span, depth)) = stack.pop() {
             let partition = span.partition.as_deref().map(|p| format!(".{p}")).unwrap_or_default();
             out.push_str(&format!(

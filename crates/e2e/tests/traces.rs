@@ -69,16 +69,25 @@ async fn one_order_is_one_trace_from_the_gateway_through_every_component() {
         ("gateway", "POST /v1/orders", SERVER),
         "the gateway's HTTP span is the root:\n{drawn}"
     );
-    assert_eq!(root.attributes.get("http.route").map(String::as_str), Some("/v1/orders"));
+    assert_eq!(
+        root.attributes.get("http.route").map(String::as_str),
+        Some("/v1/orders")
+    );
     assert_eq!(
         root.attributes.get("http.response.status_code").map(String::as_str),
         Some("201"),
         "{:?}",
         root.attributes
     );
-    assert!(trace.orphans().is_empty(), "every span's parent is in the trace:\n{drawn}");
+    assert!(
+        trace.orphans().is_empty(),
+        "every span's parent is in the trace:\n{drawn}"
+    );
     for service in SERVICES {
-        assert!(trace.services().contains(service), "{service} has spans in the trace:\n{drawn}");
+        assert!(
+            trace.services().contains(service),
+            "{service} has spans in the trace:\n{drawn}"
+        );
     }
     assert!(trace.has("orders", "orders.place.v1"), "the service span:\n{drawn}");
     for service in ["orders", "inventory", "payments", "shipping"] {
@@ -92,10 +101,17 @@ async fn one_order_is_one_trace_from_the_gateway_through_every_component() {
     check_kinds_and_attributes(&trace, &drawn);
 
     // Every trace the run made — product, restock, refused attempts — is whole too.
-    for trace_id in spans.iter().map(|s| &s.trace_id).collect::<std::collections::BTreeSet<_>>() {
+    for trace_id in spans
+        .iter()
+        .map(|s| &s.trace_id)
+        .collect::<std::collections::BTreeSet<_>>()
+    {
         let trace = receiver.trace(trace_id);
         let drawn = trace.draw();
-        assert!(trace.orphans().is_empty(), "every span's parent is in its trace:\n{drawn}");
+        assert!(
+            trace.orphans().is_empty(),
+            "every span's parent is in its trace:\n{drawn}"
+        );
         let roots = trace.roots();
         assert!(
             roots.len() == 1 && roots[0].service == "gateway",
@@ -132,7 +148,9 @@ fn check_kinds_and_attributes(trace: &Trace, drawn: &str) {
         .map(|s| s.partition.clone())
         .collect();
     assert!(
-        partitions.iter().all(|p| p.as_deref().is_some_and(|p| p.ends_with("of3"))),
+        partitions
+            .iter()
+            .all(|p| p.as_deref().is_some_and(|p| p.ends_with("of3"))),
         "orders' spans say their partition: {partitions:?}"
     );
 }

@@ -13,8 +13,8 @@ use futures::future::join_all;
 
 use crate::envelope::{TRACEPARENT, TraceParent};
 use crate::handler::{GatherFn, ServiceError};
-use crate::telemetry;
 use crate::partition::{Key, KeyError, Seat, key_of, slot_of};
+use crate::telemetry;
 
 /// How long a gathering partition waits for each partition's answer.
 const GATHER_TIMEOUT: Duration = Duration::from_secs(5);

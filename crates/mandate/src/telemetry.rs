@@ -162,9 +162,10 @@ impl<E: SpanExporter> SpanExporter for LoggedOnce<E> {
 }
 
 /// A span of this process, or nothing (export off, or no parent to hang it on). Ends when
-/// dropped.
+/// dropped. Boxed, so that with export off it is one word wherever it is kept (the relay's
+/// window, a request).
 #[derive(Debug, Default)]
-pub struct Span(Option<opentelemetry_sdk::trace::Span>);
+pub struct Span(Option<Box<opentelemetry_sdk::trace::Span>>);
 
 impl Span {
     /// A span of `kind` named `name`, child of `parent` (a `traceparent` received or stored).
@@ -177,7 +178,7 @@ impl Span {
 
     fn under(tracer: &SdkTracer, parent: &Context, name: String, kind: SpanKind, attributes: Vec<KeyValue>) -> Span {
         let builder = tracer.span_builder(name).with_kind(kind).with_attributes(attributes);
-        Span(Some(tracer.build_with_context(builder, parent)))
+        Span(Some(Box::new(tracer.build_with_context(builder, parent))))
     }
 
     /// An internal span named `name` inside this one.
@@ -390,7 +391,13 @@ pub fn http_server(traceparent: Option<&str>, method: &str, route: &str) -> Span
         KeyValue::new("http.request.method", method.to_owned()),
         KeyValue::new("http.route", route.to_owned()),
     ];
-    Span::under(tracer, &parent, format!("{method} {route}"), SpanKind::Server, attributes)
+    Span::under(
+        tracer,
+        &parent,
+        format!("{method} {route}"),
+        SpanKind::Server,
+        attributes,
+    )
 }
 
 tokio::task_local! {
@@ -442,6 +449,11 @@ mod tests {
             .expect("valid");
         let context = remote(&parent);
         assert_eq!(traceparent(context.span().span_context()), parent);
+    }
+
+    #[test]
+    fn a_span_is_one_word_when_kept() {
+        assert_eq!(std::mem::size_of::<Span>(), std::mem::size_of::<usize>());
     }
 
     #[test]

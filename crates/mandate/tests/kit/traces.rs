@@ -49,7 +49,10 @@ fn sockets(pid: u32) -> BTreeSet<Socket> {
 }
 
 fn port_of(url: &str) -> u16 {
-    url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a port in the URL")
+    url.rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("a port in the URL")
 }
 
 /// Runs the counter example with `otel` added to a clean environment, feeds it `order`, and
@@ -64,7 +67,10 @@ async fn counter_sockets(h: &Harness, otel: &[(&str, String)], order: &str, appl
         process = process.env(name, value);
     }
     let child = process.spawn().expect("the example starts");
-    h.bus.publish(&placed(order, "alice", "sku-1", 1)).await.expect("published");
+    h.bus
+        .publish(&placed(order, "alice", "sku-1", 1))
+        .await
+        .expect("published");
     wait_applied(&h.bus, "counter", applied).await;
     // Time for a batch span processor to send what it holds (its delay is 100 ms below).
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -84,8 +90,13 @@ async fn without_the_otel_variables_nothing_is_exported_and_nothing_listens() {
     let collector = TcpListener::bind("127.0.0.1:0").expect("a collector's port");
     let collector_port = collector.local_addr().expect("its address").port();
     let on = [
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://127.0.0.1:{collector_port}")),
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("http://127.0.0.1:{collector_port}"),
+        ),
         ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned()),
+        // Long enough to be seen open, short enough for the stop's flush to give up quickly.
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "3000".to_owned()),
     ];
     let exporting = counter_sockets(&h, &on, "o-1", 1).await;
     assert!(
