@@ -56,8 +56,16 @@ fn port_of(url: &str) -> u16 {
 }
 
 /// Runs the counter example with `otel` added to a clean environment, feeds it `order`, and
-/// returns its sockets once it has applied it (after `settle`, for a batch to be exported).
-async fn counter_sockets(h: &Harness, otel: &[(&str, String)], order: &str, applied: u64) -> BTreeSet<Socket> {
+/// once it has applied it watches its sockets for `watch` (time for a batch span processor to
+/// send what it holds), until `seen` says they show what is looked for. Returns the last seen.
+async fn counter_sockets(
+    h: &Harness,
+    otel: &[(&str, String)],
+    order: &str,
+    applied: u64,
+    watch: Duration,
+    seen: impl Fn(&BTreeSet<Socket>) -> bool,
+) -> BTreeSet<Socket> {
     let mut process = runner::Process::new("counter", testkit::example_bin("counter"))
         .clear_env()
         .env("NATS_URL", h.server.url())
@@ -72,9 +80,12 @@ async fn counter_sockets(h: &Harness, otel: &[(&str, String)], order: &str, appl
         .await
         .expect("published");
     wait_applied(&h.bus, "counter", applied).await;
-    // Time for a batch span processor to send what it holds (its delay is 100 ms below).
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let found = sockets(child.pid());
+    let deadline = tokio::time::Instant::now() + watch;
+    let mut found = sockets(child.pid());
+    while !seen(&found) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        found = sockets(child.pid());
+    }
     assert!(child.terminate(Duration::from_secs(10)), "it stops cleanly");
     found
 }
@@ -98,13 +109,16 @@ async fn without_the_otel_variables_nothing_is_exported_and_nothing_listens() {
         // Long enough to be seen open, short enough for the stop's flush to give up quickly.
         ("OTEL_EXPORTER_OTLP_TIMEOUT", "3000".to_owned()),
     ];
-    let exporting = counter_sockets(&h, &on, "o-1", 1).await;
+    let to_collector = |found: &BTreeSet<Socket>| found.iter().any(|s| s.remote_port == collector_port);
+    let exporting = counter_sockets(&h, &on, "o-1", 1, Duration::from_secs(5), to_collector).await;
     assert!(
-        exporting.iter().any(|s| s.remote_port == collector_port),
+        to_collector(&exporting),
         "with the endpoint set, the check sees the export's connection: {exporting:?}"
     );
 
-    let off = counter_sockets(&h, &[], "o-2", 2).await;
+    // Off: watched as long as the control needed at most, for anything but NATS.
+    let elsewhere = |found: &BTreeSet<Socket>| found.iter().any(|s| s.listening || s.remote_port != nats);
+    let off = counter_sockets(&h, &[], "o-2", 2, Duration::from_secs(2), elsewhere).await;
     assert!(!off.is_empty(), "the check sees its NATS connection");
     for socket in &off {
         assert!(!socket.listening, "nothing listens: {off:?}");
