@@ -42,6 +42,7 @@ mod metrics;
 mod orders;
 mod products;
 pub mod routes;
+mod traces;
 
 pub use errors::ApiError;
 pub use events::LISTENS;
@@ -154,6 +155,8 @@ impl Gateway {
                 TraceLayer::new_for_http()
                     .on_failure(tower_http::trace::DefaultOnFailure::new().level(tracing::Level::WARN)),
             )
+            // The request's span (traces exported), the parent of the service call it makes.
+            .layer(axum::middleware::from_fn(traces::trace))
             // Outermost: the status counted is the one the client gets.
             .layer(axum::middleware::from_fn_with_state(self.http.clone(), metrics::record))
             .with_state(self.state.clone())

@@ -77,6 +77,16 @@ fn healthcheck(metrics: Option<SocketAddr>) -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), String> {
+    let telemetry = mandate::telemetry::init(NAME, None);
+    let served = serve(args).await;
+    // After the open requests: the spans of the last ones are in the queue.
+    if let Some(telemetry) = telemetry {
+        telemetry.shutdown().await;
+    }
+    served
+}
+
+async fn serve(args: Args) -> Result<(), String> {
     let bus = Bus::connect(&args.connection, NAME).await.map_err(|e| e.to_string())?;
     let settings = Settings {
         body_limit: args.body_limit,

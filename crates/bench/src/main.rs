@@ -243,7 +243,14 @@ async fn main() -> ExitCode {
             .exit();
     }
     init_logging();
-    match run(&args).await {
+    // The kit in this process exports its spans when OTEL_EXPORTER_OTLP_ENDPOINT is set: what
+    // traces cost (docs/operate.md, "What traces cost").
+    let telemetry = mandate::telemetry::init("mandate-bench", None);
+    let ran = run(&args).await;
+    if let Some(telemetry) = telemetry {
+        telemetry.shutdown().await;
+    }
+    match ran {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");

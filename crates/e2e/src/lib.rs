@@ -25,6 +25,8 @@
 //! - [`snapshot`]: every query the components serve, to prove that nothing changed.
 //! - [`observed`]: the stack with every metrics listener on, its scrape configuration from
 //!   `mandate prometheus-config`, and a real Prometheus to query.
+//! - [`traced`]: the stack exporting its traces to an OTLP receiver of the test's own, and a
+//!   trace's tree with its checks.
 
 pub mod cluster;
 pub mod garbage;
@@ -38,6 +40,7 @@ pub mod shop;
 pub mod snapshot;
 pub mod streams;
 pub mod summary;
+pub mod traced;
 pub mod traffic;
 pub mod verdict;
 

@@ -112,10 +112,12 @@ impl Bus {
     }
 
     /// Sends raw bytes to a service subject and returns the raw reply, or the typed error
-    /// from its `Nats-Service-Error*` headers. Starts a trace and a correlation id.
+    /// from its `Nats-Service-Error*` headers. Starts a correlation id, and a trace — or,
+    /// inside a span of this process (`telemetry::in_span`, traces exported), goes on with its.
     pub async fn request(&self, subject: &str, payload: Bytes) -> Result<Bytes, CallError> {
         let mut headers = HeaderMap::new();
-        headers.insert(TRACEPARENT, TraceParent::new_root().to_string().as_str());
+        let traceparent = crate::telemetry::current().unwrap_or_else(TraceParent::new_root);
+        headers.insert(TRACEPARENT, traceparent.to_string().as_str());
         headers.insert(CORRELATION_ID, uuid::Uuid::now_v7().to_string().as_str());
         let request = async_nats::Request::new()
             .payload(payload)

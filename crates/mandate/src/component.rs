@@ -217,6 +217,8 @@ impl Component {
             return healthcheck(&options);
         }
         crate::options::init_logging(options.log_format);
+        let partition = (options.partitions > 1).then(|| format!("p{}of{}", options.partition, options.partitions));
+        let telemetry = crate::telemetry::init(&self.name, partition);
         let running = self.start(options).await?;
         tracing::info!(component = %running.name(), "ready");
         let stopping = running.stopping();
@@ -227,7 +229,12 @@ impl Component {
         // A stop nobody asked for is a failure even when the shutdown itself goes well: the
         // process contract has it exit non-zero, so that a supervisor restarts it.
         let failure = running.failure();
-        running.shutdown().await?;
+        let stopped = running.shutdown().await;
+        // After the drain: the spans of the last events and publishes are in the queue.
+        if let Some(telemetry) = telemetry {
+            telemetry.shutdown().await;
+        }
+        stopped?;
         match failure {
             Some(reason) => Err(Error::Stopped(reason)),
             None => Ok(()),

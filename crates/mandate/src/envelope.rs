@@ -52,14 +52,14 @@ impl Meta {
     }
 
     /// Meta for an event emitted because of `cause` (an event or a service request): same
-    /// trace, same correlation root, a child span.
+    /// trace, same correlation root, the next hop (`telemetry::next_hop`).
     pub fn caused_by(cause: &Cause, id: String, source: &str, kind: String) -> Meta {
         Meta {
             id,
             source: source.to_owned(),
             kind,
             time: now_rfc3339(),
-            traceparent: cause.traceparent.child(),
+            traceparent: crate::telemetry::next_hop(&cause.traceparent),
             correlation_id: cause.correlation_id.clone(),
         }
     }

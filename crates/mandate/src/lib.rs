@@ -46,6 +46,7 @@ mod setaside;
 mod shared;
 mod store;
 mod streams;
+pub mod telemetry;
 mod wire;
 
 pub use client::{Bus, CallError};

@@ -16,11 +16,12 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::connect::PublishRefusals;
-use crate::envelope::{Meta, NATS_MSG_ID};
+use crate::envelope::{Meta, NATS_MSG_ID, TRACEPARENT};
 use crate::error::{Error, Result};
 use crate::refusal::Judge;
 use crate::setaside::{self, Refused};
 use crate::store::{OUTBOX, Store, StoreError, Tx, encode_u64, key};
+use crate::telemetry;
 use crate::wire::wire_size;
 
 /// How many messages the relay keeps in flight before it waits for their acks.
@@ -89,12 +90,28 @@ struct Staged<'a> {
 }
 
 impl Staged<'_> {
-    fn header_map(&self) -> HeaderMap {
+    /// The stored headers; `traceparent`, when given, instead of the stored one.
+    fn header_map(&self, traceparent: Option<&str>) -> HeaderMap {
         let mut headers = HeaderMap::new();
         for (name, value) in &self.headers {
-            headers.append(*name, *value);
+            match traceparent {
+                Some(traceparent) if *name == TRACEPARENT => headers.append(*name, traceparent),
+                _ => headers.append(*name, *value),
+            }
         }
         headers
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    }
+
+    /// The relay's span for this entry (traces exported), child of the span that staged it.
+    fn publish_span(&self) -> telemetry::Span {
+        if !telemetry::enabled() {
+            return telemetry::Span::default();
+        }
+        telemetry::publish(self.header(TRACEPARENT), crate::partition::event_subject(self.subject))
     }
 }
 
@@ -208,7 +225,7 @@ impl Relay {
     async fn publish_some(&self) -> Result<usize> {
         let _publisher = self.publishing.lock().await;
         let mut judge = Judge::new(&self.js, &self.refusals);
-        let mut in_flight: Vec<(sled::IVec, sled::IVec, PublishAckFuture)> = Vec::new();
+        let mut in_flight: Vec<(sled::IVec, sled::IVec, PublishAckFuture, telemetry::Span)> = Vec::new();
         let mut refused = Vec::new();
         let mut first_error = None;
         for entry in self.store.scan_raw(OUTBOX).take(WINDOW) {
@@ -222,9 +239,12 @@ impl Relay {
                     continue;
                 }
             };
-            let mut publish = PublishMessage::build().headers(message.header_map());
-            if let Some((_, id)) = message.headers.iter().find(|(n, _)| *n == NATS_MSG_ID) {
-                publish = publish.message_id(*id);
+            // Sent with the publish span's traceparent: the consumer's span is its child.
+            let mut span = message.publish_span();
+            let traceparent = span.traceparent().map(|tp| tp.to_string());
+            let mut publish = PublishMessage::build().headers(message.header_map(traceparent.as_deref()));
+            if let Some(id) = message.header(NATS_MSG_ID) {
+                publish = publish.message_id(id);
             }
             let payload = bytes::Bytes::copy_from_slice(message.payload);
             let sent = self
@@ -232,20 +252,23 @@ impl Relay {
                 .send_publish(message.subject.to_owned(), publish.payload(payload))
                 .await;
             match sent {
-                Ok(ack) => in_flight.push((key, value, ack)),
-                Err(err) => match judge.refused_for_good(&err, message.subject).await {
-                    Some(reason) => refused.push(Refused::new(key, value, reason)),
-                    // Not sent, or not known to be: retried, in order, next time.
-                    None => {
-                        first_error = Some(Error::js("outbox publish", err));
-                        break;
+                Ok(ack) => in_flight.push((key, value, ack, span)),
+                Err(err) => {
+                    span.fail(|| err.to_string());
+                    match judge.refused_for_good(&err, message.subject).await {
+                        Some(reason) => refused.push(Refused::new(key, value, reason)),
+                        // Not sent, or not known to be: retried, in order, next time.
+                        None => {
+                            first_error = Some(Error::js("outbox publish", err));
+                            break;
+                        }
                     }
-                },
+                }
             }
         }
         let mut acked = Vec::with_capacity(in_flight.len());
         let deadline = tokio::time::Instant::now() + ACK_WAIT;
-        for (key, value, ack) in in_flight {
+        for (key, value, ack, mut span) in in_flight {
             let answer = tokio::time::timeout_at(deadline, ack)
                 .await
                 .unwrap_or_else(|_| Err(PublishError::new(PublishErrorKind::TimedOut)));
@@ -256,6 +279,7 @@ impl Relay {
                 }
                 Err(err) => err,
             };
+            span.fail(|| err.to_string());
             // Read again only now: the hot path keeps no copy of each subject.
             let subject = rmp_serde::from_slice::<Staged<'_>>(&value).map_or("", |m| m.subject);
             match judge.refused_for_good(&err, subject).await {

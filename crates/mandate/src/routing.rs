@@ -11,8 +11,10 @@ use std::time::Duration;
 use async_nats::service::Request;
 use futures::future::join_all;
 
+use crate::envelope::{TRACEPARENT, TraceParent};
 use crate::handler::{GatherFn, ServiceError};
 use crate::partition::{Key, KeyError, Seat, key_of, slot_of};
+use crate::telemetry;
 
 /// How long a gathering partition waits for each partition's answer.
 const GATHER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -50,25 +52,37 @@ pub(crate) async fn forward(client: &async_nats::Client, request: &Request, subj
         tracing::debug!(subject, "a request without a reply subject; nothing to forward");
         return;
     };
-    let headers = message.headers.clone().unwrap_or_default();
+    let mut headers = message.headers.clone().unwrap_or_default();
+    // Traces exported: the hop is a span of its own, the owner's the child of it.
+    let received = headers.get(TRACEPARENT).map(|value| value.as_str());
+    let mut span = telemetry::forward(received, &subject);
+    if let Some(traceparent) = span.traceparent() {
+        headers.insert(TRACEPARENT, traceparent.to_string().as_str());
+    }
     if let Err(err) = client
         .publish_with_reply_and_headers(subject.clone(), reply, headers, message.payload.clone())
         .await
     {
+        span.fail(|| err.to_string());
         tracing::warn!(subject, error = %err, "cannot forward the request to its partition");
     }
 }
 
 /// Asks every partition of `seat` for `request` on their private subjects and merges the
-/// answers; any partition's error (or silence) is the answer.
+/// answers; any partition's error (or silence) is the answer. `traceparent`, when traces are
+/// exported, is the gathering request's span: each partition's is its child.
 pub(crate) async fn gather(
     client: &async_nats::Client,
     seat: &Seat,
     subject: &str,
     request: &Request,
+    traceparent: Option<TraceParent>,
     merge: &GatherFn,
 ) -> Result<Vec<u8>, ServiceError> {
-    let headers = request.message.headers.clone().unwrap_or_default();
+    let mut headers = request.message.headers.clone().unwrap_or_default();
+    if let Some(traceparent) = traceparent {
+        headers.insert(TRACEPARENT, traceparent.to_string().as_str());
+    }
     let payload = request.message.payload.clone();
     let asks = (0..seat.count).map(|index| {
         let subject = private_subject(subject, seat, index);

@@ -19,6 +19,7 @@ use crate::handler::{CommandFn, Endpoint, QueryFn, RETRYABLE_HEADER, Served, Ser
 use crate::metrics::EndpointMetrics;
 use crate::routing;
 use crate::shared::Shared;
+use crate::telemetry;
 
 /// Starts the component's service with its domain endpoints, one task per endpoint. The
 /// runtime adds the admin endpoints.
@@ -85,11 +86,21 @@ async fn serve(
                 let request = Received::new(&served, first);
                 let result = match (face, shared.seat(), &served.gather) {
                     (Face::Public, Some(seat), Some(merge)) => {
-                        let gathered =
-                            routing::gather(shared.client(), &seat, &served.subject, &request.request, merge);
+                        let traceparent = request.traced.traceparent();
+                        let gathered = routing::gather(
+                            shared.client(),
+                            &seat,
+                            &served.subject,
+                            &request.request,
+                            traceparent,
+                            merge,
+                        );
                         gathered.instrument(request.span.clone()).await
                     }
-                    _ => request.span.in_scope(|| query_once(&shared, query, &request)),
+                    _ => {
+                        let _handler = request.traced.child(|| format!("handler {}", served.operation));
+                        request.span.in_scope(|| query_once(&shared, query, &request))
+                    }
                 };
                 request.respond(result, &metrics).await;
             }
@@ -106,7 +117,7 @@ async fn serve(
                         _ => break,
                     }
                 }
-                run_commands(&shared, command, group, &metrics).await;
+                run_commands(&shared, &served.operation, command, group, &metrics).await;
             }
         }
     }
@@ -136,6 +147,8 @@ struct Received {
     /// Set when the request's headers are malformed: its answer, whatever the body says.
     refused: Option<ServiceError>,
     span: tracing::Span,
+    /// Its span when traces are exported: `<operation>`, kind server.
+    traced: telemetry::Span,
     /// When it was taken off the endpoint, for its latency.
     received: Instant,
 }
@@ -156,11 +169,13 @@ impl Received {
             correlation_id = %cause.correlation_id,
             trace_id = %cause.traceparent.trace_id,
         );
+        let traced = telemetry::serve(&cause.traceparent, &served.operation, &served.subject);
         Received {
             request,
             cause,
             refused,
             span,
+            traced,
             received: Instant::now(),
         }
     }
@@ -174,8 +189,10 @@ impl Received {
         &self.request.message.payload
     }
 
-    async fn respond(&self, result: Result<Vec<u8>, ServiceError>, metrics: &EndpointMetrics) {
+    async fn respond(mut self, result: Result<Vec<u8>, ServiceError>, metrics: &EndpointMetrics) {
         metrics.answered(result.as_ref().err().map(|err| err.code), self.received.elapsed());
+        self.traced
+            .answered(result.as_ref().err().map(|err| (err.code, err.message.as_str())));
         let _entered = self.span.enter();
         if let Err(err) = &result {
             if err.code >= 500 {
@@ -210,35 +227,53 @@ fn query_once(shared: &Shared, query: &QueryFn, request: &Received) -> Result<Ve
 /// refused or failed request leaves no trace), commits once — one fdatasync for the group
 /// (group commit) — and only then replies to each. Run one after another, they see each
 /// other's writes exactly as if they had been committed apart.
-async fn run_commands(shared: &Shared, command: &CommandFn, group: Vec<Received>, metrics: &EndpointMetrics) {
+async fn run_commands(
+    shared: &Shared,
+    operation: &str,
+    command: &CommandFn,
+    group: Vec<Received>,
+    metrics: &EndpointMetrics,
+) {
     let mut results = Vec::with_capacity(group.len());
     {
         let _writer = shared.writer().await;
         let mut tx = shared.store().begin();
         for request in &group {
+            // What the command emits carries its handler span's traceparent (traces exported).
+            let mut handler = request.traced.child(|| format!("handler {operation}"));
+            let cause = handler.cause(&request.cause);
             let result = request.span.in_scope(|| {
                 request.check_headers()?;
                 refuse_while_rebuilding(shared)?;
                 catch_panic(|| {
-                    let mut ctx = Context::for_command(&mut tx, shared.emitter(), &request.cause);
+                    let mut ctx = Context::for_command(&mut tx, shared.emitter(), &cause);
                     command(&mut ctx, request.payload())
                 })
             });
-            match result {
+            match &result {
                 Ok(_) => tx.accept_step(),
-                Err(_) => tx.discard_step(),
+                Err(err) => {
+                    handler.fail(|| err.message.clone());
+                    tx.discard_step();
+                }
             }
             results.push(result);
         }
+        let traced = telemetry::commit_start(group.iter().any(|request| request.traced.is_on()));
         if let Err(err) = shared.store().commit(tx) {
             let failed = ServiceError::from(err);
             for result in results.iter_mut().filter(|r| r.is_ok()) {
                 *result = Err(failed.clone());
             }
         }
+        if let Some(took) = telemetry::commit_took(traced) {
+            for (request, _) in group.iter().zip(&results).filter(|(_, result)| result.is_ok()) {
+                request.traced.committed(took);
+            }
+        }
     }
     shared.relay().wake();
-    for (request, result) in group.iter().zip(results) {
+    for (request, result) in group.into_iter().zip(results) {
         request.respond(result, metrics).await;
     }
 }

@@ -76,12 +76,13 @@ impl Consumer {
         let mut watermark = tx.read_u64(&watermark_key)?;
         let before = watermark;
         let mut moved = 0;
+        let mut committing = Committing::default();
         while next < end {
             if self.past_replay_mark_while_rebuilding(&batch[next]) {
                 run.hold = true;
                 break;
             }
-            match self.apply(&mut tx, &batch[next], 1, &mut watermark)? {
+            match self.apply(&mut tx, &batch[next], 1, &mut watermark, &mut committing)? {
                 Applied::Done => {
                     tx.accept_step();
                     run.applied_up_to = Some(next);
@@ -99,9 +100,11 @@ impl Consumer {
         if watermark > before {
             tx.write_u64(watermark_key, watermark);
         }
-        let committing = std::time::Instant::now();
+        let started = std::time::Instant::now();
+        let traced = committing.start();
         self.shared.store().commit(tx)?;
-        self.metrics.commit_seconds.observe(committing.elapsed());
+        self.metrics.commit_seconds.observe(started.elapsed());
+        committing.committed(traced);
         self.metrics.batches.inc();
         self.metrics.applied.inc_by(moved);
         run.next = next;

@@ -1,6 +1,10 @@
 //! The innermost link of the message chain (`policies.rs`): the subscription's handler, run
 //! in the event's span with a `Context` on the transaction, a panic caught as a failure to
 //! retry. Whatever does not succeed leaves nothing in its step.
+//!
+//! With traces exported (`telemetry.rs`), the event gets a `consume` span parented on its
+//! `traceparent`, held open until its transaction commits (`Committing`), and the handler a
+//! `handler` span inside it, whose `traceparent` what it emits carries.
 
 use super::*;
 
@@ -14,6 +18,7 @@ impl Consumer {
         subscription: &Subscription,
         meta: &Meta,
         replaying: bool,
+        committing: &mut Committing,
     ) -> Handled {
         let span = delivery.span.get_or_init(|| {
             tracing::info_span!(
@@ -26,7 +31,11 @@ impl Consumer {
             )
         });
         let _entered = span.enter();
+        let subject = crate::partition::event_subject(&delivery.message.subject);
+        let mut consumed = telemetry::consume(&meta.traceparent, subject, &meta.id, &self.spec.durable);
+        let mut handler = consumed.child(|| format!("handler {}", subscription.ce_type));
         let cause = meta.as_cause();
+        let cause = handler.cause(&cause);
         let started = std::time::Instant::now();
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
             let mut ctx = Context::for_event(&mut *tx, self.shared.emitter(), meta, &cause, replaying);
@@ -34,13 +43,30 @@ impl Consumer {
         }));
         self.metrics.handler_seconds.observe(started.elapsed());
         let handled = match result {
-            Ok(Ok(())) => return Handled::Done,
+            Ok(Ok(())) => {
+                drop(handler);
+                committing.hold(consumed);
+                return Handled::Done;
+            }
             Ok(Err(Failure::Undecodable(kind, reason))) => Handled::Refused(kind, reason),
             Ok(Err(Failure::Hopeless(reason))) => Handled::Refused(DeadLetterKind::HandlerFailed, reason),
             Ok(Err(Failure::Handler(reason))) => Handled::Failed(reason),
             Err(panic) => Handled::Failed(format!("handler panicked: {}", crate::panic_message(&panic))),
         };
         tx.discard_step();
+        match &handled {
+            // Dead-lettered in this transaction: the message is consumed when it commits.
+            Handled::Refused(kind, reason) => {
+                handler.fail(|| format!("{}: {reason}", kind.as_str()));
+                drop(handler);
+                committing.hold(consumed);
+            }
+            Handled::Failed(reason) => {
+                handler.fail(|| reason.clone());
+                consumed.fail(|| reason.clone());
+            }
+            Handled::Done => {}
+        }
         handled
     }
 }

@@ -61,6 +61,7 @@ use crate::partition::Seat;
 use crate::pull::{Batches, Deliveries};
 use crate::shared::{Progress, Shared};
 use crate::store::{REPLAY_MARK, StoreError, Tx, WATERMARK, key};
+use crate::telemetry::{self, Committing};
 
 /// The handlers of a component, by subject: what every consumer of it dispatches to.
 pub(crate) type Handlers = BTreeMap<String, Subscription>;

@@ -68,6 +68,7 @@ impl Consumer {
         message: &Message,
         attempt: u32,
         watermark: &mut u64,
+        committing: &mut Committing,
     ) -> Result<Applied, StoreError> {
         let Some(delivery) = self.delivery(message, attempt) else {
             return Ok(Applied::Done);
@@ -86,7 +87,7 @@ impl Consumer {
         let applied = self.dead_letter_refused(tx, &delivery, |tx| {
             self.suppress_on_replay(&delivery, |replaying| {
                 self.strict(&delivery, |subscription, meta| {
-                    self.handle(tx, &delivery, subscription, meta, replaying)
+                    self.handle(tx, &delivery, subscription, meta, replaying, committing)
                 })
             })
         })?;

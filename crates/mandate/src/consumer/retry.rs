@@ -20,10 +20,13 @@ impl Consumer {
             let mut tx = shared.store().begin();
             let watermark_key = self.spec.watermark_key();
             let mut watermark = tx.read_u64(&watermark_key)?;
-            match self.apply(&mut tx, message, attempt, &mut watermark)? {
+            let mut committing = Committing::default();
+            match self.apply(&mut tx, message, attempt, &mut watermark, &mut committing)? {
                 Applied::Done => {
                     tx.write_u64(watermark_key, watermark);
+                    let traced = committing.start();
                     shared.store().commit(tx)?;
+                    committing.committed(traced);
                     self.metrics.applied.inc();
                     drop(_writer);
                     shared.relay().wake();

@@ -22,4 +22,5 @@ mod services;
 mod streams;
 mod strict_events;
 mod strict_services;
+mod traces;
 mod version;
