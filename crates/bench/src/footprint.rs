@@ -247,6 +247,11 @@ impl Spawned {
         }
     }
 
+    /// How it exited, if it has.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.process.as_mut().and_then(Running::exited)
+    }
+
     pub fn rss_mb(&self) -> anyhow::Result<f64> {
         rss_mb(self.pid())
     }

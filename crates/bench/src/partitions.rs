@@ -51,10 +51,13 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Scenario> {
             bench.progress(&format!("7 partitions: repetition {} {which}", rep + 1));
             let server_cpu = cpu::seconds(&server.pid().to_string());
             let started = Instant::now();
-            let children = spawn(bench, &url, count)?;
-            wait_drained(&js, count).await?;
+            let mut children = spawn(bench, &url, count)?;
+            wait_drained(&js, count, &mut children).await?;
             let secs = started.elapsed().as_secs_f64();
-            let used: Vec<f64> = children.iter().map(|c| cpu::seconds(&c.pid().to_string())).collect();
+            let used: Vec<f64> = children
+                .iter()
+                .map(|c| cpu::seconds(&c.process.pid().to_string()))
+                .collect();
             let per_event = |seconds: f64| seconds * 1e6 / n as f64;
             rate.push(which, n as f64 / secs);
             processes.push(which, per_event(used.iter().sum()));
@@ -118,8 +121,14 @@ async fn preload(bench: &Bench, js: &jetstream::Context, n: u64) -> anyhow::Resu
     Ok(())
 }
 
+/// A child process and its folder (store and log), which lives as long as the child.
+struct Child {
+    process: Spawned,
+    _dir: tempfile::TempDir,
+}
+
 /// Starts the component as `count` processes (1: unpartitioned).
-fn spawn(bench: &Bench, url: &str, count: u32) -> anyhow::Result<Vec<Spawned>> {
+fn spawn(bench: &Bench, url: &str, count: u32) -> anyhow::Result<Vec<Child>> {
     (0..count)
         .map(|partition| {
             let dir = bench.dir("part")?;
@@ -127,7 +136,8 @@ fn spawn(bench: &Bench, url: &str, count: u32) -> anyhow::Result<Vec<Spawned>> {
                 .args(["--partition-child"])
                 .env("MANDATE_PARTITIONS", count.to_string())
                 .env("MANDATE_PARTITION", partition.to_string());
-            Spawned::start(process, bench, url, dir.path())
+            let process = Spawned::start(process, bench, url, dir.path())?;
+            Ok(Child { process, _dir: dir })
         })
         .collect()
 }
@@ -140,13 +150,19 @@ fn durables(count: u32) -> Vec<String> {
     (0..count).map(|p| format!("{COMPONENT}-p{p}of{count}")).collect()
 }
 
-/// Waits until every partition's consumer exists and has nothing pending or unacknowledged.
-async fn wait_drained(js: &jetstream::Context, count: u32) -> anyhow::Result<()> {
+/// Waits until every partition's consumer exists and has nothing pending or unacknowledged;
+/// fails at once if a child exits.
+async fn wait_drained(js: &jetstream::Context, count: u32, children: &mut [Child]) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(900);
     for durable in durables(count) {
         loop {
             if drained(js, &durable).await {
                 break;
+            }
+            for child in children.iter_mut() {
+                if let Some(status) = child.process.exited() {
+                    bail!("a partition child exited with {status} before {durable} drained {STREAM}");
+                }
             }
             if Instant::now() > deadline {
                 bail!("consumer {durable} did not drain {STREAM} within 900 s");
