@@ -52,14 +52,14 @@ impl Meta {
     }
 
     /// Meta for an event emitted because of `cause` (an event or a service request): same
-    /// trace, same correlation root, the next hop (`telemetry::next_hop`).
+    /// trace, same correlation root, the next hop ([`TraceParent::next_hop`]).
     pub fn caused_by(cause: &Cause, id: String, source: &str, kind: String) -> Meta {
         Meta {
             id,
             source: source.to_owned(),
             kind,
             time: now_rfc3339(),
-            traceparent: crate::telemetry::next_hop(&cause.traceparent),
+            traceparent: cause.traceparent.next_hop(),
             correlation_id: cause.correlation_id.clone(),
         }
     }
@@ -250,6 +250,26 @@ impl TraceParent {
             flags: self.flags.clone(),
         }
     }
+
+    /// The `traceparent` of what a component sends because of this one: while spans are
+    /// exported (`telemetry.rs`), this one itself — the span it was emitted in; the span that
+    /// sends it is the child — otherwise a fresh child id, as W3C asks of a hop.
+    pub(crate) fn next_hop(&self) -> TraceParent {
+        if SPANS_EXPORTED.load(std::sync::atomic::Ordering::Relaxed) {
+            self.clone()
+        } else {
+            self.child()
+        }
+    }
+}
+
+/// Whether this process exports its spans: set once by `telemetry::init`. Kept here rather
+/// than asked of `telemetry`, which builds on the envelope's types.
+static SPANS_EXPORTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// From now on a hop's `traceparent` is the span that sent it ([`TraceParent::next_hop`]).
+pub(crate) fn spans_are_exported() {
+    SPANS_EXPORTED.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
 fn new_span_id() -> String {

@@ -114,6 +114,7 @@ pub fn init(service: &str, partition: Option<String>) -> Option<Telemetry> {
         tracing::warn!("traces were already set up in this process; keeping the first");
         return None;
     }
+    crate::envelope::spans_are_exported();
     tracing::info!("exporting traces over OTLP");
     Some(Telemetry { provider })
 }
@@ -262,13 +263,6 @@ impl Span {
             .with_start_time(took.0);
         tracer.build_with_context(builder, &parent).end_with_timestamp(took.1);
     }
-}
-
-/// The `traceparent` of what a component sends because of `cause`: with export on, `cause`'s
-/// own (the span it was emitted in; the span that sends it is the child); off, a fresh child
-/// id, as W3C asks of a hop.
-pub(crate) fn next_hop(cause: &TraceParent) -> TraceParent {
-    if enabled() { cause.clone() } else { cause.child() }
 }
 
 /// The spans of the messages or requests one transaction applies, each ended after its commit
@@ -463,7 +457,7 @@ mod tests {
         assert!(!consume(&parent, "evt.a.b.v1", "id", "c").is_on());
         assert!(!serve(&parent, "a.b", "svc.a.b.v1").is_on());
         assert!(!http_server(None, "GET", "/").is_on());
-        let next = next_hop(&parent);
+        let next = parent.next_hop();
         assert_eq!(next.trace_id, parent.trace_id);
         assert_ne!(next.span_id, parent.span_id);
     }
