@@ -192,7 +192,10 @@ mod tests {
             text.contains("  - job_name: loyalty\n    static_configs:\n      - targets: [\"loyalty:9464\"]\n"),
             "{text}"
         );
-        assert!(text.contains("  # points: started by a command of its own that does not declare"), "{text}");
+        assert!(
+            text.contains("  # points: started by a command of its own that does not declare"),
+            "{text}"
+        );
         assert!(!text.contains("job_name: points"), "{text}");
     }
 

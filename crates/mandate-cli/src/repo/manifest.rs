@@ -493,7 +493,9 @@ mod tests {
         assert!(!manifest(&format!(r#"{{"name": "x", {command}}}"#)).serves_metrics());
         assert!(!manifest(&format!(r#"{{"name": "x", {command}, "metrics": false}}"#)).serves_metrics());
         assert!(manifest(&format!(r#"{{"name": "x", {command}, "metrics": true}}"#)).serves_metrics());
-        let refused = manifest(r#"{"name": "orders", "metrics": false}"#).validate().expect_err("refused");
+        let refused = manifest(r#"{"name": "orders", "metrics": false}"#)
+            .validate()
+            .expect_err("refused");
         assert!(refused.contains("always serves /metrics"), "{refused}");
     }
 
