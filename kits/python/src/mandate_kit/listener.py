@@ -12,6 +12,7 @@ never touches the store or the consumers: what it reports is taken on the loop
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import threading
@@ -50,6 +51,8 @@ class Listener:
 
     async def stop(self) -> None:
         self._ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._ticker
         # `shutdown` waits for the serving loop to notice (up to its poll interval).
         await asyncio.to_thread(self._server.shutdown)
         self._server.server_close()
