@@ -12,16 +12,18 @@ use e2e::plan::OrderPlan;
 use e2e::shop::Shop;
 use schemas::catalog::{GetProduct, GetProductRequest};
 use schemas::inventory::{GetStock, GetStockRequest};
+use schemas::loyalty::{BalanceRequest, GetBalance};
 use schemas::notifications::{ListNotifications, ListNotificationsRequest};
 use schemas::orders::{GetOrder, GetOrderRequest, OrderStatus};
 use schemas::payments::{GetPayment, GetPaymentRequest};
 use schemas::shipping::{GetShipment, GetShipmentRequest};
 
-/// Every component the stack runs that serves the kit's metrics (not loyalty, on the Python
-/// kit, which has no listener yet).
-const SCRAPED: [&str; 6] = [
+/// Every component the stack runs: each serves its kit's metrics — loyalty the Python kit's,
+/// with the same names, scraped because its manifest declares `"metrics": true`.
+const SCRAPED: [&str; 7] = [
     "catalog",
     "inventory",
+    "loyalty",
     "notifications",
     "orders",
     "payments",
@@ -67,6 +69,11 @@ async fn prometheus_sees_every_components_figures_move_and_every_component_is_re
     let id = order_ids[0].clone();
     let _ = stack.call::<GetProduct>(&GetProductRequest { sku: "mug".into() }).await;
     let _ = stack.call::<GetStock>(&GetStockRequest { sku: "mug".into() }).await;
+    let _ = stack
+        .call::<GetBalance>(&BalanceRequest {
+            customer_id: "alice".into(),
+        })
+        .await;
     let _ = stack.call::<GetOrder>(&GetOrderRequest { order_id: id.clone() }).await;
     let _ = stack
         .call::<GetPayment>(&GetPaymentRequest { order_id: id.clone() })

@@ -35,6 +35,7 @@ class Declaration(unittest.TestCase):
                 },
                 "serves": ["order-count.count.v1"],
                 "start": {"command": ["./run"]},
+                "metrics": True,
             },
         )
 

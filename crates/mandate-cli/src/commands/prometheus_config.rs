@@ -1,11 +1,12 @@
 //! `mandate prometheus-config`: a Prometheus scrape configuration for the system's components,
-//! from their manifests — one job per component whose process serves the kit's `/metrics`
-//! (a workspace crate: a Rust kit component or the gateway), at `<name>:9464` as
+//! from their manifests — one job per component whose process serves `/metrics` (a workspace
+//! crate: a Rust kit component or the gateway; or a manifest's `"metrics": true`), at `<name>:9464` as
 //! docker-compose names and configures them, or at the address given with `--address
 //! NAME=HOST:PORT` (docs/operate.md). A partitioned component is one job with a target per
 //! partition (`orders-p0of3:9464`, ... labelled `partition="p0of3"`); `--address` names a
-//! partition as `mandate status` does (`orders.p0of3=HOST:PORT`). A component started by a command of its own (another
-//! language) serves no metrics yet: it is listed in a comment, not scraped.
+//! partition as `mandate status` does (`orders.p0of3=HOST:PORT`). A component started by a
+//! command of its own (another language) is scraped when its manifest declares `"metrics":
+//! true` (a component on the Python kit does); otherwise it is listed in a comment.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -70,7 +71,7 @@ pub fn run(args: &PrometheusConfigArgs, _global: Global) -> anyhow::Result<()> {
 /// A component as Prometheus sees it.
 struct Scraped {
     name: String,
-    /// Whether its process serves the kit's metrics.
+    /// Whether its process serves `/metrics` (`ComponentManifest::serves_metrics`).
     serves: bool,
     /// Its partitions' labels (`p0of3`, ...); empty when it runs as one process.
     partitions: Vec<String>,
@@ -88,7 +89,7 @@ impl Scraped {
     fn of(manifest: &manifest::ComponentManifest) -> Scraped {
         Scraped {
             name: manifest.name.clone(),
-            serves: !matches!(manifest.start, Some(runner::Start::Command(_))),
+            serves: manifest.serves_metrics(),
             partitions: manifest.partitions.as_ref().map(|p| p.labels()).unwrap_or_default(),
         }
     }
@@ -144,7 +145,7 @@ fn render(
         if !component.serves {
             writeln!(
                 out,
-                "  # {name}: started by a command of its own, it serves no /metrics"
+                "  # {name}: started by a command of its own that does not declare \"metrics\": true in its manifest, it serves no /metrics"
             )?;
             continue;
         }
@@ -179,6 +180,23 @@ mod tests {
         assert!(!text.contains("job_name: loyalty"), "{text}");
         let only = render(&components, &addresses, Duration::from_secs(1), true).expect("renders");
         assert!(!only.contains("orders"), "{only}");
+    }
+
+    #[test]
+    fn a_component_of_another_language_is_scraped_when_its_manifest_declares_metrics() {
+        let read = |json: &str| Scraped::of(&serde_json::from_str(json).expect("a manifest"));
+        let python = read(r#"{"name": "loyalty", "start": {"command": ["./run"]}, "metrics": true}"#);
+        let other = read(r#"{"name": "points", "start": {"command": ["node", "main.js"]}}"#);
+        let text = render(&[python, other], &BTreeMap::new(), Duration::from_secs(1), false).expect("renders");
+        assert!(
+            text.contains("  - job_name: loyalty\n    static_configs:\n      - targets: [\"loyalty:9464\"]\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  # points: started by a command of its own that does not declare"),
+            "{text}"
+        );
+        assert!(!text.contains("job_name: points"), "{text}");
     }
 
     #[test]

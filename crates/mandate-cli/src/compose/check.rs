@@ -4,8 +4,9 @@
 //! variable in permissions.conf) — and its image: a crate of the workspace is built from the
 //! one Dockerfile with `COMPONENT=<name>`; a component in another language from its own
 //! `components/<name>/Dockerfile`, with the repository as context, copying nothing of another
-//! component's directory. Each also turns its metrics listener on (`MANDATE_METRICS`), has a
-//! healthcheck (the binary's own `--healthcheck`) and waits for a healthy nats.
+//! component's directory. Each also turns its metrics listener on (`MANDATE_METRICS`; one in
+//! another language when its manifest declares `"metrics": true`), has a healthcheck (the
+//! binary's own `--healthcheck`) and waits for a healthy nats.
 
 use std::path::Path;
 
@@ -22,6 +23,9 @@ pub struct Deployed {
     /// How many partitions it runs as (its manifest's `partitions.count`, else 1): a service
     /// `<name>-p<P>of<N>` each, with its own volume, all as the component's bus user.
     pub partitions: u32,
+    /// Whether its process serves `/metrics` and the probes on `MANDATE_METRICS`
+    /// (`ComponentManifest::serves_metrics`): then its service must turn the listener on.
+    pub metrics: bool,
 }
 
 /// How a component's image is built.
@@ -40,6 +44,7 @@ impl Deployed {
             name: name.to_owned(),
             build: Build::Workspace,
             partitions: 1,
+            metrics: true,
         }
     }
 
@@ -56,6 +61,7 @@ impl Deployed {
             name: manifest.name.clone(),
             build,
             partitions: manifest.partitions.as_ref().map_or(1, |p| p.count.max(1)),
+            metrics: manifest.serves_metrics(),
         }
     }
 
@@ -224,10 +230,11 @@ fn check_service(
             "must pass the stack's stream replicas on: MANDATE_STREAM_REPLICAS: ${MANDATE_STREAM_REPLICAS:-1}"
                 .to_owned(),
         );
-        // Health (docs/operate.md): the Rust kit's listener on, and the binary asking it — the
-        // image has nothing else to ask with; a component in another language brings its own
-        // check. Nothing starts before the server it needs answers.
-        if component.build == Build::Workspace {
+        // Health (docs/operate.md): the listener on for every process that serves one (the Rust
+        // kit's; another language's when its manifest declares `"metrics": true`), and the
+        // binary asking it — the image has nothing else to ask with; a component in another
+        // language brings its own check. Nothing starts before the server it needs answers.
+        if component.metrics {
             expect(
                 text_of(&service["environment"]["MANDATE_METRICS"]).is_some(),
                 format!(
@@ -468,6 +475,23 @@ mod tests {
             found[0].contains("`inventory`: must turn its metrics listener on"),
             "{found:?}"
         );
+    }
+
+    #[test]
+    fn a_service_of_another_language_whose_manifest_declares_metrics_needs_its_listener() {
+        // loyalty (Python kit) declares "metrics": true: its healthcheck asks that listener.
+        let text = without(&repo_compose(), "loyalty", "      MANDATE_METRICS: 0.0.0.0:9464\n");
+        let found = problems(&text, &components());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("`loyalty`: must turn its metrics listener on"),
+            "{found:?}"
+        );
+        // One that does not declare it is not held to it.
+        let mut undeclared = components();
+        let loyalty = undeclared.iter_mut().find(|c| c.name == "loyalty").expect("loyalty");
+        loyalty.metrics = false;
+        assert_eq!(problems(&text, &undeclared), Vec::<String>::new());
     }
 
     #[test]

@@ -93,12 +93,14 @@ fn unpartitioned(service: &str) -> &str {
 /// The service, in the shape of the other components' (and a blank line after it): a crate
 /// is built by the repository's Dockerfile (`COMPONENT=<name>`) and told the kit's log
 /// settings; a component that is not a crate by its own Dockerfile, with the repository as
-/// context (for the kit, the client package and the contract's schemas).
+/// context (for the kit, the client package and the contract's schemas). Both turn the metrics
+/// listener on, which their healthcheck asks: the one component not a crate that the tool
+/// writes is on the Python kit, which serves it (and declares `"metrics": true`).
 fn service_block(name: &str, password_var: &str, own_dockerfile: bool) -> Vec<String> {
-    let (build, logs, metrics, healthcheck) = if own_dockerfile {
+    let metrics = format!("      MANDATE_METRICS: {}\n", super::check::METRICS_ADDR);
+    let (build, logs, healthcheck) = if own_dockerfile {
         (
             format!("      dockerfile: components/{name}/Dockerfile\n"),
-            String::new(),
             String::new(),
             format!(r#"["CMD", "python", "-m", "mandate_kit.healthcheck", "{name}"]"#),
         )
@@ -106,7 +108,6 @@ fn service_block(name: &str, password_var: &str, own_dockerfile: bool) -> Vec<St
         (
             format!("      dockerfile: Dockerfile\n      args:\n        COMPONENT: {name}\n"),
             "      RUST_LOG: ${RUST_LOG:-info}\n      MANDATE_LOG_FORMAT: ${MANDATE_LOG_FORMAT:-text}\n".to_owned(),
-            format!("      MANDATE_METRICS: {}\n", super::check::METRICS_ADDR),
             r#"["CMD", "/usr/local/bin/component", "--healthcheck"]"#.to_owned(),
         )
     };
@@ -260,12 +261,14 @@ mod tests {
             !service.contains("COMPONENT:") && !service.contains("RUST_LOG"),
             "{service}"
         );
+        assert!(service.contains("      MANDATE_METRICS: 0.0.0.0:9464\n"), "{service}");
         let mut names = crate::compose::deployed(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
             .expect("manifests");
         names.push(crate::compose::Deployed {
             name: "points".to_owned(),
             build: super::super::check::Build::Own(Some("FROM python\nCOPY components/points /app\n".to_owned())),
             partitions: 1,
+            metrics: true,
         });
         assert_eq!(super::super::problems(&edited, &names), Vec::<String>::new());
     }

@@ -102,6 +102,15 @@ pub struct ComponentManifest {
     #[serde(default)]
     #[schemars(example = json!({"by": "order", "count": 3}))]
     pub partitions: Option<Partitions>,
+    /// Whether its process follows the metrics part of the process contract (docs/contract.md,
+    /// "Metrics and probes"): given `MANDATE_METRICS=IP:PORT`, it serves `/metrics`, `/livez`
+    /// and `/readyz` there. A binary of the workspace (the Rust kit) always does; a component
+    /// started by a command of its own says so with `true` (a component on the Python kit does:
+    /// its declaration writes it). Prometheus is then told to scrape it and its compose service
+    /// must turn the listener on.
+    #[serde(default)]
+    #[schemars(example = true)]
+    pub metrics: Option<bool>,
 }
 
 /// How a component runs as partitions (docs/design.md, "Partitions").
@@ -173,7 +182,8 @@ fn foreign_component_example() -> Value {
         "publishes": ["loyalty.points-awarded.v1"],
         "subscribes": {"EVT_ORDERS": ["orders.completed.v1"], "EVT_PAYMENTS": ["payments.refunded.v1"]},
         "serves": ["loyalty.balance.v1"],
-        "start": {"command": ["python3", "-m", "loyalty"]}
+        "start": {"command": ["python3", "-m", "loyalty"]},
+        "metrics": true
     })
 }
 
@@ -189,6 +199,16 @@ impl ComponentManifest {
     /// nothing describes a plain bus client (the gateway): it only calls and listens.
     pub fn is_kit_component(&self) -> bool {
         !(self.publishes.is_empty() && self.subscribes.is_empty() && self.serves.is_empty())
+    }
+
+    /// Whether its process serves `/metrics`, `/livez` and `/readyz` on `MANDATE_METRICS`: a
+    /// binary of the workspace always (the Rust kit, the gateway), a command of its own when
+    /// its manifest says `"metrics": true`. Declared, not guessed from the command.
+    pub fn serves_metrics(&self) -> bool {
+        match self.start {
+            Some(runner::Start::Command(_)) => self.metrics == Some(true),
+            _ => true,
+        }
     }
 
     /// Checks every name and subject the permissions are built from.
@@ -255,6 +275,12 @@ impl ComponentManifest {
                     partitions.count
                 ));
             }
+        }
+        if self.metrics == Some(false) && !matches!(self.start, Some(runner::Start::Command(_))) {
+            return Err(
+                "metrics: false, but a binary of the workspace always serves /metrics (the Rust kit does): remove `metrics`"
+                    .to_owned(),
+            );
         }
         Ok(())
     }
@@ -460,6 +486,19 @@ mod tests {
     }
 
     /// A repository whose only component is `components/x/manifest.json` = `text`.
+    #[test]
+    fn a_command_serves_metrics_only_when_its_manifest_says_so() {
+        let command = r#""start": {"command": ["./run"]}"#;
+        assert!(manifest(r#"{"name": "orders"}"#).serves_metrics(), "a workspace binary");
+        assert!(!manifest(&format!(r#"{{"name": "x", {command}}}"#)).serves_metrics());
+        assert!(!manifest(&format!(r#"{{"name": "x", {command}, "metrics": false}}"#)).serves_metrics());
+        assert!(manifest(&format!(r#"{{"name": "x", {command}, "metrics": true}}"#)).serves_metrics());
+        let refused = manifest(r#"{"name": "orders", "metrics": false}"#)
+            .validate()
+            .expect_err("refused");
+        assert!(refused.contains("always serves /metrics"), "{refused}");
+    }
+
     fn problems_of(text: &str) -> Vec<String> {
         let repo = tempfile::tempdir().expect("tempdir");
         let dir = repo.path().join("components/x");
@@ -493,7 +532,7 @@ mod tests {
             &problems_of(r#"{"name": "x", "subscribe": {"EVT_ORDERS": ["orders.placed.v1"]}}"#),
             &[
                 "components/x/manifest.json: the manifest has unknown field `subscribe` (did you mean `subscribes`?)",
-                "`calls`, `description`, `listens`, `name`, `partitions`, `publishes`, `serves`, `start`, `subscribes`, `version`",
+                "`calls`, `description`, `listens`, `metrics`, `name`, `partitions`, `publishes`, `serves`, `start`, `subscribes`, `version`",
             ],
         );
     }

@@ -8,6 +8,7 @@ the consume loop (`consume.py`) acknowledges after this returns.
 from __future__ import annotations
 
 import sqlite3
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
@@ -22,6 +23,7 @@ from .store import DEAD_LETTERS, Store, Tx
 
 if TYPE_CHECKING:
     from .component import Handler
+    from .metrics import ConsumerMetrics
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class Rules:
     replay_until: int
     # During a rebuild, messages past the replay mark wait.
     rebuilding: bool
+    # Where handler and commit times and dead letters are counted (None: nowhere).
+    metrics: Optional["ConsumerMetrics"] = None
 
 
 class Unpublishable(Exception):
@@ -67,7 +71,8 @@ def run(store: Store, stream: str, batch: list[Delivered], next: int, rules: Rul
     replay mark. Returns the last message applied (the one to acknowledge), where to go on,
     and whether it stopped at the mark."""
     last, hold = None, False
-    with store.transaction() as tx:
+    committed = rules.metrics.commit_seconds.observe if rules.metrics is not None else None
+    with store.transaction(committed) as tx:
         watermark = before = tx.watermark(stream)
         while next < len(batch):
             message = batch[next]
@@ -109,7 +114,13 @@ def _apply(tx: Tx, stream: str, message: Delivered, rules: Rules) -> None:
     for attempt in range(1, rules.max_attempts + 1):
         try:
             with tx.step():
-                for out in _reactions(cause, handler(tx, body), rules):
+                started = time.perf_counter()
+                try:
+                    emitted = handler(tx, body)
+                finally:
+                    if rules.metrics is not None:
+                        rules.metrics.handler_seconds.observe(time.perf_counter() - started)
+                for out in _reactions(cause, emitted, rules):
                     if not replaying:
                         tx.stage(out)
             return
@@ -157,3 +168,6 @@ def _dead_letter(tx: Tx, origin: Origin, kind: str, reason: str, rules: Rules) -
     log.warning("dead-lettering %s #%d from %s: %s", origin.subject, origin.sequence, origin.stream, reason)
     tx.stage(deadletter.letter(rules.component, origin, kind, reason, rules.max_payload))
     tx.count(DEAD_LETTERS)
+    # Counted before the commit: a commit that fails stops the process, and its figures with it.
+    if rules.metrics is not None:
+        rules.metrics.dead_lettered(kind)

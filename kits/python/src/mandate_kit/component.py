@@ -144,6 +144,9 @@ class Component:
             "subscribes": subscribes,
             "serves": self.serves_list,
             "start": {"command": list(start)},
+            # The process follows the metrics part of the process contract (listener.py):
+            # `mandate prometheus-config` scrapes it, `mandate check` wants its listener on.
+            "metrics": True,
         }
 
     def main(self, env: Mapping[str, str] = os.environ) -> None:

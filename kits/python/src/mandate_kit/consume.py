@@ -55,6 +55,9 @@ class Consumer:
         self.applied = 0
         self.caught_up = False
         self.replay_until = shared.store.replay_mark(stream)
+        # Seated past the watermark and consuming (readiness, `mandate_consumer_seated`).
+        self.seated = False
+        self.metrics = shared.metrics.consumer(stream, self.name)
         self._stop = asyncio.Event()
         self._task: Optional[asyncio.Task[None]] = None
         # The `lose_first_delivery` fault loses one delivery per process, not one per seating.
@@ -88,13 +91,16 @@ class Consumer:
             return
         subscription, deliveries = await self._seat(start)
         while True:
+            self.seated = True
             try:
                 broken = await self._consume_seated(subscription, deliveries)
             finally:
+                self.seated = False
                 await subscription.unsubscribe()
             if broken is None:
                 return
             log.warning("consumer on %s: %s; seating it again past the watermark", self.stream, broken)
+            self.metrics.reseats.inc()
             # A rebuild's start stands until something is applied; then the watermark leads.
             if self.shared.store.watermark(self.stream) > 0:
                 start = None
@@ -189,6 +195,7 @@ class Consumer:
             **policy,
         )
         info = await self.shared.js.add_consumer(self.stream, config)
+        self.metrics.pending.set(info.num_pending or 0)
         if info.num_pending == 0 or applied >= self.replay_until:
             self.catch_up()
         log.info("consumer on %s seated: applied %d, pending %d, %s", self.stream, applied, info.num_pending, policy)
@@ -199,11 +206,18 @@ class Consumer:
         return subscription, Deliveries(delivered or 0, lose_first=lose)
 
     async def _process(self, batch: list[Msg]) -> None:
+        redelivered = sum(1 for message in batch if (message.metadata.num_delivered or 1) > 1)
+        if redelivered:
+            self.metrics.redeliveries.inc(redelivered)
         next = 0
         while next < len(batch):
+            first = next
             last, next, hold = self._apply_run(batch, next)
             self.shared.relay.wake()
             if last is not None:
+                # Moved past in a committed transaction: handled, skipped or dead-lettered.
+                self.metrics.applied.inc(last - first + 1)
+                self.metrics.batches.inc()
                 await self._after_commit(batch[last])
             if hold and not await self._hold_at_mark():
                 return
@@ -223,6 +237,7 @@ class Consumer:
                 max_payload=self.shared.max_payload,
                 replay_until=self.replay_until,
                 rebuilding=self.shared.rebuilding,
+                metrics=self.metrics,
             ),
         )
 
@@ -235,6 +250,7 @@ class Consumer:
             log.warning("cannot acknowledge %s: %s", self.stream, err)
         sequence = last.metadata.sequence.stream
         self.applied = max(self.applied, sequence)
+        self.metrics.pending.set(last.metadata.num_pending or 0)
         if last.metadata.num_pending == 0 or sequence >= self.replay_until:
             self.catch_up()
 

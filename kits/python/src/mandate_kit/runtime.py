@@ -1,7 +1,9 @@
 """Starting and stopping (docs/contract.md, "A component in another language"): open the
 store, connect, make sure of the streams, start the relay, the service and the consumers,
 prove the service reachable — then run until SIGTERM or SIGINT: finish the batch in hand,
-stop serving, publish the outbox, close the store, drain the connection, exit 0. Exit 1 when
+stop serving, publish the outbox, close the store, drain the connection, exit 0. With
+`MANDATE_METRICS` set, the metrics and probes listener (`listener.py`) is bound before
+anything starts (a port taken: exit 1) and stopped last, before the store closes. Exit 1 when
 it cannot start or a loop fails for good (its supervisor restarts it); `Component.main`
 reads the environment (2 on a configuration error) and sets up the logs (stderr)."""
 
@@ -18,6 +20,8 @@ from .admin import Admin
 from .config import Config
 from .connect import ConnectFailed, connect
 from .consume import Consumer
+from .listener import CannotListen, Listener, serve
+from .observed import Observed
 from .relay import Relay
 from .shared import Shared, log
 from .store import Store, StoreLocked
@@ -67,7 +71,22 @@ async def _serve(
     relay = Relay(store, js)
     shared = Shared(component=component, config=config, store=store, nc=nc, js=js, schemas=schemas, relay=relay)
     shared.consumers = [Consumer(shared, stream) for stream in component.sources]
+    listener: Optional[Listener] = None
+    if config.metrics is not None:
+        try:
+            listener = serve(config.metrics, component.name, shared.metrics, Observed(shared, asyncio.get_running_loop()))
+        except CannotListen as err:
+            log.error("cannot start: %s", err)
+            return 1
+    try:
+        return await _run(component, contract, shared, stop)
+    finally:
+        if listener is not None:
+            await listener.stop()
 
+
+async def _run(component: "Component", contract: Contract, shared: Shared, stop: Optional[asyncio.Event]) -> int:
+    nc, relay, store = shared.nc, shared.relay, shared.store
     if stop is None:  # the process itself: the signals stop it
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -8,7 +8,8 @@ is under way the domain's operations answer 503 (retryable): the state is incomp
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
+import time
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, Optional
 
 from mandate_client import envelope
 from mandate_client.strict import Contract, ContractError, decode
@@ -17,6 +18,7 @@ from nats.micro.request import ERROR_CODE_HEADER, ERROR_HEADER, Request
 from nats.micro.service import Service
 
 from .deadletter import one_line
+from .metrics import EndpointMetrics
 from .shared import Shared, log
 
 if TYPE_CHECKING:
@@ -62,7 +64,7 @@ async def start(shared: Shared, contract: Contract, admin: dict[str, Handler]) -
         await service.add_endpoint(
             name=operation.replace(".", "-"),
             subject=endpoint.subject,
-            handler=answering(domain(shared, endpoint, schemas[operation])),
+            handler=answering(domain(shared, endpoint, schemas[operation]), shared.metrics.endpoint(operation)),
         )
     for operation, handler in admin.items():
         await service.add_endpoint(
@@ -89,31 +91,44 @@ def domain(shared: Shared, endpoint: "Endpoint", schema: Mapping[str, Any]) -> H
     return answer
 
 
-def answering(handler: Handler) -> Callable[[Request], Awaitable[None]]:
+def answering(
+    handler: Handler, metrics: Optional[EndpointMetrics] = None
+) -> Callable[[Request], Awaitable[None]]:
     """An endpoint that answers with what `handler` returns, or with a typed error: a
     malformed `traceparent` is a 400 before anything runs, a `ServiceError` is itself, any
-    other failure a 500."""
+    other failure a 500. `metrics` counts the domain's endpoints (not the admin ones, as in
+    the Rust kit): each answer, its error code, and the time from taking the request to
+    sending the answer."""
 
     async def endpoint(request: Request) -> None:
-        try:
-            traceparent = envelope.header(request.headers, envelope.TRACEPARENT)
-            if traceparent and not envelope.is_traceparent(traceparent):
-                raise ServiceError(
-                    400,
-                    f"malformed request headers: header traceparent is {traceparent[:64]!r}, "
-                    "expected 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>",
-                )
-            reply = await handler(request)
-        except ServiceError as err:
-            await respond_error(request, err)
-            return
-        except Exception as err:  # a bug: the caller gets a 500, the log the details
-            log.exception("answering %s failed", request.subject)
-            await respond_error(request, ServiceError(500, f"{type(err).__name__}: {err}"))
-            return
-        await request.respond(reply)
+        started = time.perf_counter()
+        code = await _answer(handler, request)
+        if metrics is not None:
+            metrics.answered(code, time.perf_counter() - started)
 
     return endpoint
+
+
+async def _answer(handler: Handler, request: Request) -> Optional[int]:
+    """Answers `request`; the error code it answered with, if any."""
+    try:
+        traceparent = envelope.header(request.headers, envelope.TRACEPARENT)
+        if traceparent and not envelope.is_traceparent(traceparent):
+            raise ServiceError(
+                400,
+                f"malformed request headers: header traceparent is {traceparent[:64]!r}, "
+                "expected 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>",
+            )
+        reply = await handler(request)
+    except ServiceError as err:
+        await respond_error(request, err)
+        return err.code
+    except Exception as err:  # a bug: the caller gets a 500, the log the details
+        log.exception("answering %s failed", request.subject)
+        await respond_error(request, ServiceError(500, f"{type(err).__name__}: {err}"))
+        return 500
+    await request.respond(reply)
+    return None
 
 
 async def respond_error(request: Request, err: ServiceError) -> None:

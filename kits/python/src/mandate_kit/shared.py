@@ -1,5 +1,6 @@
 """What the consumers, the relay, the service and the admin endpoints share: the component's
-declaration, the connection, the store, the contract's schemas, and whether a rebuild is under way.
+declaration, the connection, the store, the contract's schemas, the metrics, and whether a rebuild
+is under way.
 
 Everything runs on one asyncio loop, and every transaction runs from its BEGIN to its COMMIT
 without an `await`: no two transactions interleave, so the store needs no lock of its own."""
@@ -15,6 +16,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from .config import Config
+from .metrics import Metrics
 from .store import Store
 
 if TYPE_CHECKING:
@@ -36,6 +38,8 @@ class Shared:
     schemas: dict[str, dict[str, Any]]
     relay: "Relay"
     consumers: list["Consumer"] = field(default_factory=list)
+    # What the component counts (metrics.py); served when `MANDATE_METRICS` is set.
+    metrics: Metrics = field(default_factory=Metrics)
     # Set while no rebuild is under way.
     _not_rebuilding: asyncio.Event = field(default_factory=asyncio.Event)
     # Set when a loop failed for good: the process stops (and its supervisor restarts it).

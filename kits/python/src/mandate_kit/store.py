@@ -24,10 +24,11 @@ from __future__ import annotations
 import fcntl
 import json
 import sqlite3
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 LOCK_FILE = "LOCK"
 DEAD_LETTERS = "dead_letters"
@@ -171,16 +172,19 @@ class Store:
         self._lock.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def transaction(self, committed: Optional[Callable[[float], None]] = None) -> Iterator[Tx]:
         """A write transaction, committed (and synced) when the block ends, rolled back when
-        it raises."""
+        it raises; `committed` is told how long the COMMIT took, in seconds."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield Tx(self.db)
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
+        started = time.perf_counter()
         self.db.execute("COMMIT")
+        if committed is not None:
+            committed(time.perf_counter() - started)
 
     def watermark(self, stream: str) -> int:
         return _sequence(self.db, "watermark", stream)
@@ -236,6 +240,13 @@ class Store:
 
     def outbox_depth(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+
+    def outbox_head_id(self) -> Optional[int]:
+        """The id of the entry the relay publishes next (None: the outbox is empty)."""
+        return self.db.execute("SELECT MIN(id) FROM outbox").fetchone()[0]
+
+    def set_aside_count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM set_aside").fetchone()[0]
 
     def wipe(self, tx: Tx) -> int:
         """Deletes the state and the watermarks in `tx` (never the replay marks, the outbox or

@@ -21,12 +21,15 @@ use super::contract::EventSchema;
 use super::render::Plan;
 use super::render::text::fill;
 
-/// The manifest of a component that is not a crate: the kit's fields, then how to start it.
+/// The manifest of a component that is not a crate: the kit's fields, how to start it, and
+/// that it serves `/metrics` and the probes (the Python kit does; `Component.manifest()`
+/// writes the same).
 #[derive(serde::Serialize)]
 struct Manifest {
     #[serde(flatten)]
     manifest: mandate::Manifest,
     start: Start,
+    metrics: bool,
 }
 
 #[derive(serde::Serialize)]
@@ -148,6 +151,7 @@ pub fn files(
         start: Start {
             command: vec!["./run".to_owned()],
         },
+        metrics: true,
     };
     Ok(vec![
         (
