@@ -1,9 +1,10 @@
 //! `mandate dev`: the whole system on this machine, one command. It installs (if needed) and
 //! starts the pinned nats-server, builds and starts every component under `components/` as
 //! its own process with its own data directory, restarts one that dies, and stops everything
-//! on Ctrl-C. `--demo` then seeds products and stock and places a few orders. The parts it
-//! runs with live in `dev/`.
+//! on Ctrl-C. `--demo` then seeds products and stock and places a few orders. It serves the
+//! console (`mandate console`) too and prints its URL. The parts it runs with live in `dev/`.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -45,10 +46,22 @@ pub struct DevArgs {
     /// Seed products and stock and place a few orders, so events flow at once.
     #[arg(long)]
     pub demo: bool,
+    /// Where the console (`mandate console`) listens.
+    #[arg(long, default_value = super::console::DEFAULT_LISTEN)]
+    pub console: SocketAddr,
+    /// Do not serve the console.
+    #[arg(long)]
+    pub no_console: bool,
 }
 
 pub async fn run(args: &DevArgs, _global: Global) -> anyhow::Result<()> {
     let monitor = check_ports(args.port, &args.gateway)?;
+    if !args.no_console && [args.port, monitor].contains(&args.console.port()) {
+        return Err(crate::failure::usage(format!(
+            "--console {} is a port nats-server takes (clients {}, monitoring {monitor}): pick another --console port",
+            args.console, args.port
+        )));
+    }
     let repo = repo::discover(args.repo.as_deref(), "mandate dev")?;
     let data = if args.data.is_absolute() {
         args.data.clone()
@@ -120,6 +133,16 @@ pub async fn run(args: &DevArgs, _global: Global) -> anyhow::Result<()> {
         components.len(),
         processes_started
     );
+
+    // The console is one more client of the bus: as the operator (the server's no-auth user).
+    let _console = if args.no_console {
+        None
+    } else {
+        let bus = crate::bus::connect(&mandate::ConnectionOptions::new(url.clone())).await?;
+        let console = crate::console::start(bus, &repo, args.console, std::time::Duration::from_secs(1)).await?;
+        eprintln!("mandate dev: the console on {}", console.url());
+        Some(console)
+    };
 
     if args.demo {
         let demo = demo::run(&url);

@@ -95,25 +95,25 @@ pub struct PurgeArgs {
     pub yes: bool,
 }
 
-/// A dead letter as `list` shows it.
+/// A dead letter as `list` shows it (and the console, `console/deadletters.rs`).
 #[derive(Debug, Serialize)]
-struct Letter {
-    sequence: u64,
-    time: String,
-    component: String,
-    kind: String,
-    reason: String,
+pub struct Letter {
+    pub sequence: u64,
+    pub time: String,
+    pub component: String,
+    pub kind: String,
+    pub reason: String,
     /// The subject the original message was published to.
-    subject: String,
-    stream: String,
-    original_sequence: Option<u64>,
-    consumer: String,
-    deliveries: Option<u64>,
+    pub subject: String,
+    pub stream: String,
+    pub original_sequence: Option<u64>,
+    pub consumer: String,
+    pub deliveries: Option<u64>,
     #[serde(rename = "type")]
-    ce_type: Option<String>,
-    id: Option<String>,
+    pub ce_type: Option<String>,
+    pub id: Option<String>,
     /// The original body was left out: it would not fit beside the headers.
-    body_omitted: bool,
+    pub body_omitted: bool,
 }
 
 impl Letter {
@@ -164,10 +164,12 @@ fn component_filter(component: Option<&String>) -> Vec<String> {
     component.map(|c| mandate::dead_letter_subject(c)).into_iter().collect()
 }
 
-async fn list(bus: &Bus, args: &ListArgs, global: Global) -> anyhow::Result<()> {
+/// Every dead letter in DLQ (of `component` only, when given), oldest first; none when there
+/// is no DLQ stream yet.
+pub async fn letters(bus: &Bus, component: Option<&String>) -> anyhow::Result<Vec<Letter>> {
     let mut letters = Vec::new();
     if find_stream(bus.jetstream(), DEAD_LETTER_STREAM).await?.is_some() {
-        let filters = component_filter(args.component.as_ref());
+        let filters = component_filter(component);
         let mut reader = StreamReader::open(bus.jetstream(), DEAD_LETTER_STREAM, &filters, Start::All, true).await?;
         while let Some(message) = reader.next_history().await? {
             let info = message
@@ -181,6 +183,11 @@ async fn list(bus: &Bus, args: &ListArgs, global: Global) -> anyhow::Result<()> 
             ));
         }
     }
+    Ok(letters)
+}
+
+async fn list(bus: &Bus, args: &ListArgs, global: Global) -> anyhow::Result<()> {
+    let letters = letters(bus, args.component.as_ref()).await?;
     if global.json {
         return output::json(&letters);
     }
@@ -210,6 +217,22 @@ async fn list(bus: &Bus, args: &ListArgs, global: Global) -> anyhow::Result<()> 
     ))
 }
 
+/// There is no dead letter at this sequence (a typed error, so the console answers 404).
+#[derive(Debug)]
+pub struct NoSuchLetter(pub u64);
+
+impl std::fmt::Display for NoSuchLetter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "DLQ has no message #{}: `mandate dlq list` shows the dead letters there are",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for NoSuchLetter {}
+
 async fn get_letter(stream: &Stream, seq: u64) -> anyhow::Result<StreamMessage> {
     match stream.get_raw_message(seq).await {
         Ok(message) => Ok(message),
@@ -220,11 +243,38 @@ async fn get_letter(stream: &Stream, seq: u64) -> anyhow::Result<StreamMessage> 
                 _ => false,
             };
             if missing {
-                bail!("DLQ has no message #{seq}: `mandate dlq list` shows the dead letters there are")
+                return Err(NoSuchLetter(seq).into());
             }
             Err(anyhow!(err).context(format!("reading DLQ #{seq}")))
         }
     }
+}
+
+/// One dead letter as `dlq show --json` prints it: sequence, subject, time, every header and
+/// the decoded body (or why it is not there).
+pub async fn shown(bus: &Bus, seq: u64) -> anyhow::Result<Map<String, Value>> {
+    let stream = dlq_stream(bus).await?;
+    let message = get_letter(&stream, seq).await?;
+    Ok(shown_of(&message))
+}
+
+fn shown_of(message: &StreamMessage) -> Map<String, Value> {
+    let headers = Some(&message.headers);
+    let mut shown = Map::new();
+    shown.insert("sequence".into(), Value::from(message.sequence));
+    shown.insert("subject".into(), Value::String(message.subject.to_string()));
+    shown.insert("time".into(), Value::String(rfc3339(message.time)));
+    shown.insert(
+        "headers".into(),
+        serde_json::to_value(headers_to_map(headers)).unwrap_or_default(),
+    );
+    if body_omitted(headers) {
+        shown.insert("body".into(), Value::Null);
+        shown.insert("body_omitted".into(), Value::Bool(true));
+    } else {
+        msgpack::body_fields(&message.payload, &mut shown);
+    }
+    shown
 }
 
 async fn show(bus: &Bus, seq: u64, global: Global) -> anyhow::Result<()> {
@@ -232,18 +282,7 @@ async fn show(bus: &Bus, seq: u64, global: Global) -> anyhow::Result<()> {
     let message = get_letter(&stream, seq).await?;
     let headers = Some(&message.headers);
     if global.json {
-        let mut shown = Map::new();
-        shown.insert("sequence".into(), Value::from(message.sequence));
-        shown.insert("subject".into(), Value::String(message.subject.to_string()));
-        shown.insert("time".into(), Value::String(rfc3339(message.time)));
-        shown.insert("headers".into(), serde_json::to_value(headers_to_map(headers))?);
-        if body_omitted(headers) {
-            shown.insert("body".into(), Value::Null);
-            shown.insert("body_omitted".into(), Value::Bool(true));
-        } else {
-            msgpack::body_fields(&message.payload, &mut shown);
-        }
-        return output::json(&shown);
+        return output::json(&shown_of(&message));
     }
     let letter = Letter::new(message.sequence, &message.subject, message.time, headers);
     let mut text = format!(
@@ -293,7 +332,7 @@ async fn show(bus: &Bus, seq: u64, global: Global) -> anyhow::Result<()> {
 }
 
 #[derive(Debug, Serialize)]
-struct Retried {
+pub struct Retried {
     dlq_sequence: u64,
     subject: String,
     stream: String,
@@ -302,6 +341,19 @@ struct Retried {
 }
 
 async fn retry(bus: &Bus, seq: u64, global: Global) -> anyhow::Result<()> {
+    let retried = retry_one(bus, seq).await?;
+    if global.json {
+        return output::json(&retried);
+    }
+    output::line(&format!(
+        "retried DLQ #{seq}: republished to {} as {} #{}, and removed it from DLQ",
+        retried.subject, retried.stream, retried.sequence
+    ))
+}
+
+/// Republishes DLQ #`seq` to its original subject, then deletes it from DLQ (nothing is
+/// deleted when JetStream drops the republish as a duplicate: the error says until when).
+pub async fn retry_one(bus: &Bus, seq: u64) -> anyhow::Result<Retried> {
     let dlq = dlq_stream(bus).await?;
     let letter = get_letter(&dlq, seq).await?;
     let subject = header(Some(&letter.headers), DLQ_SUBJECT).ok_or_else(|| {
@@ -333,20 +385,13 @@ async fn retry(bus: &Bus, seq: u64, global: Global) -> anyhow::Result<()> {
             ack.sequence
         );
     }
-    let retried = Retried {
+    Ok(Retried {
         dlq_sequence: seq,
         subject,
         stream: ack.stream,
         sequence: ack.sequence,
         id,
-    };
-    if global.json {
-        return output::json(&retried);
-    }
-    output::line(&format!(
-        "retried DLQ #{seq}: republished to {} as {} #{}, and removed it from DLQ",
-        retried.subject, retried.stream, retried.sequence
-    ))
+    })
 }
 
 /// The original headers of a dead letter: without `Mandate-Dlq-*` and the dead letter's own
@@ -464,7 +509,7 @@ async fn duplicate_window_end(bus: &Bus, letter: &HeaderMap) -> Option<String> {
 }
 
 #[derive(Debug, Serialize)]
-struct Purged {
+pub struct Purged {
     purged: u64,
     component: Option<String>,
 }
@@ -495,17 +540,23 @@ async fn purge(bus: &Bus, args: &PurgeArgs, global: Global) -> anyhow::Result<()
             return Err(crate::failure::Reported.into());
         }
     }
-    let response = match &args.component {
-        Some(component) => stream.purge().filter(mandate::dead_letter_subject(component)).await,
-        None => stream.purge().await,
-    }
-    .context("purging DLQ")?;
-    let purged = Purged {
-        purged: response.purged,
-        component: args.component.clone(),
-    };
+    let purged = purge_letters(bus, args.component.as_deref()).await?;
     if global.json {
         return output::json(&purged);
     }
     output::line(&format!("purged {} dead letter(s) {whose}from DLQ", purged.purged))
+}
+
+/// Deletes every dead letter (or `component`'s) from DLQ, without asking: the caller asked.
+pub async fn purge_letters(bus: &Bus, component: Option<&str>) -> anyhow::Result<Purged> {
+    let stream = dlq_stream(bus).await?;
+    let response = match component {
+        Some(component) => stream.purge().filter(mandate::dead_letter_subject(component)).await,
+        None => stream.purge().await,
+    }
+    .context("purging DLQ")?;
+    Ok(Purged {
+        purged: response.purged,
+        component: component.map(str::to_owned),
+    })
 }

@@ -9,6 +9,7 @@ pub mod bench;
 pub mod bus_config;
 pub mod call;
 pub mod check;
+pub mod console;
 pub mod decode;
 pub mod dev;
 pub mod dlq;
@@ -75,6 +76,8 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Republish the messages of an export file, skipping those the target stream already holds.
     Import(import::ImportArgs),
+    /// The system in a browser: a live map, each component's page, dead letters, replay.
+    Console(console::ConsoleArgs),
     /// Inspect and repair dead letters (the `DLQ` stream).
     #[command(subcommand)]
     Dlq(dlq::DlqCommand),
@@ -118,6 +121,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Replay(args) => replay::run(&bus::connect(connection).await?, &args, global).await,
         Command::Export(args) => export::run(&bus::connect(connection).await?, &args, global).await,
         Command::Import(args) => import::run(&bus::connect(connection).await?, &args, global).await,
+        Command::Console(args) => console::run(bus::connect(connection).await?, &args, global).await,
         Command::Dlq(command) => dlq::run(&bus::connect(connection).await?, &command, global).await,
     }
 }
@@ -196,6 +200,7 @@ mod tests {
             &["mandate", "dlq", "show", "3", "--json"],
             &["mandate", "dlq", "retry", "3"],
             &["mandate", "dlq", "purge", "--yes"],
+            &["mandate", "console", "--listen", "127.0.0.1:0", "--every", "2s"],
             &["mandate", "asyncapi", "--check", "--repo", "."],
             &["mandate", "asyncapi", "-o", "-", "--json"],
         ] {

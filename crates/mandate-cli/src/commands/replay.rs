@@ -55,7 +55,7 @@ pub struct ReplayArgs {
 
 /// A component's name, or one partition's, `<name>.p<P>of<N>` (each partition has its own
 /// store and is rebuilt on its own).
-fn component_name(text: &str) -> Result<String, String> {
+pub fn component_name(text: &str) -> Result<String, String> {
     let (component, partition) = match text.split_once('.') {
         Some((component, label)) => (component, Some(label)),
         None => (text, None),
@@ -141,7 +141,7 @@ pub async fn run(bus: &Bus, args: &ReplayArgs, global: Global) -> anyhow::Result
     ))
 }
 
-fn rebuild_error(name: &str, err: AdminError) -> anyhow::Error {
+pub fn rebuild_error(name: &str, err: AdminError) -> anyhow::Error {
     let AdminError::Call(err) = err else {
         return err.into();
     };
@@ -205,12 +205,12 @@ async fn follow(bus: &Bus, args: &ReplayArgs) -> anyhow::Result<StatusReport> {
     }
 }
 
-fn status_is_final(status: &StatusReport) -> bool {
+pub fn status_is_final(status: &StatusReport) -> bool {
     !status.rebuilding && status.consumers.iter().all(|c| c.caught_up)
 }
 
 /// (applied, target) summed over consumers.
-fn progress(status: &StatusReport) -> (u64, u64) {
+pub fn progress(status: &StatusReport) -> (u64, u64) {
     status.consumers.iter().fold((0, 0), |(done, total), c| {
         let target = c.replay_until.max(c.applied_sequence + c.pending.unwrap_or(0));
         (done + c.applied_sequence.min(target), total + target)

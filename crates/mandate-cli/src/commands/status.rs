@@ -49,6 +49,8 @@ pub struct ComponentStatus {
     /// Service instance ids (one per running process).
     pub instances: Vec<String>,
     pub endpoints: Vec<String>,
+    /// Each endpoint's figures, summed over instances (`$SRV.STATS`).
+    pub endpoint_stats: Vec<EndpointStat>,
     /// Requests and errors served, summed over instances and endpoints (`$SRV.STATS`).
     pub requests: u64,
     pub errors: u64,
@@ -59,6 +61,19 @@ pub struct ComponentStatus {
     pub error: Option<String>,
     /// Its admin status (null when the component did not answer it as the protocol says).
     pub status: Option<StatusReport>,
+}
+
+/// One endpoint's figures over every instance of a service.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct EndpointStat {
+    pub name: String,
+    pub subject: String,
+    pub requests: u64,
+    pub errors: u64,
+    /// The mean processing time in milliseconds, weighted by each instance's requests.
+    pub average_ms: f64,
+    /// The last error an instance reported, if any.
+    pub last_error: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -102,10 +117,49 @@ struct Stats {
 
 #[derive(Debug, Deserialize)]
 struct EndpointStats {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    subject: String,
     #[serde(default, rename = "num_requests")]
     requests: u64,
     #[serde(default, rename = "num_errors")]
     errors: u64,
+    /// Nanoseconds.
+    #[serde(default)]
+    average_processing_time: u64,
+    #[serde(default)]
+    last_error: String,
+}
+
+/// Each endpoint's figures summed over the instances, by subject.
+fn endpoint_stats<'a>(stats: impl Iterator<Item = &'a EndpointStats>) -> Vec<EndpointStat> {
+    let mut by_subject: BTreeMap<&str, (EndpointStat, f64)> = BTreeMap::new();
+    for one in stats {
+        let (sum, weighted_ns) = by_subject.entry(&one.subject).or_insert_with(|| {
+            let stat = EndpointStat {
+                name: one.name.clone(),
+                subject: one.subject.clone(),
+                ..EndpointStat::default()
+            };
+            (stat, 0.0)
+        });
+        sum.requests += one.requests;
+        sum.errors += one.errors;
+        *weighted_ns += one.average_processing_time as f64 * one.requests as f64;
+        if !one.last_error.is_empty() {
+            sum.last_error = one.last_error.clone();
+        }
+    }
+    by_subject
+        .into_values()
+        .map(|(mut stat, weighted_ns)| {
+            if stat.requests > 0 {
+                stat.average_ms = weighted_ns / stat.requests as f64 / 1e6;
+            }
+            stat
+        })
+        .collect()
 }
 
 pub async fn run(bus: &Bus, args: &StatusArgs, global: Global) -> anyhow::Result<()> {
@@ -222,6 +276,7 @@ async fn one_status(admin: &Bus, name: String, instances: Vec<(Ping, Info, Stats
         .flat_map(|(_, _, s)| &s.endpoints)
         .map(|e| e.errors)
         .sum();
+    let endpoint_stats = endpoint_stats(instances.iter().flat_map(|(_, _, s)| &s.endpoints));
     let mut instances = instances.into_iter();
     let first = instances.next();
     let (version, info, mut ids) = match first {
@@ -239,6 +294,7 @@ async fn one_status(admin: &Bus, name: String, instances: Vec<(Ping, Info, Stats
         description: info.description,
         instances: ids,
         endpoints: info.endpoints.into_iter().map(|e| e.subject).collect(),
+        endpoint_stats,
         requests,
         errors,
         state: state.to_owned(),

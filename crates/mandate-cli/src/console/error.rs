@@ -1,0 +1,70 @@
+//! What the API answers when it cannot do what was asked: a 4xx for the request's fault
+//! (bad input, nothing there), 502 when the bus or a component failed, 501 for what is not
+//! built yet; always a JSON body `{"error": "..."}` that says what to do, never a panic.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::commands::dlq::NoSuchLetter;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            message: message.into(),
+        }
+    }
+
+    pub fn conflict(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::CONFLICT,
+            message: message.into(),
+        }
+    }
+
+    pub fn not_yet(what: &str) -> ApiError {
+        ApiError {
+            status: StatusCode::NOT_IMPLEMENTED,
+            message: format!("not yet: {what} is not built into the console yet"),
+        }
+    }
+}
+
+/// A failure of the operation behind the request: 404 for a dead letter that is not there,
+/// 502 (the bus or a component did not do it) otherwise, with the whole chain of causes.
+impl From<anyhow::Error> for ApiError {
+    fn from(err: anyhow::Error) -> ApiError {
+        let status = if err.downcast_ref::<NoSuchLetter>().is_some() {
+            StatusCode::NOT_FOUND
+        } else {
+            StatusCode::BAD_GATEWAY
+        };
+        ApiError {
+            status,
+            message: format!("{err:#}"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": self.message }))).into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<Json<T>, ApiError>;
