@@ -180,6 +180,10 @@ function paintLive() {
   }
   const total = Object.values(live.components).reduce((n, c) => n + c.dead_letters, 0);
   const badge = document.getElementById("dlq-total");
+  // The dead letters' page follows the figures: a letter added or removed elsewhere shows.
+  if (String(total) !== badge.textContent && document.getElementById("view-dead-letters").classList.contains("active")) {
+    loadDeadLetters();
+  }
   badge.textContent = total;
   badge.classList.toggle("alert", total > 0);
   const when = new Date(live.at_ms).toLocaleTimeString();

@@ -1,0 +1,103 @@
+// The console in a real browser: Debian's chromium driven by playwright-core (both installed by
+// scripts/install-browser), run by crates/e2e/tests/console.rs against the real storefront.
+//
+// Environment: CONSOLE_URL, COMPONENTS (comma-separated, each must be drawn and up),
+// DLQ_SEQ and DLQ_COMPONENT (a dead letter the test made), PLAYWRIGHT_DIR, CHROMIUM,
+// MANDATE_CONSOLE_SCREENSHOT (optional: where to save the map).
+// Protocol with the test: one JSON line per step on stdout; at {"step":"place-order"} the test
+// places an order and answers with one line on stdin. Any failure exits 1 saying what it saw.
+
+import { createRequire } from "node:module";
+import { createInterface } from "node:readline";
+
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+};
+const require = createRequire(`${env("PLAYWRIGHT_DIR")}/`);
+const { chromium } = require("playwright-core");
+const say = (step, extra = {}) => console.log(JSON.stringify({ step, ...extra }));
+const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+
+const browser = await chromium.launch({ executablePath: env("CHROMIUM"), args: ["--no-sandbox"] });
+const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
+const errors = [];
+page.on("pageerror", (e) => errors.push(e.message));
+page.on("dialog", (d) => d.accept());
+const text = async (selector) => (await page.textContent(selector)) ?? "";
+
+try {
+  // 1. The map: every component of the running storefront drawn and up, from live figures.
+  await page.goto(env("CONSOLE_URL"));
+  await page.waitForSelector("#map[data-ready]");
+  for (const name of env("COMPONENTS").split(",")) {
+    await page.waitForSelector(`.node[data-component="${name}"][data-health="up"]`, { timeout: 30_000 });
+  }
+  await page.waitForSelector('.node[data-component="gateway"]');
+  say("map", { components: await page.$$eval(".node", (nodes) => nodes.map((n) => n.dataset.component)) });
+
+  // 2. An order placed is reflected live: the orders stream grows and its deliveries flow to shipping.
+  const orders = '.node[data-component="orders"]';
+  await page.waitForSelector(`${orders}[data-stream-messages]`);
+  const before = Number(await page.getAttribute(orders, "data-stream-messages"));
+  say("place-order", { before });
+  await lines.next();
+  const flowed = page.waitForFunction(
+    () => Number(document.querySelector('.edge[data-edge="EVT_ORDERS->shipping"]')?.dataset.rate) > 0,
+    null, { timeout: 30_000, polling: 50 });
+  await page.waitForFunction(
+    ([selector, n]) => Number(document.querySelector(selector)?.dataset.streamMessages) > n,
+    [orders, before], { timeout: 30_000 });
+  await flowed;
+  const after = Number(await page.getAttribute(orders, "data-stream-messages"));
+  say("order-live", { before, after });
+
+  const screenshot = process.env.MANDATE_CONSOLE_SCREENSHOT;
+  if (screenshot) {
+    await page.screenshot({ path: screenshot });
+    say("screenshot", { path: screenshot });
+  }
+
+  // 3. Dead letters: the test's letter in its component's group, inspected, retried.
+  const seq = env("DLQ_SEQ");
+  const component = env("DLQ_COMPONENT");
+  await page.click('nav button[data-view="dead-letters"]');
+  const letter = `[data-letter="${seq}"]`;
+  await page.waitForSelector(letter, { timeout: 30_000 });
+  const group = await page.$eval(letter, (el) => el.closest(".group").dataset.group);
+  if (!group.startsWith(`${component}/`)) throw new Error(`DLQ #${seq} is in group ${group}, not ${component}'s`);
+  await page.click(`${letter} button.inspect`);
+  await page.waitForSelector("#dlq-letter:not([hidden])");
+  const inspected = await text("#dlq-letter");
+  if (!inspected.includes(`DLQ #${seq}`) || !inspected.includes("original: ") || !inspected.includes("headers:")) {
+    throw new Error(`inspecting DLQ #${seq} showed:\n${inspected}`);
+  }
+  say("inspected", { group, inspected });
+  await page.click(`${letter} button.retry`);
+  await page.waitForFunction((s) => document.getElementById("dlq-message").textContent.startsWith(`retried DLQ #${s}`), seq);
+  await page.waitForSelector(letter, { state: "detached" });
+  say("retried", { message: await text("#dlq-message") });
+
+  // 4. Purge a component's dead letters, confirmed in the dialog.
+  await page.click(`[data-group^="${component}/"] button.danger`);
+  await page.waitForFunction(() => document.getElementById("dlq-message").textContent.startsWith("purged "));
+  say("purged", { message: await text("#dlq-message") });
+
+  // 5. Replay a component, followed live to the end.
+  await page.click('nav button[data-view="replay"]');
+  await page.selectOption("#replay-component", "shipping");
+  await page.click('#replay-form button[type="submit"]');
+  await page.waitForSelector('#replay-phase[data-phase="done"]', { timeout: 60_000 });
+  say("replayed", { progress: await text("#replay-phase") });
+
+  if (errors.length) throw new Error(`the page threw: ${errors.join("; ")}`);
+  say("done");
+} catch (err) {
+  await page.screenshot({ path: process.env.FAILURE_SCREENSHOT ?? "/tmp/console-failure.png" }).catch(() => {});
+  console.error(`console.mjs: ${err.stack ?? err}`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+  process.exit();
+}

@@ -1,0 +1,220 @@
+//! The console in a real browser: the storefront running, `mandate console` on a free port,
+//! and `crates/e2e/console/console.mjs` driving Debian's chromium through playwright-core
+//! (`scripts/install-browser`). The page must draw every running component up, show an order
+//! placed by this test live, put a dead letter this test made in its component's group, retry
+//! it (it is republished to its stream: checked here over the bus), purge after a confirm, and
+//! follow a replay to its end. `MANDATE_CONSOLE_SCREENSHOT=path` saves the map (docs/console.png).
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use e2e::{Stack, component_of};
+use mandate::deadletter::DLQ_SEQUENCE;
+use schemas::catalog::{Product, UpsertProduct};
+use schemas::inventory::{Restock, RestockRequest};
+use schemas::orders::{GetOrder, GetOrderRequest, LineRequest, OrderStatus, PlaceOrder, PlaceOrderRequest};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// The whole browser session may take this long.
+const SESSION: Duration = Duration::from_secs(240);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_shows_the_running_storefront_live_and_repairs_a_dead_letter_in_chromium() {
+    let (chromium, playwright) = browser();
+    let stack = Stack::storefront().await;
+    open_for_business(&stack).await;
+    let (letter, original) = dead_letter(&stack).await;
+    let (_console, url) = console(&stack).await;
+
+    let processes = stack.components();
+    let mut components: Vec<&str> = processes.iter().map(|p| component_of(p)).collect();
+    components.dedup();
+    let mut node = Command::new("node")
+        .arg(testkit::repo_root().join("crates/e2e/console/console.mjs"))
+        .env("CONSOLE_URL", &url)
+        .env("COMPONENTS", components.join(","))
+        .env("DLQ_SEQ", letter.to_string())
+        .env("DLQ_COMPONENT", "inventory")
+        .env("PLAYWRIGHT_DIR", &playwright)
+        .env("CHROMIUM", &chromium)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("e2e: node runs (scripts/install-browser installs it)");
+    let steps = tokio::time::timeout(SESSION, drive(&stack, &mut node, original))
+        .await
+        .unwrap_or_else(|_| panic!("the browser session did not end within {SESSION:?}"));
+    let output = node.wait_with_output().await.expect("node ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "console.mjs failed after {steps:?}:\n{stderr}");
+    for step in ["map", "place-order", "order-live", "inspected", "retried", "purged", "replayed", "done"] {
+        assert!(steps.iter().any(|s| s["step"] == step), "no step {step} in {steps:?}:\n{stderr}");
+    }
+    let map = steps.iter().find(|s| s["step"] == "map").expect("map");
+    for name in components.iter().chain(&["gateway"]) {
+        assert!(
+            map["components"].as_array().expect("names").iter().any(|n| n == name),
+            "{name} on the map: {map}"
+        );
+    }
+}
+
+/// Plays the test's side of the session: places the order when asked, checks each step's
+/// effect over the bus; returns every step the page reported.
+async fn drive(stack: &Stack, node: &mut Child, original: (u64, Vec<u8>)) -> Vec<Value> {
+    let mut stdin = node.stdin.take().expect("stdin");
+    let mut lines = BufReader::new(node.stdout.take().expect("stdout")).lines();
+    let mut steps = Vec::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let step: Value = serde_json::from_str(&line).unwrap_or_else(|_| Value::String(line.clone()));
+        match step["step"].as_str() {
+            Some("place-order") => {
+                let order_id = place(stack).await;
+                stdin.write_all(b"placed\n").await.expect("answer the page");
+                stdin.flush().await.expect("answer the page");
+                completes(stack, &order_id).await;
+            }
+            Some("retried") => republished(stack, &step["message"], &original).await,
+            _ => {}
+        }
+        steps.push(step);
+    }
+    steps
+}
+
+/// chromium and playwright-core, as scripts/install-browser installs them.
+fn browser() -> (PathBuf, PathBuf) {
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("e2e: no chromium: install it with scripts/install-browser (scripts/test does)"));
+    let playwright = testkit::repo_root().join(".tools/playwright");
+    assert!(
+        playwright.join("node_modules/playwright-core/package.json").exists(),
+        "e2e: no playwright-core in {}: install it with scripts/install-browser (scripts/test does)",
+        playwright.display()
+    );
+    (chromium, playwright)
+}
+
+/// `mandate console` on a free port, as the operator would run it; its URL.
+async fn console(stack: &Stack) -> (Child, String) {
+    let mut child = Command::new(testkit::workspace_bin("mandate"))
+        .args(["--server", stack.url(), "--json", "console", "--listen", "127.0.0.1:0"])
+        .arg("--repo")
+        .arg(testkit::repo_root())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("e2e: mandate console starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .expect("mandate console prints its URL")
+        .expect("reads")
+        .expect("a line");
+    let printed: Value = serde_json::from_str(&first).expect("JSON");
+    let url = printed["url"].as_str().expect("url").to_owned();
+    (child, url)
+}
+
+async fn open_for_business(stack: &Stack) {
+    let product = Product {
+        sku: "mug".into(),
+        name: "the mug".into(),
+        unit_price_minor: 1250,
+        currency: "EUR".into(),
+    };
+    stack.call::<UpsertProduct>(&product).await.expect("product");
+    let restock = RestockRequest {
+        sku: "mug".into(),
+        quantity: 20,
+        idempotency_key: "console-initial".into(),
+    };
+    stack.call::<Restock>(&restock).await.expect("restock");
+}
+
+async fn place(stack: &Stack) -> String {
+    let request = PlaceOrderRequest {
+        idempotency_key: "console-order".into(),
+        customer_id: "alice".into(),
+        lines: vec![LineRequest {
+            sku: "mug".into(),
+            quantity: 1,
+        }],
+        payment_token: "tok".into(),
+    };
+    stack.call::<PlaceOrder>(&request).await.expect("placed").order_id
+}
+
+async fn completes(stack: &Stack, order_id: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let request = GetOrderRequest {
+            order_id: order_id.to_owned(),
+        };
+        if let Ok(order) = stack.call::<GetOrder>(&request).await
+            && order.status == OrderStatus::Completed
+        {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "order {order_id} did not complete");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A restock event without its `ce-id` (the envelope rule every reader enforces), which only
+/// inventory reads: its DLQ sequence once inventory dead-lettered it, and where the original is.
+async fn dead_letter(stack: &Stack) -> (u64, (u64, Vec<u8>)) {
+    let js = stack.bus.jetstream();
+    let mut headers = HeaderMap::new();
+    for (name, value) in [
+        ("ce-specversion", "1.0"),
+        ("ce-source", "inventory"),
+        ("ce-type", "inventory.restocked.v1"),
+        ("ce-time", "2026-01-01T00:00:00Z"),
+        ("ce-datacontenttype", "application/msgpack"),
+    ] {
+        headers.insert(name, value);
+    }
+    let body = rmp_serde::to_vec_named(&serde_json::json!({"sku": "mug", "quantity": 1})).expect("body");
+    let ack = js
+        .publish_with_headers("evt.inventory.restocked.v1", headers, body.clone().into())
+        .await
+        .expect("publish")
+        .await
+        .expect("stored");
+    let dlq = js.get_stream(mandate::DEAD_LETTER_STREAM).await.expect("DLQ");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(letter) = dlq.get_last_raw_message_by_subject("dlq.inventory").await
+            && letter.headers.get(DLQ_SEQUENCE).map(|v| v.as_str().to_owned()) == Some(ack.sequence.to_string())
+        {
+            return (letter.sequence, (ack.sequence, body));
+        }
+        assert!(tokio::time::Instant::now() < deadline, "inventory did not dead-letter EVT_INVENTORY #{}", ack.sequence);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The page said "retried DLQ #N: republished to SUBJECT as STREAM #M": STREAM #M holds the
+/// original body again, at a newer sequence.
+async fn republished(stack: &Stack, message: &Value, (sequence, body): &(u64, Vec<u8>)) {
+    let message = message.as_str().expect("a message");
+    let (stream, at) = message
+        .rsplit_once(" as ")
+        .and_then(|(_, at)| at.split_once(" #"))
+        .unwrap_or_else(|| panic!("the page's retry message names no stream sequence: {message}"));
+    let at: u64 = at.trim().parse().expect("a sequence");
+    assert!(at > *sequence, "{message}: republished after the original #{sequence}");
+    let stream = stack.bus.jetstream().get_stream(stream).await.expect("stream");
+    let stored = stream.get_raw_message(at).await.expect("the republished message");
+    assert_eq!(&stored.payload[..], &body[..], "{message}: the original body");
+}
