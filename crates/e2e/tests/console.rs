@@ -53,8 +53,20 @@ async fn the_console_shows_the_running_storefront_live_and_repairs_a_dead_letter
     let output = node.wait_with_output().await.expect("node ends");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "console.mjs failed after {steps:?}:\n{stderr}");
-    for step in ["map", "place-order", "order-live", "inspected", "retried", "purged", "replayed", "done"] {
-        assert!(steps.iter().any(|s| s["step"] == step), "no step {step} in {steps:?}:\n{stderr}");
+    for step in [
+        "map",
+        "place-order",
+        "order-live",
+        "inspected",
+        "retried",
+        "purged",
+        "replayed",
+        "done",
+    ] {
+        assert!(
+            steps.iter().any(|s| s["step"] == step),
+            "no step {step} in {steps:?}:\n{stderr}"
+        );
     }
     let map = steps.iter().find(|s| s["step"] == "map").expect("map");
     for name in components.iter().chain(&["gateway"]) {
@@ -165,7 +177,10 @@ async fn completes(stack: &Stack, order_id: &str) {
         {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "order {order_id} did not complete");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "order {order_id} did not complete"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -199,7 +214,11 @@ async fn dead_letter(stack: &Stack) -> (u64, (u64, Vec<u8>)) {
         {
             return (letter.sequence, (ack.sequence, body));
         }
-        assert!(tokio::time::Instant::now() < deadline, "inventory did not dead-letter EVT_INVENTORY #{}", ack.sequence);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "inventory did not dead-letter EVT_INVENTORY #{}",
+            ack.sequence
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -134,14 +134,21 @@ pub async fn run(args: &DevArgs, _global: Global) -> anyhow::Result<()> {
         processes_started
     );
 
-    // The console is one more client of the bus: as the operator (the server's no-auth user).
+    // The console is one more client of the bus, as the operator (the server's no-auth user).
+    // The system runs without it: a console that cannot start is a warning, not a stop.
     let _console = if args.no_console {
         None
     } else {
-        let bus = crate::bus::connect(&mandate::ConnectionOptions::new(url.clone())).await?;
-        let console = crate::console::start(bus, &repo, args.console, std::time::Duration::from_secs(1)).await?;
-        eprintln!("mandate dev: the console on {}", console.url());
-        Some(console)
+        match start_console(&url, &repo, args.console).await {
+            Ok(console) => {
+                eprintln!("mandate dev: the console on {}", console.url());
+                Some(console)
+            }
+            Err(err) => {
+                eprintln!("mandate dev: warning: the console did not start: {err:#}");
+                None
+            }
+        }
     };
 
     if args.demo {
@@ -156,6 +163,15 @@ pub async fn run(args: &DevArgs, _global: Global) -> anyhow::Result<()> {
     }
     mandate::shutdown_signal().await;
     stop(supervisor).await
+}
+
+async fn start_console(
+    url: &str,
+    repo: &std::path::Path,
+    listen: SocketAddr,
+) -> anyhow::Result<crate::console::Listening> {
+    let bus = crate::bus::connect(&mandate::ConnectionOptions::new(url)).await?;
+    crate::console::start(bus, repo, listen, std::time::Duration::from_secs(1)).await
 }
 
 /// Stops the components (last started first), then the server; on a blocking thread, since

@@ -153,12 +153,25 @@ pub async fn run(bus: &Bus, command: &DlqCommand, global: Global) -> anyhow::Res
 }
 
 async fn dlq_stream(bus: &Bus) -> anyhow::Result<Stream> {
-    find_stream(bus.jetstream(), DEAD_LETTER_STREAM).await?.ok_or_else(|| {
-        anyhow!(
+    find_stream(bus.jetstream(), DEAD_LETTER_STREAM)
+        .await?
+        .ok_or_else(|| NoDlqStream.into())
+}
+
+/// There is no DLQ stream at all (a typed error, so the console answers 404).
+#[derive(Debug)]
+pub struct NoDlqStream;
+
+impl std::fmt::Display for NoDlqStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
             "there is no {DEAD_LETTER_STREAM} stream on this server, so nothing was dead-lettered here (every kit component creates it when it starts)"
         )
-    })
+    }
 }
+
+impl std::error::Error for NoDlqStream {}
 
 fn component_filter(component: Option<&String>) -> Vec<String> {
     component.map(|c| mandate::dead_letter_subject(c)).into_iter().collect()

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::commands::dlq::NoSuchLetter;
+use crate::commands::dlq::{NoDlqStream, NoSuchLetter};
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -49,7 +49,8 @@ impl ApiError {
 /// 502 (the bus or a component did not do it) otherwise, with the whole chain of causes.
 impl From<anyhow::Error> for ApiError {
     fn from(err: anyhow::Error) -> ApiError {
-        let status = if err.downcast_ref::<NoSuchLetter>().is_some() {
+        let missing = err.downcast_ref::<NoSuchLetter>().is_some() || err.downcast_ref::<NoDlqStream>().is_some();
+        let status = if missing {
             StatusCode::NOT_FOUND
         } else {
             StatusCode::BAD_GATEWAY

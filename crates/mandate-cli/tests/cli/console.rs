@@ -1,0 +1,163 @@
+//! `mandate console`'s API against a real nats-server: bad input gets a 4xx with a JSON body
+//! saying what is wrong and the console goes on serving; the dead letters of a real kit
+//! component are listed in their group, shown, retried and purged over it. (The page itself is
+//! driven in chromium by crates/e2e/tests/console.rs.)
+
+use std::time::Duration;
+
+use mandate::DEAD_LETTER_STREAM;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::common::{Env, counter, eventually};
+
+/// `mandate console` on a free port for this test's server; the child (killed on drop) and its URL.
+async fn console(env: &Env) -> (tokio::process::Child, String) {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let repo = repo.to_str().expect("a UTF-8 path");
+    let mut child = env.spawn(&["--json", "console", "--listen", "127.0.0.1:0", "--repo", repo]);
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .expect("the console prints its URL")
+        .expect("reads")
+        .expect("a line");
+    let printed: Value = serde_json::from_str(&first).expect("JSON");
+    (child, printed["url"].as_str().expect("url").to_owned())
+}
+
+async fn answer(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request.send().await.expect("the console answers");
+    let status = response.status().as_u16();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_a_json_4xx_saying_why_and_the_console_goes_on() {
+    let env = Env::new().await;
+    let (_console, url) = console(&env).await;
+    let http = reqwest::Client::new();
+    let get = |path: &str| http.get(format!("{url}/api{path}"));
+    let post = |path: &str| http.post(format!("{url}/api{path}"));
+    let cases = [
+        (get("/dead-letters/abc"), 400, "not a DLQ sequence"),
+        (get("/dead-letters/0"), 400, "not a DLQ sequence"),
+        (get("/dead-letters/7"), 404, "no DLQ stream"),
+        (post("/dead-letters/7/retry"), 404, "no DLQ stream"),
+        (post("/dead-letters/purge").json(&json!({})), 400, "cannot be undone"),
+        (
+            post("/dead-letters/purge")
+                .header("content-type", "application/json")
+                .body("{not json"),
+            400,
+            "a purge takes",
+        ),
+        (
+            post("/dead-letters/purge").json(&json!({"confirm": true, "component": "Not A Name"})),
+            400,
+            "Not A Name",
+        ),
+        (
+            post("/dead-letters/purge").json(&json!({"confirm": true, "extra": 1})),
+            400,
+            "unknown field",
+        ),
+        (get("/components/nope"), 404, "no component \"nope\""),
+        (post("/replay/Bad.Name"), 400, "Bad"),
+        (post("/replay/orders.p1"), 400, "a partition is named"),
+        (post("/replay/shipping"), 404, "is shipping running"),
+        (
+            post("/replay/shipping").json(&json!({"from_sequence": "x"})),
+            400,
+            "a replay takes",
+        ),
+        (get("/replay/shipping/events"), 404, "no replay of"),
+        (get("/nowhere"), 404, "no such API route"),
+        (get("/journey/order-1"), 501, "not yet"),
+        (post("/dead-letters/redrive").json(&json!({})), 501, "not yet"),
+    ];
+    for (request, status, says) in cases {
+        let described = format!("{request:?}");
+        let (got, body) = answer(request).await;
+        assert_eq!(got, status, "{described}: {body}");
+        let error = body["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{described}: a JSON error: {body}"));
+        assert!(error.contains(says), "{described}: {error:?} should say {says:?}");
+    }
+    // Still serving, and the map is every manifest's component.
+    let (status, map) = answer(get("/map")).await;
+    assert_eq!(status, 200);
+    let names: Vec<&str> = map["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    for name in [
+        "catalog",
+        "gateway",
+        "inventory",
+        "loyalty",
+        "notifications",
+        "orders",
+        "payments",
+        "shipping",
+    ] {
+        assert!(names.contains(&name), "{name} in {names:?}");
+    }
+    let (status, letters) = answer(get("/dead-letters")).await;
+    assert_eq!((status, &letters["total"]), (200, &json!(0)), "{letters}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_are_grouped_shown_retried_and_purged_over_the_api() {
+    let env = Env::new().await;
+    // A duplicate window shorter than the test, so that a retry is not dropped as a duplicate.
+    env.create_stream("notes", Duration::from_millis(500)).await;
+    let _counter = env.start(counter()).await;
+    for n in ["seven", "eight"] {
+        env.mandate(&["publish", "evt.notes.noted.v1", &format!(r#"{{"n": "{n}"}}"#)])
+            .await
+            .ok();
+    }
+    eventually("two dead letters", || async {
+        (env.stream_messages(DEAD_LETTER_STREAM).await == 2).then_some(())
+    })
+    .await;
+    let (_console, url) = console(&env).await;
+    let http = reqwest::Client::new();
+
+    let (status, listing) = answer(http.get(format!("{url}/api/dead-letters"))).await;
+    assert_eq!(status, 200, "{listing}");
+    assert_eq!(listing["total"], 2);
+    let group = &listing["groups"][0];
+    assert_eq!(
+        (&group["component"], &group["kind"], &group["count"]),
+        (&json!("counter"), &json!("undecodable"), &json!(2))
+    );
+
+    let (status, shown) = answer(http.get(format!("{url}/api/dead-letters/1"))).await;
+    assert_eq!(status, 200, "{shown}");
+    assert_eq!(shown["body"], json!({"n": "seven"}));
+    assert_eq!(shown["headers"]["Mandate-Dlq-Stream"], json!(["EVT_NOTES"]));
+
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let (status, retried) = answer(http.post(format!("{url}/api/dead-letters/1/retry"))).await;
+    assert_eq!(status, 200, "{retried}");
+    assert_eq!(
+        (&retried["stream"], &retried["subject"]),
+        (&json!("EVT_NOTES"), &json!("evt.notes.noted.v1"))
+    );
+    let (status, gone) = answer(http.get(format!("{url}/api/dead-letters/1"))).await;
+    assert_eq!(status, 404, "a retried letter leaves DLQ: {gone}");
+
+    let (status, purged) = answer(
+        http.post(format!("{url}/api/dead-letters/purge"))
+            .json(&json!({"component": "counter", "confirm": true})),
+    )
+    .await;
+    assert_eq!(status, 200, "{purged}");
+    assert!(purged["purged"].as_u64().expect("count") >= 1, "{purged}");
+}
