@@ -71,13 +71,28 @@ function show(view) {
 const NODE_W = 170;
 const NODE_H = 64;
 
-/// Components on an ellipse, in the manifests' order (alphabetical): stable between loads.
-function layout(components) {
+/// The busiest component (most arrows) in the centre, the others on an ellipse around it,
+/// each placed next to the one it shares most arrows with, so that few arrows cross. Stable
+/// between loads: ties go by name.
+function layout(components, edges) {
+  const weight = (a, b) => edges.filter((e) => (e.from === a && e.to === b) || (e.from === b && e.to === a)).length;
+  const degree = (name) => edges.filter((e) => e.from !== e.to && (e.from === name || e.to === name)).length;
+  const byDegree = [...components].map((c) => c.name).sort((a, b) => degree(b) - degree(a) || a.localeCompare(b));
   const positions = {};
-  const n = components.length;
-  components.forEach((c, i) => {
-    const angle = -Math.PI / 2 + (2 * Math.PI * i) / n;
-    positions[c.name] = { x: 500 + 380 * Math.cos(angle), y: 320 + 240 * Math.sin(angle) };
+  const ring = components.length > 3 ? byDegree.slice(1) : byDegree;
+  if (components.length > 3) positions[byDegree[0]] = { x: 500, y: 340 };
+  const order = ring.slice(0, 1);
+  const left = new Set(ring.slice(1));
+  let last = ring[0];
+  while (left.size) {
+    const next = [...left].sort((a, b) => weight(last, b) - weight(last, a) || degree(b) - degree(a) || a.localeCompare(b))[0];
+    order.push(next);
+    left.delete(next);
+    last = next;
+  }
+  order.forEach((name, i) => {
+    const angle = -Math.PI / 2 + (2 * Math.PI * i) / order.length;
+    positions[name] = { x: 500 + 390 * Math.cos(angle), y: 340 + 240 * Math.sin(angle) };
   });
   return positions;
 }
@@ -91,7 +106,7 @@ function border(p, tx, ty) {
 
 function drawMap() {
   const { components, edges } = state.map;
-  const at = layout(components);
+  const at = layout(components, edges);
   const edgeLayer = document.getElementById("edges");
   const nodeLayer = document.getElementById("nodes");
   edgeLayer.replaceChildren();
