@@ -59,7 +59,18 @@ try {
     say("screenshot", { path: screenshot });
   }
 
-  // 3. Dead letters: the test's letter in its component's group, inspected, retried.
+  // 3. A component's page: its instances' admin status, consumers, endpoints with their
+  // $SRV.STATS (orders.place.v1 was just called), and the event just placed.
+  await page.click(orders);
+  await page.waitForFunction(() => document.querySelector("#component h2")?.textContent === "orders");
+  const panel = await text("#component");
+  for (const expected of ["orders.p0of3", "orders.p2of3", "EVT_PAYMENTS", "svc.orders.place.v1", "evt.orders.placed"]) {
+    if (!panel.includes(expected)) throw new Error(`the orders page lacks ${expected}:\n${panel}`);
+  }
+  say("component", { shows: "orders" });
+  await page.click("#component button");
+
+  // 4. Dead letters: the test's letter in its component's group, inspected, retried.
   const seq = env("DLQ_SEQ");
   const component = env("DLQ_COMPONENT");
   await page.click('nav button[data-view="dead-letters"]');
@@ -79,12 +90,12 @@ try {
   await page.waitForSelector(letter, { state: "detached" });
   say("retried", { message: await text("#dlq-message") });
 
-  // 4. Purge a component's dead letters, confirmed in the dialog.
+  // 5. Purge a component's dead letters, confirmed in the dialog.
   await page.click(`[data-group^="${component}/"] button.danger`);
   await page.waitForFunction(() => document.getElementById("dlq-message").textContent.startsWith("purged "));
   say("purged", { message: await text("#dlq-message") });
 
-  // 5. Replay a component, followed live to the end.
+  // 6. Replay a component, followed live to the end.
   await page.click('nav button[data-view="replay"]');
   await page.selectOption("#replay-component", "shipping");
   await page.click('#replay-form button[type="submit"]');

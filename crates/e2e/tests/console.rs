@@ -1,7 +1,7 @@
 //! The console in a real browser: the storefront running, `mandate console` on a free port,
 //! and `crates/e2e/console/console.mjs` driving Debian's chromium through playwright-core
 //! (`scripts/install-browser`). The page must draw every running component up, show an order
-//! placed by this test live, put a dead letter this test made in its component's group, retry
+//! placed by this test live, show a component's page (consumers, endpoints, recent events), put a dead letter this test made in its component's group, retry
 //! it (it is republished to its stream: checked here over the bus), purge after a confirm, and
 //! follow a replay to its end. `MANDATE_CONSOLE_SCREENSHOT=path` saves the map (docs/console.png).
 

@@ -128,14 +128,9 @@ pub async fn run(args: &DevArgs, _global: Global) -> anyhow::Result<()> {
     if components.iter().any(|c| c.name == "gateway") {
         eprintln!("mandate dev: the gateway listens on http://{}", args.gateway);
     }
-    eprintln!(
-        "mandate dev: {} components running ({} processes); Ctrl-C stops everything",
-        components.len(),
-        processes_started
-    );
-
     // The console is one more client of the bus, as the operator (the server's no-auth user).
-    // The system runs without it: a console that cannot start is a warning, not a stop.
+    // The system runs without it: a console that cannot start is a warning, not a stop. Started
+    // before the line that says everything runs, which is when Ctrl-C is listened for.
     let _console = if args.no_console {
         None
     } else {
@@ -150,6 +145,11 @@ pub async fn run(args: &DevArgs, _global: Global) -> anyhow::Result<()> {
             }
         }
     };
+    eprintln!(
+        "mandate dev: {} components running ({} processes); Ctrl-C stops everything",
+        components.len(),
+        processes_started
+    );
 
     if args.demo {
         let demo = demo::run(&url);

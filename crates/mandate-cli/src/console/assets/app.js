@@ -68,7 +68,7 @@ function show(view) {
 
 // ---------------------------------------------------------------- the map
 
-const NODE_W = 170;
+const NODE_W = 196;
 const NODE_H = 64;
 
 /// The busiest component (most arrows) in the centre, the others on an ellipse around it,
