@@ -10,6 +10,7 @@ mod commands;
 mod compose;
 mod console;
 mod dev;
+mod dlq_errors;
 mod failure;
 mod msgpack;
 mod output;

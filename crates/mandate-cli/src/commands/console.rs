@@ -30,11 +30,21 @@ pub struct ConsoleArgs {
     /// How often the live figures are sampled.
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     pub every: Duration,
+    /// A host name the console answers to besides IP addresses and localhost (repeatable):
+    /// the name it is reached by behind a proxy or in a container network. Others are refused
+    /// (a page of another site resolving its name to this address).
+    #[arg(long, value_name = "NAME")]
+    pub allow_host: Vec<String>,
 }
 
 pub async fn run(bus: Bus, args: &ConsoleArgs, global: Global) -> anyhow::Result<()> {
     let repo = repo::discover(args.repo.as_deref(), "mandate console")?;
-    let listening = crate::console::start(bus, &repo, args.listen, args.every).await?;
+    let settings = crate::console::Settings {
+        listen: args.listen,
+        every: args.every,
+        allow_hosts: args.allow_host.clone(),
+    };
+    let listening = crate::console::start(bus, &repo, settings).await?;
     if global.json {
         output::json(&serde_json::json!({ "url": listening.url() }))?;
     } else {

@@ -171,7 +171,12 @@ async fn start_console(
     listen: SocketAddr,
 ) -> anyhow::Result<crate::console::Listening> {
     let bus = crate::bus::connect(&mandate::ConnectionOptions::new(url)).await?;
-    crate::console::start(bus, repo, listen, std::time::Duration::from_secs(1)).await
+    let settings = crate::console::Settings {
+        listen,
+        every: std::time::Duration::from_secs(1),
+        allow_hosts: Vec::new(),
+    };
+    crate::console::start(bus, repo, settings).await
 }
 
 /// Stops the components (last started first), then the server; on a blocking thread, since

@@ -39,6 +39,7 @@ use sha2::{Digest, Sha256};
 use super::Global;
 use super::publish::publish;
 use crate::bus::{Start, StreamReader, find_stream, header, headers_to_map};
+use crate::dlq_errors::{DroppedAsDuplicate, NoDlqStream, NoSuchLetter};
 use crate::failure::usage;
 use crate::since::rfc3339;
 use crate::{msgpack, output};
@@ -158,21 +159,6 @@ async fn dlq_stream(bus: &Bus) -> anyhow::Result<Stream> {
         .ok_or_else(|| NoDlqStream.into())
 }
 
-/// There is no DLQ stream at all (a typed error, so the console answers 404).
-#[derive(Debug)]
-pub struct NoDlqStream;
-
-impl std::fmt::Display for NoDlqStream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "there is no {DEAD_LETTER_STREAM} stream on this server, so nothing was dead-lettered here (every kit component creates it when it starts)"
-        )
-    }
-}
-
-impl std::error::Error for NoDlqStream {}
-
 fn component_filter(component: Option<&String>) -> Vec<String> {
     component.map(|c| mandate::dead_letter_subject(c)).into_iter().collect()
 }
@@ -229,22 +215,6 @@ async fn list(bus: &Bus, args: &ListArgs, global: Global) -> anyhow::Result<()> 
         letters.len()
     ))
 }
-
-/// There is no dead letter at this sequence (a typed error, so the console answers 404).
-#[derive(Debug)]
-pub struct NoSuchLetter(pub u64);
-
-impl std::fmt::Display for NoSuchLetter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "DLQ has no message #{}: `mandate dlq list` shows the dead letters there are",
-            self.0
-        )
-    }
-}
-
-impl std::error::Error for NoSuchLetter {}
 
 async fn get_letter(stream: &Stream, seq: u64) -> anyhow::Result<StreamMessage> {
     match stream.get_raw_message(seq).await {
@@ -382,13 +352,13 @@ pub async fn retry_one(bus: &Bus, seq: u64) -> anyhow::Result<Retried> {
     };
     let ack = publish(bus, &subject, headers, payload).await?;
     if ack.duplicate {
-        let until = duplicate_window_end(bus, &letter.headers).await;
-        bail!(
-            "JetStream dropped the retry as a duplicate: {} already holds ce-id {} within its duplicate window{}. The dead letter stays in DLQ; retry after the window, or republish it under a new id with `mandate publish {subject} ... --id <new id>`",
-            ack.stream,
-            id.as_deref().unwrap_or("?"),
-            until.map(|t| format!(" (until {t})")).unwrap_or_default()
-        );
+        return Err(DroppedAsDuplicate {
+            stream: ack.stream,
+            id,
+            subject,
+            until: duplicate_window_end(bus, &letter.headers).await,
+        }
+        .into());
     }
     let deleted = dlq.delete_message(seq).await;
     if let Err(err) = deleted {

@@ -8,11 +8,12 @@
 //! - `map.rs`: the map's shape from the manifests; `live.rs`: the figures on it, sampled
 //!   about once a second and pushed by server-sent events;
 //! - `component.rs`, `deadletters.rs`, `replay.rs`: one concern of the page each;
-//! - `error.rs`: 4xx/5xx with a JSON body.
+//! - `error.rs`: 4xx/5xx with a JSON body; `guard.rs`: no cross-site request, no foreign host.
 
 mod component;
 mod deadletters;
 mod error;
+mod guard;
 mod live;
 mod map;
 mod replay;
@@ -36,19 +37,31 @@ pub struct Console {
     replays: replay::Shared,
 }
 
-/// Binds `listen` and serves the console for the repository at `repo` until the process
-/// ends; returns once it listens, with the address (port 0 picks a free one).
-pub async fn start(bus: Bus, repo: &Path, listen: SocketAddr, every: Duration) -> anyhow::Result<Listening> {
+/// How the console is served.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where it listens (port 0 picks a free one).
+    pub listen: SocketAddr,
+    /// How often the live figures are sampled.
+    pub every: Duration,
+    /// Host names it answers to besides IP addresses and `localhost` (`guard.rs`).
+    pub allow_hosts: Vec<String>,
+}
+
+/// Binds and serves the console for the repository at `repo` until the process ends; returns
+/// once it listens, with the address.
+pub async fn start(bus: Bus, repo: &Path, settings: Settings) -> anyhow::Result<Listening> {
     let manifests = crate::repo::manifest::read_all(repo)?;
     let topology = Arc::new(map::Topology::from_manifests(&manifests));
-    let sampled = live::start(bus.clone(), topology.clone(), every);
+    let sampled = live::start(bus.clone(), topology.clone(), settings.every);
     let console = Arc::new(Console {
         bus,
         topology,
         sampled,
         replays: Arc::default(),
     });
-    server::serve(console, listen).await
+    let allowed = guard::AllowedHosts(Arc::new(settings.allow_hosts));
+    server::serve(console, allowed, settings.listen).await
 }
 
 /// A DLQ sequence from a path segment: a positive integer, or a 400 saying so.

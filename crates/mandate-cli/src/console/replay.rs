@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use mandate::Bus;
 use mandate::admin::RebuildRequest;
@@ -62,22 +62,23 @@ impl Replays {
     }
 }
 
-pub async fn start(
-    console: &Console,
-    name: &str,
-    body: Result<Json<RebuildRequest>, JsonRejection>,
-) -> ApiResult<Progress> {
+pub async fn start(console: &Console, name: &str, body: Bytes) -> ApiResult<Progress> {
     let name = component_name(name).map_err(ApiError::bad_request)?;
-    let request = match body {
-        Ok(Json(request)) => request,
-        // No body at all: everything, from the beginning.
-        Err(JsonRejection::MissingJsonContentType(_)) => RebuildRequest::default(),
-        Err(err) => {
-            return Err(ApiError::bad_request(format!(
-                "a replay takes {{\"from_sequence\"?: N, \"since\"?: RFC 3339}}: {err}"
-            )));
-        }
+    // An empty body (or `{}`) is everything, from the beginning.
+    let request: RebuildRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        RebuildRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|err| {
+            ApiError::bad_request(format!(
+                "a replay takes {{\"from_sequence\"?: N, \"since\"?: RFC 3339}}, not both: {err}"
+            ))
+        })?
     };
+    if request.from_sequence.is_some() && request.since.is_some() {
+        return Err(ApiError::bad_request(
+            "a replay starts from_sequence or since, not both",
+        ));
+    }
     if console.replays.get(&name).is_some_and(|p| !p.borrow().finished()) {
         return Err(ApiError::conflict(format!(
             "{name} is already rebuilding from this console: follow it at /api/replay/{name}/events"

@@ -13,6 +13,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
 use super::error::ApiError;
+use super::guard::{AllowedHosts, guard};
 use super::{Console, component, deadletters, replay};
 
 const INDEX: &str = include_str!("assets/index.html");
@@ -33,12 +34,12 @@ impl Listening {
     }
 }
 
-pub async fn serve(console: Arc<Console>, listen: SocketAddr) -> anyhow::Result<Listening> {
+pub async fn serve(console: Arc<Console>, allowed: AllowedHosts, listen: SocketAddr) -> anyhow::Result<Listening> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen} (pick another address with --listen)"))?;
     let address = listener.local_addr()?;
-    let app = router(console);
+    let app = router(console).layer(axum::middleware::from_fn_with_state(allowed, guard));
     let served = tokio::spawn(async move {
         if let Err(err) = axum::serve(listener, app).await {
             tracing::error!(error = %err, "the console stopped serving");

@@ -39,12 +39,31 @@ async fn bad_requests_get_a_json_4xx_saying_why_and_the_console_goes_on() {
     let (_console, url) = console(&env).await;
     let http = reqwest::Client::new();
     let get = |path: &str| http.get(format!("{url}/api{path}"));
-    let post = |path: &str| http.post(format!("{url}/api{path}"));
+    let post = |path: &str| http.post(format!("{url}/api{path}")).json(&json!({}));
     let cases = [
         (get("/dead-letters/abc"), 400, "not a DLQ sequence"),
         (get("/dead-letters/0"), 400, "not a DLQ sequence"),
         (get("/dead-letters/7"), 404, "no DLQ stream"),
         (post("/dead-letters/7/retry"), 404, "no DLQ stream"),
+        // What a cross-site form could send: refused before anything is done.
+        (
+            http.post(format!("{url}/api/dead-letters/7/retry")),
+            415,
+            "application/json",
+        ),
+        (
+            http.post(format!("{url}/api/replay/shipping"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("a=b"),
+            415,
+            "application/json",
+        ),
+        // A name that is not this host's (DNS rebinding): refused.
+        (
+            get("/map").header("host", "evil.example:8290"),
+            403,
+            "--allow-host evil.example",
+        ),
         (post("/dead-letters/purge").json(&json!({})), 400, "cannot be undone"),
         (
             post("/dead-letters/purge")
@@ -114,8 +133,10 @@ async fn bad_requests_get_a_json_4xx_saying_why_and_the_console_goes_on() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_letters_are_grouped_shown_retried_and_purged_over_the_api() {
     let env = Env::new().await;
-    // A duplicate window shorter than the test, so that a retry is not dropped as a duplicate.
-    env.create_stream("notes", Duration::from_millis(500)).await;
+    // A short duplicate window: a retry inside it is dropped (409), one after it goes through.
+    let window = Duration::from_secs(2);
+    env.create_stream("notes", window).await;
+    let published = tokio::time::Instant::now();
     let _counter = env.start(counter()).await;
     for n in ["seven", "eight"] {
         env.mandate(&["publish", "evt.notes.noted.v1", &format!(r#"{{"n": "{n}"}}"#)])
@@ -143,8 +164,16 @@ async fn dead_letters_are_grouped_shown_retried_and_purged_over_the_api() {
     assert_eq!(shown["body"], json!({"n": "seven"}));
     assert_eq!(shown["headers"]["Mandate-Dlq-Stream"], json!(["EVT_NOTES"]));
 
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let (status, retried) = answer(http.post(format!("{url}/api/dead-letters/1/retry"))).await;
+    let retry = || http.post(format!("{url}/api/dead-letters/1/retry")).json(&json!({}));
+    let (status, dropped) = answer(retry()).await;
+    assert!(published.elapsed() < window, "the machine is too slow for this check");
+    assert_eq!(status, 409, "{dropped}");
+    assert!(
+        dropped["error"].as_str().expect("error").contains("duplicate window"),
+        "{dropped}"
+    );
+    tokio::time::sleep_until(published + window + Duration::from_millis(200)).await;
+    let (status, retried) = answer(retry()).await;
     assert_eq!(status, 200, "{retried}");
     assert_eq!(
         (&retried["stream"], &retried["subject"]),
