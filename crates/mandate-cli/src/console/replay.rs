@@ -9,11 +9,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::Json;
+use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
-use mandate::Bus;
 use mandate::admin::RebuildRequest;
+use mandate::{Bus, CallError};
 use serde::Serialize;
 use tokio::sync::watch;
 
@@ -87,10 +88,7 @@ pub async fn start(console: &Console, name: &str, body: Bytes) -> ApiResult<Prog
     let started = Instant::now();
     let report = admin::rebuild(&console.bus.clone().with_timeout(REQUEST_TIMEOUT), &name, &request)
         .await
-        .map_err(|err| match err {
-            AdminError::Missing { .. } => ApiError::not_found(err.to_string()),
-            other => ApiError::from(rebuild_error(&name, other)),
-        })?;
+        .map_err(|err| refused(&name, err))?;
     let first = Progress {
         component: name.clone(),
         phase: "requested".into(),
@@ -109,6 +107,22 @@ pub async fn start(console: &Console, name: &str, body: Bytes) -> ApiResult<Prog
         .insert(name.clone(), receiver);
     tokio::spawn(follow(console.bus.clone(), first.clone(), started, sender));
     Ok(Json(first))
+}
+
+/// Why the component did not start the rebuild, with the status that says whose fault it is:
+/// nothing serves it (404), it is rebuilding already (409), it refused the request (400).
+fn refused(name: &str, err: AdminError) -> ApiError {
+    let status = match &err {
+        AdminError::Missing { .. } => Some(StatusCode::NOT_FOUND),
+        AdminError::Call(CallError::Service { error, .. }) if error.code == 409 => Some(StatusCode::CONFLICT),
+        AdminError::Call(CallError::Service { error, .. }) if error.code == 400 => Some(StatusCode::BAD_REQUEST),
+        _ => None,
+    };
+    let failure = ApiError::from(rebuild_error(name, err));
+    match status {
+        Some(status) => ApiError { status, ..failure },
+        None => failure,
+    }
 }
 
 /// Polls the component's status until the rebuild is over (as `mandate replay` does).

@@ -131,7 +131,7 @@ async fn bad_requests_get_a_json_4xx_saying_why_and_the_console_goes_on() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dead_letters_are_grouped_shown_retried_and_purged_over_the_api() {
+async fn dead_letters_are_grouped_shown_retried_and_purged_and_a_replay_followed_over_the_api() {
     let env = Env::new().await;
     // A short duplicate window: a retry inside it is dropped (409), one after it goes through.
     let window = Duration::from_secs(2);
@@ -189,4 +189,24 @@ async fn dead_letters_are_grouped_shown_retried_and_purged_over_the_api() {
     .await;
     assert_eq!(status, 200, "{purged}");
     assert!(purged["purged"].as_u64().expect("count") >= 1, "{purged}");
+
+    // A replay, followed by server-sent events to its end (the stream closes when done).
+    let replay = |body: Value| http.post(format!("{url}/api/replay/counter")).json(&body);
+    let (status, started) = answer(replay(json!({}))).await;
+    assert_eq!(status, 200, "{started}");
+    assert_eq!(started["component"], "counter");
+    let events = tokio::time::timeout(
+        Duration::from_secs(30),
+        http.get(format!("{url}/api/replay/counter/events")).send(),
+    )
+    .await
+    .expect("the events answer")
+    .expect("the events answer");
+    assert_eq!(events.headers()["content-type"], "text/event-stream");
+    let text = tokio::time::timeout(Duration::from_secs(30), events.text())
+        .await
+        .expect("the replay ends within 30 s")
+        .expect("the events");
+    assert!(text.contains("event: progress"), "{text}");
+    assert!(text.contains(r#""phase":"done""#), "{text}");
 }
