@@ -100,6 +100,8 @@ try {
   await page.selectOption("#replay-component", "shipping");
   await page.click('#replay-form button[type="submit"]');
   await page.waitForSelector('#replay-phase[data-phase="done"]', { timeout: 60_000 });
+  const progress = await text("#replay-progress");
+  if (progress.includes("null") || progress.includes("undefined")) throw new Error(`the replay shows ${progress}`);
   say("replayed", { progress: await text("#replay-phase") });
 
   if (errors.length) throw new Error(`the page threw: ${errors.join("; ")}`);

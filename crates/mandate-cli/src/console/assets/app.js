@@ -367,11 +367,11 @@ async function replay(event) {
   events.addEventListener("progress", (e) => {
     const p = JSON.parse(e.data);
     const percent = p.total ? Math.min(100, (100 * p.applied) / p.total) : 0;
-    out.replaceChildren(
+    out.replaceChildren(...[
       h("p", { id: "replay-phase", "data-phase": p.phase }, `${p.component}: ${p.phase} · applied ${p.applied} of ~${p.total} · wiped ${p.wiped} entries · ${(p.elapsed_ms / 1000).toFixed(1)} s`),
       h("div", { class: "progress" }, h("div", { style: `width: ${percent}%` })),
       p.error ? h("p", { class: "message error" }, p.error) : null,
-    );
+    ].filter(Boolean));
     if (p.phase === "done" || p.phase === "failed") events.close();
   });
   events.onerror = () => events.close();
