@@ -20,6 +20,7 @@ mod cpu;
 mod footprint;
 mod model;
 mod outbox;
+mod partitions;
 mod raw;
 mod report;
 mod server;
@@ -42,7 +43,7 @@ use report::{Machine, Report, Settings};
     version,
     after_help = "Starts its own nats-server (NATS_SERVER_BIN, <repo>/.tools/bin/nats-server or PATH).\nScenarios: \
                   1 consume→apply→ack, 2 outbox publish, 3 service call, 4 rebuild, 5 storefront end-to-end \
-                  (component binaries next to this executable), 6 footprint.\nFor figures worth reading: `cargo \
+                  (component binaries next to this executable), 6 footprint, 7 partitions (2 vs 1).\nFor figures worth reading: `cargo \
                   build --release -p mandate-cli -p mandate-bench -p catalog -p inventory -p orders -p payments -p \
                   shipping -p notifications && target/release/mandate bench`."
 )]
@@ -54,13 +55,13 @@ pub struct BenchArgs {
     /// its figures mean nothing.
     #[arg(long)]
     pub tiny: bool,
-    /// Run only these scenarios (comma-separated numbers, 1-6).
-    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=6))]
+    /// Run only these scenarios (comma-separated numbers, 1-7).
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=7))]
     pub only: Vec<u8>,
     /// Repetitions per figure; the median is reported [default: 3, --tiny: 1].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub repetitions: Option<u64>,
-    /// Events per run of scenarios 1, 2 and 6 [default: 200000, --tiny: 2000].
+    /// Events per run of scenarios 1, 2, 6 and 7 [default: 200000, --tiny: 2000].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub events: Option<u64>,
     /// Events the store of scenario 4 is rebuilt from [default: 1000000, --tiny: 2000].
@@ -113,6 +114,10 @@ pub struct BenchArgs {
     /// Internal: run as a footprint child process.
     #[arg(long, hide = true, value_enum)]
     pub child: Option<footprint::ChildMode>,
+    /// Internal: run as a partitions child process (scenario 7; which partition comes from
+    /// `MANDATE_PARTITIONS` / `MANDATE_PARTITION`).
+    #[arg(long, hide = true)]
+    pub partition_child: bool,
 }
 
 /// What a bench run shares with its scenarios.
@@ -265,6 +270,9 @@ async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     if let Some(mode) = args.child {
         return footprint::child(mode, args).await;
     }
+    if args.partition_child {
+        return partitions::child(args).await;
+    }
     let exe = std::env::current_exe().context("finding this executable")?;
     let bin_dir = match &args.bin_dir {
         Some(dir) => dir.clone(),
@@ -294,7 +302,7 @@ async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let version = bench.server()?.version.clone();
     let mut machine = Machine::probe(version);
     let mut scenarios = Vec::new();
-    for id in 1..=6u8 {
+    for id in 1..=7u8 {
         if !args.only.is_empty() && !args.only.contains(&id) {
             continue;
         }
@@ -304,7 +312,8 @@ async fn run(args: &BenchArgs) -> anyhow::Result<()> {
             3 => service::run(&bench).await,
             4 => consume::rebuild(&bench).await,
             5 => storefront::run(&bench).await,
-            _ => footprint::run(&bench).await,
+            6 => footprint::run(&bench).await,
+            _ => partitions::run(&bench).await,
         }
         .with_context(|| format!("bench scenario {id}"))?;
         scenarios.push(scenario);

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use mandate::{Component, Event, Operation, ServiceError};
+use mandate::{Component, Event, Key, Operation, ServiceError};
 use serde::{Deserialize, Serialize};
 
 /// The body of every bench event: a MessagePack map of about `payload_bytes` bytes.
@@ -57,6 +57,22 @@ impl Event for Happened {
     const OWNER: &'static str = "bench";
     const NAME: &'static str = "happened";
     const VERSION: u32 = 1;
+}
+
+/// `evt.bench.keyed.v1.<id>`: the event of the partitions scenario, keyed by its `id` (an
+/// `item`), so that each partition of its subscriber receives the ids it owns.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Keyed(pub Body);
+
+impl Event for Keyed {
+    const OWNER: &'static str = "bench";
+    const NAME: &'static str = "keyed";
+    const VERSION: u32 = 1;
+    const KEY: Option<Key> = Some(Key {
+        entity: "item",
+        field: "id",
+    });
 }
 
 /// `evt.bench-out.emitted.v1`: what the outbox scenario's command emits.
@@ -135,6 +151,18 @@ pub fn sink(name: &str, applied: Arc<AtomicU64>) -> Component {
         .on::<Happened>(move |ctx, Happened(body)| {
             ctx.put(&Body::key(body.id), &body)?;
             applied.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        })
+}
+
+/// The sink of [`sink`], on [`Keyed`] events, declared as partitioned by their item key (as
+/// `count` partitions; the process's own `--partitions` decides what it runs as).
+pub fn keyed_sink(name: &str, count: u32) -> Component {
+    Component::new(name)
+        .description("bench: one key per keyed event")
+        .partitioned_by("item", count)
+        .on::<Keyed>(move |ctx, Keyed(body)| {
+            ctx.put(&Body::key(body.id), &body)?;
             Ok(())
         })
 }

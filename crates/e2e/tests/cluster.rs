@@ -228,3 +228,42 @@ async fn applied(stack: &Stack) -> (String, u64) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A component started while its cluster has no quorum — two of the three nodes down, so no
+/// JetStream meta leader: its stream can be neither created nor read, every request times out
+/// — waits for the cluster instead of exiting, and starts, with its stream at three replicas,
+/// once the nodes are back. (The same wait covers several partitions creating one replicated
+/// stream at once, which can outlast one request's timeout.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_component_started_while_the_cluster_has_no_quorum_waits_for_it_and_starts() {
+    const NO_QUORUM_FOR: Duration = Duration::from_secs(12);
+    let stack = Stack::on_cluster_in(&testkit::repo_root(), &testkit::bin_dir(), Some(&["catalog"])).await;
+    let home = "nats-1";
+    stack.stop_node("nats-2");
+    stack.stop_node("nats-3");
+    stack.spawn_with("inventory", &[("NATS_URL", stack.node_url(home).as_str())]);
+    // Longer than JetStream's request timeout: an attempt has failed by now.
+    tokio::time::sleep(NO_QUORUM_FOR).await;
+    if let Err(exit) = stack.alive("inventory") {
+        panic!(
+            "inventory gave up while the cluster had no quorum ({exit}):\n{}",
+            stack.log_tail("inventory")
+        );
+    }
+    stack.restart_node("nats-2");
+    stack.restart_node("nats-3");
+    stack.wait_ready("inventory").await;
+    let deadline = Instant::now() + REPLICATED_WITHIN;
+    loop {
+        let groups = stack.replication().await.unwrap_or_default();
+        match groups.iter().find(|g| g.name == "EVT_INVENTORY") {
+            Some(group) if group.replicas == REPLICAS && group.is_current() => break,
+            found => assert!(
+                Instant::now() < deadline,
+                "EVT_INVENTORY is not at {REPLICAS} current replicas: {:?}",
+                found.map(|g| g.describe())
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}

@@ -10,9 +10,9 @@ mod commands;
 mod compose;
 mod console;
 mod dev;
-mod dlq_errors;
 mod failure;
 mod msgpack;
+mod ops;
 mod output;
 #[cfg(test)]
 mod published;

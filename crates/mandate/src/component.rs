@@ -36,6 +36,7 @@ pub struct Component {
     publish_subjects: BTreeSet<String>,
     partitioned_by: Option<&'static str>,
     partition_count: u32,
+    partitions_moving_from: Option<u32>,
 }
 
 impl Component {
@@ -53,6 +54,7 @@ impl Component {
             publish_subjects: BTreeSet::new(),
             partitioned_by: None,
             partition_count: 1,
+            partitions_moving_from: None,
         }
     }
 
@@ -66,6 +68,15 @@ impl Component {
     pub fn partitioned_by(mut self, entity: &'static str, count: u32) -> Component {
         self.partitioned_by = Some(entity);
         self.partition_count = count;
+        self
+    }
+
+    /// While the count of partitions changes (docs/evolution.md, "Changing the number of
+    /// partitions"): the count the old partitions still run as beside the new. The manifest
+    /// says so, and the broker's permissions grant both counts' consumers and private
+    /// subjects; remove it once the old partitions are stopped.
+    pub fn partitions_moving_from(mut self, old_count: u32) -> Component {
+        self.partitions_moving_from = Some(old_count);
         self
     }
 
@@ -183,6 +194,7 @@ impl Component {
             partitions: self.partitioned_by.map(|entity| Partitions {
                 by: entity.to_owned(),
                 count: self.partition_count,
+                moving_from: self.partitions_moving_from,
             }),
         }
     }
@@ -294,6 +306,9 @@ pub struct Partitions {
     pub by: String,
     /// How many partitions it is deployed as.
     pub count: u32,
+    /// The count the old partitions still run as, while the count changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moving_from: Option<u32>,
 }
 
 impl Manifest {

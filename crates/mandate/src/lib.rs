@@ -45,6 +45,7 @@ mod service;
 mod setaside;
 mod shared;
 mod store;
+mod streams;
 mod wire;
 
 pub use client::{Bus, CallError};

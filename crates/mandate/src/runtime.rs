@@ -5,14 +5,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::{self, stream};
+use async_nats::jetstream;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::admin::{self, Admin};
 use crate::consumer::{self, Consumer};
 use crate::consumers::Consumers;
-use crate::contract::{DEAD_LETTER_STREAM, stream_name, validate_component_name};
+use crate::contract::validate_component_name;
 use crate::error::{Error, Result};
 use crate::handler::{Served, Subscription};
 use crate::metrics::{self, ConsumerLabels};
@@ -22,6 +22,7 @@ use crate::outbox::Relay;
 use crate::partition::Seat;
 use crate::shared::{Progress, Shared};
 use crate::store::Store;
+use crate::streams;
 
 /// Everything a component declared, as the builder hands it over.
 #[derive(Debug)]
@@ -144,9 +145,9 @@ pub(crate) async fn start(declared: Declared, options: Options) -> Result<Runnin
     tracing::info!(max_payload = client.max_payload(), "the server's max payload");
     let js = jetstream::new(client.clone());
     if !declared.publish_subjects.is_empty() {
-        ensure_own_stream(&js, &declared.name, usize::from(options.stream_replicas)).await?;
+        streams::ensure_own(&js, &declared.name, usize::from(options.stream_replicas)).await?;
     }
-    ensure_dead_letter_stream(&js, usize::from(options.stream_replicas)).await;
+    streams::ensure_dead_letter(&js, usize::from(options.stream_replicas)).await;
 
     let (started_at, started_at_rfc3339) = (Instant::now(), crate::envelope::now_rfc3339());
     let specs = consumer::specs(&declared.name, &declared.subscriptions, seat);
@@ -258,83 +259,4 @@ fn seat(declared: &Declared, options: &Options) -> Result<Option<Seat>> {
     Seat::new(entity, options.partition, options.partitions)
         .map(Some)
         .map_err(Error::Config)
-}
-
-/// Creates `EVT_<OWNER>`, capturing `evt.<owner>.>` and stamping keyed events with their
-/// slot (`partition::stream_transform`), when it does not exist. An existing stream is left
-/// as it is — from then on its configuration (replicas, limits) is the operator's — except
-/// that a stream from before partitions gets the transform added, in place: without it a
-/// keyed event would be stored with no slot and reach no partition by its filters.
-async fn ensure_own_stream(js: &jetstream::Context, owner: &str, replicas: usize) -> Result<()> {
-    let name = stream_name(owner);
-    let subjects = format!("evt.{owner}.>");
-    let (source, destination) = crate::partition::stream_transform(owner);
-    let transform = stream::SubjectTransform { source, destination };
-    let config = stream::Config {
-        name: name.clone(),
-        description: Some(format!("events published by {owner}")),
-        subjects: vec![subjects.clone()],
-        storage: stream::StorageType::File,
-        retention: stream::RetentionPolicy::Limits,
-        duplicate_window: Duration::from_secs(120),
-        num_replicas: replicas,
-        // History is what rebuilds replay: no deleting single events.
-        deny_delete: true,
-        allow_direct: true,
-        subject_transform: Some(transform.clone()),
-        ..Default::default()
-    };
-    let mut stream = js
-        .get_or_create_stream(config)
-        .await
-        .map_err(|e| Error::js(&format!("ensuring stream {name}"), e))?;
-    let info = stream
-        .info()
-        .await
-        .map_err(|e| Error::js(&format!("reading stream {name}"), e))?;
-    if !info.config.subjects.contains(&subjects) {
-        return Err(Error::Config(format!(
-            "stream {name} exists but does not capture {subjects} (it captures {:?}): fix it with `nats stream edit {name}`",
-            info.config.subjects
-        )));
-    }
-    if info.config.subject_transform.as_ref() != Some(&transform) {
-        if let Some(other) = &info.config.subject_transform {
-            return Err(Error::Config(format!(
-                "stream {name} transforms {} into {}, not keyed events into their slots ({} into {}): remove its transform with `nats stream edit {name}`",
-                other.source, other.destination, transform.source, transform.destination
-            )));
-        }
-        tracing::info!(stream = %name, "adding the partition slot transform to a stream from before partitions");
-        let mut config = info.config.clone();
-        config.subject_transform = Some(transform.clone());
-        // Not fatal: under strict broker permissions a component may not update its stream
-        // (bus-config/README.md). Keyed events are then stored without their slot, and
-        // partitions of subscribers pick theirs out of every keyed event, by key.
-        if let Err(err) = js.update_stream(config).await {
-            tracing::warn!(
-                stream = %name, error = %err,
-                "cannot add the partition slot transform ({} -> {}): ask the operator to add it (nats stream edit {name}); until then partitioned subscribers read every keyed event of this stream",
-                transform.source, transform.destination
-            );
-        }
-    }
-    Ok(())
-}
-
-/// Makes sure `DLQ` exists. Not fatal: under strict broker permissions the operator creates
-/// it, and the relay keeps dead letters in the outbox until it can publish them.
-async fn ensure_dead_letter_stream(js: &jetstream::Context, replicas: usize) {
-    let config = stream::Config {
-        name: DEAD_LETTER_STREAM.to_owned(),
-        description: Some("dead letters of every component".to_owned()),
-        subjects: vec!["dlq.>".to_owned()],
-        storage: stream::StorageType::File,
-        duplicate_window: Duration::from_secs(120),
-        num_replicas: replicas,
-        ..Default::default()
-    };
-    if let Err(err) = js.get_or_create_stream(config).await {
-        tracing::warn!(error = %err, "cannot ensure the DLQ stream; dead letters wait in the outbox until it exists");
-    }
 }

@@ -4,16 +4,14 @@
 //! headers (minus JetStream's `Nats-*`) plus `Mandate-Dlq-*` headers: kind, reason, original
 //! subject, stream and sequence, consumer, deliveries, time.
 //!
-//! `retry` republishes the original payload to the original subject with the original
-//! headers (without `Mandate-Dlq-*`) and `Nats-Msg-Id` = the original `ce-id`, waits for
-//! JetStream's ack, and only then deletes the dead letter. If JetStream drops the retry as a
-//! duplicate (the original id is still inside the stream's duplicate window) nothing is
-//! deleted and the command says when to try again.
-//!
-//! A dead letter whose original would not fit in the server's max payload beside its headers
-//! carries no body (`Mandate-Dlq-Body: omitted`, with the body's size and SHA-256): `show`
-//! says where the original is, and `retry` reads it back from its stream, checks the digest,
-//! and republishes that.
+//! `retry` (`ops/retry.rs`) republishes the original payload to the original subject with the
+//! original headers (without `Mandate-Dlq-*`) and `Nats-Msg-Id` = the original `ce-id`, waits
+//! for JetStream's ack, and only then deletes the dead letter. If JetStream drops the retry as
+//! a duplicate of the original (still inside the stream's duplicate window) nothing is deleted
+//! and the command says when to try again. A dead letter whose original would not fit in the
+//! server's max payload carries no body: `show` says where the original is, and `retry` reads
+//! it back from its stream. `retry` with a selection instead of a sequence is a bulk redrive,
+//! canary first, then throttled (`redrive.rs` beside this file, `ops/redrive.rs`).
 //!
 //! `set-aside` and `retry-set-aside` are about the other things that were not delivered: a
 //! component's outbox entries that the server refuses for good, which its relay set aside so
@@ -21,37 +19,30 @@
 
 use std::io::BufRead;
 
-use anyhow::{Context as _, anyhow, bail};
-use async_nats::HeaderMap;
-use async_nats::jetstream::stream::{LastRawMessageErrorKind, Stream};
-use async_nats::jetstream::{self, message::StreamMessage};
+use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use mandate::deadletter::{
-    BODY_OMITTED, DLQ_BODY, DLQ_BODY_SHA256, DLQ_BODY_SIZE, DLQ_CONSUMER, DLQ_DELIVERIES, DLQ_KIND, DLQ_REASON,
-    DLQ_SEQUENCE, DLQ_STREAM, DLQ_SUBJECT, DLQ_TIME,
-};
-use mandate::envelope::{CE_ID, CE_TYPE, NATS_MSG_ID};
-use mandate::{Bus, DEAD_LETTER_STREAM};
-use serde::Serialize;
+use mandate::Bus;
+use mandate::deadletter::{DLQ_BODY_SHA256, DLQ_BODY_SIZE};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 use super::Global;
-use super::publish::publish;
-use crate::bus::{Start, StreamReader, find_stream, header, headers_to_map};
-use crate::dlq_errors::{DroppedAsDuplicate, NoDlqStream, NoSuchLetter};
+use super::redrive::{self, RetryArgs};
+use crate::bus::{header, headers_to_map};
 use crate::failure::usage;
-use crate::since::rfc3339;
+use crate::ops::letters::{self, Filter, Letter, ReasonMatch, dlq_stream, get_letter};
+use crate::ops::purge;
 use crate::{msgpack, output};
 
 #[derive(Debug, Subcommand)]
 pub enum DlqCommand {
-    /// List dead letters: time, component, kind, original subject and reason.
+    /// List dead letters: time, component, kind, original subject and reason (`--group`:
+    /// how many per component, kind and reason).
     List(ListArgs),
     /// Show one dead letter: every header and the decoded body.
     Show(SeqArgs),
-    /// Republish a dead letter's original message to its original subject, then delete it.
-    Retry(SeqArgs),
+    /// Republish a dead letter's original message to its original subject, then delete it;
+    /// or, selected by component, kind or reason, many: canary first, then throttled.
+    Retry(RetryArgs),
     /// Delete every dead letter (or one component's), after a confirmation.
     Purge(PurgeArgs),
     /// List the outbox entries a component set aside because the server refuses them for
@@ -73,11 +64,45 @@ fn component_name(text: &str) -> Result<String, String> {
     mandate::validate_component_name(text).map(|()| text.to_owned())
 }
 
+/// Which dead letters: by component, kind and reason (all of them when none is given).
+#[derive(Debug, Args, Clone, Default)]
+pub struct SelectArgs {
+    /// Only the dead letters of this component.
+    #[arg(long, value_parser = component_name)]
+    pub component: Option<String>,
+    /// Only those of this kind (`undecodable`, `handler-failed`, ...: docs/contract.md).
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Only those with exactly this reason (as `dlq list` prints it).
+    #[arg(long, conflicts_with = "reason_prefix")]
+    pub reason: Option<String>,
+    /// Only those whose reason starts with this text.
+    #[arg(long)]
+    pub reason_prefix: Option<String>,
+}
+
+impl SelectArgs {
+    pub fn filter(&self) -> Filter {
+        let reason = match (&self.reason, &self.reason_prefix) {
+            (Some(reason), _) => Some(ReasonMatch::Exact(reason.clone())),
+            (None, Some(prefix)) => Some(ReasonMatch::Prefix(prefix.clone())),
+            (None, None) => None,
+        };
+        Filter {
+            component: self.component.clone(),
+            kind: self.kind.clone(),
+            reason,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Only the dead letters of this component.
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Count the dead letters per component, kind and reason instead of listing each.
     #[arg(long)]
-    pub component: Option<String>,
+    pub group: bool,
 }
 
 #[derive(Debug, Args)]
@@ -96,102 +121,27 @@ pub struct PurgeArgs {
     pub yes: bool,
 }
 
-/// A dead letter as `list` shows it (and the console, `console/deadletters.rs`).
-#[derive(Debug, Serialize)]
-pub struct Letter {
-    pub sequence: u64,
-    pub time: String,
-    pub component: String,
-    pub kind: String,
-    pub reason: String,
-    /// The subject the original message was published to.
-    pub subject: String,
-    pub stream: String,
-    pub original_sequence: Option<u64>,
-    pub consumer: String,
-    pub deliveries: Option<u64>,
-    #[serde(rename = "type")]
-    pub ce_type: Option<String>,
-    pub id: Option<String>,
-    /// The original body was left out: it would not fit beside the headers.
-    pub body_omitted: bool,
-}
-
-impl Letter {
-    fn new(sequence: u64, subject: &str, stored: time::OffsetDateTime, headers: Option<&HeaderMap>) -> Letter {
-        let text = |name: &str| header(headers, name).unwrap_or_default();
-        Letter {
-            sequence,
-            time: header(headers, DLQ_TIME).unwrap_or_else(|| rfc3339(stored)),
-            component: subject.strip_prefix("dlq.").unwrap_or(subject).to_owned(),
-            kind: text(DLQ_KIND),
-            reason: text(DLQ_REASON),
-            subject: text(DLQ_SUBJECT),
-            stream: text(DLQ_STREAM),
-            original_sequence: header(headers, DLQ_SEQUENCE).and_then(|s| s.parse().ok()),
-            consumer: text(DLQ_CONSUMER),
-            deliveries: header(headers, DLQ_DELIVERIES).and_then(|s| s.parse().ok()),
-            ce_type: header(headers, CE_TYPE),
-            id: header(headers, CE_ID),
-            body_omitted: body_omitted(headers),
-        }
-    }
-}
-
-fn body_omitted(headers: Option<&HeaderMap>) -> bool {
-    header(headers, DLQ_BODY).as_deref() == Some(BODY_OMITTED)
-}
-
 pub async fn run(bus: &Bus, command: &DlqCommand, global: Global) -> anyhow::Result<()> {
     match command {
         DlqCommand::List(args) => list(bus, args, global).await,
         DlqCommand::Show(args) => show(bus, args.seq, global).await,
-        DlqCommand::Retry(args) => retry(bus, args.seq, global).await,
+        DlqCommand::Retry(args) => redrive::run(bus, args, global).await,
         DlqCommand::Purge(args) => purge(bus, args, global).await,
         DlqCommand::SetAside(args) => list_set_aside(bus, &args.component, global).await,
         DlqCommand::RetrySetAside(args) => retry_set_aside(bus, &args.component, global).await,
     }
 }
 
-async fn dlq_stream(bus: &Bus) -> anyhow::Result<Stream> {
-    find_stream(bus.jetstream(), DEAD_LETTER_STREAM)
-        .await?
-        .ok_or_else(|| NoDlqStream.into())
-}
-
-fn component_filter(component: Option<&String>) -> Vec<String> {
-    component.map(|c| mandate::dead_letter_subject(c)).into_iter().collect()
-}
-
-/// Every dead letter in DLQ (of `component` only, when given), oldest first; none when there
-/// is no DLQ stream yet.
-pub async fn letters(bus: &Bus, component: Option<&String>) -> anyhow::Result<Vec<Letter>> {
-    let mut letters = Vec::new();
-    if find_stream(bus.jetstream(), DEAD_LETTER_STREAM).await?.is_some() {
-        let filters = component_filter(component);
-        let mut reader = StreamReader::open(bus.jetstream(), DEAD_LETTER_STREAM, &filters, Start::All, true).await?;
-        while let Some(message) = reader.next_history().await? {
-            let info = message
-                .info()
-                .map_err(|e| anyhow!("a DLQ message has no stream metadata: {e}"))?;
-            letters.push(Letter::new(
-                info.stream_sequence,
-                &message.subject,
-                info.published,
-                message.headers.as_ref(),
-            ));
-        }
-    }
-    Ok(letters)
-}
-
 async fn list(bus: &Bus, args: &ListArgs, global: Global) -> anyhow::Result<()> {
-    let letters = letters(bus, args.component.as_ref()).await?;
+    let letters = letters::read(bus, &args.select.filter()).await?;
+    if args.group {
+        return list_groups(&letters, global);
+    }
     if global.json {
         return output::json(&letters);
     }
     if letters.is_empty() {
-        return output::line("DLQ is empty: nothing was dead-lettered (or it was all retried or purged).");
+        return output::line(&nothing_selected(&args.select));
     }
     let rows: Vec<Vec<String>> = letters
         .iter()
@@ -216,48 +166,41 @@ async fn list(bus: &Bus, args: &ListArgs, global: Global) -> anyhow::Result<()> 
     ))
 }
 
-async fn get_letter(stream: &Stream, seq: u64) -> anyhow::Result<StreamMessage> {
-    match stream.get_raw_message(seq).await {
-        Ok(message) => Ok(message),
-        Err(err) => {
-            let missing = match err.kind() {
-                LastRawMessageErrorKind::NoMessageFound => true,
-                LastRawMessageErrorKind::JetStream(e) => e.error_code() == jetstream::ErrorCode::NO_MESSAGE_FOUND,
-                _ => false,
-            };
-            if missing {
-                return Err(NoSuchLetter(seq).into());
-            }
-            Err(anyhow!(err).context(format!("reading DLQ #{seq}")))
-        }
-    }
-}
-
-/// One dead letter as `dlq show --json` prints it: sequence, subject, time, every header and
-/// the decoded body (or why it is not there).
-pub async fn shown(bus: &Bus, seq: u64) -> anyhow::Result<Map<String, Value>> {
-    let stream = dlq_stream(bus).await?;
-    let message = get_letter(&stream, seq).await?;
-    Ok(shown_of(&message))
-}
-
-fn shown_of(message: &StreamMessage) -> Map<String, Value> {
-    let headers = Some(&message.headers);
-    let mut shown = Map::new();
-    shown.insert("sequence".into(), Value::from(message.sequence));
-    shown.insert("subject".into(), Value::String(message.subject.to_string()));
-    shown.insert("time".into(), Value::String(rfc3339(message.time)));
-    shown.insert(
-        "headers".into(),
-        serde_json::to_value(headers_to_map(headers)).unwrap_or_default(),
-    );
-    if body_omitted(headers) {
-        shown.insert("body".into(), Value::Null);
-        shown.insert("body_omitted".into(), Value::Bool(true));
+fn nothing_selected(select: &SelectArgs) -> String {
+    if select.filter().is_empty() {
+        "DLQ is empty: nothing was dead-lettered (or it was all retried or purged).".to_owned()
     } else {
-        msgpack::body_fields(&message.payload, &mut shown);
+        "No dead letter matches: `mandate dlq list --group` counts them by component, kind and reason.".to_owned()
     }
-    shown
+}
+
+/// `dlq list --group`: one row per component × kind × reason.
+fn list_groups(letters: &[Letter], global: Global) -> anyhow::Result<()> {
+    let groups = letters::groups(letters);
+    if global.json {
+        return output::json(&groups);
+    }
+    if groups.is_empty() {
+        return output::line("No dead letters.");
+    }
+    let rows: Vec<Vec<String>> = groups
+        .iter()
+        .map(|g| {
+            vec![
+                g.count.to_string(),
+                g.component.clone(),
+                g.kind.clone(),
+                format!("{}..{}", g.first_sequence, g.last_sequence),
+                output::truncate(&g.reason, 100),
+            ]
+        })
+        .collect();
+    output::line(&output::table(&["COUNT", "COMPONENT", "KIND", "SEQS", "REASON"], &rows))?;
+    output::line(&format!(
+        "\n{} dead letter(s) in {} group(s). `mandate dlq retry --component C --reason R` redrives a group, canary first.",
+        letters.len(),
+        groups.len()
+    ))
 }
 
 async fn show(bus: &Bus, seq: u64, global: Global) -> anyhow::Result<()> {
@@ -265,7 +208,7 @@ async fn show(bus: &Bus, seq: u64, global: Global) -> anyhow::Result<()> {
     let message = get_letter(&stream, seq).await?;
     let headers = Some(&message.headers);
     if global.json {
-        return output::json(&shown_of(&message));
+        return output::json(&letters::shown_of(&message));
     }
     let letter = Letter::new(message.sequence, &message.subject, message.time, headers);
     let mut text = format!(
@@ -312,113 +255,6 @@ async fn show(bus: &Bus, seq: u64, global: Global) -> anyhow::Result<()> {
         None => text.push_str(&serde_json::to_string_pretty(body.get("body").unwrap_or(&Value::Null))?),
     }
     output::line(&text)
-}
-
-#[derive(Debug, Serialize)]
-pub struct Retried {
-    dlq_sequence: u64,
-    subject: String,
-    stream: String,
-    sequence: u64,
-    id: Option<String>,
-}
-
-async fn retry(bus: &Bus, seq: u64, global: Global) -> anyhow::Result<()> {
-    let retried = retry_one(bus, seq).await?;
-    if global.json {
-        return output::json(&retried);
-    }
-    output::line(&format!(
-        "retried DLQ #{seq}: republished to {} as {} #{}, and removed it from DLQ",
-        retried.subject, retried.stream, retried.sequence
-    ))
-}
-
-/// Republishes DLQ #`seq` to its original subject, then deletes it from DLQ (nothing is
-/// deleted when JetStream drops the republish as a duplicate: the error says until when).
-pub async fn retry_one(bus: &Bus, seq: u64) -> anyhow::Result<Retried> {
-    let dlq = dlq_stream(bus).await?;
-    let letter = get_letter(&dlq, seq).await?;
-    let subject = header(Some(&letter.headers), DLQ_SUBJECT).ok_or_else(|| {
-        anyhow!(
-            "DLQ #{seq} has no {DLQ_SUBJECT} header, so its original subject is unknown: it was not written by the kit"
-        )
-    })?;
-    let (headers, payload, id) = if body_omitted(Some(&letter.headers)) {
-        read_back(bus, seq, &letter.headers).await?
-    } else {
-        let (headers, id) = original_headers(&letter.headers)?;
-        (headers, letter.payload.to_vec(), id)
-    };
-    let ack = publish(bus, &subject, headers, payload).await?;
-    if ack.duplicate {
-        return Err(DroppedAsDuplicate {
-            stream: ack.stream,
-            id,
-            subject,
-            until: duplicate_window_end(bus, &letter.headers).await,
-        }
-        .into());
-    }
-    let deleted = dlq.delete_message(seq).await;
-    if let Err(err) = deleted {
-        bail!(
-            "republished DLQ #{seq} as {} #{}, but could not delete it from DLQ ({err}): delete it with `nats stream rmm DLQ {seq}`",
-            ack.stream,
-            ack.sequence
-        );
-    }
-    Ok(Retried {
-        dlq_sequence: seq,
-        subject,
-        stream: ack.stream,
-        sequence: ack.sequence,
-        id,
-    })
-}
-
-/// The original headers of a dead letter: without `Mandate-Dlq-*` and the dead letter's own
-/// `Nats-Msg-Id`, with `Nats-Msg-Id` = the original `ce-id` (when it has one).
-fn original_headers(letter: &HeaderMap) -> anyhow::Result<(HeaderMap, Option<String>)> {
-    let kept: Vec<(String, Vec<String>)> = headers_to_map(Some(letter))
-        .into_iter()
-        .filter(|(name, _)| {
-            let lower = name.to_ascii_lowercase();
-            !lower.starts_with("mandate-dlq-") && !lower.starts_with("nats-")
-        })
-        .collect();
-    let mut headers = crate::bus::headers_from_map(kept.iter().map(|(n, v)| (n, v)))?;
-    let id = header(Some(letter), CE_ID);
-    if let Some(id) = &id {
-        headers.insert(NATS_MSG_ID, id.as_str());
-    }
-    Ok((headers, id))
-}
-
-/// The original of a dead letter that left its body out, read back from the stream and
-/// sequence it names, with the headers and body to republish. The body must match the
-/// letter's SHA-256: the sequence could have been reused by a recreated stream.
-async fn read_back(bus: &Bus, seq: u64, letter: &HeaderMap) -> anyhow::Result<(HeaderMap, Vec<u8>, Option<String>)> {
-    let (Some(stream_name), Some(sequence)) = (
-        header(Some(letter), DLQ_STREAM),
-        header(Some(letter), DLQ_SEQUENCE).and_then(|s| s.parse::<u64>().ok()),
-    ) else {
-        bail!("DLQ #{seq} left its body out and does not say where the original is ({DLQ_STREAM}, {DLQ_SEQUENCE})");
-    };
-    let stream = find_stream(bus.jetstream(), &stream_name).await?.ok_or_else(|| {
-        anyhow!("DLQ #{seq} left its body out, and its original's stream {stream_name} no longer exists: the body cannot be read back")
-    })?;
-    let original = stream.get_raw_message(sequence).await.map_err(|e| {
-        anyhow!("DLQ #{seq} left its body out, and {stream_name} #{sequence} cannot be read back ({e}): the stream's limits may have removed it")
-    })?;
-    let digest = format!("{:x}", Sha256::digest(&original.payload));
-    if header(Some(letter), DLQ_BODY_SHA256).as_deref() != Some(digest.as_str()) {
-        bail!(
-            "{stream_name} #{sequence} is not the body DLQ #{seq} left out (its SHA-256 differs): nothing republished"
-        );
-    }
-    let (headers, id) = original_headers(&original.headers)?;
-    Ok((headers, original.payload.to_vec(), id))
 }
 
 /// `dlq set-aside COMPONENT`: the outbox entries the component's relay set aside.
@@ -480,23 +316,6 @@ async fn retry_set_aside(bus: &Bus, component: &str, global: Global) -> anyhow::
     ))
 }
 
-/// When the original message leaves its stream's duplicate window, if it can be told.
-async fn duplicate_window_end(bus: &Bus, letter: &HeaderMap) -> Option<String> {
-    let stream_name = header(Some(letter), DLQ_STREAM)?;
-    let sequence: u64 = header(Some(letter), DLQ_SEQUENCE)?.parse().ok()?;
-    let mut stream = bus.jetstream().get_stream(&stream_name).await.ok()?;
-    let window = stream.info().await.ok()?.config.duplicate_window;
-    let original = stream.get_raw_message(sequence).await.ok()?;
-    let window = time::Duration::try_from(window).ok()?;
-    Some(rfc3339(original.time + window))
-}
-
-#[derive(Debug, Serialize)]
-pub struct Purged {
-    purged: u64,
-    component: Option<String>,
-}
-
 async fn purge(bus: &Bus, args: &PurgeArgs, global: Global) -> anyhow::Result<()> {
     let mut stream = dlq_stream(bus).await?;
     let whose = match &args.component {
@@ -523,23 +342,9 @@ async fn purge(bus: &Bus, args: &PurgeArgs, global: Global) -> anyhow::Result<()
             return Err(crate::failure::Reported.into());
         }
     }
-    let purged = purge_letters(bus, args.component.as_deref()).await?;
+    let purged = purge::purge(bus, args.component.as_deref()).await?;
     if global.json {
         return output::json(&purged);
     }
     output::line(&format!("purged {} dead letter(s) {whose}from DLQ", purged.purged))
-}
-
-/// Deletes every dead letter (or `component`'s) from DLQ, without asking: the caller asked.
-pub async fn purge_letters(bus: &Bus, component: Option<&str>) -> anyhow::Result<Purged> {
-    let stream = dlq_stream(bus).await?;
-    let response = match component {
-        Some(component) => stream.purge().filter(mandate::dead_letter_subject(component)).await,
-        None => stream.purge().await,
-    }
-    .context("purging DLQ")?;
-    Ok(Purged {
-        purged: response.purged,
-        component: component.map(str::to_owned),
-    })
 }

@@ -15,9 +15,11 @@ pub mod dev;
 pub mod dlq;
 pub mod export;
 pub mod import;
+pub mod journey;
 pub mod new;
 pub mod prometheus_config;
 pub mod publish;
+pub mod redrive;
 pub mod replay;
 pub mod status;
 pub mod tail;
@@ -81,6 +83,8 @@ pub enum Command {
     /// Inspect and repair dead letters (the `DLQ` stream).
     #[command(subcommand)]
     Dlq(dlq::DlqCommand),
+    /// Every event and dead letter one order (or correlation id) caused, in time order.
+    Journey(journey::JourneyArgs),
     /// The checks that need no server: the dependency rules of the mandate, a current bus-config.
     Check(check::CheckArgs),
     /// The broker configuration generated from the component manifests (bus-config/): check it, or --write it.
@@ -123,6 +127,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(args) => import::run(&bus::connect(connection).await?, &args, global).await,
         Command::Console(args) => console::run(bus::connect(connection).await?, &args, global).await,
         Command::Dlq(command) => dlq::run(&bus::connect(connection).await?, &command, global).await,
+        Command::Journey(args) => journey::run(&bus::connect(connection).await?, &args, global).await,
     }
 }
 
@@ -199,6 +204,23 @@ mod tests {
             &["mandate", "dlq", "list", "--component", "orders", "--json"],
             &["mandate", "dlq", "show", "3", "--json"],
             &["mandate", "dlq", "retry", "3"],
+            &[
+                "mandate",
+                "dlq",
+                "retry",
+                "--component",
+                "orders",
+                "--reason-prefix",
+                "does not",
+                "--rate",
+                "2.5",
+                "--canary",
+                "2",
+                "--yes",
+                "--json",
+            ],
+            &["mandate", "dlq", "list", "--group", "--kind", "undecodable", "--json"],
+            &["mandate", "journey", "an-order", "--since", "2h", "--json"],
             &["mandate", "dlq", "purge", "--yes"],
             &["mandate", "console", "--listen", "127.0.0.1:0", "--every", "2s"],
             &["mandate", "asyncapi", "--check", "--repo", "."],

@@ -434,14 +434,18 @@ mod tests {
 
     #[test]
     fn a_component_service_without_its_healthcheck_is_refused() {
+        // A partition's service is held to it like any other.
         let text = without(
             &repo_compose(),
-            "orders",
+            "orders-p1of3",
             "      test: [\"CMD\", \"/usr/local/bin/component\", \"--healthcheck\"]\n",
         );
         let found = problems(&text, &components());
         assert_eq!(found.len(), 1, "{found:?}");
-        assert!(found[0].contains("`orders`: must have a healthcheck"), "{found:?}");
+        assert!(
+            found[0].contains("`orders-p1of3`: must have a healthcheck"),
+            "{found:?}"
+        );
         assert!(found[0].contains("--healthcheck"), "says what to write: {found:?}");
         let text = without(
             &repo_compose(),

@@ -11,8 +11,8 @@ use super::Console;
 use super::error::{ApiError, ApiResult};
 use super::map::Node;
 use crate::bus::{find_stream, headers_to_map};
-use crate::commands::status::EndpointStat;
 use crate::msgpack;
+use crate::ops::status::EndpointStat;
 
 /// How many of the stream's last events the page shows.
 const RECENT: u64 = 15;

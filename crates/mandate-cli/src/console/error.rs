@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::dlq_errors::{DroppedAsDuplicate, NoDlqStream, NoSuchLetter};
+use crate::ops::errors::{NoDlqStream, NoSuchLetter};
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -45,16 +45,14 @@ impl ApiError {
     }
 }
 
-/// A failure of the operation behind the request: 404 for a dead letter that is not there,
-/// 409 for a retry JetStream dropped as a duplicate (try again later), 502 (the bus or a
-/// component did not do it) otherwise, with the whole chain of causes.
+/// A failure of the operation behind the request: 404 for a dead letter (or `DLQ`) that is
+/// not there, 502 (the bus or a component did not do it) otherwise, with the whole chain of
+/// causes. (A retry dropped as a duplicate is an outcome, answered 409 by `deadletters.rs`.)
 impl From<anyhow::Error> for ApiError {
     fn from(err: anyhow::Error) -> ApiError {
         let missing = err.downcast_ref::<NoSuchLetter>().is_some() || err.downcast_ref::<NoDlqStream>().is_some();
         let status = if missing {
             StatusCode::NOT_FOUND
-        } else if err.downcast_ref::<DroppedAsDuplicate>().is_some() {
-            StatusCode::CONFLICT
         } else {
             StatusCode::BAD_GATEWAY
         };

@@ -16,7 +16,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use super::map::{Edge, Node, Topology};
-use crate::commands::status::{self, ComponentStatus, Status, StatusArgs};
+use crate::ops::status::{self, ComponentStatus, Patience, Status};
 
 /// One sample of the running system, as the page draws it.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -129,11 +129,11 @@ async fn sample(bus: &Bus, topology: &Topology) -> (Live, Option<Status>) {
         at_ms: time::OffsetDateTime::now_utc().unix_timestamp_nanos() as u64 / 1_000_000,
         ..Live::default()
     };
-    let args = StatusArgs {
+    let patience = Patience {
         wait: Duration::from_millis(300),
         timeout: Duration::from_secs(1),
     };
-    let gathered = match status::gather(bus, &args).await {
+    let gathered = match status::gather(bus, patience).await {
         Ok(status) => Some(status),
         Err(err) => {
             live.error = Some(format!("{err:#}"));

@@ -21,7 +21,7 @@ use tokio::sync::watch;
 use super::Console;
 use super::error::{ApiError, ApiResult};
 use crate::admin::{self, AdminError};
-use crate::commands::replay::{component_name, progress, rebuild_error, status_is_final};
+use crate::ops::replay::{component_name, progress, rebuild_error, status_is_final};
 
 /// How long a rebuild request may take (the component publishes its outbox first).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);

@@ -114,16 +114,35 @@ pub struct Partitions {
     /// How many partitions run: from 1 to the 12 slots a key can be in.
     #[schemars(range(min = 1, max = 12), example = 3)]
     pub count: u32,
+    /// While the count changes (docs/evolution.md, "Changing the number of partitions"): the
+    /// count the old partitions still run as. The bus user is then granted both counts'
+    /// consumer names and private subjects; remove it once the old partitions are stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 12), example = 2)]
+    pub moving_from: Option<u32>,
 }
 
 impl Partitions {
     /// `p<P>of<N>` for every partition: what their consumers, stores and private service
     /// subjects are named with (`mandate::partition::Seat::label`).
     pub fn labels(&self) -> Vec<String> {
-        (0..self.count)
-            .map(|index| format!("p{index}of{}", self.count))
-            .collect()
+        labels_of(self.count)
     }
+
+    /// The labels the bus user is granted: [`labels`](Partitions::labels), and during a
+    /// change of count those of the count it is [`moving_from`](Partitions::moving_from) too.
+    /// A count of 1 has no partition names: it runs as the component.
+    pub fn granted_labels(&self) -> Vec<String> {
+        let mut labels = if self.count > 1 { self.labels() } else { Vec::new() };
+        if let Some(old) = self.moving_from.filter(|old| *old > 1 && *old != self.count) {
+            labels.extend(labels_of(old));
+        }
+        labels
+    }
+}
+
+fn labels_of(count: u32) -> Vec<String> {
+    (0..count).map(|index| format!("p{index}of{count}")).collect()
 }
 
 fn kit_component_example() -> Value {
@@ -219,11 +238,21 @@ impl ComponentManifest {
             validate_listen(subject)?;
         }
         if let Some(partitions) = &self.partitions {
-            if partitions.count == 0 || partitions.count > mandate::SLOTS {
+            for (field, count) in [
+                ("count", Some(partitions.count)),
+                ("moving_from", partitions.moving_from),
+            ] {
+                if let Some(count) = count.filter(|c| *c == 0 || *c > mandate::SLOTS) {
+                    return Err(format!(
+                        "partitions: {field} {count} is not from 1 to {} (the slots a key can be in)",
+                        mandate::SLOTS
+                    ));
+                }
+            }
+            if partitions.moving_from == Some(partitions.count) {
                 return Err(format!(
-                    "partitions: count {} is not from 1 to {} (the slots a key can be in)",
-                    partitions.count,
-                    mandate::SLOTS
+                    "partitions: moving_from {0} is the count itself; remove moving_from once the old partitions are stopped",
+                    partitions.count
                 ));
             }
         }

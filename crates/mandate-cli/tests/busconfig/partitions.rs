@@ -99,8 +99,12 @@ fn desk() -> serde_json::Value {
 }
 
 async fn partition(broker: &Broker, index: u32) -> Running {
+    partition_of(broker, index, 3).await
+}
+
+async fn partition_of(broker: &Broker, index: u32, count: u32) -> Running {
     let mut options = broker.options("ledger");
-    options.partitions = 3;
+    options.partitions = count;
     options.partition = index;
     ledger()
         .start(options)
@@ -142,6 +146,33 @@ async fn partitions_forward_and_gather_under_their_shared_generated_user_without
     let listed = desk.call::<List>(&Everything {}).await.expect("gathered from all");
     assert_eq!(listed, expected);
 
+    assert_eq!(broker.violations(), Vec::<String>::new());
+    for r in running {
+        r.shutdown().await.expect("stops");
+    }
+    assert_eq!(broker.violations(), Vec::<String>::new());
+}
+
+/// While the count changes from 2 to 3 (the manifest's `"moving_from": 2`), the old and the
+/// new partitions run side by side under the one generated user: each seats its durable
+/// consumers and serves, with no permission violation (docs/evolution.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_and_new_partitions_run_side_by_side_while_the_count_changes() {
+    let broker = Broker::start(&[ledger().partitions_moving_from(2).manifest()], &[desk()]);
+    let mut running = Vec::new();
+    for (index, count) in [(0, 2), (1, 2), (0, 3), (1, 3), (2, 3)] {
+        running.push(partition_of(&broker, index, count).await);
+    }
+    let desk = Bus::connect(&broker.connection("desk"), "desk")
+        .await
+        .expect("desk connects");
+    for i in 0..6 {
+        desk.call::<Note>(&ThingId {
+            thing_id: format!("t-{i}"),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("note t-{i}: {e}; violations {:#?}", broker.violations()));
+    }
     assert_eq!(broker.violations(), Vec::<String>::new());
     for r in running {
         r.shutdown().await.expect("stops");

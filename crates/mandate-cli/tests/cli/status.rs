@@ -128,12 +128,22 @@ async fn status_lists_each_partition_of_a_partitioned_component() {
     let components = status["components"].as_array().expect("components");
     let names: Vec<&str> = components.iter().filter_map(|c| c["name"].as_str()).collect();
     assert_eq!(names, ["counter.p0of2", "counter.p1of2"], "{components:?}");
-    for component in components {
+    for (index, component) in components.iter().enumerate() {
         assert_eq!(component["state"], "running", "{component}");
         assert_eq!(component["instances"].as_array().map(Vec::len), Some(1), "{component}");
+        // The keys it owns: the slots s with s % 2 == its index.
+        let slots: Vec<u64> = (0..12).filter(|s| s % 2 == index as u64).collect();
+        assert_eq!(component["partition"]["slots"], serde_json::json!(slots), "{component}");
+        // Its consumer, with its own lag.
+        let consumers = component["status"]["consumers"].as_array().expect("its consumers");
+        assert!(
+            consumers.iter().all(|c| c["pending"].is_u64()),
+            "every consumer has its lag: {component}"
+        );
     }
     let text = env.mandate(&["status"]).await.ok().stdout;
     assert!(text.contains("counter.p1of2"), "{text}");
+    assert!(text.contains("1 of 2: slots 1 3 5 7 9 11"), "{text}");
     for r in running {
         r.shutdown().await.expect("clean shutdown");
     }
