@@ -4,8 +4,10 @@
 // Environment: CONSOLE_URL, COMPONENTS (comma-separated, each must be drawn and up),
 // DLQ_SEQ and DLQ_COMPONENT (a dead letter the test made), PLAYWRIGHT_DIR, CHROMIUM,
 // MANDATE_CONSOLE_SCREENSHOT (optional: where to save the map).
-// Protocol with the test: one JSON line per step on stdout; at {"step":"place-order"} the test
-// places an order and answers with one line on stdin. Any failure exits 1 saying what it saw.
+// Protocol with the test: one JSON line per step on stdout. At {"step":"place-order"} the test
+// places an order and answers with its id on stdin; at {"step":"break-an-order"} it gets an
+// order stuck behind a dead letter (see console.rs) and answers with that letter's DLQ
+// sequence. Any failure exits 1 saying what it saw.
 
 import { createRequire } from "node:module";
 import { createInterface } from "node:readline";
@@ -42,7 +44,7 @@ try {
   await page.waitForSelector(`${orders}[data-stream-messages]`);
   const before = Number(await page.getAttribute(orders, "data-stream-messages"));
   say("place-order", { before });
-  await lines.next();
+  const orderId = (await lines.next()).value.trim();
   const flowed = page.waitForFunction(
     () => Number(document.querySelector('.edge[data-edge="EVT_ORDERS->shipping"]')?.dataset.rate) > 0,
     null, { timeout: 30_000, polling: 50 });
@@ -59,7 +61,19 @@ try {
     say("screenshot", { path: screenshot });
   }
 
-  // 3. A component's page: its instances' admin status, consumers, endpoints with their
+  // 3. The order's journey: every step from placed to completed, in time order, the page
+  // asking again as the order moves on (live).
+  await page.click('nav button[data-view="journey"]');
+  await page.fill("#journey-id", orderId);
+  await page.click('#journey-form button[type="submit"]');
+  await page.waitForSelector('#journey-steps tr[data-type="orders.completed.v1"]', { timeout: 30_000 });
+  const journey = await page.$$eval("#journey-steps tbody tr", (rows) => rows.map((r) => ({
+    type: r.dataset.type, cells: [...r.children].map((c) => c.textContent),
+  })));
+  say("journey", { order: orderId, steps: journey });
+  await page.click('nav button[data-view="map"]');
+
+  // 4. A component's page: its instances' admin status, consumers, endpoints with their
   // $SRV.STATS (orders.place.v1 was just called), and the event just placed.
   await page.click(orders);
   await page.waitForFunction(() => document.querySelector("#component h2")?.textContent === "orders");
@@ -70,7 +84,7 @@ try {
   say("component", { shows: "orders" });
   await page.click("#component button");
 
-  // 4. Dead letters: the test's letter in its component's group, inspected, retried.
+  // 5. Dead letters: the test's letter in its component's group, inspected, retried.
   const seq = env("DLQ_SEQ");
   const component = env("DLQ_COMPONENT");
   await page.click('nav button[data-view="dead-letters"]');
@@ -90,12 +104,30 @@ try {
   await page.waitForSelector(letter, { state: "detached" });
   say("retried", { message: await text("#dlq-message") });
 
-  // 5. Purge a component's dead letters, confirmed in the dialog.
+  // 6. Purge a component's dead letters, confirmed in the dialog.
   await page.click(`[data-group^="${component}/"] button.danger`);
   await page.waitForFunction(() => document.getElementById("dlq-message").textContent.startsWith("purged "));
   say("purged", { message: await text("#dlq-message") });
 
-  // 6. Replay a component, followed live to the end.
+  // 7. The bulk redrive of a group, from the page: the test gets an order stuck behind a dead
+  // letter of a broken component, fixes the component, and the page redrives the group, one
+  // canary first, to the end.
+  say("break-an-order");
+  const stuck = (await lines.next()).value.trim();
+  await page.click("#dlq-refresh");
+  const stuckLetter = `[data-letter="${stuck}"]`;
+  await page.waitForSelector(stuckLetter, { timeout: 30_000 });
+  const stuckGroup = await page.$(`.group:has(${stuckLetter})`);
+  await (await stuckGroup.$("input.canary")).fill("1");
+  await (await stuckGroup.$("input.rate")).fill("5");
+  await (await stuckGroup.$("button.redrive")).click();
+  await page.waitForSelector('#redrive .redrive-status[data-phase="completed"]', { timeout: 60_000 });
+  const redriven = await page.$eval("#redrive .redrive-status", (el) => ({ ...el.dataset, text: el.textContent }));
+  if (redriven.canary !== "applied" || redriven.done !== "1") throw new Error(`the redrive ended ${JSON.stringify(redriven)}`);
+  await page.waitForSelector(stuckLetter, { state: "detached" });
+  say("redriven", { letter: stuck, ...redriven });
+
+  // 8. Replay a component, followed live to the end.
   await page.click('nav button[data-view="replay"]');
   await page.selectOption("#replay-component", "shipping");
   await page.click('#replay-form button[type="submit"]');

@@ -1,9 +1,12 @@
 //! The console in a real browser: the storefront running, `mandate console` on a free port,
 //! and `crates/e2e/console/console.mjs` driving Debian's chromium through playwright-core
 //! (`scripts/install-browser`). The page must draw every running component up, show an order
-//! placed by this test live, show a component's page (consumers, endpoints, recent events), put a dead letter this test made in its component's group, retry
-//! it (it is republished to its stream: checked here over the bus), purge after a confirm, and
-//! follow a replay to its end. `MANDATE_CONSOLE_SCREENSHOT=path` saves the map (docs/console.png).
+//! placed by this test live, show that order's journey (every step from placed to completed,
+//! in time order), show a component's page (consumers, endpoints, recent events), put a dead
+//! letter this test made in its component's group, retry it (it is republished to its stream:
+//! checked here over the bus), purge after a confirm, **redrive a group, canary first, so that
+//! an order stuck behind a dead letter completes** (`break_an_order`), and follow a replay to
+//! its end. `MANDATE_CONSOLE_SCREENSHOT=path` saves the map (docs/console.png).
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -11,7 +14,7 @@ use std::time::Duration;
 
 use async_nats::HeaderMap;
 use e2e::{Stack, component_of};
-use mandate::deadletter::DLQ_SEQUENCE;
+use mandate::deadletter::{DLQ_SEQUENCE, DLQ_SUBJECT};
 use schemas::catalog::{Product, UpsertProduct};
 use schemas::inventory::{Restock, RestockRequest};
 use schemas::orders::{GetOrder, GetOrderRequest, LineRequest, OrderStatus, PlaceOrder, PlaceOrderRequest};
@@ -20,7 +23,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
 /// The whole browser session may take this long.
-const SESSION: Duration = Duration::from_secs(240);
+const SESSION: Duration = Duration::from_secs(360);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_shows_the_running_storefront_live_and_repairs_a_dead_letter_in_chromium() {
@@ -60,6 +63,8 @@ async fn the_console_shows_the_running_storefront_live_and_repairs_a_dead_letter
         "inspected",
         "retried",
         "purged",
+        "journey",
+        "redriven",
         "replayed",
         "done",
     ] {
@@ -68,6 +73,7 @@ async fn the_console_shows_the_running_storefront_live_and_repairs_a_dead_letter
             "no step {step} in {steps:?}:\n{stderr}"
         );
     }
+    journey_in_order(&steps);
     let map = steps.iter().find(|s| s["step"] == "map").expect("map");
     for name in components.iter().chain(&["gateway"]) {
         assert!(
@@ -77,27 +83,144 @@ async fn the_console_shows_the_running_storefront_live_and_repairs_a_dead_letter
     }
 }
 
-/// Plays the test's side of the session: places the order when asked, checks each step's
-/// effect over the bus; returns every step the page reported.
+/// The journey the page showed: the order's path from placed to completed, in that order.
+fn journey_in_order(steps: &[Value]) {
+    let journey = steps.iter().find(|s| s["step"] == "journey").expect("journey");
+    let types: Vec<&str> = journey["steps"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|row| row["type"].as_str())
+        .collect();
+    let at = |t: &str| {
+        types
+            .iter()
+            .position(|x| *x == t)
+            .unwrap_or_else(|| panic!("the page's journey lacks {t}: {types:?}"))
+    };
+    let path = [
+        "orders.placed.v2",
+        "payments.captured.v1",
+        "orders.confirmed.v1",
+        "shipping.dispatched.v1",
+        "orders.completed.v1",
+    ];
+    assert_eq!(at(path[0]), 0, "the journey begins with the order placed: {types:?}");
+    for pair in path.windows(2) {
+        assert!(at(pair[0]) < at(pair[1]), "{} before {}: {types:?}", pair[0], pair[1]);
+    }
+}
+
+/// Plays the test's side of the session: places the orders and breaks one when asked, checks
+/// each step's effect over the bus; returns every step the page reported.
 async fn drive(stack: &Stack, node: &mut Child, original: (u64, Vec<u8>)) -> Vec<Value> {
     let mut stdin = node.stdin.take().expect("stdin");
     let mut lines = BufReader::new(node.stdout.take().expect("stdout")).lines();
     let mut steps = Vec::new();
+    let mut stuck = None;
     while let Ok(Some(line)) = lines.next_line().await {
         let step: Value = serde_json::from_str(&line).unwrap_or_else(|_| Value::String(line.clone()));
         match step["step"].as_str() {
             Some("place-order") => {
-                let order_id = place(stack).await;
-                stdin.write_all(b"placed\n").await.expect("answer the page");
-                stdin.flush().await.expect("answer the page");
+                let order_id = place(stack, "console-order").await;
+                answer(&mut stdin, &order_id).await;
                 completes(stack, &order_id).await;
             }
             Some("retried") => republished(stack, &step["message"], &original).await,
+            Some("break-an-order") => {
+                let (order_id, letter) = break_an_order(stack).await;
+                answer(&mut stdin, &letter.to_string()).await;
+                stuck = Some(order_id);
+            }
+            Some("redriven") => {
+                let order_id = stuck.as_deref().expect("an order was stuck first");
+                completes(stack, order_id).await;
+            }
             _ => {}
         }
         steps.push(step);
     }
     steps
+}
+
+async fn answer(stdin: &mut tokio::process::ChildStdin, line: &str) {
+    stdin
+        .write_all(format!("{line}\n").as_bytes())
+        .await
+        .expect("answer the page");
+    stdin.flush().await.expect("answer the page");
+}
+
+/// An order stuck behind a dead letter, whose redrive is what completes it: shipping is
+/// restarted broken (`MANDATE_FAULT=fail-handlers`: every handler fails, as a bad deployment's
+/// would), an order is placed, and shipping dead-letters its `orders.confirmed` after its
+/// retries (`handler-failed`) — the order stays `paid`, never dispatched. Then shipping is
+/// restarted as it should be (the fix deployed); nothing redelivers the letter, so the order
+/// completes only if the page's redrive republishes it and shipping applies it.
+///
+/// The retry carries the original `ce-id` as `Nats-Msg-Id`, and JetStream drops it while the
+/// original is inside `EVT_ORDERS`'s duplicate window (two minutes as the kit creates it; the
+/// letter stays, "retry after the window"). Rather than wait two minutes, the test does what
+/// the operator may (the kit leaves an existing stream's configuration to the operator):
+/// shortens the window to one second, and waits it out.
+///
+/// Returns the order's id and the letter's DLQ sequence.
+async fn break_an_order(stack: &Stack) -> (String, u64) {
+    let js = stack.bus.jetstream();
+    let mut orders = js.get_stream("EVT_ORDERS").await.expect("EVT_ORDERS");
+    let mut config = orders.info().await.expect("EVT_ORDERS's info").config.clone();
+    config.duplicate_window = Duration::from_secs(1);
+    js.update_stream(config).await.expect("the window shortened");
+
+    stack.kill("shipping");
+    stack.spawn_with("shipping", &[("MANDATE_FAULT", "fail-handlers")]);
+    stack.wait_ready("shipping").await;
+    let order_id = place(stack, "console-stuck-order").await;
+    let letter = dead_lettered_by_shipping(stack, &order_id).await;
+    let request = GetOrderRequest {
+        order_id: order_id.clone(),
+    };
+    let order = stack.call::<GetOrder>(&request).await.expect("the order");
+    assert_eq!(order.status, OrderStatus::Paid, "stuck before shipping: {order:?}");
+
+    stack.kill("shipping");
+    stack.spawn("shipping");
+    stack.wait_ready("shipping").await;
+    tokio::time::sleep(Duration::from_secs(2)).await; // the original leaves the window
+    let order = stack.call::<GetOrder>(&request).await.expect("the order");
+    assert_eq!(
+        order.status,
+        OrderStatus::Paid,
+        "shipping fixed does not see the letter by itself: {order:?}"
+    );
+    (order_id, letter)
+}
+
+/// The DLQ sequence of shipping's letter for `order_id`'s `orders.confirmed`.
+async fn dead_lettered_by_shipping(stack: &Stack, order_id: &str) -> u64 {
+    let dlq = stack
+        .bus
+        .jetstream()
+        .get_stream(mandate::DEAD_LETTER_STREAM)
+        .await
+        .expect("DLQ");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(letter) = dlq.get_last_raw_message_by_subject("dlq.shipping").await
+            && letter
+                .headers
+                .get(DLQ_SUBJECT)
+                .is_some_and(|s| s.as_str().ends_with(order_id))
+        {
+            return letter.sequence;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "shipping did not dead-letter order {order_id}'s confirmation:\n{}",
+            stack.log_tail("shipping")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// chromium and playwright-core, as scripts/install-browser installs them.
@@ -153,9 +276,9 @@ async fn open_for_business(stack: &Stack) {
     stack.call::<Restock>(&restock).await.expect("restock");
 }
 
-async fn place(stack: &Stack) -> String {
+async fn place(stack: &Stack, idempotency_key: &str) -> String {
     let request = PlaceOrderRequest {
-        idempotency_key: "console-order".into(),
+        idempotency_key: idempotency_key.into(),
         customer_id: "alice".into(),
         lines: vec![LineRequest {
             sku: "mug".into(),

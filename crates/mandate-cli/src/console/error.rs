@@ -1,6 +1,6 @@
 //! What the API answers when it cannot do what was asked: a 4xx for the request's fault
-//! (bad input, nothing there), 502 when the bus or a component failed, 501 for what is not
-//! built yet; always a JSON body `{"error": "..."}` that says what to do, never a panic.
+//! (bad input, nothing there, a conflict), 502 when the bus or a component failed; always a
+//! JSON body `{"error": "..."}` that says what to do, never a panic.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -34,13 +34,6 @@ impl ApiError {
         ApiError {
             status: StatusCode::CONFLICT,
             message: message.into(),
-        }
-    }
-
-    pub fn not_yet(what: &str) -> ApiError {
-        ApiError {
-            status: StatusCode::NOT_IMPLEMENTED,
-            message: format!("not yet: {what} is not built into the console yet"),
         }
     }
 }

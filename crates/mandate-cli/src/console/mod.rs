@@ -7,15 +7,18 @@
 //! - `server.rs`: the HTTP routes (axum) and the embedded page (`assets/`, no build step);
 //! - `map.rs`: the map's shape from the manifests; `live.rs`: the figures on it, sampled
 //!   about once a second and pushed by server-sent events;
-//! - `component.rs`, `deadletters.rs`, `replay.rs`: one concern of the page each;
+//! - `component.rs`, `deadletters.rs`, `redrive.rs`, `journey.rs`, `replay.rs`: one concern
+//!   of the page each, each calling the operations the CLI calls (`ops/`), never `commands/`;
 //! - `error.rs`: 4xx/5xx with a JSON body; `guard.rs`: no cross-site request, no foreign host.
 
 mod component;
 mod deadletters;
 mod error;
 mod guard;
+mod journey;
 mod live;
 mod map;
+mod redrive;
 mod replay;
 mod server;
 
@@ -29,12 +32,14 @@ use mandate::Bus;
 use error::ApiError;
 pub use server::Listening;
 
-/// What every request handler reaches: the bus, the map, the latest sample, the replays.
+/// What every request handler reaches: the bus, the map, the latest sample, the replays and
+/// redrives started from here.
 pub struct Console {
     bus: Bus,
     topology: Arc<map::Topology>,
     sampled: live::Sampled,
     replays: replay::Shared,
+    redrives: redrive::Shared,
 }
 
 /// How the console is served.
@@ -59,6 +64,7 @@ pub async fn start(bus: Bus, repo: &Path, settings: Settings) -> anyhow::Result<
         topology,
         sampled,
         replays: Arc::default(),
+        redrives: Arc::default(),
     });
     let allowed = guard::AllowedHosts(Arc::new(settings.allow_hosts));
     server::serve(console, allowed, settings.listen).await

@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 
 use super::error::ApiError;
 use super::guard::{AllowedHosts, guard};
-use super::{Console, component, deadletters, replay};
+use super::{Console, component, deadletters, journey, redrive, replay};
 
 const INDEX: &str = include_str!("assets/index.html");
 const APP: &str = include_str!("assets/app.js");
@@ -71,11 +71,17 @@ fn router(console: Arc<Console>) -> Router {
             "/dead-letters/purge",
             post(|State(c): Shared, body| async move { deadletters::purge(&c, body).await }),
         )
-        // The throttled, canary-first bulk redrive of a group is built as a library operation
-        // apart (`ops/redrive.rs`); the page's "redrive" button calls this route.
         .route(
             "/dead-letters/redrive",
-            post(|| async { ApiError::not_yet("the bulk redrive") }),
+            post(|State(c): Shared, body| async move { redrive::start(&c, body).await }),
+        )
+        .route(
+            "/redrive/{id}/events",
+            get(|State(c): Shared, Path(id): Path<String>| async move { redrive::events(&c, &id) }),
+        )
+        .route(
+            "/redrive/{id}/stop",
+            post(|State(c): Shared, Path(id): Path<String>| async move { redrive::stop(&c, &id) }),
         )
         .route(
             "/dead-letters/{seq}",
@@ -85,11 +91,9 @@ fn router(console: Arc<Console>) -> Router {
             "/dead-letters/{seq}/retry",
             post(|State(c): Shared, Path(seq): Path<String>| async move { deadletters::retry(&c, &seq).await }),
         )
-        // An order's journey is built as a library operation apart (`ops/journey.rs`); the
-        // page's "order journey" box calls this route.
         .route(
             "/journey/{id}",
-            get(|| async { ApiError::not_yet("an order's journey") }),
+            get(|State(c): Shared, Path(id): Path<String>, query| async move { journey::find(&c, &id, query).await }),
         )
         .route(
             "/replay/{name}",

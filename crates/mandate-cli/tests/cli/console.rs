@@ -1,7 +1,8 @@
 //! `mandate console`'s API against a real nats-server: bad input gets a 4xx with a JSON body
 //! saying what is wrong and the console goes on serving; the dead letters of a real kit
-//! component are listed in their group, shown, retried and purged over it. (The page itself is
-//! driven in chromium by crates/e2e/tests/console.rs.)
+//! component are listed in their group, shown, retried and purged over it, and redriven in
+//! bulk (one at a time per component, stopped, stopped by a failed canary); a letter's
+//! journey. (The page itself is driven in chromium by crates/e2e/tests/console.rs.)
 
 use std::time::Duration;
 
@@ -93,8 +94,27 @@ async fn bad_requests_get_a_json_4xx_saying_why_and_the_console_goes_on() {
         ),
         (get("/replay/shipping/events"), 404, "no replay of"),
         (get("/nowhere"), 404, "no such API route"),
-        (get("/journey/order-1"), 501, "not yet"),
-        (post("/dead-letters/redrive").json(&json!({})), 501, "not yet"),
+        (get("/journey/order-1?since=yesterday"), 400, "since"),
+        (get("/journey/order-1?until=1h"), 400, "a journey takes"),
+        (post("/dead-letters/redrive").json(&json!({})), 400, "a redrive takes"),
+        (
+            post("/dead-letters/redrive").json(&json!({"component": "counter", "rate": 0})),
+            400,
+            "rate must be",
+        ),
+        (
+            post("/dead-letters/redrive")
+                .json(&json!({"component": "counter", "rate": 1, "reason": "a", "reason_prefix": "b"})),
+            400,
+            "not both",
+        ),
+        (
+            post("/dead-letters/redrive").json(&json!({"component": "counter", "rate": 1})),
+            404,
+            "no dead letter matches",
+        ),
+        (get("/redrive/1/events"), 404, "no redrive #1"),
+        (post("/redrive/x/stop"), 400, "not a redrive id"),
     ];
     for (request, status, says) in cases {
         let described = format!("{request:?}");
@@ -209,4 +229,100 @@ async fn dead_letters_are_grouped_shown_retried_and_purged_and_a_replay_followed
         .expect("the events");
     assert!(text.contains("event: progress"), "{text}");
     assert!(text.contains(r#""phase":"done""#), "{text}");
+}
+
+/// Follows `/api/redrive/{id}/events` to its end (the stream closes when the run ends).
+async fn redrive_events(http: &reqwest::Client, url: &str, id: &Value) -> String {
+    let events = http
+        .get(format!("{url}/api/redrive/{id}/events"))
+        .send()
+        .await
+        .expect("the events answer");
+    assert_eq!(events.headers()["content-type"], "text/event-stream");
+    tokio::time::timeout(Duration::from_secs(60), events.text())
+        .await
+        .expect("the redrive ends within 60 s")
+        .expect("the events")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redrive_runs_one_per_component_stops_when_asked_and_at_a_failed_canary_and_a_journey_is_found() {
+    let env = Env::new().await;
+    let window = Duration::from_secs(1);
+    env.create_stream("notes", window).await;
+    let _counter = env.start(counter()).await;
+    for n in ["one", "two", "three"] {
+        env.mandate(&["publish", "evt.notes.noted.v1", &format!(r#"{{"n": "{n}"}}"#)])
+            .await
+            .ok();
+    }
+    eventually("three dead letters", || async {
+        (env.stream_messages(DEAD_LETTER_STREAM).await == 3).then_some(())
+    })
+    .await;
+    // Past the originals' duplicate window: their retries are stored, not dropped.
+    tokio::time::sleep(window + Duration::from_millis(200)).await;
+    let (_console, url) = console(&env).await;
+    let http = reqwest::Client::new();
+    let redrive = |body: Value| http.post(format!("{url}/api/dead-letters/redrive")).json(&body);
+
+    // Slow, no canary: one retry at once, the next after 5 s — time to be refused a second
+    // run and to stop this one.
+    let (status, started) = answer(redrive(json!({"component": "counter", "rate": 0.2, "canary": 0}))).await;
+    assert_eq!(status, 202, "{started}");
+    assert_eq!(
+        (&started["selected"], &started["phase"]),
+        (&json!(3), &json!("canary")),
+        "{started}"
+    );
+    let id = started["id"].clone();
+    let (status, refused) = answer(redrive(json!({"component": "counter", "rate": 5}))).await;
+    assert_eq!(status, 409, "one redrive per component at a time: {refused}");
+    assert!(
+        refused["error"].as_str().expect("error").contains(&format!("#{id}")),
+        "{refused}"
+    );
+    let (status, stopping) = answer(http.post(format!("{url}/api/redrive/{id}/stop")).json(&json!({}))).await;
+    assert_eq!(status, 200, "{stopping}");
+    let text = redrive_events(&http, &url, &id).await;
+    assert!(text.contains(r#""phase":"stopped""#), "{text}");
+    let last = text
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("data:"))
+        .expect("a last event");
+    let last: Value = serde_json::from_str(last.trim()).expect("JSON");
+    assert!(
+        last["report"]["remaining"].as_array().expect("remaining").len() >= 2,
+        "{last}"
+    );
+
+    // The counter still cannot read them: the canary is refused again and nothing else is tried.
+    let (status, started) = answer(redrive(json!({"component": "counter", "rate": 50, "canary": 1}))).await;
+    assert_eq!(status, 202, "the stopped run left the component free: {started}");
+    let text = redrive_events(&http, &url, &started["id"]).await;
+    assert!(text.contains(r#""phase":"canary_failed""#), "{text}");
+    assert!(text.contains(r#""verdict":"dead_lettered_again""#), "{text}");
+    let last = text
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("data:"))
+        .expect("a last event");
+    let last: Value = serde_json::from_str(last.trim()).expect("JSON");
+    assert_eq!(last["done"], 1, "the canary alone was retried: {last}");
+
+    // A letter's journey: its event, then the counter's dead letter of it.
+    let (_, listing) = answer(http.get(format!("{url}/api/dead-letters"))).await;
+    let event_id = listing["groups"][0]["letters"][0]["id"]
+        .as_str()
+        .expect("a ce-id")
+        .to_owned();
+    let (status, journey) = answer(http.get(format!("{url}/api/journey/{event_id}?since=10m"))).await;
+    assert_eq!(status, 200, "{journey}");
+    let steps = journey["steps"].as_array().expect("steps");
+    assert!(steps.iter().any(|s| s["stream"] == "EVT_NOTES"), "{journey}");
+    assert!(
+        steps.iter().any(|s| s["dead_letter"]["component"] == "counter"),
+        "{journey}"
+    );
 }

@@ -26,6 +26,10 @@ impl Consumer {
             )
         });
         let _entered = span.enter();
+        if self.shared.options().fault == Fault::FailHandlers {
+            tx.discard_step();
+            return Handled::Failed("fault injection: every handler fails (MANDATE_FAULT=fail-handlers)".to_owned());
+        }
         let cause = meta.as_cause();
         let started = std::time::Instant::now();
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| {

@@ -196,6 +196,7 @@ function paintLive() {
     loadDeadLetters();
   }
   badge.textContent = total;
+  followJourney();
   badge.classList.toggle("alert", total > 0);
   const when = new Date(live.at_ms).toLocaleTimeString();
   document.getElementById("live-state").textContent = live.error ? `sampling failed: ${live.error}` : `live · ${when}`;
@@ -262,12 +263,14 @@ async function loadDeadLetters() {
     container.replaceChildren(h("p", { class: "muted", id: "dlq-empty" }, "DLQ is empty: nothing was dead-lettered (or it was all retried or purged)."));
     return;
   }
-  container.replaceChildren(...listing.groups.map((group) => h("div", { class: "group", "data-group": `${group.component}/${group.kind}` },
+  container.replaceChildren(...listing.groups.map((group) => h("div", { class: "group", "data-group": `${group.component}/${group.kind}/${group.reason}` },
     h("h2", {}, `${group.component} · ${group.kind || "(no kind)"}`, h("span", { class: "badge" }, group.count),
       h("span", { class: "actions" },
-        h("button", { class: "redrive", onclick: () => redrive(group) }, "Redrive group…"),
+        h("label", {}, "canary ", h("input", { class: "canary", type: "number", min: "0", value: "1" })),
+        h("label", {}, "per second ", h("input", { class: "rate", type: "number", min: "0.1", step: "any", value: "5" })),
+        h("button", { class: "redrive", onclick: (e) => redrive(group, e.target.closest(".group")) }, "Redrive group"),
         h("button", { class: "danger", onclick: () => purge(group.component) }, `Purge ${group.component}…`))),
-    h("div", { class: "reasons" }, Object.entries(group.reasons).map(([reason, n]) => h("div", {}, `${n} × ${reason}`))),
+    h("div", { class: "reasons" }, group.reason || "(no reason given)"),
     table(["seq", "time", "original", "stream #", "consumer", ""], group.letters.map((l) => [
       l.sequence, l.time, l.subject, `${l.stream} #${l.original_sequence ?? "?"}`, l.consumer,
       h("span", { "data-letter": l.sequence },
@@ -322,31 +325,133 @@ async function purge(component) {
   loadDeadLetters();
 }
 
-/// The canary-first, throttled bulk redrive of a group (the route answers 501 until it is built).
-async function redrive(group) {
-  const perSecond = window.prompt(`Redrive the ${group.count} dead letter(s) of ${group.component} · ${group.kind}: one canary first, then how many per second?`, "5");
-  if (perSecond === null) return;
+/// The canary-first, throttled bulk redrive of a group (`ops/redrive.rs` on the server): its
+/// progress streamed into the box above the groups, which a reload of the list leaves alone.
+async function redrive(group, el) {
+  const canary = Number(el.querySelector("input.canary").value);
+  const perSecond = Number(el.querySelector("input.rate").value);
+  const box = document.getElementById("redrive");
+  let started;
   try {
-    const result = await post("/dead-letters/redrive", { component: group.component, kind: group.kind, rate: Number(perSecond), canary: 1 });
-    say("dlq-message", `redrive: ${JSON.stringify(result)}`);
+    started = await post("/dead-letters/redrive", {
+      component: group.component, kind: group.kind, reason: group.reason, rate: perSecond, canary,
+    });
   } catch (err) {
     say("dlq-message", `redrive: ${err.message}`, true);
+    return;
   }
-  loadDeadLetters();
+  box.hidden = false;
+  const title = `redrive #${started.id} of ${group.component} · ${group.kind} · ${group.reason}`;
+  const stop = h("button", { class: "danger stop", onclick: () => post(`/redrive/${started.id}/stop`).catch((err) => say("dlq-message", err.message, true)) }, "Stop");
+  const status = h("p", { class: "redrive-status" });
+  const bar = h("div", {});
+  box.replaceChildren(h("h2", {}, title), h("div", { class: "toolbar" }, stop, status), h("div", { class: "progress" }, bar));
+  paintRedrive(started, status, bar, stop);
+  const events = new EventSource(`/api/redrive/${started.id}/events`);
+  events.addEventListener("progress", (e) => {
+    const r = JSON.parse(e.data);
+    paintRedrive(r, status, bar, stop);
+    if (r.report || r.error) {
+      events.close();
+      loadDeadLetters();
+    }
+  });
+  events.onerror = () => events.close();
+}
+
+function verdictText(v) {
+  if (!v) return null;
+  switch (v.verdict) {
+    case "applied": return "canary applied";
+    case "dead_lettered_again": return `canary dead-lettered again as DLQ #${v.dlq_sequence}: ${v.reason}`;
+    case "timed_out": return `canary not applied in time (its consumer is at ${v.applied_sequence ?? "?"})`;
+    default: return `canary ${v.verdict}`;
+  }
+}
+
+function paintRedrive(r, status, bar, stop) {
+  const finished = Boolean(r.report || r.error);
+  status.dataset.phase = r.phase;
+  status.dataset.done = r.done;
+  status.dataset.canary = r.canary?.verdict ?? "";
+  status.textContent = [
+    `${r.phase}${r.stopping ? " (stopping after the message in flight)" : ""}`,
+    `${r.done} done`, `${r.failed} failed`, `${r.skipped} skipped`, `${r.remaining} remaining of ${r.selected}`,
+    verdictText(r.canary), r.error, r.report?.ended === "canary_not_retried" ? r.report.error : null,
+  ].filter(Boolean).join(" · ");
+  const reached = r.done + r.failed + r.skipped;
+  bar.style.width = `${r.selected ? (100 * reached) / r.selected : 0}%`;
+  stop.disabled = finished;
 }
 
 // ---------------------------------------------------------------- an order's journey
 
+/// The journey asked for last, kept live: asked again (one request at a time, at most once a
+/// second) whenever a live sample shows a stream grew, while "live" is ticked.
+const journeyState = { id: null, since: "1h", streams: null, asking: false, askedAt: 0 };
+
+function streamsSeen() {
+  const streams = state.live?.streams ?? {};
+  return Object.keys(streams).sort().map((name) => `${name}:${streams[name].last_sequence}`).join(",");
+}
+
 async function journey(event) {
-  event.preventDefault();
-  const id = document.getElementById("journey-id").value.trim();
+  event?.preventDefault();
+  journeyState.id = document.getElementById("journey-id").value.trim();
+  journeyState.since = document.getElementById("journey-since").value.trim() || "1h";
+  await askJourney();
+}
+
+async function askJourney() {
+  if (!journeyState.id || journeyState.asking) return;
+  journeyState.asking = true;
+  journeyState.askedAt = Date.now();
+  journeyState.streams = streamsSeen();
   const out = document.getElementById("journey-result");
   try {
-    const found = await api(`/journey/${encodeURIComponent(id)}`);
-    out.replaceChildren(h("pre", {}, JSON.stringify(found, null, 2)));
+    const found = await api(`/journey/${encodeURIComponent(journeyState.id)}?since=${encodeURIComponent(journeyState.since)}`);
+    paintJourney(found, out);
   } catch (err) {
     out.replaceChildren(h("p", { class: "message error" }, err.message));
+  } finally {
+    journeyState.asking = false;
   }
+}
+
+function followJourney() {
+  if (!journeyState.id || !document.getElementById("journey-live").checked) return;
+  if (streamsSeen() === journeyState.streams || Date.now() - journeyState.askedAt < 1000) return;
+  askJourney();
+}
+
+function cause(step) {
+  switch (step.cause) {
+    // A handler's event: its publisher is the component that handled the cause.
+    case "event": return `← ${step.cause_type ?? step.cause_id}, handled by ${step.source ?? "?"}`;
+    case "dead_letter_of": return `refused ${step.id ?? "?"}`;
+    default: return "a service call (or a publisher outside)";
+  }
+}
+
+function paintJourney(found, out) {
+  if (!found.steps.length) {
+    out.replaceChildren(h("p", { class: "muted", id: "journey-empty" },
+      `Nothing on the bus names ${found.id} (headers scanned since ${found.scanned_since}).`));
+    return;
+  }
+  const rows = found.steps.map((step) => h("tr", { class: step.dead_letter ? "dead-letter" : "", "data-type": step.type ?? "" },
+    h("td", {}, step.time),
+    h("td", { class: "num" }, step.gap_ms === null || step.gap_ms === undefined ? "" : `+${step.gap_ms} ms`),
+    h("td", {}, step.dead_letter ? step.dead_letter.component : (step.source ?? "")),
+    h("td", {}, step.dead_letter ? `DEAD LETTER (${step.dead_letter.kind}): ${step.dead_letter.reason}` : (step.type ?? step.subject)),
+    h("td", {}, `${step.stream} #${step.sequence}`),
+    h("td", {}, cause(step))));
+  out.replaceChildren(
+    h("p", { class: "muted" }, `${found.steps.length} step(s) · correlation ${found.correlation_ids.join(", ")} · headers scanned since ${found.scanned_since}`),
+    h("table", { id: "journey-steps" },
+      h("thead", {}, h("tr", {}, ["time", "gap", "published by", "type", "where", "cause"].map((t) => h("th", {}, t)))),
+      h("tbody", {}, rows)),
+    h("p", { class: "muted" }, `Not on the bus: ${found.not_visible.join("; ")}.`));
 }
 
 // ---------------------------------------------------------------- replay
@@ -383,6 +488,7 @@ for (const b of document.querySelectorAll("nav button")) b.addEventListener("cli
 document.getElementById("dlq-refresh").addEventListener("click", loadDeadLetters);
 document.getElementById("dlq-purge-all").addEventListener("click", () => purge(undefined));
 document.getElementById("journey-form").addEventListener("submit", journey);
+document.getElementById("journey-refresh").addEventListener("click", () => askJourney());
 document.getElementById("replay-form").addEventListener("submit", replay);
 
 api("/map").then((map) => {
