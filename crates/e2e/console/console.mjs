@@ -117,10 +117,11 @@ try {
   await page.click("#dlq-refresh");
   const stuckLetter = `[data-letter="${stuck}"]`;
   await page.waitForSelector(stuckLetter, { timeout: 30_000 });
-  const stuckGroup = await page.$(`.group:has(${stuckLetter})`);
-  await (await stuckGroup.$("input.canary")).fill("1");
-  await (await stuckGroup.$("input.rate")).fill("5");
-  await (await stuckGroup.$("button.redrive")).click();
+  // Locators, not handles: the list is drawn again whenever the live figures change.
+  const stuckGroup = page.locator(`#dlq-groups .group:has(${stuckLetter})`);
+  await stuckGroup.locator("input.canary").fill("1");
+  await stuckGroup.locator("input.rate").fill("5");
+  await stuckGroup.locator("button.redrive").click();
   await page.waitForSelector('#redrive .redrive-status[data-phase="completed"]', { timeout: 60_000 });
   const redriven = await page.$eval("#redrive .redrive-status", (el) => ({ ...el.dataset, text: el.textContent }));
   if (redriven.canary !== "applied" || redriven.done !== "1") throw new Error(`the redrive ended ${JSON.stringify(redriven)}`);
