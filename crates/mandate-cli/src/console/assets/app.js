@@ -374,6 +374,7 @@ function paintRedrive(r, status, bar, stop) {
   status.dataset.phase = r.phase;
   status.dataset.done = r.done;
   status.dataset.canary = r.canary?.verdict ?? "";
+  status.dataset.last = r.last ? JSON.stringify(r.last) : "";
   status.textContent = [
     `${r.phase}${r.stopping ? " (stopping after the message in flight)" : ""}`,
     `${r.done} done`, `${r.failed} failed`, `${r.skipped} skipped`, `${r.remaining} remaining of ${r.selected}`,
