@@ -31,6 +31,9 @@ use crate::ops::canary::Verdict;
 use crate::ops::letters::{Filter, ReasonMatch};
 use crate::ops::redrive::{self, Ended, Options, Progress, Report, Step};
 
+/// How many finished redrives stay followable (`/api/redrive/{id}/events`).
+const KEPT_FINISHED: usize = 16;
+
 /// What the page asks for.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -164,6 +167,11 @@ impl Redrives {
             return Err(ApiError::conflict(format!(
                 "a redrive of {component}'s dead letters is running already (#{id}): follow it at /api/redrive/{id}/events, or stop it"
             )));
+        }
+        // Finished runs are kept for their events, the last few only.
+        let finished: Vec<u64> = runs.iter().filter(|(_, r)| r.finished()).map(|(id, _)| *id).collect();
+        for id in finished.iter().take(finished.len().saturating_sub(KEPT_FINISHED)) {
+            runs.remove(id);
         }
         let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
         let stop = CancellationToken::new();
