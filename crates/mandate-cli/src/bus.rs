@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow, bail};
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::consumer::pull::{Ordered, OrderedConfig};
-use async_nats::jetstream::context::GetStreamErrorKind;
+use async_nats::jetstream::context::{GetStreamErrorKind, PublishErrorKind};
 use async_nats::jetstream::{self, stream};
 use async_nats::{HeaderMap, HeaderName, HeaderValue};
 use futures::{StreamExt, TryStreamExt};
@@ -206,4 +206,27 @@ pub fn header_text(text: &str) -> Result<String, String> {
     } else {
         Ok(text.to_owned())
     }
+}
+
+/// Publishes to JetStream and waits for the ack, with a clear message when no stream
+/// captures the subject.
+pub async fn publish(
+    bus: &Bus,
+    subject: &str,
+    headers: HeaderMap,
+    payload: Vec<u8>,
+) -> anyhow::Result<async_nats::jetstream::publish::PublishAck> {
+    let result = async {
+        bus.jetstream()
+            .publish_with_headers(subject.to_owned(), headers, payload.into())
+            .await?
+            .await
+    }
+    .await;
+    result.map_err(|err| match err.kind() {
+        PublishErrorKind::StreamNotFound => anyhow!(
+            "no JetStream stream captures {subject}: its owner creates EVT_<OWNER> when it starts — start the owner component (`mandate status` lists streams and components)"
+        ),
+        _ => anyhow!(err).context(format!("publishing to {subject}")),
+    })
 }

@@ -8,6 +8,7 @@ mod busconfig;
 mod check;
 mod commands;
 mod compose;
+mod console;
 mod dev;
 mod failure;
 mod msgpack;

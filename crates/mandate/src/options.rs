@@ -82,6 +82,10 @@ pub enum Fault {
     /// a dropped connection, a cluster node going down or a client's full buffer lose one in
     /// flight.
     LoseDelivery,
+    /// Every event handler fails, as a broken deployment's would: each message is retried,
+    /// then dead-lettered (`handler-failed`). Started again without it, the component is
+    /// "fixed", and a redrive of its letters applies them.
+    FailHandlers,
 }
 
 /// The store's default page cache: 16 MiB. Measured (docs/benchmarks.md): 64 MiB left a

@@ -1,9 +1,10 @@
 //! `mandate dev`: the whole system on this machine, one command. It installs (if needed) and
 //! starts the pinned nats-server, builds and starts every component under `components/` as
 //! its own process with its own data directory, restarts one that dies, and stops everything
-//! on Ctrl-C. `--demo` then seeds products and stock and places a few orders. The parts it
-//! runs with live in `dev/`.
+//! on Ctrl-C. `--demo` then seeds products and stock and places a few orders. It serves the
+//! console (`mandate console`) too and prints its URL. The parts it runs with live in `dev/`.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -45,10 +46,22 @@ pub struct DevArgs {
     /// Seed products and stock and place a few orders, so events flow at once.
     #[arg(long)]
     pub demo: bool,
+    /// Where the console (`mandate console`) listens.
+    #[arg(long, default_value = super::console::DEFAULT_LISTEN)]
+    pub console: SocketAddr,
+    /// Do not serve the console.
+    #[arg(long)]
+    pub no_console: bool,
 }
 
 pub async fn run(args: &DevArgs, _global: Global) -> anyhow::Result<()> {
     let monitor = check_ports(args.port, &args.gateway)?;
+    if !args.no_console && [args.port, monitor].contains(&args.console.port()) {
+        return Err(crate::failure::usage(format!(
+            "--console {} is a port nats-server takes (clients {}, monitoring {monitor}): pick another --console port",
+            args.console, args.port
+        )));
+    }
     let repo = repo::discover(args.repo.as_deref(), "mandate dev")?;
     let data = if args.data.is_absolute() {
         args.data.clone()
@@ -115,6 +128,23 @@ pub async fn run(args: &DevArgs, _global: Global) -> anyhow::Result<()> {
     if components.iter().any(|c| c.name == "gateway") {
         eprintln!("mandate dev: the gateway listens on http://{}", args.gateway);
     }
+    // The console is one more client of the bus, as the operator (the server's no-auth user).
+    // The system runs without it: a console that cannot start is a warning, not a stop. Started
+    // before the line that says everything runs, which is when Ctrl-C is listened for.
+    let _console = if args.no_console {
+        None
+    } else {
+        match start_console(&url, &repo, args.console).await {
+            Ok(console) => {
+                eprintln!("mandate dev: the console on {}", console.url());
+                Some(console)
+            }
+            Err(err) => {
+                eprintln!("mandate dev: warning: the console did not start: {err:#}");
+                None
+            }
+        }
+    };
     eprintln!(
         "mandate dev: {} components running ({} processes); Ctrl-C stops everything",
         components.len(),
@@ -133,6 +163,20 @@ pub async fn run(args: &DevArgs, _global: Global) -> anyhow::Result<()> {
     }
     mandate::shutdown_signal().await;
     stop(supervisor).await
+}
+
+async fn start_console(
+    url: &str,
+    repo: &std::path::Path,
+    listen: SocketAddr,
+) -> anyhow::Result<crate::console::Listening> {
+    let bus = crate::bus::connect(&mandate::ConnectionOptions::new(url)).await?;
+    let settings = crate::console::Settings {
+        listen,
+        every: std::time::Duration::from_secs(1),
+        allow_hosts: Vec::new(),
+    };
+    crate::console::start(bus, repo, settings).await
 }
 
 /// Stops the components (last started first), then the server; on a blocking thread, since

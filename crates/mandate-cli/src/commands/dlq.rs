@@ -19,22 +19,18 @@
 
 use std::io::BufRead;
 
-use anyhow::{Context as _, anyhow};
-use async_nats::jetstream::message::StreamMessage;
-use async_nats::jetstream::stream::Stream;
+use anyhow::Context as _;
 use clap::{Args, Subcommand};
+use mandate::Bus;
 use mandate::deadletter::{DLQ_BODY_SHA256, DLQ_BODY_SIZE};
-use mandate::{Bus, DEAD_LETTER_STREAM};
-use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::Global;
 use super::redrive::{self, RetryArgs};
-use crate::bus::{find_stream, header, headers_to_map};
+use crate::bus::{header, headers_to_map};
 use crate::failure::usage;
-use crate::ops::letters::{self, Filter, Letter, ReasonMatch};
-use crate::ops::retry::find_letter;
-use crate::since::rfc3339;
+use crate::ops::letters::{self, Filter, Letter, ReasonMatch, dlq_stream, get_letter};
+use crate::ops::purge;
 use crate::{msgpack, output};
 
 #[derive(Debug, Subcommand)]
@@ -136,14 +132,6 @@ pub async fn run(bus: &Bus, command: &DlqCommand, global: Global) -> anyhow::Res
     }
 }
 
-pub async fn dlq_stream(bus: &Bus) -> anyhow::Result<Stream> {
-    find_stream(bus.jetstream(), DEAD_LETTER_STREAM).await?.ok_or_else(|| {
-        anyhow!(
-            "there is no {DEAD_LETTER_STREAM} stream on this server, so nothing was dead-lettered here (every kit component creates it when it starts)"
-        )
-    })
-}
-
 async fn list(bus: &Bus, args: &ListArgs, global: Global) -> anyhow::Result<()> {
     let letters = letters::read(bus, &args.select.filter()).await?;
     if args.group {
@@ -215,29 +203,12 @@ fn list_groups(letters: &[Letter], global: Global) -> anyhow::Result<()> {
     ))
 }
 
-async fn get_letter(stream: &Stream, seq: u64) -> anyhow::Result<StreamMessage> {
-    find_letter(stream, seq)
-        .await?
-        .ok_or_else(|| anyhow!("DLQ has no message #{seq}: `mandate dlq list` shows the dead letters there are"))
-}
-
 async fn show(bus: &Bus, seq: u64, global: Global) -> anyhow::Result<()> {
     let stream = dlq_stream(bus).await?;
     let message = get_letter(&stream, seq).await?;
     let headers = Some(&message.headers);
     if global.json {
-        let mut shown = Map::new();
-        shown.insert("sequence".into(), Value::from(message.sequence));
-        shown.insert("subject".into(), Value::String(message.subject.to_string()));
-        shown.insert("time".into(), Value::String(rfc3339(message.time)));
-        shown.insert("headers".into(), serde_json::to_value(headers_to_map(headers))?);
-        if letters::body_omitted(headers) {
-            shown.insert("body".into(), Value::Null);
-            shown.insert("body_omitted".into(), Value::Bool(true));
-        } else {
-            msgpack::body_fields(&message.payload, &mut shown);
-        }
-        return output::json(&shown);
+        return output::json(&letters::shown_of(&message));
     }
     let letter = Letter::new(message.sequence, &message.subject, message.time, headers);
     let mut text = format!(
@@ -345,12 +316,6 @@ async fn retry_set_aside(bus: &Bus, component: &str, global: Global) -> anyhow::
     ))
 }
 
-#[derive(Debug, Serialize)]
-struct Purged {
-    purged: u64,
-    component: Option<String>,
-}
-
 async fn purge(bus: &Bus, args: &PurgeArgs, global: Global) -> anyhow::Result<()> {
     let mut stream = dlq_stream(bus).await?;
     let whose = match &args.component {
@@ -377,15 +342,7 @@ async fn purge(bus: &Bus, args: &PurgeArgs, global: Global) -> anyhow::Result<()
             return Err(crate::failure::Reported.into());
         }
     }
-    let response = match &args.component {
-        Some(component) => stream.purge().filter(mandate::dead_letter_subject(component)).await,
-        None => stream.purge().await,
-    }
-    .context("purging DLQ")?;
-    let purged = Purged {
-        purged: response.purged,
-        component: args.component.clone(),
-    };
+    let purged = purge::purge(bus, args.component.as_deref()).await?;
     if global.json {
         return output::json(&purged);
     }

@@ -9,6 +9,7 @@ pub mod bench;
 pub mod bus_config;
 pub mod call;
 pub mod check;
+pub mod console;
 pub mod decode;
 pub mod dev;
 pub mod dlq;
@@ -77,6 +78,8 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Republish the messages of an export file, skipping those the target stream already holds.
     Import(import::ImportArgs),
+    /// The system in a browser: a live map, each component's page, dead letters, replay.
+    Console(console::ConsoleArgs),
     /// Inspect and repair dead letters (the `DLQ` stream).
     #[command(subcommand)]
     Dlq(dlq::DlqCommand),
@@ -122,6 +125,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Replay(args) => replay::run(&bus::connect(connection).await?, &args, global).await,
         Command::Export(args) => export::run(&bus::connect(connection).await?, &args, global).await,
         Command::Import(args) => import::run(&bus::connect(connection).await?, &args, global).await,
+        Command::Console(args) => console::run(bus::connect(connection).await?, &args, global).await,
         Command::Dlq(command) => dlq::run(&bus::connect(connection).await?, &command, global).await,
         Command::Journey(args) => journey::run(&bus::connect(connection).await?, &args, global).await,
     }
@@ -218,6 +222,7 @@ mod tests {
             &["mandate", "dlq", "list", "--group", "--kind", "undecodable", "--json"],
             &["mandate", "journey", "an-order", "--since", "2h", "--json"],
             &["mandate", "dlq", "purge", "--yes"],
+            &["mandate", "console", "--listen", "127.0.0.1:0", "--every", "2s"],
             &["mandate", "asyncapi", "--check", "--repo", "."],
             &["mandate", "asyncapi", "-o", "-", "--json"],
         ] {

@@ -4,9 +4,7 @@
 //! (docs/design.md §4): `ce-*`, `traceparent`, `correlation-id`, and `Nats-Msg-Id` = `ce-id`. The
 //! publish goes to JetStream and waits for its ack, so "published" means stored.
 
-use anyhow::{Context as _, anyhow};
-use async_nats::HeaderMap;
-use async_nats::jetstream::context::PublishErrorKind;
+use anyhow::Context as _;
 use clap::Args;
 use mandate::Bus;
 use mandate::envelope::Meta;
@@ -74,7 +72,7 @@ pub async fn run(bus: &Bus, args: &PublishArgs, global: Global) -> anyhow::Resul
     }
     let headers = meta.to_headers();
     let subject = keyed_subject(&args.subject, &body)?;
-    let ack = publish(bus, &subject, headers, payload).await?;
+    let ack = bus::publish(bus, &subject, headers, payload).await?;
     let published = Published {
         subject,
         stream: ack.stream,
@@ -121,29 +119,6 @@ fn keyed_subject(event: &EventSubject, body: &serde_json::Value) -> anyhow::Resu
         ))
     })?;
     Ok(format!("{}.{key}", event.subject()))
-}
-
-/// Publishes to JetStream and waits for the ack, with a clear message when no stream
-/// captures the subject.
-pub async fn publish(
-    bus: &Bus,
-    subject: &str,
-    headers: HeaderMap,
-    payload: Vec<u8>,
-) -> anyhow::Result<async_nats::jetstream::publish::PublishAck> {
-    let result = async {
-        bus.jetstream()
-            .publish_with_headers(subject.to_owned(), headers, payload.into())
-            .await?
-            .await
-    }
-    .await;
-    result.map_err(|err| match err.kind() {
-        PublishErrorKind::StreamNotFound => anyhow!(
-            "no JetStream stream captures {subject}: its owner creates EVT_<OWNER> when it starts — start the owner component (`mandate status` lists streams and components)"
-        ),
-        _ => anyhow!(err).context(format!("publishing to {subject}")),
-    })
 }
 
 /// The JSON argument, or stdin for `-`. Invalid JSON is a usage error.

@@ -12,9 +12,10 @@ use mandate::Bus;
 use tokio_util::sync::CancellationToken;
 
 use super::Global;
-use super::dlq::{SelectArgs, dlq_stream};
+use super::dlq::SelectArgs;
 use crate::failure::{Reported, usage};
 use crate::ops::canary::Verdict;
+use crate::ops::letters::dlq_stream;
 use crate::ops::redrive::{self, Ended, Options, Plan, Progress, Report, Step};
 use crate::ops::retry::{self, Outcome};
 use crate::output;

@@ -12,13 +12,14 @@
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use mandate::Bus;
 use mandate::admin::{RebuildRequest, StatusReport};
-use mandate::{Bus, CallError};
 use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::Global;
 use crate::admin::{self, AdminError};
+use crate::ops::replay::{component_name, progress, rebuild_error, status_is_final};
 use crate::output;
 use crate::since::{parse_since, rfc3339};
 
@@ -51,32 +52,6 @@ pub struct ReplayArgs {
     /// How often to ask for progress.
     #[arg(long, default_value = "250ms", value_parser = humantime::parse_duration, hide = true)]
     pub poll: Duration,
-}
-
-/// A component's name, or one partition's, `<name>.p<P>of<N>` (each partition has its own
-/// store and is rebuilt on its own).
-fn component_name(text: &str) -> Result<String, String> {
-    let (component, partition) = match text.split_once('.') {
-        Some((component, label)) => (component, Some(label)),
-        None => (text, None),
-    };
-    mandate::validate_component_name(component)?;
-    if let Some(label) = partition {
-        let valid = label
-            .strip_prefix('p')
-            .and_then(|rest| rest.split_once("of"))
-            .is_some_and(|(p, n)| {
-                [p, n]
-                    .iter()
-                    .all(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
-            });
-        if !valid {
-            return Err(format!(
-                "{text:?}: a partition is named <component>.p<P>of<N>, as `mandate status` lists it (orders.p1of3)"
-            ));
-        }
-    }
-    Ok(text.to_owned())
 }
 
 #[derive(Debug, Serialize)]
@@ -141,25 +116,6 @@ pub async fn run(bus: &Bus, args: &ReplayArgs, global: Global) -> anyhow::Result
     ))
 }
 
-fn rebuild_error(name: &str, err: AdminError) -> anyhow::Error {
-    let AdminError::Call(err) = err else {
-        return err.into();
-    };
-    match err {
-        CallError::Service { error, .. } if error.code == 409 => {
-            anyhow::anyhow!("{name} is already rebuilding: `mandate status` shows its progress")
-        }
-        CallError::Service { error, .. } => {
-            anyhow::anyhow!("{name} refused the rebuild: {} ({})", error.message, error.code)
-        }
-        CallError::Timeout { subject, after } => anyhow::anyhow!(
-            "{subject} did not answer within {}: the rebuild may still have started (`mandate status` shows); give more time with --timeout",
-            output::duration(after)
-        ),
-        other => other.into(),
-    }
-}
-
 /// Polls status until the rebuild is over, showing progress.
 async fn follow(bus: &Bus, args: &ReplayArgs) -> anyhow::Result<StatusReport> {
     let name = &args.component;
@@ -202,31 +158,5 @@ async fn follow(bus: &Bus, args: &ReplayArgs) -> anyhow::Result<StatusReport> {
             }
         }
         tokio::time::sleep(args.poll).await;
-    }
-}
-
-fn status_is_final(status: &StatusReport) -> bool {
-    !status.rebuilding && status.consumers.iter().all(|c| c.caught_up)
-}
-
-/// (applied, target) summed over consumers.
-fn progress(status: &StatusReport) -> (u64, u64) {
-    status.consumers.iter().fold((0, 0), |(done, total), c| {
-        let target = c.replay_until.max(c.applied_sequence + c.pending.unwrap_or(0));
-        (done + c.applied_sequence.min(target), total + target)
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::component_name;
-
-    #[test]
-    fn a_partition_is_named_as_status_lists_it() {
-        assert_eq!(component_name("orders.p1of3").as_deref(), Ok("orders.p1of3"));
-        assert_eq!(component_name("orders").as_deref(), Ok("orders"));
-        for bad in ["orders.", "orders.p1", "orders.x1of3", "Orders.p1of3", "orders.p1of3.x"] {
-            assert!(component_name(bad).is_err(), "{bad}");
-        }
     }
 }

@@ -1,11 +1,14 @@
 //! Dead letters as the operations see them: read from `DLQ` (headers only: the bodies stay on
 //! the server until a retry needs one), selected by component, kind and reason, and grouped
-//! by cause (component × kind × reason) — what an operator fixes one at a time.
+//! by cause (component × kind × reason) — what an operator fixes one at a time; and one
+//! letter read whole, as `dlq show --json` prints it and the console inspects it.
 
 use std::collections::BTreeMap;
 
 use anyhow::anyhow;
 use async_nats::HeaderMap;
+use async_nats::jetstream::stream::{LastRawMessageErrorKind, Stream};
+use async_nats::jetstream::{self, message::StreamMessage};
 use mandate::deadletter::{
     BODY_OMITTED, DLQ_BODY, DLQ_CONSUMER, DLQ_DELIVERIES, DLQ_KIND, DLQ_REASON, DLQ_SEQUENCE, DLQ_STREAM, DLQ_SUBJECT,
     DLQ_TIME,
@@ -13,8 +16,11 @@ use mandate::deadletter::{
 use mandate::envelope::{CE_ID, CE_TYPE};
 use mandate::{Bus, DEAD_LETTER_STREAM};
 use serde::Serialize;
+use serde_json::{Map, Value};
 
-use crate::bus::{Start, StreamReader, find_stream, header};
+use super::errors::{NoDlqStream, NoSuchLetter};
+use crate::bus::{Start, StreamReader, find_stream, header, headers_to_map};
+use crate::msgpack;
 use crate::since::rfc3339;
 
 /// A dead letter, from its headers.
@@ -134,6 +140,63 @@ pub async fn read_from(bus: &Bus, filter: &Filter, start: Start) -> anyhow::Resu
         }
     }
     Ok(letters)
+}
+
+/// The `DLQ` stream; `NoDlqStream` when there is none (nothing was ever dead-lettered here).
+pub async fn dlq_stream(bus: &Bus) -> anyhow::Result<Stream> {
+    Ok(find_stream(bus.jetstream(), DEAD_LETTER_STREAM)
+        .await?
+        .ok_or(NoDlqStream)?)
+}
+
+/// Reads DLQ #`seq`; `None` when it is not there.
+pub async fn find_letter(dlq: &Stream, seq: u64) -> anyhow::Result<Option<StreamMessage>> {
+    match dlq.get_raw_message(seq).await {
+        Ok(message) => Ok(Some(message)),
+        Err(err) => {
+            let missing = match err.kind() {
+                LastRawMessageErrorKind::NoMessageFound => true,
+                LastRawMessageErrorKind::JetStream(e) => e.error_code() == jetstream::ErrorCode::NO_MESSAGE_FOUND,
+                _ => false,
+            };
+            if missing {
+                Ok(None)
+            } else {
+                Err(anyhow!(err).context(format!("reading DLQ #{seq}")))
+            }
+        }
+    }
+}
+
+/// Reads DLQ #`seq`; `NoSuchLetter` when it is not there.
+pub async fn get_letter(dlq: &Stream, seq: u64) -> anyhow::Result<StreamMessage> {
+    Ok(find_letter(dlq, seq).await?.ok_or(NoSuchLetter(seq))?)
+}
+
+/// One dead letter whole, as `dlq show --json` prints it: sequence, subject, time, every
+/// header and the decoded body (or why it is not there).
+pub async fn shown(bus: &Bus, seq: u64) -> anyhow::Result<Map<String, Value>> {
+    let dlq = dlq_stream(bus).await?;
+    Ok(shown_of(&get_letter(&dlq, seq).await?))
+}
+
+pub fn shown_of(message: &StreamMessage) -> Map<String, Value> {
+    let headers = Some(&message.headers);
+    let mut shown = Map::new();
+    shown.insert("sequence".into(), Value::from(message.sequence));
+    shown.insert("subject".into(), Value::String(message.subject.to_string()));
+    shown.insert("time".into(), Value::String(rfc3339(message.time)));
+    shown.insert(
+        "headers".into(),
+        serde_json::to_value(headers_to_map(headers)).unwrap_or_default(),
+    );
+    if body_omitted(headers) {
+        shown.insert("body".into(), Value::Null);
+        shown.insert("body_omitted".into(), Value::Bool(true));
+    } else {
+        msgpack::body_fields(&message.payload, &mut shown);
+    }
+    shown
 }
 
 /// Dead letters of one cause.

@@ -17,17 +17,15 @@
 
 use anyhow::{anyhow, bail};
 use async_nats::HeaderMap;
-use async_nats::jetstream::stream::{LastRawMessageErrorKind, Stream};
-use async_nats::jetstream::{self, message::StreamMessage};
+use async_nats::jetstream::stream::Stream;
 use mandate::Bus;
 use mandate::deadletter::{DLQ_BODY_SHA256, DLQ_SEQUENCE, DLQ_STREAM, DLQ_SUBJECT};
 use mandate::envelope::{CE_ID, NATS_MSG_ID};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::letters::body_omitted;
-use crate::bus::{find_stream, header, headers_to_map};
-use crate::commands::publish::publish;
+use super::letters::{body_omitted, find_letter};
+use crate::bus::{find_stream, header, headers_to_map, publish};
 use crate::since::rfc3339;
 
 /// What retrying one dead letter did.
@@ -65,25 +63,6 @@ impl Retried {
                 Some((stream, *sequence))
             }
             _ => None,
-        }
-    }
-}
-
-/// Reads DLQ #`seq`; `None` when it is not there.
-pub async fn find_letter(dlq: &Stream, seq: u64) -> anyhow::Result<Option<StreamMessage>> {
-    match dlq.get_raw_message(seq).await {
-        Ok(message) => Ok(Some(message)),
-        Err(err) => {
-            let missing = match err.kind() {
-                LastRawMessageErrorKind::NoMessageFound => true,
-                LastRawMessageErrorKind::JetStream(e) => e.error_code() == jetstream::ErrorCode::NO_MESSAGE_FOUND,
-                _ => false,
-            };
-            if missing {
-                Ok(None)
-            } else {
-                Err(anyhow!(err).context(format!("reading DLQ #{seq}")))
-            }
         }
     }
 }

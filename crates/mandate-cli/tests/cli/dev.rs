@@ -63,6 +63,7 @@ async fn dev_runs_the_storefront_restarts_a_dead_component_and_stops_cleanly() {
         .to_owned();
     let data = tempfile::tempdir().expect("tempdir");
     let gateway = format!("127.0.0.1:{}", free_port());
+    let console = format!("127.0.0.1:{}", free_port());
     let mut dev = tokio::process::Command::new(env!("CARGO_BIN_EXE_mandate"))
         .args([
             "dev",
@@ -71,6 +72,8 @@ async fn dev_runs_the_storefront_restarts_a_dead_component_and_stops_cleanly() {
             &free_port().to_string(),
             "--gateway",
             &gateway,
+            "--console",
+            &console,
         ])
         .arg("--repo")
         .arg(&repo)
@@ -158,6 +161,40 @@ async fn dev_runs_the_storefront_restarts_a_dead_component_and_stops_cleanly() {
         "the broker refused something:\n{}",
         violations.join("\n")
     );
+
+    // The console is served and its URL printed; its live figures see every component up.
+    assert!(
+        lines
+            .lock()
+            .expect("lines")
+            .iter()
+            .any(|l| l.contains(&format!("the console on http://{console}"))),
+        "the console's URL is printed"
+    );
+    until("the console to see every component up", &lines, async || {
+        let live: Value = http
+            .get(format!("http://{console}/api/snapshot"))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        let components = live["components"].as_object()?;
+        let up = [
+            "catalog",
+            "inventory",
+            "orders",
+            "payments",
+            "shipping",
+            "notifications",
+            "loyalty",
+        ]
+        .iter()
+        .all(|name| components.get(*name).is_some_and(|c| c["health"] == "up"));
+        up.then_some(())
+    })
+    .await;
 
     // orders runs as the partitions its manifest declares, each its own process.
     let names: Vec<String> = started(&lines.lock().expect("lines")).into_keys().collect();
@@ -264,6 +301,7 @@ async fn dev_start_and_stop(repo: &std::path::Path) -> Vec<String> {
     let mut dev = tokio::process::Command::new(env!("CARGO_BIN_EXE_mandate"))
         .args(["dev", "--no-build", "--port", &free_port().to_string()])
         .args(["--gateway", &format!("127.0.0.1:{}", free_port())])
+        .args(["--console", &format!("127.0.0.1:{}", free_port())])
         .arg("--repo")
         .arg(repo)
         .arg("--data")

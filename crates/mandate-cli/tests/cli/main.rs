@@ -6,6 +6,7 @@ mod basics;
 mod bench;
 mod call;
 mod common;
+mod console;
 mod dev;
 mod dlq;
 mod export_import;

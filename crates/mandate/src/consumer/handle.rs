@@ -31,6 +31,10 @@ impl Consumer {
             )
         });
         let _entered = span.enter();
+        if self.shared.options().fault == Fault::FailHandlers {
+            tx.discard_step();
+            return Handled::Failed("fault injection: every handler fails (MANDATE_FAULT=fail-handlers)".to_owned());
+        }
         let subject = crate::partition::event_subject(&delivery.message.subject);
         let mut consumed = telemetry::consume(&meta.traceparent, subject, &meta.id, &self.spec.durable);
         let mut handler = consumed.child(|| format!("handler {}", subscription.ce_type));
