@@ -104,21 +104,7 @@ mod tests {
     use super::*;
 
     fn letter(sequence: u64, component: &str, kind: &str, reason: &str) -> Letter {
-        Letter {
-            sequence,
-            time: String::new(),
-            component: component.into(),
-            kind: kind.into(),
-            reason: reason.into(),
-            subject: String::new(),
-            stream: String::new(),
-            original_sequence: None,
-            consumer: String::new(),
-            deliveries: None,
-            ce_type: None,
-            id: None,
-            body_omitted: false,
-        }
+        Letter::sample(sequence, component, kind, reason)
     }
 
     #[test]

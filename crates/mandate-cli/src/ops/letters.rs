@@ -234,10 +234,9 @@ pub fn groups(letters: &[Letter]) -> Vec<Group> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn letter(sequence: u64, component: &str, kind: &str, reason: &str) -> Letter {
+impl Letter {
+    /// A letter with only what grouping and filtering read, for unit tests.
+    pub(crate) fn sample(sequence: u64, component: &str, kind: &str, reason: &str) -> Letter {
         Letter {
             sequence,
             time: String::new(),
@@ -253,6 +252,15 @@ mod tests {
             id: None,
             body_omitted: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn letter(sequence: u64, component: &str, kind: &str, reason: &str) -> Letter {
+        Letter::sample(sequence, component, kind, reason)
     }
 
     #[test]
