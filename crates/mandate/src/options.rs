@@ -85,6 +85,10 @@ pub enum Fault {
     ParkBeforeRelayAck,
     /// The relay has the acks, then stops before deleting the entries.
     ParkBeforeDelete,
+    /// Of every four commits' hand-offs, lose one silently (as a path that forgot to hand
+    /// off would) and drop one as if the queue were full: the relay must find both in the
+    /// store, publish nothing twice and keep the outbox order.
+    MissHandOffs,
     /// Apply and commit batches but never acknowledge them, so JetStream redelivers.
     NeverAck,
     /// Lose the first message each consumer is delivered, before the consume loop sees it, as

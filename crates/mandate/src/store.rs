@@ -424,6 +424,32 @@ mod tests {
         );
     }
 
+    /// What the relay is handed: the outbox entries of accepted steps, in id order, with the
+    /// bytes the store holds — none of a discarded step, nothing outside the outbox.
+    #[test]
+    fn a_commit_returns_its_outbox_entries_in_id_order() {
+        let (_dir, store) = store();
+        let mut tx = store.begin();
+        tx.put_raw(key(OUTBOX, &encode_u64(9)), b"nine".to_vec());
+        tx.put_raw(key(OUTBOX, &encode_u64(7)), b"seven".to_vec());
+        tx.put("state", &1u8).expect("put");
+        tx.accept_step();
+        tx.put_raw(key(OUTBOX, &encode_u64(8)), b"discarded".to_vec());
+        tx.discard_step();
+        let committed = store.commit(tx).expect("commit");
+        let handed: Vec<(u64, &[u8])> = committed.outbox.iter().map(|(id, v)| (*id, &v[..])).collect();
+        assert_eq!(handed, vec![(7, &b"seven"[..]), (9, &b"nine"[..])]);
+        let stored: Vec<(u64, Vec<u8>)> = store
+            .outbox_from(0, 10)
+            .expect("read")
+            .into_iter()
+            .map(|(id, v)| (id, v.to_vec()))
+            .collect();
+        assert_eq!(stored, vec![(7, b"seven".to_vec()), (9, b"nine".to_vec())]);
+        assert!(store.outbox_holds(8, 10).expect("read"), "9 is in 8..10");
+        assert!(!store.outbox_holds(8, 9).expect("read"), "nothing in 8..9");
+    }
+
     #[test]
     fn a_discarded_step_leaves_no_trace() {
         let (_dir, store) = store();

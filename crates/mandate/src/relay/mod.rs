@@ -18,7 +18,7 @@
 mod pipeline;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_nats::jetstream;
@@ -63,6 +63,8 @@ struct Inner {
     /// queue carries: the relay reads the store before it sends anything handed.
     behind: AtomicBool,
     wake: Notify,
+    /// Hand-offs so far (`Fault::MissHandOffs` counts them).
+    hand_offs: AtomicU64,
     /// One publisher at a time — the relay task, or a drain (shutdown, rebuild) — and where
     /// it stands.
     cursor: tokio::sync::Mutex<Cursor>,
@@ -79,7 +81,7 @@ struct Cursor {
 impl Relay {
     pub(crate) fn new(store: Store, js: jetstream::Context, refusals: PublishRefusals, fault: Fault) -> Relay {
         let (queue, handed) = mpsc::channel(QUEUE);
-        Relay {
+        let relay = Relay {
             inner: Arc::new(Inner {
                 store,
                 js,
@@ -90,9 +92,14 @@ impl Relay {
                 // On start the store is the only account of what is waiting.
                 behind: AtomicBool::new(true),
                 wake: Notify::new(),
+                hand_offs: AtomicU64::new(0),
                 cursor: tokio::sync::Mutex::new(Cursor::default()),
             }),
-        }
+        };
+        // The first round reads the store at once: what an earlier run left is published
+        // without waiting for a commit.
+        relay.inner.wake.notify_one();
+        relay
     }
 
     /// Hands the relay what a commit made durable. Called by the one writer right after its
@@ -101,6 +108,13 @@ impl Relay {
     pub(crate) fn hand_off(&self, committed: Committed) {
         if committed.outbox.is_empty() {
             return;
+        }
+        if self.inner.fault == Fault::MissHandOffs {
+            match self.inner.hand_offs.fetch_add(1, Ordering::Relaxed) % 4 {
+                1 => return,
+                3 => return self.rescan(),
+                _ => {}
+            }
         }
         match self.inner.queue.try_send(committed.outbox) {
             Ok(()) => {}
@@ -221,6 +235,7 @@ impl Relay {
     /// more may follow and the relay stays behind.
     async fn scan(&self, cursor: &mut Cursor, pipeline: &mut Pipeline<'_>, room: usize) -> Result<()> {
         let entries = self.inner.store.outbox_from(cursor.next, room)?;
+        tracing::debug!(from = cursor.next, found = entries.len(), "outbox relay: reading the store");
         if entries.len() == room {
             self.inner.behind.store(true, Ordering::Release);
         }
@@ -252,6 +267,7 @@ impl Relay {
         // Ids skip what was staged and then discarded; anything the store holds in between
         // was committed without a hand-off (or its hand-off dropped).
         if first > cursor.next && self.inner.store.outbox_holds(cursor.next, first)? {
+            tracing::debug!(from = cursor.next, first, "outbox relay: committed entries were not handed");
             self.rescan();
             return Ok(());
         }

@@ -167,6 +167,9 @@ impl<'r> Pipeline<'r> {
         let Some(oldest) = self.in_flight.front_mut() else {
             return std::future::pending().await;
         };
+        if self.relay.fault == Fault::ParkBeforeRelayAck {
+            park("sent, before the acks are awaited").await;
+        }
         let result = tokio::time::timeout_at(oldest.deadline, &mut oldest.ack)
             .await
             .unwrap_or_else(|_| Err(PublishError::new(PublishErrorKind::TimedOut)));
@@ -198,9 +201,6 @@ impl<'r> Pipeline<'r> {
     /// failure a retry may get past, if any, is the error (the rest is done all the same).
     pub(super) async fn settle(mut self) -> Result<usize> {
         while !self.in_flight.is_empty() {
-            if self.relay.fault == Fault::ParkBeforeRelayAck {
-                park("sent, before the acks are awaited").await;
-            }
             let answer = self.next_answer().await;
             self.answered(answer).await?;
         }
