@@ -86,8 +86,9 @@ pub enum Fault {
     /// The relay has the acks, then stops before deleting the entries.
     ParkBeforeDelete,
     /// Of every four commits' hand-offs, lose one silently (as a path that forgot to hand
-    /// off would) and drop one as if the queue were full: the relay must find both in the
-    /// store, publish nothing twice and keep the outbox order.
+    /// off would), and hand one off only after asking the relay to read the store (which then
+    /// finds it there first): the relay must find the lost one in the store, skip the one it
+    /// has read already, and keep the outbox order.
     MissHandOffs,
     /// Apply and commit batches but never acknowledge them, so JetStream redelivers.
     NeverAck,

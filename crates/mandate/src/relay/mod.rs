@@ -112,7 +112,8 @@ impl Relay {
         if self.inner.fault == Fault::MissHandOffs {
             match self.inner.hand_offs.fetch_add(1, Ordering::Relaxed) % 4 {
                 1 => return,
-                3 => return self.rescan(),
+                // As a scan that reads a batch whose hand-off is still queued.
+                3 => self.rescan(),
                 _ => {}
             }
         }
@@ -203,6 +204,10 @@ impl Relay {
         mut handed: Option<&mut mpsc::Receiver<Handed>>,
         first: Option<Handed>,
     ) -> Result<()> {
+        // The store first when it is due: a handed batch it reads as well is then skipped.
+        if self.inner.behind.swap(false, Ordering::AcqRel) {
+            self.scan(cursor, pipeline, WINDOW).await?;
+        }
         if let Some(first) = first {
             self.take(cursor, pipeline, first).await?;
         }
