@@ -114,7 +114,7 @@ async fn missed_hand_offs_cost_a_scan_and_nothing_is_published_twice_or_out_of_o
     let mut sent = watcher.subscribe("evt.inventory.>").await.expect("subscribed");
     watcher.flush().await.expect("flushed");
     let mut options = h.options();
-    options.fault = std::env::var("HOP_NOFAULT").map_or(Fault::MissHandOffs, |_| Fault::None);
+    options.fault = Fault::MissHandOffs;
     let running = h.start_with(inventory(), options).await;
     let expected: Vec<String> = (0..ORDERS).map(|i| format!("o-{i:03}")).collect();
     for (i, order) in expected.iter().enumerate() {
