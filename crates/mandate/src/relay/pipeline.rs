@@ -205,14 +205,10 @@ impl<'r> Pipeline<'r> {
             self.answered(answer).await?;
         }
         self.flush().await?;
+        // Even when others went out: a message that keeps failing behind them must not go
+        // unnoticed (the caller logs it and reads the outbox again).
         match self.failed {
-            Some(err) if self.left == 0 => Err(err),
-            Some(err) => {
-                // Others went out: say so anyway, or a message that keeps failing behind
-                // them would go unnoticed.
-                tracing::warn!(error = %err, left = self.left, "outbox relay: some messages are not published yet; retrying them");
-                Err(err)
-            }
+            Some(err) => Err(err),
             None => Ok(self.left),
         }
     }
