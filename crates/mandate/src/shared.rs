@@ -14,8 +14,8 @@ use tokio_util::sync::CancellationToken;
 use crate::context::Emitter;
 use crate::metrics::Metrics;
 use crate::options::{Fault, Options};
-use crate::relay::Relay;
 use crate::partition::Seat;
+use crate::relay::Relay;
 use crate::store::{Committed, Store};
 
 /// State shared by the tasks of one running component. Its fields are private: the tasks

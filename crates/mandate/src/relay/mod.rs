@@ -240,7 +240,11 @@ impl Relay {
     /// more may follow and the relay stays behind.
     async fn scan(&self, cursor: &mut Cursor, pipeline: &mut Pipeline<'_>, room: usize) -> Result<()> {
         let entries = self.inner.store.outbox_from(cursor.next, room)?;
-        tracing::debug!(from = cursor.next, found = entries.len(), "outbox relay: reading the store");
+        tracing::debug!(
+            from = cursor.next,
+            found = entries.len(),
+            "outbox relay: reading the store"
+        );
         if entries.len() == room {
             self.inner.behind.store(true, Ordering::Release);
         }
@@ -272,11 +276,22 @@ impl Relay {
         // Ids skip what was staged and then discarded; anything the store holds in between
         // was committed without a hand-off (or its hand-off dropped).
         if first > cursor.next && self.inner.store.outbox_holds(cursor.next, first)? {
-            tracing::debug!(from = cursor.next, first, "outbox relay: committed entries were not handed");
+            tracing::debug!(
+                from = cursor.next,
+                first,
+                "outbox relay: committed entries were not handed"
+            );
             self.rescan();
             return Ok(());
         }
         for (id, entry) in entries {
+            if pipeline.in_flight() >= WINDOW {
+                // The window is full: the rest is read from the store once acks come in (a
+                // commit may stage more than a window; each entry in flight holds one of the
+                // client's ack permits).
+                self.inner.behind.store(true, Ordering::Release);
+                break;
+            }
             cursor.next = id + 1;
             pipeline.send(id, entry).await;
             if pipeline.has_failed() {

@@ -69,11 +69,7 @@ async fn crash_at(fault: Fault, published: u64) {
         (h.stream_messages("EVT_INVENTORY").await == 2).then_some(())
     })
     .await;
-    assert_eq!(
-        reservations(&h).await,
-        ["o-1", "o-2"],
-        "o-1 reserved once, before o-2"
-    );
+    assert_eq!(reservations(&h).await, ["o-1", "o-2"], "o-1 reserved once, before o-2");
     second.shutdown().await.expect("clean shutdown");
 }
 
