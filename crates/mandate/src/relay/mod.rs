@@ -33,6 +33,9 @@ use pipeline::{Pipeline, park};
 
 /// How many entries the relay keeps in flight at most.
 const WINDOW: usize = 1024;
+/// How much room in the window a scan waits for while the store is ahead of the relay: reading
+/// the store per ack would cost a read per entry.
+const REFILL: usize = 256;
 /// How many commits' hand-offs may wait for the relay; past that a hand-off is dropped and
 /// the relay reads the store instead (a burst larger than this is read back, as before).
 const QUEUE: usize = 256;
@@ -215,7 +218,7 @@ impl Relay {
             let room = WINDOW.saturating_sub(pipeline.in_flight());
             if pipeline.has_failed() || room == 0 {
                 // Nothing more is sent: the acks come in below, or `settle` awaits them.
-            } else if self.inner.behind.swap(false, Ordering::AcqRel) {
+            } else if room >= REFILL && self.inner.behind.swap(false, Ordering::AcqRel) {
                 self.scan(cursor, pipeline, room).await?;
                 continue;
             } else if let Some(queue) = handed.as_deref_mut() {

@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
-use mandate::Fault;
+use mandate::{Component, Context, Fault, Operation, ServiceError};
 use schemas::inventory::StockReserved;
+use schemas::orders::OrderPlaced;
+use serde::{Deserialize, Serialize};
 
 use crate::common::{Harness, eventually, inventory, placed};
 
@@ -142,5 +144,73 @@ async fn missed_hand_offs_cost_a_scan_and_nothing_is_published_twice_or_out_of_o
     assert_eq!(seen, expected, "sent in commit order");
     assert_eq!(reservations(&h).await, expected, "stored in commit order");
     assert_eq!(outbox_depth(&h).await, Some(0));
+    running.shutdown().await.expect("clean shutdown");
+}
+
+/// A test-local command of orders: place `count` orders in one call (one commit).
+struct PlaceMany;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Many {
+    count: usize,
+}
+
+impl Operation for PlaceMany {
+    const OWNER: &'static str = "orders";
+    const NAME: &'static str = "test-place-many";
+    const VERSION: u32 = 1;
+    type Request = Many;
+    type Response = usize;
+}
+
+fn place_many(ctx: &mut Context<'_>, request: Many) -> Result<usize, ServiceError> {
+    for i in 0..request.count {
+        ctx.emit(&placed(&format!("o-{i:05}"), "alice", "sku-1", 1))
+            .map_err(|err| ServiceError::internal(err.to_string()))?;
+    }
+    Ok(request.count)
+}
+
+/// One commit stages more entries than the relay keeps in flight (1,024) — more than the
+/// client's 5,000 ack permits, too, which a relay sending the whole commit at once would wait
+/// for for ever: it sends what fits, reads the rest from the store as acks come in, and
+/// publishes every entry once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_larger_than_the_window_is_published_once_in_order() {
+    const ORDERS: usize = 6000;
+    let h = Harness::new(&[]).await;
+    let watcher = async_nats::connect(h.server.url()).await.expect("connects");
+    let mut sent = watcher.subscribe("evt.orders.>").await.expect("subscribed");
+    watcher.flush().await.expect("flushed");
+    let component = Component::new("orders")
+        .publishes::<OrderPlaced>()
+        .command::<PlaceMany>(place_many);
+    let running = h.start(component).await;
+    let placed = h.bus.call::<PlaceMany>(&Many { count: ORDERS }).await.expect("placed");
+    assert_eq!(placed, ORDERS);
+    let order_of = |payload: &[u8]| {
+        rmp_serde::from_slice::<OrderPlaced>(payload)
+            .expect("an order")
+            .order_id
+    };
+    let mut seen = Vec::new();
+    while seen.len() < ORDERS {
+        let Ok(message) = tokio::time::timeout(Duration::from_secs(10), sent.next()).await else {
+            panic!("only {} of {ORDERS} sent", seen.len());
+        };
+        seen.push(order_of(&message.expect("subscribed").payload));
+    }
+    // Anything sent twice would come in meanwhile.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    while let Some(Some(message)) = sent.next().now_or_never() {
+        seen.push(order_of(&message.payload));
+    }
+    let expected: Vec<String> = (0..ORDERS).map(|i| format!("o-{i:05}")).collect();
+    assert_eq!(seen, expected, "each sent once, in commit order");
+    eventually("the outbox emptied", || async {
+        (h.bus.status("orders").await.ok()?.outbox_depth == 0).then_some(())
+    })
+    .await;
+    assert_eq!(h.stream_messages("EVT_ORDERS").await, ORDERS as u64);
     running.shutdown().await.expect("clean shutdown");
 }
