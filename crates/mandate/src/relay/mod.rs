@@ -7,9 +7,9 @@
 //! The relay publishes them at once, pipelined, with no read back and no wake-up. The store
 //! stays the source of truth: the relay reads the outbox from the store in id order instead
 //! on start, after a publish error, when a hand-off was dropped (the queue full), when a
-//! path that does not hand off asks it to ([`Relay::rescan`]), when a hand-off comes after a
-//! gap in the ids that the store fills, and once a second as a safety net. A missed hand-off
-//! costs latency, never a message.
+//! hand-off comes after a gap in the ids that the store fills (a commit that was not handed
+//! off), when a commit is larger than the window has room for, and once a second idle as a
+//! safety net. A missed hand-off costs latency, never a message.
 //!
 //! The cursor keeps the two ways from sending an entry twice: `next`, the id after the last
 //! entry sent. A scan starts at it; a handed entry below it was sent already (by a scan) and
@@ -128,9 +128,9 @@ impl Relay {
         }
     }
 
-    /// Tells the relay to read the store: something was committed to the outbox without a
-    /// hand-off (set-aside entries put back), or a hand-off was dropped.
-    pub(crate) fn rescan(&self) {
+    /// Tells the relay to read the store: something committed to the outbox may not be in
+    /// the queue (a hand-off dropped, or found missing).
+    fn rescan(&self) {
         self.inner.behind.store(true, Ordering::Release);
         self.inner.wake.notify_one();
     }
