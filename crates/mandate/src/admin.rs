@@ -175,7 +175,7 @@ pub(crate) async fn add_endpoints(admin: Arc<Admin>, service: &Service, tasks: &
             while let Some(request) = endpoint.next().await {
                 let reply = match operation {
                     "status" => to_json(status(&admin).await),
-                    RETRY_SET_ASIDE => to_json(retry_set_aside(&admin.shared)),
+                    RETRY_SET_ASIDE => to_json(retry_set_aside(&admin.shared).await),
                     _ => match parse_rebuild(&request) {
                         Ok(start) => to_json(rebuild(&admin, start).await),
                         Err(err) => Err(err),
@@ -248,11 +248,16 @@ async fn consumer_statuses(admin: &Admin) -> Result<Vec<ConsumerStatus>, Service
     Ok(statuses)
 }
 
-/// Puts the set-aside outbox entries back at the tail of the outbox and wakes the relay.
-fn retry_set_aside(shared: &Shared) -> Result<RetrySetAsideReport, ServiceError> {
-    let retried = setaside::retry(shared.store())?;
+/// Puts the set-aside outbox entries back at the tail of the outbox, as the one writer, and
+/// hands them to the relay.
+async fn retry_set_aside(shared: &Shared) -> Result<RetrySetAsideReport, ServiceError> {
+    let retried = {
+        let _writer = shared.writer().await;
+        let (retried, committed) = setaside::retry(shared.store())?;
+        shared.hand_off(committed).await;
+        retried
+    };
     tracing::info!(retried, "set-aside outbox entries put back in the outbox");
-    shared.relay().wake();
     Ok(RetrySetAsideReport {
         component: shared.name().to_owned(),
         retried,
@@ -337,7 +342,7 @@ async fn wipe(shared: &Shared, consumers: &Consumers) -> Result<u64, ServiceErro
     let _writer = shared.writer().await;
     let mut tx = shared.store().begin();
     consumers.mark_replay(&mut tx)?;
-    shared.store().commit(tx)?;
+    shared.hand_off(shared.store().commit(tx)?).await;
     for consumer in consumers.iter() {
         consumer
             .progress()

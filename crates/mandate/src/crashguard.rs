@@ -152,7 +152,8 @@ impl CrashGuard {
     fn write(&mut self, store: &Store, note: Note) -> Result<(), StoreError> {
         let mut tx = store.begin();
         tx.put_raw(self.key.clone(), note.encode());
-        store.commit(tx)?;
+        // A note stages nothing in the outbox: nothing to hand off.
+        let _nothing_staged = store.commit(tx)?;
         self.pending = true;
         Ok(())
     }

@@ -38,6 +38,7 @@ mod outbox;
 pub mod partition;
 mod pull;
 mod refusal;
+mod relay;
 mod routing;
 mod runtime;
 mod servers;

@@ -76,6 +76,20 @@ pub enum Fault {
     ParkBeforeAck,
     /// Never publish the outbox.
     ParkRelay,
+    /// Commit (a batch, a group of commands), then stop before handing the outbox entries
+    /// to the relay.
+    ParkBeforeHandOff,
+    /// The relay takes handed entries, then stops before publishing them.
+    ParkAfterHandOff,
+    /// The relay publishes, then stops before awaiting the acks.
+    ParkBeforeRelayAck,
+    /// The relay has the acks, then stops before deleting the entries.
+    ParkBeforeDelete,
+    /// Of every four commits' hand-offs, lose one silently (as a path that forgot to hand
+    /// off would), and hand one off only after asking the relay to read the store (which then
+    /// finds it there first): the relay must find the lost one in the store, skip the one it
+    /// has read already, and keep the outbox order.
+    MissHandOffs,
     /// Apply and commit batches but never acknowledge them, so JetStream redelivers.
     NeverAck,
     /// Lose the first message each consumer is delivered, before the consume loop sees it, as

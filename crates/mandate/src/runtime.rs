@@ -18,8 +18,8 @@ use crate::handler::{Served, Subscription};
 use crate::metrics::{self, ConsumerLabels};
 use crate::observed::ComponentState;
 use crate::options::Options;
-use crate::outbox::Relay;
 use crate::partition::Seat;
+use crate::relay::Relay;
 use crate::shared::{Progress, Shared};
 use crate::store::Store;
 use crate::streams;
@@ -152,7 +152,7 @@ pub(crate) async fn start(declared: Declared, options: Options) -> Result<Runnin
     let (started_at, started_at_rfc3339) = (Instant::now(), crate::envelope::now_rfc3339());
     let specs = consumer::specs(&declared.name, &declared.subscriptions, seat);
     let progress: Vec<Arc<Progress>> = specs.iter().map(|_| Arc::default()).collect();
-    let relay = Relay::new(store.clone(), js, refusals);
+    let relay = Relay::new(store.clone(), js, refusals, options.fault);
     let shared = Arc::new(
         Shared::new(
             declared.name,

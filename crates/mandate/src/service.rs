@@ -260,10 +260,14 @@ async fn run_commands(
             results.push(result);
         }
         let traced = telemetry::commit_start(group.iter().any(|request| request.traced.is_on()));
-        if let Err(err) = shared.store().commit(tx) {
-            let failed = ServiceError::from(err);
-            for result in results.iter_mut().filter(|r| r.is_ok()) {
-                *result = Err(failed.clone());
+        match shared.store().commit(tx) {
+            // Still the one writer: hand-offs come in commit order.
+            Ok(committed) => shared.hand_off(committed).await,
+            Err(err) => {
+                let failed = ServiceError::from(err);
+                for result in results.iter_mut().filter(|r| r.is_ok()) {
+                    *result = Err(failed.clone());
+                }
             }
         }
         if let Some(took) = telemetry::commit_took(traced) {
@@ -272,7 +276,6 @@ async fn run_commands(
             }
         }
     }
-    shared.relay().wake();
     for (request, result) in group.into_iter().zip(results) {
         request.respond(result, metrics).await;
     }

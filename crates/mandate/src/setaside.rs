@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::envelope::{CE_ID, CE_TYPE};
-use crate::store::{OUTBOX, SET_ASIDE, Store, StoreError, encode_u64, key};
+use crate::store::{Committed, OUTBOX, SET_ASIDE, Store, StoreError, encode_u64, key};
 
 /// How many entries the admin status lists (the oldest first); the count covers them all.
 const LISTED: usize = 20;
@@ -108,7 +108,8 @@ pub(crate) fn set_aside(store: &Store, refused: Vec<Refused>) -> Result<(), Stor
         tx.put_raw(key(SET_ASIDE, id), rmp_serde::to_vec_named(&record)?);
         tx.delete_raw(refused.key.to_vec());
     }
-    store.commit(tx)
+    // Moved out of the outbox, nothing into it: nothing to hand off.
+    store.commit(tx).map(drop)
 }
 
 /// How many entries are set aside, the times of the oldest and newest, and the oldest few.
@@ -131,9 +132,10 @@ pub(crate) fn status(store: &Store) -> Result<SetAsideStatus, StoreError> {
 }
 
 /// Puts every set-aside entry back at the tail of the outbox (after what was committed
-/// meanwhile), in the order they were committed; returns how many. One the server still
-/// refuses is set aside again.
-pub(crate) fn retry(store: &Store) -> Result<u64, StoreError> {
+/// meanwhile), in the order they were committed; returns how many, and the commit for the
+/// relay. One the server still refuses is set aside again. Call it as the one writer: its
+/// new outbox ids must be committed in order with everyone else's.
+pub(crate) fn retry(store: &Store) -> Result<(u64, Committed), StoreError> {
     let mut tx = store.begin();
     let mut moved = 0;
     for entry in store.scan_raw(SET_ASIDE) {
@@ -146,8 +148,8 @@ pub(crate) fn retry(store: &Store) -> Result<u64, StoreError> {
         tx.delete_raw(id.to_vec());
         moved += 1;
     }
-    store.commit(tx)?;
-    Ok(moved)
+    let committed = store.commit(tx)?;
+    Ok((moved, committed))
 }
 
 fn describe(id: &[u8], value: &[u8]) -> SetAsideEntry {

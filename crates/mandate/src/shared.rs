@@ -13,10 +13,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::context::Emitter;
 use crate::metrics::Metrics;
-use crate::options::Options;
-use crate::outbox::Relay;
+use crate::options::{Fault, Options};
 use crate::partition::Seat;
-use crate::store::Store;
+use crate::relay::Relay;
+use crate::store::{Committed, Store};
 
 /// State shared by the tasks of one running component. Its fields are private: the tasks
 /// read them through the accessors below, and change only what is meant to change — the
@@ -141,10 +141,21 @@ impl Shared {
         &self.store
     }
 
-    /// The outbox relay: woken after a commit that staged something, drained before a
-    /// rebuild and at shutdown.
+    /// The outbox relay: handed what each commit staged, drained before a rebuild and at
+    /// shutdown.
     pub(crate) fn relay(&self) -> &Relay {
         &self.relay
+    }
+
+    /// Hands the outbox entries of a commit to the relay, which publishes them at once. Call
+    /// it holding the writer (`Shared::writer`), right after the commit: hand-offs then come
+    /// in commit order, which is outbox id order.
+    pub(crate) async fn hand_off(&self, committed: Committed) {
+        if self.options.fault == Fault::ParkBeforeHandOff && !committed.outbox.is_empty() {
+            tracing::warn!("fault injection: parked after commit, before the hand-off");
+            std::future::pending::<()>().await;
+        }
+        self.relay.hand_off(committed);
     }
 
     /// The events this component declared it publishes.

@@ -116,20 +116,49 @@ impl Store {
     }
 
     /// Commits a transaction atomically and durably: one `apply_batch`, a flush, an fdatasync.
-    pub(crate) fn commit(&self, mut tx: Tx) -> Result<(), StoreError> {
+    /// Returns the outbox entries it made durable, for the relay (`Relay::hand_off`).
+    pub(crate) fn commit(&self, mut tx: Tx) -> Result<Committed, StoreError> {
         tx.accept_step();
+        let mut committed = Committed::default();
         if tx.accepted.is_empty() {
-            return Ok(());
+            return Ok(committed);
         }
         let mut batch = sled::Batch::default();
+        // Keys in order: the outbox's come out in id order (big-endian ids).
         for (key, value) in std::mem::take(&mut tx.accepted) {
             match value {
+                Some(value) if key.starts_with(OUTBOX) => {
+                    // One buffer, shared by the store and the hand-off: no copy, no re-read.
+                    let value = sled::IVec::from(value);
+                    committed.outbox.push((decode_u64(&key[OUTBOX.len()..]), value.clone()));
+                    batch.insert(key, value);
+                }
                 Some(value) => batch.insert(key, value),
                 None => batch.remove(key),
             }
         }
         self.tree.apply_batch(batch)?;
-        self.sync()
+        self.sync()?;
+        Ok(committed)
+    }
+
+    /// The outbox entries with ids in `from..`, in id order, at most `limit` of them.
+    pub(crate) fn outbox_from(&self, from: u64, limit: usize) -> Result<Vec<(u64, sled::IVec)>, StoreError> {
+        let mut entries = Vec::new();
+        for entry in self.tree.range(key(OUTBOX, &encode_u64(from))..).take(limit) {
+            let (key, value) = entry?;
+            if !key.starts_with(OUTBOX) {
+                break;
+            }
+            entries.push((decode_u64(&key[OUTBOX.len()..]), value));
+        }
+        Ok(entries)
+    }
+
+    /// True if the outbox holds an entry with an id in `from..until`.
+    pub(crate) fn outbox_holds(&self, from: u64, until: u64) -> Result<bool, StoreError> {
+        let range = key(OUTBOX, &encode_u64(from))..key(OUTBOX, &encode_u64(until));
+        Ok(self.tree.range(range).next().transpose()?.is_some())
     }
 
     /// Makes everything written so far durable.
@@ -217,6 +246,16 @@ fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError
 
 fn user_key(raw: &[u8]) -> String {
     String::from_utf8_lossy(&raw[STATE.len()..]).into_owned()
+}
+
+/// What a commit made durable in the outbox: each staged entry's id and bytes, in id order.
+/// Whoever commits hands it to the relay (`Shared::hand_off`) while still the one writer, so
+/// that the relay is handed entries in id order; dropping it only costs latency (the relay
+/// finds the entries in the store), never a message.
+#[must_use = "hand the committed outbox entries to the relay (`Shared::hand_off`)"]
+#[derive(Debug, Default)]
+pub(crate) struct Committed {
+    pub outbox: Vec<(u64, sled::IVec)>,
 }
 
 /// Committed state, read-only: what queries see. Keys are the component's own strings.
@@ -378,11 +417,37 @@ mod tests {
         tx.put("a/3", &3u32).expect("put");
         let scanned: Vec<(String, u32)> = tx.scan("a/").expect("scan");
         assert_eq!(scanned, vec![("a/2".into(), 2), ("a/3".into(), 3)]);
-        store.commit(tx).expect("commit");
+        let _ = store.commit(tx).expect("commit");
         assert_eq!(
             store.view().scan::<u32>("a/").expect("scan"),
             vec![("a/2".into(), 2), ("a/3".into(), 3)]
         );
+    }
+
+    /// What the relay is handed: the outbox entries of accepted steps, in id order, with the
+    /// bytes the store holds — none of a discarded step, nothing outside the outbox.
+    #[test]
+    fn a_commit_returns_its_outbox_entries_in_id_order() {
+        let (_dir, store) = store();
+        let mut tx = store.begin();
+        tx.put_raw(key(OUTBOX, &encode_u64(9)), b"nine".to_vec());
+        tx.put_raw(key(OUTBOX, &encode_u64(7)), b"seven".to_vec());
+        tx.put("state", &1u8).expect("put");
+        tx.accept_step();
+        tx.put_raw(key(OUTBOX, &encode_u64(8)), b"discarded".to_vec());
+        tx.discard_step();
+        let committed = store.commit(tx).expect("commit");
+        let handed: Vec<(u64, &[u8])> = committed.outbox.iter().map(|(id, v)| (*id, &v[..])).collect();
+        assert_eq!(handed, vec![(7, &b"seven"[..]), (9, &b"nine"[..])]);
+        let stored: Vec<(u64, Vec<u8>)> = store
+            .outbox_from(0, 10)
+            .expect("read")
+            .into_iter()
+            .map(|(id, v)| (id, v.to_vec()))
+            .collect();
+        assert_eq!(stored, vec![(7, b"seven".to_vec()), (9, b"nine".to_vec())]);
+        assert!(store.outbox_holds(8, 10).expect("read"), "9 is in 8..10");
+        assert!(!store.outbox_holds(8, 9).expect("read"), "nothing in 8..9");
     }
 
     #[test]
@@ -393,7 +458,7 @@ mod tests {
         tx.accept_step();
         tx.put("dropped", &2u8).expect("put");
         tx.discard_step();
-        store.commit(tx).expect("commit");
+        let _ = store.commit(tx).expect("commit");
         assert_eq!(store.view().get::<u8>("kept").expect("get"), Some(1));
         assert_eq!(store.view().get::<u8>("dropped").expect("get"), None);
     }
@@ -406,7 +471,7 @@ mod tests {
             tx.put(&format!("p/{i}"), &i).expect("put");
         }
         tx.put("q/0", &9u8).expect("put");
-        store.commit(tx).expect("commit");
+        let _ = store.commit(tx).expect("commit");
         let first: Vec<(String, u8)> = store.view().page("p/", None, 2).expect("page");
         assert_eq!(first, vec![("p/0".into(), 0), ("p/1".into(), 1)]);
         let rest: Vec<(String, u8)> = store.view().page("p/", Some("p/1"), 10).expect("page");
@@ -420,7 +485,7 @@ mod tests {
         tx.put("x", &1u8).expect("put");
         tx.write_u64(key(WATERMARK, b"c"), 7);
         tx.write_u64(key(REPLAY_MARK, b"c"), 7);
-        store.commit(tx).expect("commit");
+        let _ = store.commit(tx).expect("commit");
         store.wipe(&[STATE, WATERMARK]).expect("wipe");
         assert_eq!(store.view().get::<u8>("x").expect("get"), None);
         assert_eq!(store.read_u64(&key(WATERMARK, b"c")).expect("read"), 0);

@@ -71,6 +71,7 @@ impl Consumer {
             next,
             failure: None,
             hold: false,
+            committed: Committed::default(),
         };
         let watermark_key = self.spec.watermark_key();
         let mut watermark = tx.read_u64(&watermark_key)?;
@@ -102,7 +103,7 @@ impl Consumer {
         }
         let started = std::time::Instant::now();
         let traced = committing.start();
-        self.shared.store().commit(tx)?;
+        run.committed = self.shared.store().commit(tx)?;
         self.metrics.commit_seconds.observe(started.elapsed());
         committing.committed(traced);
         self.metrics.batches.inc();
@@ -141,6 +142,8 @@ pub(super) struct Run {
     pub failure: Option<String>,
     /// Stopped at the replay mark of a rebuild.
     pub hold: bool,
+    /// What the commit made durable in the outbox, to be handed to the relay.
+    pub committed: Committed,
 }
 
 /// The stream sequence of a message (0 without JetStream metadata).

@@ -44,15 +44,14 @@ impl Consumer {
                 note.remove_in(&mut tx);
             }
             let Some(delivery) = self.delivery(message, attempts) else {
-                shared.store().commit(tx)?;
+                shared.hand_off(shared.store().commit(tx)?).await;
                 return Ok(());
             };
             self.refuse(&mut tx, &delivery, reason)?;
             tx.write_u64(self.spec.watermark_key(), delivery.sequence());
-            shared.store().commit(tx)?;
+            shared.hand_off(shared.store().commit(tx)?).await;
             self.metrics.applied.inc();
         }
-        shared.relay().wake();
         let _ = message.ack_with(AckKind::Term).await;
         self.after_commit(message).await;
         Ok(())

@@ -60,7 +60,7 @@ use crate::options::Fault;
 use crate::partition::Seat;
 use crate::pull::{Batches, Deliveries};
 use crate::shared::{Progress, Shared};
-use crate::store::{REPLAY_MARK, StoreError, Tx, WATERMARK, key};
+use crate::store::{Committed, REPLAY_MARK, StoreError, Tx, WATERMARK, key};
 use crate::telemetry::{self, Committing};
 
 /// The handlers of a component, by subject: what every consumer of it dispatches to.

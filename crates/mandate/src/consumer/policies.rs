@@ -136,12 +136,13 @@ impl Consumer {
                 }
             };
             // 2. Apply the run and commit, the guard's note removed with it.
-            let Some(run) = self.transact(&mut batch, next, end, guard.take_note(), reading).await? else {
+            let Some(mut run) = self.transact(&mut batch, next, end, guard.take_note(), reading).await? else {
                 return Ok(()); // The runtime is shutting down.
             };
+            // Still the one writer: hand-offs come in commit order.
+            self.shared.hand_off(std::mem::take(&mut run.committed)).await;
             drop(writer);
             next = run.next;
-            self.shared.relay().wake();
             // 3. Acknowledge what is committed.
             if let Some(last) = run.applied_up_to {
                 self.after_commit(&batch[last]).await;

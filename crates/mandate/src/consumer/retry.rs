@@ -25,11 +25,11 @@ impl Consumer {
                 Applied::Done => {
                     tx.write_u64(watermark_key, watermark);
                     let traced = committing.start();
-                    shared.store().commit(tx)?;
+                    let committed = shared.store().commit(tx)?;
                     committing.committed(traced);
+                    shared.hand_off(committed).await;
                     self.metrics.applied.inc();
                     drop(_writer);
-                    shared.relay().wake();
                     self.after_commit(message).await;
                     return Ok(());
                 }

@@ -129,7 +129,7 @@ impl Consumer {
             let _writer = self.shared.writer().await;
             let mut tx = self.shared.store().begin();
             self.mark_replay_at(&mut tx, end)?;
-            self.shared.store().commit(tx)?;
+            self.shared.hand_off(self.shared.store().commit(tx)?).await;
         }
         if self.shared.begin_rebuild() {
             tracing::info!(

@@ -7,6 +7,7 @@ mod common;
 mod dead_letters;
 mod envelope;
 mod exactly_once;
+mod handoff;
 mod keys;
 mod metrics;
 mod outbox;
