@@ -55,6 +55,9 @@ pub struct DevArgs {
 }
 
 pub async fn run(args: &DevArgs, _global: Global) -> anyhow::Result<()> {
+    // Listened for before anything starts: a SIGTERM sent as soon as a component answers
+    // (before the console is up) must stop everything cleanly, not kill this process.
+    let mut signals = StopSignals::listen()?;
     let monitor = check_ports(args.port, &args.gateway)?;
     if !args.no_console && [args.port, monitor].contains(&args.console.port()) {
         return Err(crate::failure::usage(format!(
@@ -158,11 +161,45 @@ pub async fn run(args: &DevArgs, _global: Global) -> anyhow::Result<()> {
                 Ok(summary) => eprintln!("mandate dev: demo: {summary}; watch with `mandate tail --all`"),
                 Err(err) => eprintln!("mandate dev: demo failed: {err:#}"),
             },
-            () = mandate::shutdown_signal() => return stop(supervisor).await,
+            () = signals.recv() => return stop(supervisor).await,
         }
     }
-    mandate::shutdown_signal().await;
+    signals.recv().await;
     stop(supervisor).await
+}
+
+/// SIGINT (Ctrl-C) and SIGTERM, listened for from when it is made: a signal that comes
+/// before [`recv`](StopSignals::recv) is awaited is kept, not left to kill the process.
+struct StopSignals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn listen() -> anyhow::Result<StopSignals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(StopSignals {
+                interrupt: signal(SignalKind::interrupt()).context("listening for SIGINT")?,
+                terminate: signal(SignalKind::terminate()).context("listening for SIGTERM")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(StopSignals {})
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        mandate::shutdown_signal().await;
+    }
 }
 
 async fn start_console(
