@@ -27,6 +27,7 @@ mod context;
 mod contract;
 mod crashguard;
 pub mod deadletter;
+mod durability;
 pub mod envelope;
 mod error;
 mod handler;

@@ -90,6 +90,10 @@ pub enum Fault {
     /// finds it there first): the relay must find the lost one in the store, skip the one it
     /// has read already, and keep the outbox order.
     MissHandOffs,
+    /// Apply commits but never make them durable: the group sync never reports (the writes
+    /// may still reach the disk). Nothing a commit decided may leave the process — no publish,
+    /// no ack, no reply.
+    ParkSyncs,
     /// Apply and commit batches but never acknowledge them, so JetStream redelivers.
     NeverAck,
     /// Lose the first message each consumer is delivered, before the consume loop sees it, as

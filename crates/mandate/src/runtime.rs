@@ -141,6 +141,10 @@ pub(crate) async fn start(declared: Declared, options: Options) -> Result<Runnin
         path: store_dir.display().to_string(),
         source,
     })?;
+    if options.fault == crate::options::Fault::ParkSyncs {
+        tracing::warn!("fault injection: no commit is reported durable");
+        store.park_syncs();
+    }
     let (client, refusals) = crate::connect::connect_watching(&options.connection, &declared.name).await?;
     tracing::info!(max_payload = client.max_payload(), "the server's max payload");
     let js = jetstream::new(client.clone());

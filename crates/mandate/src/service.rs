@@ -19,6 +19,7 @@ use crate::handler::{CommandFn, Endpoint, QueryFn, RETRYABLE_HEADER, Served, Ser
 use crate::metrics::EndpointMetrics;
 use crate::routing;
 use crate::shared::Shared;
+use crate::store::StoreError;
 use crate::telemetry;
 
 /// Starts the component's service with its domain endpoints, one task per endpoint. The
@@ -101,6 +102,12 @@ async fn serve(
                         let _handler = request.traced.child(|| format!("handler {}", served.operation));
                         request.span.in_scope(|| query_once(&shared, query, &request))
                     }
+                };
+                // What it read may be a commit whose sync is still running (group commit): the
+                // answer leaves once that is durable, so no caller learns what a crash undoes.
+                let result = match shared.store().durable_now().await {
+                    Ok(()) => result,
+                    Err(err) => Err(ServiceError::from(err)),
                 };
                 request.respond(result, &metrics).await;
             }
@@ -224,8 +231,9 @@ fn query_once(shared: &Shared, query: &QueryFn, request: &Received) -> Result<Ve
 }
 
 /// Runs a group of command requests in one store transaction, each in its own step (a
-/// refused or failed request leaves no trace), commits once — one fdatasync for the group
-/// (group commit) — and only then replies to each. Run one after another, they see each
+/// refused or failed request leaves no trace), commits once — and only once the commit is
+/// durable (`durability.rs`: the sync shared with whatever else committed meanwhile)
+/// replies to each. Run one after another, they see each
 /// other's writes exactly as if they had been committed apart.
 async fn run_commands(
     shared: &Shared,
@@ -235,7 +243,7 @@ async fn run_commands(
     metrics: &EndpointMetrics,
 ) {
     let mut results = Vec::with_capacity(group.len());
-    {
+    let ticket = {
         let _writer = shared.writer().await;
         let mut tx = shared.store().begin();
         for request in &group {
@@ -260,24 +268,39 @@ async fn run_commands(
             results.push(result);
         }
         let traced = telemetry::commit_start(group.iter().any(|request| request.traced.is_on()));
-        match shared.store().commit(tx) {
+        match shared.store().apply(tx) {
             // Still the one writer: hand-offs come in commit order.
-            Ok(committed) => shared.hand_off(committed).await,
+            Ok(committed) => Some((shared.hand_off(committed).await, traced)),
             Err(err) => {
-                let failed = ServiceError::from(err);
-                for result in results.iter_mut().filter(|r| r.is_ok()) {
-                    *result = Err(failed.clone());
-                }
+                fail_all(&mut results, err);
+                None
             }
         }
-        if let Some(took) = telemetry::commit_took(traced) {
-            for (request, _) in group.iter().zip(&results).filter(|(_, result)| result.is_ok()) {
-                request.traced.committed(took);
+    };
+    // The writer is free: the next group (or a consumer) is applied while this one syncs, and
+    // shares the sync. No reply leaves before the commit is durable.
+    if let Some((ticket, traced)) = ticket {
+        match shared.store().durable(ticket).await {
+            Ok(()) => {
+                if let Some(took) = telemetry::commit_took(traced) {
+                    for (request, _) in group.iter().zip(&results).filter(|(_, result)| result.is_ok()) {
+                        request.traced.committed(took);
+                    }
+                }
             }
+            Err(err) => fail_all(&mut results, err),
         }
     }
     for (request, result) in group.into_iter().zip(results) {
         request.respond(result, metrics).await;
+    }
+}
+
+/// The commit failed: no request of the group succeeded.
+fn fail_all(results: &mut [Result<Vec<u8>, ServiceError>], err: StoreError) {
+    let failed = ServiceError::from(err);
+    for result in results.iter_mut().filter(|r| r.is_ok()) {
+        *result = Err(failed.clone());
     }
 }
 

@@ -147,15 +147,18 @@ impl Shared {
         &self.relay
     }
 
-    /// Hands the outbox entries of a commit to the relay, which publishes them at once. Call
-    /// it holding the writer (`Shared::writer`), right after the commit: hand-offs then come
-    /// in commit order, which is outbox id order.
-    pub(crate) async fn hand_off(&self, committed: Committed) {
+    /// Hands the outbox entries of a commit to the relay, which publishes them once they are
+    /// durable. Call it holding the writer (`Shared::writer`), right after the commit:
+    /// hand-offs then come in commit order, which is outbox id order. Returns the commit's
+    /// ticket, for `Store::durable`.
+    pub(crate) async fn hand_off(&self, committed: Committed) -> u64 {
         if self.options.fault == Fault::ParkBeforeHandOff && !committed.outbox.is_empty() {
             tracing::warn!("fault injection: parked after commit, before the hand-off");
             std::future::pending::<()>().await;
         }
+        let ticket = committed.ticket;
         self.relay.hand_off(committed);
+        ticket
     }
 
     /// The events this component declared it publishes.

@@ -21,6 +21,8 @@ use std::path::Path;
 
 use serde::{Serialize, de::DeserializeOwned};
 
+use crate::durability::{Durability, Synced};
+
 pub(crate) const STATE: &[u8] = b"s/";
 pub(crate) const WATERMARK: &[u8] = b"w/";
 pub(crate) const REPLAY_MARK: &[u8] = b"r/";
@@ -44,6 +46,8 @@ pub enum StoreError {
     Encode(#[from] rmp_serde::encode::Error),
     #[error("store {path} is locked by another process (is this component already running with the same data dir?)")]
     Locked { path: String },
+    #[error("store: a sync failed, so nothing more is promised durable: {0}")]
+    SyncFailed(String),
 }
 
 /// How long `open` waits for the store's lock. sled lets go of it only when its background
@@ -59,6 +63,8 @@ pub struct Store {
     /// sled's `flush` stops at `sync_file_range`; syncing this handle makes a commit durable
     /// against power loss too (docs/design.md §6).
     data_file: std::sync::Arc<File>,
+    /// Group commit: which applied commits are durable (`durability.rs`).
+    durability: std::sync::Arc<Durability>,
 }
 
 /// sled reports a held lock as an `Other` I/O error; its text is the only mark.
@@ -99,6 +105,7 @@ impl Store {
             db,
             tree,
             data_file: std::sync::Arc::new(data_file),
+            durability: std::sync::Arc::default(),
         })
     }
 
@@ -115,12 +122,27 @@ impl Store {
         }
     }
 
-    /// Commits a transaction atomically and durably: one `apply_batch`, a flush, an fdatasync.
+    /// Commits a transaction atomically and durably, waiting on this thread for the disk: one
+    /// `apply_batch`, a flush, an fdatasync. For the paths off the event's way (dead letters,
+    /// notes, marks); the hot ones `apply` and await `durable` instead (group commit).
     /// Returns the outbox entries it made durable, for the relay (`Relay::hand_off`).
-    pub(crate) fn commit(&self, mut tx: Tx) -> Result<Committed, StoreError> {
+    pub(crate) fn commit(&self, tx: Tx) -> Result<Committed, StoreError> {
+        let committed = self.apply(tx)?;
+        self.sync()?;
+        Ok(committed)
+    }
+
+    /// Applies a transaction atomically — visible to readers at once, durable only once
+    /// `durable(committed.ticket)` says so. Nothing the commit decided may leave the process
+    /// before that: the relay, the ack and the reply all wait for it.
+    pub(crate) fn apply(&self, mut tx: Tx) -> Result<Committed, StoreError> {
         tx.accept_step();
         let mut committed = Committed::default();
         if tx.accepted.is_empty() {
+            // Nothing written, but what the transaction read may be another's commit whose
+            // sync is running: what it decided waits for that (an idempotent retry must not
+            // answer from a commit a crash could still take back).
+            committed.ticket = self.durability.last_ticket();
             return Ok(committed);
         }
         let mut batch = sled::Batch::default();
@@ -138,8 +160,40 @@ impl Store {
             }
         }
         self.tree.apply_batch(batch)?;
-        self.sync()?;
+        committed.ticket = self.durability.ticket();
         Ok(committed)
+    }
+
+    /// Waits until the commit that took `ticket` is durable: a sync that began after it was
+    /// applied has finished. The first waiter to find none running starts one on a blocking
+    /// thread; every commit applied before it began shares it.
+    pub(crate) async fn durable(&self, ticket: u64) -> Result<(), StoreError> {
+        let mut news = self.durability.watch();
+        loop {
+            match &*news.borrow_and_update() {
+                Synced::Failed(why) => return Err(StoreError::SyncFailed(why.clone())),
+                Synced::Upto(upto) if *upto >= ticket => return Ok(()),
+                Synced::Upto(_) => {}
+            }
+            if self.durability.lead() {
+                let store = self.clone();
+                // A task of its own: the sync ends and lets go of the lead even if this
+                // waiter is dropped meanwhile.
+                tokio::task::spawn_blocking(move || {
+                    let through = store.durability.last_ticket();
+                    let result = store.flush_and_sync().map_err(|err| err.to_string());
+                    store.durability.led(through, result);
+                });
+            }
+            if news.changed().await.is_err() {
+                return Err(StoreError::SyncFailed("the store was closed".to_owned()));
+            }
+        }
+    }
+
+    /// Waits until everything applied so far is durable (what a scan of the store read).
+    pub(crate) async fn durable_now(&self) -> Result<(), StoreError> {
+        self.durable(self.durability.last_ticket()).await
     }
 
     /// The outbox entries with ids in `from..`, in id order, at most `limit` of them.
@@ -161,8 +215,21 @@ impl Store {
         Ok(self.tree.range(range).next().transpose()?.is_some())
     }
 
-    /// Makes everything written so far durable.
+    /// Test-only (`Fault::ParkSyncs`): no commit is reported durable from now on.
+    pub(crate) fn park_syncs(&self) {
+        self.durability.park();
+    }
+
+    /// Makes everything written so far durable, on this thread.
     pub(crate) fn sync(&self) -> Result<(), StoreError> {
+        let through = self.durability.last_ticket();
+        let result = self.flush_and_sync();
+        let outcome = result.as_ref().map(drop).map_err(|err| err.to_string());
+        self.durability.synced(through, outcome);
+        result
+    }
+
+    fn flush_and_sync(&self) -> Result<(), StoreError> {
         self.db.flush()?;
         self.data_file.sync_data()?;
         Ok(())
@@ -248,7 +315,8 @@ fn user_key(raw: &[u8]) -> String {
     String::from_utf8_lossy(&raw[STATE.len()..]).into_owned()
 }
 
-/// What a commit made durable in the outbox: each staged entry's id and bytes, in id order.
+/// What a commit staged in the outbox: each entry's id and bytes, in id order, and the ticket
+/// that tells when it is durable.
 /// Whoever commits hands it to the relay (`Shared::hand_off`) while still the one writer, so
 /// that the relay is handed entries in id order; dropping it only costs latency (the relay
 /// finds the entries in the store), never a message.
@@ -256,6 +324,8 @@ fn user_key(raw: &[u8]) -> String {
 #[derive(Debug, Default)]
 pub(crate) struct Committed {
     pub outbox: Vec<(u64, sled::IVec)>,
+    /// The commit's place in the group commit (`Store::durable`).
+    pub ticket: u64,
 }
 
 /// Committed state, read-only: what queries see. Keys are the component's own strings.

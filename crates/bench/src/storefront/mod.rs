@@ -28,8 +28,9 @@ const SKU: &str = "bench-mug";
 /// Place calls in flight at saturation.
 const SATURATION_IN_FLIGHT: usize = 128;
 
-/// The processes of the repository's components with a store (the gateway is not on the bus
-/// path), from their manifests, or why they cannot be run.
+/// The processes of the repository's components built on this kit (the gateway is not on the
+/// bus path; a component in another language, such as loyalty in Python, measures its own
+/// kit, not this one), from their manifests, or why they cannot be run.
 pub fn processes(bench: &Bench) -> Result<Vec<(String, Process)>, String> {
     let components = runner::components(&bench.repo).map_err(|e| format!("{e:#}"))?;
     let settings = Settings {
@@ -38,7 +39,7 @@ pub fn processes(bench: &Bench) -> Result<Vec<(String, Process)>, String> {
     };
     let mut found = Vec::new();
     let mut missing = Vec::new();
-    for component in components.iter().filter(|c| c.kind == Kind::Component) {
+    for component in components.iter().filter(|c| c.kind == Kind::Component && c.is_cargo()) {
         match component.process(&settings) {
             Ok(process) => found.push((component.name.clone(), process)),
             Err(_) => missing.push(component.name.as_str()),

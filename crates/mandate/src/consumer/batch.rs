@@ -72,18 +72,19 @@ impl Consumer {
             failure: None,
             hold: false,
             committed: Committed::default(),
+            committing: Committing::default(),
+            started: None,
         };
         let watermark_key = self.spec.watermark_key();
         let mut watermark = tx.read_u64(&watermark_key)?;
         let before = watermark;
         let mut moved = 0;
-        let mut committing = Committing::default();
         while next < end {
             if self.past_replay_mark_while_rebuilding(&batch[next]) {
                 run.hold = true;
                 break;
             }
-            match self.apply(&mut tx, &batch[next], 1, &mut watermark, &mut committing)? {
+            match self.apply(&mut tx, &batch[next], 1, &mut watermark, &mut run.committing)? {
                 Applied::Done => {
                     tx.accept_step();
                     run.applied_up_to = Some(next);
@@ -101,15 +102,24 @@ impl Consumer {
         if watermark > before {
             tx.write_u64(watermark_key, watermark);
         }
-        let started = std::time::Instant::now();
-        let traced = committing.start();
-        run.committed = self.shared.store().commit(tx)?;
-        self.metrics.commit_seconds.observe(started.elapsed());
-        committing.committed(traced);
+        run.started = Some((std::time::Instant::now(), run.committing.start()));
+        run.committed = self.shared.store().apply(tx)?;
         self.metrics.batches.inc();
         self.metrics.applied.inc_by(moved);
         run.next = next;
         Ok(run)
+    }
+
+    /// Waits until the run's commit (`ticket`) is durable (group commit, `durability.rs`): nothing it
+    /// decided is acknowledged or published before. Call it after letting go of the writer,
+    /// so that the next transaction is applied meanwhile and shares the sync.
+    pub(super) async fn durable(&self, ticket: u64, run: &mut Run) -> Result<(), StoreError> {
+        self.shared.store().durable(ticket).await?;
+        if let Some((started, traced)) = run.started.take() {
+            self.metrics.commit_seconds.observe(started.elapsed());
+            run.committing.committed(traced);
+        }
+        Ok(())
     }
 
     /// Acknowledges everything up to `last` (ack-all) and updates progress.
@@ -142,8 +152,12 @@ pub(super) struct Run {
     pub failure: Option<String>,
     /// Stopped at the replay mark of a rebuild.
     pub hold: bool,
-    /// What the commit made durable in the outbox, to be handed to the relay.
+    /// What the commit staged in the outbox, to be handed to the relay, and its ticket.
     pub committed: Committed,
+    /// The spans of the messages applied, ended once the commit is durable.
+    pub committing: Committing,
+    /// When the commit began (and its span's start), once it did.
+    pub started: Option<(std::time::Instant, Option<std::time::SystemTime>)>,
 }
 
 /// The stream sequence of a message (0 without JetStream metadata).

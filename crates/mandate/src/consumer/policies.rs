@@ -140,8 +140,9 @@ impl Consumer {
                 return Ok(()); // The runtime is shutting down.
             };
             // Still the one writer: hand-offs come in commit order.
-            self.shared.hand_off(std::mem::take(&mut run.committed)).await;
+            let ticket = self.shared.hand_off(std::mem::take(&mut run.committed)).await;
             drop(writer);
+            self.durable(ticket, &mut run).await?;
             next = run.next;
             // 3. Acknowledge what is committed.
             if let Some(last) = run.applied_up_to {

@@ -1,15 +1,17 @@
 //! The outbox relay: publishes what commits staged, in outbox id order, and deletes each
 //! entry once JetStream has acknowledged it.
 //!
-//! Two ways in, one order. After a commit, the code that committed — still the one writer,
-//! so that hand-offs come in commit order, which is id order — hands the relay the entries it
-//! made durable ([`Relay::hand_off`]): their ids and stored bytes, through a bounded queue.
-//! The relay publishes them at once, pipelined, with no read back and no wake-up. The store
+//! Two ways in, one order. After a commit is applied, the code that committed — still the
+//! one writer, so that hand-offs come in commit order, which is id order — hands the relay
+//! its entries ([`Relay::hand_off`]): their ids, stored bytes and durability ticket, through
+//! a bounded queue. The relay publishes them as soon as the group commit has made them
+//! durable (`durability.rs`), pipelined, with no read back and no wake-up. The store
 //! stays the source of truth: the relay reads the outbox from the store in id order instead
 //! on start, after a publish error, when a hand-off was dropped (the queue full), when a
 //! hand-off comes after a gap in the ids that the store fills (a commit that was not handed
 //! off), when a commit is larger than the window has room for, and once a second idle as a
-//! safety net. A missed hand-off costs latency, never a message.
+//! safety net; what a scan read is sent once everything applied so far is durable. A missed
+//! hand-off costs latency, never a message.
 //!
 //! The cursor keeps the two ways from sending an entry twice: `next`, the id after the last
 //! entry sent. A scan starts at it; a handed entry below it was sent already (by a scan) and
@@ -43,8 +45,12 @@ const QUEUE: usize = 256;
 /// hand-off or a wake-up lost to a bug, not a step of the normal path.
 const SAFETY_NET: Duration = Duration::from_secs(1);
 
-/// One commit's outbox entries: ids and stored bytes, in id order.
-type Handed = Vec<(u64, sled::IVec)>;
+/// One commit's outbox entries: ids and stored bytes, in id order, and the ticket that says
+/// when they are durable (`Store::durable`): none is sent before.
+struct Handed {
+    ticket: u64,
+    entries: Vec<(u64, sled::IVec)>,
+}
 
 /// Publishes the outbox in commit order.
 #[derive(Debug, Clone)]
@@ -105,7 +111,7 @@ impl Relay {
         relay
     }
 
-    /// Hands the relay what a commit made durable. Called by the one writer right after its
+    /// Hands the relay what a commit staged. Called by the one writer right after its
     /// commit, so that hand-offs arrive in id order; never waits: with the queue full the
     /// entries are left to a scan of the store.
     pub(crate) fn hand_off(&self, committed: Committed) {
@@ -120,7 +126,11 @@ impl Relay {
                 _ => {}
             }
         }
-        match self.inner.queue.try_send(committed.outbox) {
+        let handed = Handed {
+            ticket: committed.ticket,
+            entries: committed.outbox,
+        };
+        match self.inner.queue.try_send(handed) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => self.rescan(),
             // The relay has stopped (shutdown): the next start reads the store.
@@ -243,6 +253,8 @@ impl Relay {
     /// more may follow and the relay stays behind.
     async fn scan(&self, cursor: &mut Cursor, pipeline: &mut Pipeline<'_>, room: usize) -> Result<()> {
         let entries = self.inner.store.outbox_from(cursor.next, room)?;
+        // The store shows commits whose sync may still run: none is sent before it is durable.
+        self.inner.store.durable_now().await?;
         tracing::debug!(
             from = cursor.next,
             found = entries.len(),
@@ -269,7 +281,8 @@ impl Relay {
             park("handed entries, before publishing them").await;
         }
         let from = cursor.next;
-        let mut entries = batch.into_iter().skip_while(|(id, _)| *id < from).peekable();
+        let Handed { ticket, entries } = batch;
+        let mut entries = entries.into_iter().skip_while(|(id, _)| *id < from).peekable();
         let Some(&(first, _)) = entries.peek() else {
             return Ok(()); // Sent already, by a scan.
         };
@@ -287,6 +300,8 @@ impl Relay {
             self.rescan();
             return Ok(());
         }
+        // Handed right after the commit was applied: it may not be durable yet.
+        self.inner.store.durable(ticket).await?;
         for (id, entry) in entries {
             if pipeline.in_flight() >= WINDOW {
                 // The window is full: the rest is read from the store once acks come in (a

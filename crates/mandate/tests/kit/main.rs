@@ -5,6 +5,7 @@
 mod ack_wait;
 mod common;
 mod dead_letters;
+mod durability;
 mod envelope;
 mod exactly_once;
 mod handoff;
