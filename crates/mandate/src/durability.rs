@@ -60,23 +60,13 @@ impl Durability {
         self.applied.load(Ordering::Acquire)
     }
 
-    /// Records what a sync that began after `through` was handed out came to.
+    /// Records what a sync that began after `through` was handed out came to (a sync on a
+    /// caller's thread, `Store::sync`): news only if it got further.
     pub(crate) fn synced(&self, through: u64, result: Result<(), String>) {
         if self.parked.load(Ordering::Acquire) {
             return;
         }
-        self.durable.send_if_modified(|synced| match (&*synced, result) {
-            (Synced::Failed(_), _) => false,
-            (_, Err(why)) => {
-                *synced = Synced::Failed(why);
-                true
-            }
-            (Synced::Upto(upto), Ok(())) if *upto < through => {
-                *synced = Synced::Upto(through);
-                true
-            }
-            _ => false,
-        });
+        self.durable.send_if_modified(|synced| record(synced, through, result));
     }
 
     /// Takes the lead of the next group sync, unless one is running.
@@ -86,9 +76,17 @@ impl Durability {
 
     /// The lead's sync is over: let go of the lead *before* telling the waiters, so that a
     /// waiter its sync did not cover, woken by the news, can take the lead of the next one.
+    /// Always news, even when it got no further than a sync on a caller's thread that
+    /// overtook it: a waiter that found the lead taken sleeps until the lead's end, and would
+    /// sleep for ever.
     pub(crate) fn led(&self, through: u64, result: Result<(), String>) {
         self.syncing.store(false, Ordering::Release);
-        self.synced(through, result);
+        if self.parked.load(Ordering::Acquire) {
+            return;
+        }
+        self.durable.send_modify(|synced| {
+            record(synced, through, result);
+        });
     }
 
     /// Test-only (`Fault::ParkSyncs`): from now on no sync reports.
@@ -99,6 +97,23 @@ impl Durability {
     /// Where durability stands, and news of it.
     pub(crate) fn watch(&self) -> watch::Receiver<Synced> {
         self.durable.subscribe()
+    }
+}
+
+/// `synced` moved on by a sync that began after `through` was handed out, if it got further
+/// (or failed); true if it changed.
+fn record(synced: &mut Synced, through: u64, result: Result<(), String>) -> bool {
+    match (&*synced, result) {
+        (Synced::Failed(_), _) => false,
+        (_, Err(why)) => {
+            *synced = Synced::Failed(why);
+            true
+        }
+        (Synced::Upto(upto), Ok(())) if *upto < through => {
+            *synced = Synced::Upto(through);
+            true
+        }
+        _ => false,
     }
 }
 
@@ -132,5 +147,26 @@ mod tests {
         durability.led(ticket, Ok(()));
         assert!(news.has_changed().expect("open"));
         assert!(durability.lead(), "the lead is free once the news is out");
+    }
+
+    /// Seen as a hung storefront in the bench: payments' group sync was running when a crash
+    /// guard note (a sync on the consumer's own thread) got further; a commit applied after
+    /// both began found the lead taken and waited for the lead's news — which, being no
+    /// further, was never sent. Every consumer ended up waiting.
+    #[test]
+    fn the_end_of_a_lead_is_news_even_when_a_sync_on_a_callers_thread_got_further() {
+        let durability = Durability::default();
+        for _ in 0..12 {
+            durability.ticket();
+        }
+        assert!(durability.lead(), "a group sync starts, covering ticket 10");
+        durability.synced(12, Ok(()));
+        let mut waiter = durability.watch();
+        assert_eq!(*waiter.borrow_and_update(), Synced::Upto(12));
+        assert!(!durability.lead(), "ticket 13's waiter finds the lead taken and sleeps");
+        durability.led(10, Ok(()));
+        assert!(waiter.has_changed().expect("open"), "the waiter would sleep for ever");
+        assert_eq!(*waiter.borrow(), Synced::Upto(12), "and it goes no further back");
+        assert!(durability.lead(), "the waiter leads the next sync");
     }
 }

@@ -136,7 +136,7 @@ impl Driver {
         Ok((hi - lo) as f64 / span)
     }
 
-    /// Open loop at `rate` orders/s for `count` orders: p50 and p99 from the scheduled send
+    /// Open loop at `rate` orders/s for `count` orders: p50, p90, p99 and max from the scheduled send
     /// to the completion. A place call that times out (more offered than the stack takes)
     /// counts as its time to the timeout: a lower bound, and said in a note.
     pub(super) async fn offered(self: &Arc<Self>, rate: f64, count: u64) -> anyhow::Result<Latency> {
@@ -187,7 +187,9 @@ impl Driver {
             .collect();
         Ok(Latency {
             p50: percentile(&latencies, 50.0),
+            p90: percentile(&latencies, 90.0),
             p99: percentile(&latencies, 99.0),
+            max: percentile(&latencies, 100.0),
             timed_out: failures.len(),
         })
     }
@@ -196,7 +198,9 @@ impl Driver {
 /// What the open-loop run measured.
 pub(super) struct Latency {
     pub(super) p50: f64,
+    pub(super) p90: f64,
     pub(super) p99: f64,
+    pub(super) max: f64,
     /// Place calls that timed out.
     pub(super) timed_out: usize,
 }

@@ -90,17 +90,15 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Scenario> {
     let mut cpu_per_order: std::collections::BTreeMap<String, Vec<Vec<(String, f64)>>> = Default::default();
     let mut sustained =
         Collector::new("sustained at saturation", "orders/s", Better::Higher).target(Target::AtLeast(5_000.0));
-    let mut p50 = Collector::new(
-        &format!("p50 at {} orders/s", human(settings.offered_rate)),
-        "ms",
-        Better::Lower,
-    );
-    let mut p99 = Collector::new(
-        &format!("p99 at {} orders/s", human(settings.offered_rate)),
-        "ms",
-        Better::Lower,
-    )
-    .target(Target::AtMost(50.0));
+    let latency_at = |which: &str| {
+        Collector::new(
+            &format!("{which} at {} orders/s", human(settings.offered_rate)),
+            "ms",
+            Better::Lower,
+        )
+    };
+    let (mut p50, mut p90, mut max) = (latency_at("p50"), latency_at("p90"), latency_at("max"));
+    let mut p99 = latency_at("p99").target(Target::AtMost(50.0));
     let mut overloaded = Vec::new();
     for rep in 0..settings.repetitions {
         for which in bench.order(rep) {
@@ -141,7 +139,6 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Scenario> {
             .await;
             let logs = stack.stop();
             let (rate, latency, used) = measured.map_err(|err| err.context(logs))?;
-            let (l50, l99) = (latency.p50, latency.p99);
             if latency.timed_out > 0 {
                 overloaded.push(format!(
                     "{which}, repetition {}: {} of {offered} place calls at {} orders/s timed out (offered more than it can take); each counts as its time to the timeout, so p50/p99 are lower bounds",
@@ -151,8 +148,10 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Scenario> {
                 ));
             }
             sustained.push(which, rate);
-            p50.push(which, l50);
-            p99.push(which, l99);
+            p50.push(which, latency.p50);
+            p90.push(which, latency.p90);
+            p99.push(which, latency.p99);
+            max.push(which, latency.max);
             let per_order = cpu_per_order.entry(which.to_string()).or_default();
             per_order.push(pids.iter().map(|(name, _)| name.clone()).zip(used).collect::<Vec<_>>());
             drop(server);
@@ -168,7 +167,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Scenario> {
             ));
         }
     }
-    scenario.metrics = vec![sustained, p50.finish(), p99.finish()];
+    scenario.metrics = vec![sustained, p50.finish(), p90.finish(), p99.finish(), max.finish()];
     scenario.notes.extend(overloaded);
     for (which, runs) in &cpu_per_order {
         let Some(first) = runs.first() else { continue };
