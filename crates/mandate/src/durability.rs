@@ -142,7 +142,7 @@ mod tests {
         let durability = Durability::default();
         assert!(durability.lead());
         assert!(!durability.lead(), "a sync runs");
-        let mut news = durability.watch();
+        let news = durability.watch();
         let ticket = durability.ticket();
         durability.led(ticket, Ok(()));
         assert!(news.has_changed().expect("open"));

@@ -49,8 +49,7 @@ async fn a_delivery_is_neither_acked_nor_its_events_published_before_its_commit_
         .await
         .expect("published");
     eventually("both reservations published", || async {
-        (h.stream_messages("EVT_INVENTORY").await == 2 && outbox_depth(&h, "inventory").await == Some(0))
-            .then_some(())
+        (h.stream_messages("EVT_INVENTORY").await == 2 && outbox_depth(&h, "inventory").await == Some(0)).then_some(())
     })
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -66,13 +65,18 @@ async fn a_command_is_not_answered_nor_its_writes_read_before_its_commit_is_dura
     let h = Harness::new(&[]).await;
     let first = h.start_with(orders(), parked_syncs(&h)).await;
     let impatient = h.bus.clone().with_timeout(Duration::from_millis(800));
-    let unanswered = impatient.call::<PlaceOrder>(&place_request("k-1", "alice", "sku-1", 1)).await;
+    let unanswered = impatient
+        .call::<PlaceOrder>(&place_request("k-1", "alice", "sku-1", 1))
+        .await;
     assert!(unanswered.is_err(), "answered before durable: {unanswered:?}");
     assert_eq!(outbox_depth(&h, "orders").await, Some(1), "the order is applied");
     let read = impatient
         .call::<GetOrder>(&GetOrderRequest { order_id: "k-1".into() })
         .await;
-    assert!(read.is_err(), "a query answered from a commit not yet durable: {read:?}");
+    assert!(
+        read.is_err(),
+        "a query answered from a commit not yet durable: {read:?}"
+    );
     assert_eq!(h.stream_messages("EVT_ORDERS").await, 0, "published before durable");
     first.kill().await;
 
