@@ -181,7 +181,10 @@ impl Store {
                 // waiter is dropped meanwhile.
                 tokio::task::spawn_blocking(move || {
                     let through = store.durability.last_ticket();
-                    let result = store.flush_and_sync().map_err(|err| err.to_string());
+                    // A panic must still end the lead, or every waiter would wait for ever.
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| store.flush_and_sync()))
+                        .unwrap_or_else(|panic| Err(StoreError::SyncFailed(crate::panic_message(&panic))))
+                        .map_err(|err| err.to_string());
                     store.durability.led(through, result);
                 });
             }
