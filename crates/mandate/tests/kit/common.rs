@@ -16,6 +16,11 @@ pub async fn wait_applied(bus: &Bus, component: &str, applied: u64) {
     .await
 }
 
+/// What `component`'s outbox holds, as its admin status says; none while it does not answer.
+pub async fn outbox_depth(h: &Harness, component: &str) -> Option<u64> {
+    Some(h.bus.status(component).await.ok()?.outbox_depth)
+}
+
 pub fn placed(order: &str, customer: &str, sku: &str, quantity: u32) -> OrderPlaced {
     OrderPlaced {
         order_id: order.into(),

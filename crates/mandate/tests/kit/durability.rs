@@ -8,11 +8,7 @@ use std::time::Duration;
 use mandate::Fault;
 use schemas::orders::{GetOrder, GetOrderRequest, PlaceOrder};
 
-use crate::common::{Harness, eventually, inventory, orders, place_request, placed};
-
-async fn outbox_depth(h: &Harness, component: &str) -> Option<u64> {
-    Some(h.bus.status(component).await.ok()?.outbox_depth)
-}
+use crate::common::{Harness, eventually, inventory, orders, outbox_depth, place_request, placed};
 
 fn parked_syncs(h: &Harness) -> mandate::Options {
     let mut options = h.options();

@@ -12,7 +12,7 @@ use schemas::inventory::StockReserved;
 use schemas::orders::OrderPlaced;
 use serde::{Deserialize, Serialize};
 
-use crate::common::{Harness, eventually, inventory, placed};
+use crate::common::{Harness, eventually, inventory, outbox_depth, placed};
 
 /// The order id of an `inventory.reserved.v1` event.
 fn reserved_order(payload: &[u8]) -> String {
@@ -30,10 +30,6 @@ async fn reservations(h: &Harness) -> Vec<String> {
         .collect()
 }
 
-async fn outbox_depth(h: &Harness) -> Option<u64> {
-    Some(h.bus.status("inventory").await.ok()?.outbox_depth)
-}
-
 /// Inventory, stopped by `fault` after it committed its reservation of o-1 (with `published`
 /// of it in the stream by then), killed there and started again: the reservation is
 /// published, once, and the next one follows it.
@@ -48,19 +44,24 @@ async fn crash_at(fault: Fault, published: u64) {
         .await
         .expect("published");
     eventually("the reservation committed and parked", || async {
-        let parked = outbox_depth(&h).await == Some(1) && h.stream_messages("EVT_INVENTORY").await == published;
+        let parked =
+            outbox_depth(&h, "inventory").await == Some(1) && h.stream_messages("EVT_INVENTORY").await == published;
         parked.then_some(())
     })
     .await;
     // Parked for good: nothing moves on by itself.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(outbox_depth(&h).await, Some(1), "still in the outbox at the crash");
+    assert_eq!(
+        outbox_depth(&h, "inventory").await,
+        Some(1),
+        "still in the outbox at the crash"
+    );
     assert_eq!(h.stream_messages("EVT_INVENTORY").await, published);
     first.kill().await;
 
     let second = h.start(inventory()).await;
     eventually("the outbox emptied after the restart", || async {
-        (outbox_depth(&h).await == Some(0)).then_some(())
+        (outbox_depth(&h, "inventory").await == Some(0)).then_some(())
     })
     .await;
     h.bus
@@ -143,7 +144,7 @@ async fn missed_hand_offs_cost_a_scan_and_nothing_is_published_twice_or_out_of_o
     assert!(twice.is_empty(), "published more than once: {twice:?}");
     assert_eq!(seen, expected, "sent in commit order");
     assert_eq!(reservations(&h).await, expected, "stored in commit order");
-    assert_eq!(outbox_depth(&h).await, Some(0));
+    assert_eq!(outbox_depth(&h, "inventory").await, Some(0));
     running.shutdown().await.expect("clean shutdown");
 }
 
