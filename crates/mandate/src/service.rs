@@ -243,7 +243,7 @@ async fn run_commands(
     metrics: &EndpointMetrics,
 ) {
     let mut results = Vec::with_capacity(group.len());
-    let ticket = {
+    let applied = {
         let _writer = shared.writer().await;
         let mut tx = shared.store().begin();
         for request in &group {
@@ -279,7 +279,7 @@ async fn run_commands(
     };
     // The writer is free: the next group (or a consumer) is applied while this one syncs, and
     // shares the sync. No reply leaves before the commit is durable.
-    if let Some((ticket, traced)) = ticket {
+    if let Some((ticket, traced)) = applied {
         match shared.store().durable(ticket).await {
             Ok(()) => {
                 if let Some(took) = telemetry::commit_took(traced) {
