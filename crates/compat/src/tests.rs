@@ -6,8 +6,6 @@
 //!
 //! Over 600 lines on purpose: one corpus, a short test per change, read top to bottom as the
 //! list of what the checker knows; split by rule if it grows much further.
-//!
-//! Over 600 lines on purpose: the corpus is one table of cases, read top to bottom.
 
 use super::*;
 use schemars::JsonSchema;
