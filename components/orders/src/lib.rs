@@ -35,11 +35,9 @@ pub fn component() -> Component {
         // Three processes, each the orders of a third of the slots (docs/design.md,
         // "Partitions"); catalog's prices reach all of them.
         .partitioned_by("order", 3)
+        // v2 only since every reader reads v2 (docs/evolution.md, "When v1 stopped"); the
+        // stream still holds v1 history, which the handler below reads.
         .publishes::<OrderPlacedV2>()
-        // The migration window: each order as v1 too, for readers not yet moved; `place.rs`
-        // emits the contract's v1 projection of the v2. It stops when every reader reads v2
-        // (docs/evolution.md, "The dual-publish window").
-        .publishes::<OrderPlaced>()
         .publishes::<OrderCancelled>()
         .publishes::<OrderConfirmed>()
         .publishes::<OrderCompleted>()
@@ -50,7 +48,8 @@ pub fn component() -> Component {
         .gathered::<ListOrders>(queries::merge_pages)
         // Its own events: what the commands did, so a rebuild can redo it.
         .on::<OrderPlacedV2>(place::record_placed)
-        // v1 history (from before the migration, or the twin of a v2): the contract's upcast.
+        // v1 history (from before the migration, or the twin of a v2 in the window): the
+        // contract's upcast.
         .on::<OrderPlaced>(|ctx, v1: OrderPlaced| place::record_placed(ctx, v1.into()))
         .on::<OrderCancelled>(cancel::record_cancelled)
         .on::<OrderConfirmed>(progress::record_confirmed)

@@ -1,11 +1,11 @@
 //! Placing an order: validate against orders' own price list, itemise its tax, remember the
-//! idempotency key, emit `orders.placed` (v2, and v1 while readers move). The command writes
+//! idempotency key, emit `orders.placed.v2`. The command writes
 //! the order at once (read-your-writes); the handler of its own `placed` event writes the
 //! same thing again only when it is missing, which is what a rebuild needs.
 
 use mandate::partition::slot_of;
 use mandate::{Context, HandlerResult, ServiceError};
-use schemas::orders::{OrderLine, OrderLineV2, OrderPlaced, OrderPlacedV2, OrderStatus, OrderView, PlaceOrderRequest};
+use schemas::orders::{OrderLine, OrderLineV2, OrderPlacedV2, OrderStatus, OrderView, PlaceOrderRequest};
 
 use crate::record::{self, OrderRecord};
 use crate::{prices, tax};
@@ -52,11 +52,8 @@ pub(crate) fn place(ctx: &mut Context<'_>, request: PlaceOrderRequest) -> Result
     };
     placed.check().map_err(ServiceError::internal)?;
     let record = remember(ctx, &placed)?;
-    // Both versions in this one transaction: both are published, or neither. v2 first, so a
-    // reader of both meets the fuller event first (docs/evolution.md).
+    // v2 only: the dual-publish window with v1 is closed (docs/evolution.md).
     ctx.emit(&placed).map_err(|e| ServiceError::internal(e.to_string()))?;
-    ctx.emit(&OrderPlaced::from(&placed))
-        .map_err(|e| ServiceError::internal(e.to_string()))?;
     record
         .into_view()
         .ok_or_else(|| ServiceError::internal("the new order is incomplete"))

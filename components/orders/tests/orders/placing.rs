@@ -2,7 +2,7 @@
 //! customer, and published as `orders.placed` v2 and v1.
 
 use schemas::catalog::ProductUpserted;
-use schemas::orders::{ListOrders, ListOrdersRequest, OrderPlaced, OrderPlacedV2, OrderStatus};
+use schemas::orders::{ListOrders, ListOrdersRequest, OrderLine, OrderPlacedV2, OrderStatus};
 use testkit::eventually;
 
 use crate::fixtures::{Harness, code, orders_stream};
@@ -83,12 +83,12 @@ async fn a_customers_orders_are_listed_oldest_first_in_pages() {
     running.shutdown().await.expect("clean shutdown");
 }
 
-/// During the migration an order is published as `orders.placed.v2` and `orders.placed.v1`
-/// in one transaction — v2 first — and both say the same money: v2 itemises the tax the
-/// prices contain (orders' rate table: EUR 20%, USD none), v1 carries the same lines and
-/// total, which is what the order view shows and what will be charged.
+/// An order is published once, as `orders.placed.v2` (the dual-publish window with v1 is
+/// closed, docs/evolution.md): v2 itemises the tax the prices contain (orders' rate table:
+/// EUR 20%, USD none) and carries the lines and total the order view shows, which is what
+/// will be charged.
 #[tokio::test]
-async fn an_order_is_published_as_v2_and_v1_with_the_same_money() {
+async fn an_order_is_published_once_as_v2_with_its_tax_itemised() {
     let h = Harness::new().await;
     let running = h.start().await;
     h.price("mug", 1250).await;
@@ -111,7 +111,7 @@ async fn an_order_is_published_as_v2_and_v1_with_the_same_money() {
 
     let messages = eventually("both orders in the stream", || async {
         let messages = orders_stream(&h).await;
-        (messages.len() >= 4).then_some(messages)
+        (messages.len() >= 2).then_some(messages)
     })
     .await;
     // Stored as evt.orders.placed.v<N>.<slot>.<order id>: keyed by the order.
@@ -125,17 +125,8 @@ async fn an_order_is_published_as_v2_and_v1_with_the_same_money() {
             .all(|(subject, _, _)| mandate::partition::stored_slot(subject).is_some()),
         "every placement is stored with its slot"
     );
-    assert_eq!(
-        subjects,
-        [
-            "evt.orders.placed.v2",
-            "evt.orders.placed.v1",
-            "evt.orders.placed.v2",
-            "evt.orders.placed.v1"
-        ]
-    );
+    assert_eq!(subjects, ["evt.orders.placed.v2", "evt.orders.placed.v2"]);
     let v2: OrderPlacedV2 = rmp_serde::from_slice(&messages[0].2).expect("a v2 body");
-    let v1: OrderPlaced = rmp_serde::from_slice(&messages[1].2).expect("a v1 body");
     assert_eq!(v2.check(), Ok(()), "{v2:?}");
     assert_eq!(
         (v2.subtotal_minor, v2.tax_minor, v2.total_minor),
@@ -152,27 +143,14 @@ async fn an_order_is_published_as_v2_and_v1_with_the_same_money() {
         (v2.order_id.as_str(), v2.customer_id.as_str(), v2.currency.as_str()),
         (order.order_id.as_str(), "alice", "EUR")
     );
-    assert_eq!((v1.total_minor, v2.total_minor), (order.total_minor, order.total_minor));
-    assert_eq!(v1.lines, order.lines, "v1 and the view show the same lines");
-    let mut untaxed = v2.clone();
-    for line in &mut untaxed.lines {
-        line.tax_minor = 0;
-    }
-    (untaxed.subtotal_minor, untaxed.tax_minor) = (untaxed.total_minor, 0);
+    assert_eq!(v2.total_minor, order.total_minor);
     assert_eq!(
-        OrderPlacedV2::from(v1.clone()),
-        untaxed,
-        "the v1 is the same order, tax not itemised"
-    );
-    let (v2_meta, v1_meta) = (&messages[0].1, &messages[1].1);
-    assert_ne!(v2_meta.id, v1_meta.id);
-    assert_eq!(
-        (&v2_meta.time, &v2_meta.correlation_id),
-        (&v1_meta.time, &v1_meta.correlation_id),
-        "one placement, told twice"
+        v2.lines.iter().map(OrderLine::from).collect::<Vec<_>>(),
+        order.lines,
+        "the event and the view show the same lines"
     );
 
-    let pens_v2: OrderPlacedV2 = rmp_serde::from_slice(&messages[2].2).expect("a v2 body");
+    let pens_v2: OrderPlacedV2 = rmp_serde::from_slice(&messages[1].2).expect("a v2 body");
     assert_eq!(pens_v2.order_id, pens.order_id);
     assert_eq!(
         (pens_v2.subtotal_minor, pens_v2.tax_minor, pens_v2.total_minor),
@@ -180,6 +158,6 @@ async fn an_order_is_published_as_v2_and_v1_with_the_same_money() {
         "no rate for USD: no tax itemised"
     );
     assert_eq!(pens_v2.lines[0].currency, "USD");
-    assert_eq!(h.kit.stream_messages("EVT_ORDERS").await, 4);
+    assert_eq!(h.kit.stream_messages("EVT_ORDERS").await, 2);
     running.shutdown().await.expect("clean shutdown");
 }
