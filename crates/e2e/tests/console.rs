@@ -41,7 +41,7 @@ async fn the_console_shows_the_running_storefront_live_and_repairs_a_dead_letter
         .env("CONSOLE_URL", &url)
         .env("COMPONENTS", components.join(","))
         .env("DLQ_SEQ", letter.to_string())
-        .env("DLQ_COMPONENT", "inventory")
+        .env("DLQ_COMPONENT", "shipping")
         .env("PLAYWRIGHT_DIR", &playwright)
         .env("CHROMIUM", &chromium)
         .stdin(Stdio::piped())
@@ -319,23 +319,24 @@ async fn completes(stack: &Stack, order_id: &str) {
     }
 }
 
-/// A restock event without its `ce-id` (the envelope rule every reader enforces), which only
-/// inventory reads: its DLQ sequence once inventory dead-lettered it, and where the original is.
+/// An order confirmation without its `ce-id` (the envelope rule every reader enforces), which
+/// only shipping reads live (orders reads its own stream as history only): its DLQ sequence
+/// once shipping dead-lettered it, and where the original is.
 async fn dead_letter(stack: &Stack) -> (u64, (u64, Vec<u8>)) {
     let js = stack.bus.jetstream();
     let mut headers = HeaderMap::new();
     for (name, value) in [
         ("ce-specversion", "1.0"),
-        ("ce-source", "inventory"),
-        ("ce-type", "inventory.restocked.v1"),
+        ("ce-source", "orders"),
+        ("ce-type", "orders.confirmed.v1"),
         ("ce-time", "2026-01-01T00:00:00Z"),
         ("ce-datacontenttype", "application/msgpack"),
     ] {
         headers.insert(name, value);
     }
-    let body = rmp_serde::to_vec_named(&serde_json::json!({"sku": "mug", "quantity": 1})).expect("body");
+    let body = rmp_serde::to_vec_named(&serde_json::json!({"order_id": "console-garbage"})).expect("body");
     let ack = js
-        .publish_with_headers("evt.inventory.restocked.v1", headers, body.clone().into())
+        .publish_with_headers("evt.orders.confirmed.v1.console-garbage", headers, body.clone().into())
         .await
         .expect("publish")
         .await
@@ -343,14 +344,14 @@ async fn dead_letter(stack: &Stack) -> (u64, (u64, Vec<u8>)) {
     let dlq = js.get_stream(mandate::DEAD_LETTER_STREAM).await.expect("DLQ");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        if let Ok(letter) = dlq.get_last_raw_message_by_subject("dlq.inventory").await
+        if let Ok(letter) = dlq.get_last_raw_message_by_subject("dlq.shipping").await
             && letter.headers.get(DLQ_SEQUENCE).map(|v| v.as_str().to_owned()) == Some(ack.sequence.to_string())
         {
             return (letter.sequence, (ack.sequence, body));
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "inventory did not dead-letter EVT_INVENTORY #{}",
+            "shipping did not dead-letter EVT_ORDERS #{}",
             ack.sequence
         );
         tokio::time::sleep(Duration::from_millis(100)).await;

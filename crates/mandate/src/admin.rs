@@ -266,6 +266,9 @@ async fn retry_set_aside(shared: &Shared) -> Result<RetrySetAsideReport, Service
 
 async fn consumer_status(shared: &Shared, consumer: &Consumer) -> Result<ConsumerStatus, ServiceError> {
     let spec = consumer.spec();
+    // Its own stream's history read, nothing is pending for it: its own events are applied
+    // as they are emitted (`own.rs`), and its durable consumer is gone.
+    let history_read = consumer.progress().history_read.load(Ordering::Acquire);
     let pending = match shared
         .js()
         .get_consumer_from_stream::<async_nats::jetstream::consumer::pull::Config, _, _>(&spec.durable, &spec.stream)
@@ -276,13 +279,14 @@ async fn consumer_status(shared: &Shared, consumer: &Consumer) -> Result<Consume
             .await
             .ok()
             .map(|info| info.num_pending + info.num_ack_pending as u64),
+        Err(_) if history_read => Some(0),
         Err(_) => None,
     };
     Ok(ConsumerStatus {
         stream: spec.stream.clone(),
         consumer: spec.durable.clone(),
         subjects: spec.subjects.clone(),
-        applied_sequence: consumer.watermark()?,
+        applied_sequence: consumer.applied_sequence()?,
         pending,
         replay_until: consumer.replay_mark()?,
         caught_up: consumer.progress().caught_up.load(Ordering::Acquire),

@@ -273,6 +273,7 @@ impl Component {
             publishes: self.publishes,
             publish_subjects: self.publish_subjects,
             partitioned_by: self.partitioned_by,
+            partitions_moving: self.partitions_moving_from.is_some(),
         };
         crate::runtime::start(declared, options).await
     }

@@ -34,6 +34,15 @@ impl Consumers {
         self.all.iter().map(|consumer| &**consumer)
     }
 
+    /// Decides what the reader of the component's own stream re-reads (`consumer/history.rs`):
+    /// at start, before anything is served, consumed or published.
+    pub(crate) async fn prepare_history(&self) -> crate::Result<()> {
+        for consumer in self.all.iter().filter(|consumer| consumer.spec().history) {
+            consumer.prepare_history().await?;
+        }
+        Ok(())
+    }
+
     /// Starts one task per consumer; `start` overrides where they begin (a rebuild).
     pub(crate) async fn start(&self, start: Option<StartAt>) {
         let mut tasks = self.tasks.lock().await;

@@ -69,6 +69,20 @@ pub struct Context<'a> {
     /// Set when an emit was refused as too large. The kit then refuses the command or
     /// dead-letters the event, whatever the code did with the error.
     pub(crate) too_large: Option<TooLarge>,
+    /// The types of its own events the component handles (`Emitter::own`).
+    own: &'a BTreeSet<String>,
+    /// What was emitted here of those types: applied by their handlers in this transaction
+    /// once the code that emitted them is done (`own.rs`).
+    own_emitted: Vec<OwnEvent>,
+}
+
+/// One of the component's own events, emitted and to be applied by its own handler.
+#[derive(Debug)]
+pub(crate) struct OwnEvent {
+    /// The event's type subject, `evt.<owner>.<event>.v<N>`: the handler's key.
+    pub subject: String,
+    pub meta: Meta,
+    pub body: Vec<u8>,
 }
 
 /// Who emits through a [`Context`]: the component, the events it declared, and the server's
@@ -78,6 +92,8 @@ pub(crate) struct Emitter<'a> {
     pub component: &'a str,
     pub declared: &'a BTreeSet<String>,
     pub max_payload: usize,
+    /// The subjects of its own events it also handles: emitting one applies it (`own.rs`).
+    pub own: &'a BTreeSet<String>,
 }
 
 impl<'a> Context<'a> {
@@ -102,6 +118,8 @@ impl<'a> Context<'a> {
             replaying,
             max_payload: emitter.max_payload,
             too_large: None,
+            own: emitter.own,
+            own_emitted: Vec::new(),
         }
     }
 
@@ -119,7 +137,27 @@ impl<'a> Context<'a> {
             replaying: false,
             max_payload: emitter.max_payload,
             too_large: None,
+            own: emitter.own,
+            own_emitted: Vec::new(),
         }
+    }
+
+    /// The context in which the component's own handler applies `event`, one of its own
+    /// events emitted here: this transaction, the event's envelope as the handled one's (so
+    /// that its time and the ids it derives are those a rebuild will see), never replaying.
+    pub(crate) fn for_own_event<'b>(&'b mut self, meta: &'b Meta, cause: &'b Cause) -> Context<'b> {
+        let emitter = Emitter {
+            component: self.component,
+            declared: self.declared,
+            max_payload: self.max_payload,
+            own: self.own,
+        };
+        Context::for_event(&mut *self.tx, emitter, meta, cause, false)
+    }
+
+    /// The own events emitted here and not yet applied, in emit order.
+    pub(crate) fn take_own_emitted(&mut self) -> Vec<OwnEvent> {
+        std::mem::take(&mut self.own_emitted)
     }
 }
 
@@ -212,6 +250,8 @@ impl Context<'_> {
         }
         let body = rmp_serde::to_vec_named(event)?;
         let subject = E::publish_subject(&body)?;
+        let type_subject = E::subject();
+        let own_body = self.own.contains(&type_subject).then(|| body.clone());
         let message = OutMessage::event(subject, &meta, body);
         // Checked in a rebuild too, so that a message refused the first time is refused again
         // and its handler's writes are discarded again.
@@ -224,6 +264,13 @@ impl Context<'_> {
             return Ok(());
         }
         outbox::stage(self.tx, &message)?;
+        if let Some(body) = own_body {
+            self.own_emitted.push(OwnEvent {
+                subject: type_subject,
+                meta,
+                body,
+            });
+        }
         Ok(())
     }
 }

@@ -59,6 +59,10 @@ fn kind_of(rule: Rule) -> DeadLetterKind {
     }
 }
 
+/// The handlers of a component, by event subject (`evt.<owner>.<event>.v<N>`): what every
+/// consumer of it dispatches to, and what applies its own events when it emits them (`own.rs`).
+pub(crate) type Handlers = std::collections::BTreeMap<String, Subscription>;
+
 pub(crate) struct Subscription {
     pub owner: &'static str,
     pub ce_type: String,

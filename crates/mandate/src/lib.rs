@@ -36,6 +36,7 @@ pub mod metrics;
 mod observed;
 mod options;
 mod outbox;
+mod own;
 pub mod partition;
 mod pull;
 mod refusal;

@@ -91,7 +91,8 @@ impl Probe for ComponentState {
             not_ready.push("not connected to NATS".to_owned());
         }
         for (labels, progress) in &self.consumers {
-            if !progress.seated.load(Ordering::Acquire) {
+            let done = progress.history_read.load(Ordering::Acquire);
+            if !progress.seated.load(Ordering::Acquire) && !done {
                 not_ready.push(format!(
                     "consumer {} on {} is not seated (waiting for its stream, or seating again after a lost delivery)",
                     labels.consumer, labels.stream

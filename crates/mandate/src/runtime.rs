@@ -35,6 +35,9 @@ pub(crate) struct Declared {
     pub publishes: BTreeSet<String>,
     pub publish_subjects: BTreeSet<String>,
     pub partitioned_by: Option<&'static str>,
+    /// Its partition count is changing (`Component::partitions_moving_from`): the other
+    /// count's partitions publish into its slots, so it reads its own stream live.
+    pub partitions_moving: bool,
 }
 
 /// A component that is running. Dropping it aborts everything; call
@@ -154,9 +157,15 @@ pub(crate) async fn start(declared: Declared, options: Options) -> Result<Runnin
     streams::ensure_dead_letter(&js, usize::from(options.stream_replicas)).await;
 
     let (started_at, started_at_rfc3339) = (Instant::now(), crate::envelope::now_rfc3339());
-    let specs = consumer::specs(&declared.name, &declared.subscriptions, seat);
+    let reads_own = match declared.partitions_moving {
+        true => consumer::ReadsOwn::Live,
+        false => consumer::ReadsOwn::AsHistory,
+    };
+    let specs = consumer::specs(&declared.name, &declared.subscriptions, seat, reads_own);
     let progress: Vec<Arc<Progress>> = specs.iter().map(|_| Arc::default()).collect();
-    let relay = Relay::new(store.clone(), js, refusals, options.fault);
+    let own_history = specs.iter().find(|spec| spec.history).map(|spec| spec.stream.clone());
+    let relay = Relay::new(store.clone(), js, refusals, options.fault, own_history)?;
+    let handlers = Arc::new(declared.subscriptions);
     let shared = Arc::new(
         Shared::new(
             declared.name,
@@ -167,6 +176,7 @@ pub(crate) async fn start(declared: Declared, options: Options) -> Result<Runnin
             declared.publishes,
             progress.clone(),
         )
+        .handling(Arc::clone(&handlers))
         .seated(seat),
     );
     let watched: Vec<_> = specs
@@ -174,7 +184,6 @@ pub(crate) async fn start(declared: Declared, options: Options) -> Result<Runnin
         .zip(&progress)
         .map(|(spec, progress)| (ConsumerLabels::new(&spec.stream, &spec.durable), Arc::clone(progress)))
         .collect();
-    let handlers = Arc::new(declared.subscriptions);
     let consumers = Arc::new(Consumers::new(
         specs
             .into_iter()
@@ -190,6 +199,7 @@ pub(crate) async fn start(declared: Declared, options: Options) -> Result<Runnin
             .collect(),
     ));
 
+    consumers.prepare_history().await?;
     let relay_cancel = CancellationToken::new();
     let relay_task = if shared.options().fault == crate::options::Fault::ParkRelay {
         tracing::warn!("fault injection: the outbox relay is parked");

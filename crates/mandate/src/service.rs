@@ -17,6 +17,7 @@ use crate::envelope::Cause;
 use crate::error::{Error, Result};
 use crate::handler::{CommandFn, Endpoint, QueryFn, RETRYABLE_HEADER, Served, ServiceError};
 use crate::metrics::EndpointMetrics;
+use crate::own;
 use crate::routing;
 use crate::shared::Shared;
 use crate::store::StoreError;
@@ -255,7 +256,9 @@ async fn run_commands(
                 refuse_while_rebuilding(shared)?;
                 catch_panic(|| {
                     let mut ctx = Context::for_command(&mut tx, shared.emitter(), &cause);
-                    command(&mut ctx, request.payload())
+                    let response = command(&mut ctx, request.payload())?;
+                    own::apply(&mut ctx, shared.handlers()).map_err(own::refusal)?;
+                    Ok(response)
                 })
             });
             match &result {

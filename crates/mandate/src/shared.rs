@@ -12,6 +12,7 @@ use tokio::sync::{Mutex, MutexGuard};
 use tokio_util::sync::CancellationToken;
 
 use crate::context::Emitter;
+use crate::handler::Handlers;
 use crate::metrics::Metrics;
 use crate::options::{Fault, Options};
 use crate::partition::Seat;
@@ -31,6 +32,11 @@ pub(crate) struct Shared {
     relay: Relay,
     /// The events this component declared it publishes.
     publishes: BTreeSet<String>,
+    /// Its event handlers, by subject: its consumers' and, for its own events, its emits'
+    /// (`own.rs`).
+    handlers: Arc<Handlers>,
+    /// The subjects of its own events it handles.
+    own: BTreeSet<String>,
     /// One writer at a time: a consumer's batch or a command. Readers need no lock.
     write_lock: Mutex<()>,
     /// Every consumer's progress, to tell when a rebuild is complete.
@@ -40,6 +46,9 @@ pub(crate) struct Shared {
     rebuilding: tokio::sync::watch::Sender<bool>,
     /// Cancelled when a task fails for good: the component then shuts down.
     failed: CancellationToken,
+    /// Set at start when the store is fresh and the component's own stream has a history: a
+    /// lost store, rebuilt from the streams without publishing (`consumer/history.rs`).
+    restoring: AtomicBool,
     /// Which partition of the component this process is, if it runs as partitions.
     seat: Option<Seat>,
     /// Why it failed: the first task's reason, said as the process's last words.
@@ -56,6 +65,9 @@ pub(crate) struct Progress {
     pub caught_up: AtomicBool,
     /// True while the durable consumer is seated and consuming (readiness).
     pub seated: AtomicBool,
+    /// True once a consumer of the component's own stream has read its history: it has
+    /// nothing more to consume (`consumer/history.rs`).
+    pub history_read: AtomicBool,
 }
 
 impl Progress {
@@ -83,10 +95,13 @@ impl Shared {
             store,
             relay,
             publishes,
+            handlers: Arc::default(),
+            own: BTreeSet::new(),
             write_lock: Mutex::new(()),
             progress,
             rebuilding: tokio::sync::watch::Sender::new(false),
             failed: CancellationToken::new(),
+            restoring: AtomicBool::new(false),
             seat: None,
             failure: std::sync::OnceLock::new(),
             metrics: Arc::default(),
@@ -104,6 +119,17 @@ impl Shared {
     }
 
     /// The same, running as the partition `seat` (`--partitions`, `--partition`).
+    /// With its event handlers: its consumers' and, for its own events, its emits'.
+    pub(crate) fn handling(mut self, handlers: Arc<Handlers>) -> Shared {
+        self.own = handlers
+            .iter()
+            .filter(|(_, subscription)| subscription.owner == self.name)
+            .map(|(subject, _)| subject.clone())
+            .collect();
+        self.handlers = handlers;
+        self
+    }
+
     pub(crate) fn seated(mut self, seat: Option<Seat>) -> Shared {
         self.seat = seat;
         self
@@ -202,7 +228,13 @@ impl Shared {
             component: &self.name,
             declared: &self.publishes,
             max_payload: self.max_payload(),
+            own: &self.own,
         }
+    }
+
+    /// Its event handlers, by subject.
+    pub(crate) fn handlers(&self) -> &Arc<Handlers> {
+        &self.handlers
     }
 
     pub(crate) fn is_rebuilding(&self) -> bool {
@@ -213,6 +245,18 @@ impl Shared {
     pub(crate) fn begin_rebuild(&self) -> bool {
         self.rebuilding
             .send_if_modified(|rebuilding| !std::mem::replace(rebuilding, true))
+    }
+
+    /// Restores a lost store: a rebuild in which every fresh consumer's replay mark is its
+    /// stream's end, so that nothing the component did is published again.
+    pub(crate) fn restore_lost_store(&self) {
+        self.restoring.store(true, Ordering::Release);
+        self.begin_rebuild();
+    }
+
+    /// True when this start restores a lost store (`restore_lost_store`).
+    pub(crate) fn restores_lost_store(&self) -> bool {
+        self.restoring.load(Ordering::Acquire)
     }
 
     /// Ends a rebuild (done, or abandoned).

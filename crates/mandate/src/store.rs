@@ -28,6 +28,9 @@ pub(crate) const WATERMARK: &[u8] = b"w/";
 pub(crate) const REPLAY_MARK: &[u8] = b"r/";
 pub(crate) const OUTBOX: &[u8] = b"o/";
 pub(crate) const SET_ASIDE: &[u8] = b"u/";
+/// Per stream, the highest sequence the relay has had acknowledged on it: the component's
+/// own events up to there are applied (`own.rs`, `consumer/history.rs`).
+pub(crate) const PUBLISHED: &[u8] = b"p/";
 pub(crate) const DEAD_LETTER_COUNT: &[u8] = b"m/dead-letters";
 
 /// A store error: I/O, or a value that does not decode as the type asked for.
@@ -249,10 +252,18 @@ impl Store {
         self.tree.scan_prefix(prefix)
     }
 
-    pub(crate) fn remove_raw(&self, keys: impl IntoIterator<Item = sled::IVec>) -> Result<(), StoreError> {
+    /// Removes `keys` and writes `put` (a key and a number), if any, in one atomic batch.
+    pub(crate) fn remove_raw(
+        &self,
+        keys: impl IntoIterator<Item = sled::IVec>,
+        put: Option<(&[u8], u64)>,
+    ) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for key in keys {
             batch.remove(key);
+        }
+        if let Some((key, value)) = put {
+            batch.insert(key, encode_u64(value));
         }
         self.tree.apply_batch(batch)?;
         Ok(())

@@ -40,6 +40,9 @@ pub struct Edge {
     pub events: Vec<String>,
     /// The durable consumers reading it: the subscriber's name, or one per partition.
     pub consumers: Vec<String>,
+    /// The subscriber's own stream, which it reads as history only (its own events it
+    /// applies as it emits them): its consumers exist during a rebuild, not otherwise.
+    pub history: bool,
 }
 
 impl Topology {
@@ -57,6 +60,7 @@ impl Topology {
                     to: manifest.name.clone(),
                     events: events.clone(),
                     consumers: consumers_of(manifest),
+                    history: reads_as_history(manifest, stream),
                 })
             })
             .collect();
@@ -66,6 +70,16 @@ impl Topology {
     pub fn node(&self, name: &str) -> Option<&Node> {
         self.components.iter().find(|c| c.name == name)
     }
+}
+
+/// True when `stream` is `manifest`'s own, which the Rust kit (a workspace binary) reads as
+/// history only — unless its partition count is changing, when the other count's partitions
+/// publish into its slots and it reads the stream live. Another language's kit may read it
+/// live.
+fn reads_as_history(manifest: &ComponentManifest, stream: &str) -> bool {
+    let moving = manifest.partitions.as_ref().is_some_and(|p| p.moving_from.is_some());
+    let rust_kit = !matches!(manifest.start, Some(runner::Start::Command(_)));
+    rust_kit && stream == mandate::stream_name(&manifest.name) && !moving
 }
 
 fn node(manifest: &ComponentManifest) -> Node {
@@ -126,5 +140,22 @@ mod tests {
             ["payments-p0of3", "payments-p1of3", "payments-p2of3"]
         );
         assert!(map.node("gateway").expect("gateway").client_only);
+        // A component's own stream is history to it (the Rust kit applies its own events as
+        // it emits them): no consumer there is not "missing".
+        let histories: Vec<(&str, &str)> = map
+            .edges
+            .iter()
+            .filter(|e| e.history)
+            .map(|e| (e.stream.as_str(), e.to.as_str()))
+            .collect();
+        assert_eq!(
+            histories,
+            [
+                ("EVT_CATALOG", "catalog"),
+                ("EVT_INVENTORY", "inventory"),
+                ("EVT_ORDERS", "orders"),
+                ("EVT_PAYMENTS", "payments")
+            ]
+        );
     }
 }

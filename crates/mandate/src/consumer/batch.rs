@@ -80,7 +80,7 @@ impl Consumer {
         let before = watermark;
         let mut moved = 0;
         while next < end {
-            if self.past_replay_mark_while_rebuilding(&batch[next]) {
+            if self.past_replay_mark(&batch[next]) {
                 run.hold = true;
                 break;
             }

@@ -1,6 +1,7 @@
 //! The innermost link of the message chain (`policies.rs`): the subscription's handler, run
 //! in the event's span with a `Context` on the transaction, a panic caught as a failure to
-//! retry. Whatever does not succeed leaves nothing in its step.
+//! retry. Whatever does not succeed leaves nothing in its step. The component's own events
+//! the handler emitted are applied in the same step (`own.rs`).
 //!
 //! With traces exported (`telemetry.rs`), the event gets a `consume` span parented on its
 //! `traceparent`, held open until its transaction commits (`Committing`), and the handler a
@@ -43,7 +44,8 @@ impl Consumer {
         let started = std::time::Instant::now();
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
             let mut ctx = Context::for_event(&mut *tx, self.shared.emitter(), meta, &cause, replaying);
-            (subscription.handler)(&mut ctx, &delivery.message.payload)
+            (subscription.handler)(&mut ctx, &delivery.message.payload)?;
+            own::apply(&mut ctx, self.shared.handlers())
         }));
         self.metrics.handler_seconds.observe(started.elapsed());
         let handled = match result {

@@ -18,12 +18,14 @@
 //! a panic caught), `batch.rs` (the crash guard's decision, a run applied and committed, the
 //! ack and progress), `fault.rs` (the ack, fault injection around it), `retry.rs` (retry
 //! alone, then dead-letter). `seat.rs` waits for the stream and seats the consumer past the
-//! watermark. The crash guard is `crashguard.rs`.
+//! watermark; `history.rs` makes the consumer of the component's own stream a reader of its
+//! history only (emitting an event applies it, `own.rs`). The crash guard is `crashguard.rs`.
 
 mod batch;
 mod dead_letter;
 mod fault;
 mod handle;
+mod history;
 mod owner;
 mod policies;
 mod replay;
@@ -54,17 +56,15 @@ use crate::contract::stream_name;
 use crate::crashguard::{CrashGuard, Next, NoteRemoval};
 use crate::deadletter::{self, DeadLetterKind, Origin};
 use crate::envelope::{self, EnvelopeError, Meta};
-use crate::handler::{Failure, Subscription};
+use crate::handler::{Failure, Handlers, Subscription};
 use crate::metrics::ConsumerMetrics;
 use crate::options::Fault;
+use crate::own;
 use crate::partition::Seat;
 use crate::pull::{Batches, Deliveries};
 use crate::shared::{Progress, Shared};
-use crate::store::{Committed, REPLAY_MARK, StoreError, Tx, WATERMARK, key};
+use crate::store::{Committed, PUBLISHED, REPLAY_MARK, StoreError, Tx, WATERMARK, key};
 use crate::telemetry::{self, Committing};
-
-/// The handlers of a component, by subject: what every consumer of it dispatches to.
-pub(crate) type Handlers = BTreeMap<String, Subscription>;
 
 /// One consumer and what it owns: where it reads (its spec), what it has done (its
 /// progress, which status and rebuild read), and the handlers it dispatches to.
@@ -91,6 +91,8 @@ enum Consumed {
     Cancelled,
     /// A delivery went missing (why): seat the consumer again past the watermark.
     Broken(String),
+    /// A consumer of the component's own stream has read its history (`history.rs`).
+    HistoryRead,
 }
 
 /// One durable pull consumer: this component on one owner's stream.
@@ -99,6 +101,19 @@ pub(crate) struct ConsumerSpec {
     pub stream: String,
     pub durable: String,
     pub subjects: Vec<String>,
+    /// It reads the component's own stream as history only (`history.rs`).
+    pub history: bool,
+}
+
+/// How a component reads its own stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReadsOwn {
+    /// As history only: emitting an event applies it (`own.rs`); what is on the stream is
+    /// read back into a fresh or rebuilt store and from the position last recorded.
+    AsHistory,
+    /// Live, like any other stream: while its partition count changes, the other count's
+    /// partitions publish into its slots.
+    Live,
 }
 
 impl ConsumerSpec {
@@ -108,6 +123,11 @@ impl ConsumerSpec {
 
     fn replay_key(&self) -> Vec<u8> {
         key(REPLAY_MARK, self.stream.as_bytes())
+    }
+
+    /// Where the relay records what it published on this (the component's own) stream.
+    fn published_key(&self) -> Vec<u8> {
+        key(PUBLISHED, self.stream.as_bytes())
     }
 }
 
@@ -129,7 +149,13 @@ pub enum StartAt {
 ///
 /// A partition (`seat`) has its own durable consumers, `<component>-p<P>of<N>`, and filters
 /// the events split by its key to the slots it owns (`Seat::filters`).
-pub(crate) fn specs(component: &str, subscriptions: &Handlers, seat: Option<Seat>) -> Vec<ConsumerSpec> {
+pub(crate) fn specs(
+    component: &str,
+    subscriptions: &Handlers,
+    seat: Option<Seat>,
+    reads_own: ReadsOwn,
+) -> Vec<ConsumerSpec> {
+    let own = stream_name(component);
     let mut by_stream: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (subject, sub) in subscriptions {
         let subjects = by_stream.entry(stream_name(sub.owner)).or_default();
@@ -145,6 +171,7 @@ pub(crate) fn specs(component: &str, subscriptions: &Handlers, seat: Option<Seat
     by_stream
         .into_iter()
         .map(|(stream, subjects)| ConsumerSpec {
+            history: stream == own && reads_own == ReadsOwn::AsHistory,
             stream,
             durable: durable.clone(),
             subjects,
@@ -188,12 +215,17 @@ impl Consumer {
         self.shared.store().read_u64(&self.spec.replay_key())
     }
 
-    /// Records in `tx` the highest sequence this consumer has ever applied: a rebuild must
+    /// Records in `tx` the highest sequence this consumer has ever applied (for a reader of
+    /// the component's own stream, what it published: applied as emitted): a rebuild must
     /// not re-publish what handlers emitted up to there.
     pub(crate) fn mark_replay(&self, tx: &mut Tx) -> Result<(), StoreError> {
         let applied = tx.read_u64(&self.spec.watermark_key())?;
+        let published = match self.spec.history {
+            true => tx.read_u64(&self.spec.published_key())?,
+            false => 0,
+        };
         let marked = tx.read_u64(&self.spec.replay_key())?;
-        tx.write_u64(self.spec.replay_key(), applied.max(marked));
+        tx.write_u64(self.spec.replay_key(), applied.max(published).max(marked));
         Ok(())
     }
 
@@ -216,9 +248,19 @@ impl Consumer {
     pub(crate) async fn run(self: Arc<Self>, start: Option<StartAt>, cancel: CancellationToken) {
         let span = tracing::info_span!("consumer", stream = %self.spec.stream);
         async {
+            self.progress.history_read.store(false, Ordering::Release);
             let Some(stream) = self.wait_for_stream(&cancel).await else {
                 return;
             };
+            match self.nothing_to_read() {
+                Ok(false) => {}
+                Ok(true) => return self.history_finished(&stream).await,
+                Err(err) => {
+                    return self
+                        .shared
+                        .fail(format!("its consumer on {} stopped: {err}", self.spec.stream));
+                }
+            }
             let mut start = start;
             let mut reseating = false;
             loop {
@@ -236,11 +278,15 @@ impl Consumer {
                         return;
                     }
                 };
+                if self.history_read() {
+                    return self.history_finished(&stream).await;
+                }
                 self.progress.seated.store(true, Ordering::Release);
                 let consumed = self.consume(&consumer, &cancel).await;
                 self.progress.seated.store(false, Ordering::Release);
                 match consumed {
                     Ok(Consumed::Cancelled) => return,
+                    Ok(Consumed::HistoryRead) => return self.history_finished(&stream).await,
                     Ok(Consumed::Broken(why)) => {
                         self.metrics.reseats.inc();
                         tracing::warn!(%why, "a delivery went missing; seating the consumer again past the watermark");
@@ -292,6 +338,9 @@ impl Consumer {
             let mut batches = Batches::new(messages, batch_size, deliveries);
             while let Some(batch) = batches.next(cancel).await {
                 self.process_batch(batch, &mut batches, guard, cancel).await?;
+                if self.history_read() {
+                    return Ok(Consumed::HistoryRead);
+                }
             }
             if cancel.is_cancelled() {
                 return Ok(Consumed::Cancelled);

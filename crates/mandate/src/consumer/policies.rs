@@ -148,8 +148,11 @@ impl Consumer {
             if let Some(last) = run.applied_up_to {
                 self.after_commit(&batch[last]).await;
             }
-            // 4. Hold at a rebuild's replay mark.
+            // 4. Hold at a rebuild's replay mark; a history read ends at its mark.
             if run.hold && !self.hold_at_mark(cancel).await {
+                return Ok(());
+            }
+            if self.history_read() {
                 return Ok(());
             }
             // 5. Retry the failed message alone, then dead-letter it.

@@ -62,8 +62,12 @@ impl Consumer {
         let applied = self.watermark()?;
         let progress = &self.progress;
         let mut replay_until = self.replay_mark()?;
-        if applied == 0 && replay_until == 0 && self.shared.options().replay_mark_at_stream_end {
+        let restoring = self.shared.options().replay_mark_at_stream_end || self.shared.restores_lost_store();
+        if applied == 0 && replay_until == 0 && restoring {
             replay_until = self.mark_at_stream_end(stream).await?;
+        }
+        if spec.history && self.shared.is_rebuilding() {
+            replay_until = self.mark_history_end(stream, replay_until).await?;
         }
         progress.applied.store(applied, Ordering::Release);
         progress.replay_until.store(replay_until, Ordering::Release);
@@ -116,12 +120,7 @@ impl Consumer {
     /// rebuild, so that history is re-applied without publishing what it makes handlers emit
     /// (`Options::replay_mark_at_stream_end`). Returns the mark.
     async fn mark_at_stream_end(&self, stream: &Stream) -> Result<u64, crate::Error> {
-        let end = stream
-            .get_info()
-            .await
-            .map_err(|e| crate::Error::js(&format!("reading stream {}", self.spec.stream), e))?
-            .state
-            .last_sequence;
+        let end = history::stream_end(stream, &self.spec.stream).await?;
         if end == 0 {
             return Ok(0);
         }

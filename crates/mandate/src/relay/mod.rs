@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use crate::connect::PublishRefusals;
 use crate::error::Result;
 use crate::options::Fault;
-use crate::store::{Committed, Store};
+use crate::store::{Committed, PUBLISHED, Store, key};
 use pipeline::{Pipeline, park};
 
 /// How many entries the relay keeps in flight at most.
@@ -77,6 +77,33 @@ struct Inner {
     /// One publisher at a time — the relay task, or a drain (shutdown, rebuild) — and where
     /// it stands.
     cursor: tokio::sync::Mutex<Cursor>,
+    /// Where its own stream stands, when the component reads that stream as history only.
+    published: Option<Published>,
+}
+
+/// The highest sequence acknowledged on the component's own stream, recorded with the
+/// deletes of the entries acknowledged: its own events up to there are applied (emitting one
+/// applies it, `own.rs`), so a history read at the next start begins there
+/// (`consumer/history.rs`).
+#[derive(Debug)]
+pub(crate) struct Published {
+    stream: String,
+    key: Vec<u8>,
+    at: AtomicU64,
+}
+
+impl Published {
+    fn note(&self, ack: &jetstream::publish::PublishAck) {
+        if ack.stream == self.stream {
+            self.at.fetch_max(ack.sequence, Ordering::AcqRel);
+        }
+    }
+
+    /// What to record with the next deletes.
+    fn record(&self) -> Option<(&[u8], u64)> {
+        let at = self.at.load(Ordering::Acquire);
+        (at > 0).then_some((self.key.as_slice(), at))
+    }
 }
 
 /// Where the relay stands in the outbox.
@@ -88,7 +115,23 @@ struct Cursor {
 }
 
 impl Relay {
-    pub(crate) fn new(store: Store, js: jetstream::Context, refusals: PublishRefusals, fault: Fault) -> Relay {
+    /// A relay of `store`'s outbox; `own_stream` is the component's stream when it reads it
+    /// as history only, whose position the relay then records.
+    pub(crate) fn new(
+        store: Store,
+        js: jetstream::Context,
+        refusals: PublishRefusals,
+        fault: Fault,
+        own_stream: Option<String>,
+    ) -> Result<Relay> {
+        let published = match own_stream {
+            Some(stream) => {
+                let key = key(PUBLISHED, stream.as_bytes());
+                let at = AtomicU64::new(store.read_u64(&key)?);
+                Some(Published { stream, key, at })
+            }
+            None => None,
+        };
         let (queue, handed) = mpsc::channel(QUEUE);
         let relay = Relay {
             inner: Arc::new(Inner {
@@ -103,12 +146,13 @@ impl Relay {
                 wake: Notify::new(),
                 hand_offs: AtomicU64::new(0),
                 cursor: tokio::sync::Mutex::new(Cursor::default()),
+                published,
             }),
         };
         // The first round reads the store at once: what an earlier run left is published
         // without waiting for a commit.
         relay.inner.wake.notify_one();
-        relay
+        Ok(relay)
     }
 
     /// Hands the relay what a commit staged. Called by the one writer right after its

@@ -182,7 +182,10 @@ impl<'r> Pipeline<'r> {
     pub(super) async fn answered(&mut self, answer: Answer) -> Result<()> {
         let Answer { mut sent, result } = answer;
         match result {
-            Ok(_) => {
+            Ok(ack) => {
+                if let Some(published) = &self.relay.published {
+                    published.note(&ack);
+                }
                 self.done.push(outbox_key(sent.id));
                 drop(sent.span);
             }
@@ -221,7 +224,8 @@ impl<'r> Pipeline<'r> {
             }
             let done = std::mem::take(&mut self.done);
             let count = done.len();
-            self.relay.store.remove_raw(done)?;
+            let published = self.relay.published.as_ref().and_then(|p| p.record());
+            self.relay.store.remove_raw(done, published)?;
             self.left += count;
             tracing::debug!(published = count, "outbox relay published");
         }

@@ -13,6 +13,7 @@ mod keys;
 mod metrics;
 mod outbox;
 mod oversized;
+mod own_events;
 mod partitions;
 mod process;
 mod rebuild;
