@@ -250,8 +250,11 @@ impl Context<'_> {
         }
         let body = rmp_serde::to_vec_named(event)?;
         let subject = E::publish_subject(&body)?;
-        let type_subject = E::subject();
-        let own_body = self.own.contains(&type_subject).then(|| body.clone());
+        // Most components handle none of their own events: no subject is made for them.
+        let own = (!self.own.is_empty())
+            .then(E::subject)
+            .filter(|subject| self.own.contains(subject))
+            .map(|subject| (subject, body.clone()));
         let message = OutMessage::event(subject, &meta, body);
         // Checked in a rebuild too, so that a message refused the first time is refused again
         // and its handler's writes are discarded again.
@@ -264,12 +267,8 @@ impl Context<'_> {
             return Ok(());
         }
         outbox::stage(self.tx, &message)?;
-        if let Some(body) = own_body {
-            self.own_emitted.push(OwnEvent {
-                subject: type_subject,
-                meta,
-                body,
-            });
+        if let Some((subject, body)) = own {
+            self.own_emitted.push(OwnEvent { subject, meta, body });
         }
         Ok(())
     }
