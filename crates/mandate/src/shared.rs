@@ -87,6 +87,7 @@ impl Shared {
         publishes: BTreeSet<String>,
         progress: Vec<Arc<Progress>>,
     ) -> Shared {
+        let metrics = Arc::new(Metrics::with_store_syncs(store.sync_seconds()));
         Shared {
             name,
             options,
@@ -104,7 +105,7 @@ impl Shared {
             restoring: AtomicBool::new(false),
             seat: None,
             failure: std::sync::OnceLock::new(),
-            metrics: Arc::default(),
+            metrics,
         }
     }
 

@@ -22,6 +22,7 @@ use std::path::Path;
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::durability::{Durability, Synced};
+use crate::metrics::Histogram;
 
 pub(crate) const STATE: &[u8] = b"s/";
 pub(crate) const WATERMARK: &[u8] = b"w/";
@@ -68,6 +69,8 @@ pub struct Store {
     data_file: std::sync::Arc<File>,
     /// Group commit: which applied commits are durable (`durability.rs`).
     durability: std::sync::Arc<Durability>,
+    /// How long each sync takes (flush and fdatasync): `mandate_store_sync_seconds`.
+    sync_seconds: Histogram,
 }
 
 /// sled reports a held lock as an `Other` I/O error; its text is the only mark.
@@ -109,6 +112,7 @@ impl Store {
             tree,
             data_file: std::sync::Arc::new(data_file),
             durability: std::sync::Arc::default(),
+            sync_seconds: Histogram::default(),
         })
     }
 
@@ -221,6 +225,11 @@ impl Store {
         Ok(self.tree.range(range).next().transpose()?.is_some())
     }
 
+    /// The durations of its syncs, for `/metrics` (clones share the counts).
+    pub(crate) fn sync_seconds(&self) -> Histogram {
+        self.sync_seconds.clone()
+    }
+
     /// Test-only (`Fault::ParkSyncs`): no commit is reported durable from now on.
     pub(crate) fn park_syncs(&self) {
         self.durability.park();
@@ -229,7 +238,9 @@ impl Store {
     /// Makes everything written so far durable, on this thread.
     pub(crate) fn sync(&self) -> Result<(), StoreError> {
         let through = self.durability.last_ticket();
+        let started = std::time::Instant::now();
         let result = self.flush_and_sync();
+        self.sync_seconds.observe(started.elapsed());
         let outcome = result.as_ref().map(drop).map_err(|err| err.to_string());
         self.durability.synced(through, outcome);
         result

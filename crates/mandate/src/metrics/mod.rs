@@ -99,9 +99,19 @@ pub(crate) struct Metrics {
     requests: Family<EndpointLabels, Counter>,
     errors: Family<EndpointErrorLabels, Counter>,
     request_seconds: Family<EndpointLabels, Histogram>,
+    /// The store's syncs, timed by the store (`Store::sync_seconds`).
+    store_sync_seconds: Histogram,
 }
 
 impl Metrics {
+    /// The families of a component whose store times its syncs into `store_sync_seconds`.
+    pub(crate) fn with_store_syncs(store_sync_seconds: Histogram) -> Metrics {
+        Metrics {
+            store_sync_seconds,
+            ..Metrics::default()
+        }
+    }
+
     /// The handles of one consumer.
     pub(crate) fn consumer(&self, stream: &str, consumer: &str) -> ConsumerMetrics {
         let labels = ConsumerLabels {
@@ -188,9 +198,15 @@ impl Metrics {
         );
         consumer.register_with_unit(
             "commit",
-            "Time one transaction's commit took (flush and fdatasync)",
+            "Time one transaction's commit took: applied until durable (the group sync it shares)",
             Unit::Seconds,
             self.commit_seconds.clone(),
+        );
+        registry.sub_registry_with_prefix("store").register_with_unit(
+            "sync",
+            "Time one sync of the store took (flush and fdatasync): what every commit waiting on it waits for",
+            Unit::Seconds,
+            self.store_sync_seconds.clone(),
         );
         let service = registry.sub_registry_with_prefix("service");
         service.register("requests", "Requests answered, per endpoint", self.requests.clone());

@@ -120,6 +120,8 @@ async fn the_figures_move_with_the_work_and_the_probes_answer() {
         text.contains("# TYPE mandate_consumer_commit_seconds histogram"),
         "{text}"
     );
+    let syncs = value(&text, r#"mandate_store_sync_seconds_count{component="inventory"}"#).expect("syncs");
+    assert!(syncs >= 1.0, "the commits were synced: {syncs}");
     assert!(text.trim_end().ends_with("# EOF"), "OpenMetrics ends with # EOF");
 
     assert_eq!(get(addr, "/livez").await.0, 200);
