@@ -238,17 +238,18 @@ impl Store {
     /// Makes everything written so far durable, on this thread.
     pub(crate) fn sync(&self) -> Result<(), StoreError> {
         let through = self.durability.last_ticket();
-        let started = std::time::Instant::now();
         let result = self.flush_and_sync();
-        self.sync_seconds.observe(started.elapsed());
         let outcome = result.as_ref().map(drop).map_err(|err| err.to_string());
         self.durability.synced(through, outcome);
         result
     }
 
+    /// sled's flush and an fdatasync, timed (a group sync's and an inline one's alike).
     fn flush_and_sync(&self) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
         self.db.flush()?;
         self.data_file.sync_data()?;
+        self.sync_seconds.observe(started.elapsed());
         Ok(())
     }
 
