@@ -118,6 +118,14 @@ pub struct BenchArgs {
     /// `MANDATE_PARTITIONS` / `MANDATE_PARTITION`).
     #[arg(long, hide = true)]
     pub partition_child: bool,
+    /// Scenario 5: run the baselines' place service and stages each as a process of its own
+    /// (this executable again), as the kit runs its components, instead of as threads of
+    /// this one — what the process boundary costs the hand-written path.
+    #[arg(long)]
+    pub baseline_processes: bool,
+    /// Internal: run as one stage of scenario 5's baselines (`a:reserve`, `b:place`, ...).
+    #[arg(long, hide = true, value_name = "CONTENDER:STAGE")]
+    pub stage_child: Option<String>,
 }
 
 /// What a bench run shares with its scenarios.
@@ -129,6 +137,8 @@ pub struct Bench {
     quiet: bool,
     contenders: Vec<Which>,
     scratch: tempfile::TempDir,
+    /// Scenario 5's baselines run as processes (`--baseline-processes`).
+    pub baseline_processes: bool,
 }
 
 impl Bench {
@@ -280,6 +290,9 @@ async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     if args.partition_child {
         return partitions::child(args).await;
     }
+    if let Some(stage) = &args.stage_child {
+        return storefront::stage_child(stage).await;
+    }
     let exe = std::env::current_exe().context("finding this executable")?;
     let bin_dir = match &args.bin_dir {
         Some(dir) => dir.clone(),
@@ -305,6 +318,7 @@ async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         quiet: args.quiet,
         contenders: args.contender.clone(),
         scratch,
+        baseline_processes: args.baseline_processes,
     };
     let version = bench.server()?.version.clone();
     let mut machine = Machine::probe(version);

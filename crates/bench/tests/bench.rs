@@ -108,3 +108,48 @@ fn bench_help_names_the_scenarios_and_the_release_command() {
         );
     }
 }
+
+/// `--baseline-processes`: the baselines' place service and stages run as processes of
+/// their own (this executable again), each counted on its own in the CPU note, and both
+/// baselines complete orders.
+#[test]
+fn the_baselines_run_as_processes_when_asked() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mandate-bench"))
+        .args([
+            "--tiny",
+            "--json",
+            "--quiet",
+            "--only",
+            "5",
+            "--contender",
+            "a,b",
+            "--baseline-processes",
+        ])
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("mandate-bench runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "mandate-bench --baseline-processes failed:\n{}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{stdout}"));
+    let scenario = &report["scenarios"][0];
+    if let Some(reason) = scenario["skipped"].as_str() {
+        // Without the component binaries the storefront does not run (see above).
+        assert!(reason.contains("cargo build"), "{reason}");
+        return;
+    }
+    let sustained = &scenario["metrics"][0];
+    for which in ["a", "b"] {
+        assert!(
+            sustained[which].as_f64().is_some_and(|v| v > 0.0),
+            "{which} completed no order: {scenario:#}"
+        );
+    }
+    let notes = scenario["notes"].to_string();
+    for stage in ["stage place", "stage reserve", "stage complete", "bench driver"] {
+        assert!(notes.contains(stage), "the CPU note lacks {stage:?}: {notes}");
+    }
+}

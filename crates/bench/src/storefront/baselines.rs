@@ -27,6 +27,47 @@ pub(super) struct ChainEvent {
     pub(super) step: String,
 }
 
+/// The five hops of the baselines' critical path: stage, the subject it reads, the one it
+/// writes.
+pub(super) const HOPS: [(&str, &str, &str); 5] = [
+    ("reserve", "sfb.evt.placed", "sfb.evt.reserved"),
+    ("capture", "sfb.evt.reserved", "sfb.evt.captured"),
+    // Orders confirms what was paid; shipping dispatches only confirmed orders.
+    ("confirm", "sfb.evt.captured", "sfb.evt.confirmed"),
+    ("dispatch", "sfb.evt.confirmed", "sfb.evt.dispatched"),
+    ("complete", "sfb.evt.dispatched", "sfb.evt.completed"),
+];
+
+/// `--stage-child a:reserve` (or `b:place`, ...): one stage of a baseline as a process of its
+/// own, until it is killed — the bus from `NATS_URL`, (b)'s store in `MANDATE_DATA_DIR`, the
+/// batch size and cache from `MANDATE_BATCH_SIZE` and `MANDATE_CACHE_BYTES`, as
+/// `footprint::Spawned` sets them.
+pub async fn stage_child(spec: &str) -> anyhow::Result<()> {
+    let (contender, name) = spec
+        .split_once(':')
+        .ok_or_else(|| anyhow!("--stage-child {spec}: expected CONTENDER:STAGE, e.g. b:reserve"))?;
+    let env = |key: &str| std::env::var(key).with_context(|| format!("--stage-child needs {key}"));
+    let url = env("NATS_URL")?;
+    let cache: u64 = env("MANDATE_CACHE_BYTES")?.parse().context("MANDATE_CACHE_BYTES")?;
+    let batch: usize = env("MANDATE_BATCH_SIZE")?.parse().context("MANDATE_BATCH_SIZE")?;
+    let store = match contender {
+        "a" => None,
+        "b" => Some((PathBuf::from(env("MANDATE_DATA_DIR")?), cache)),
+        other => return Err(anyhow!("--stage-child {spec}: no contender {other:?} (a or b)")),
+    };
+    // Never sent: the stage runs until the bench kills it.
+    let (_stop, stop) = oneshot::channel();
+    if name == "place" {
+        let (ready, _) = oneshot::channel();
+        return place_service(&url, store, ready, stop).await;
+    }
+    let (_, input, output) = HOPS
+        .into_iter()
+        .find(|(hop, _, _)| *hop == name)
+        .ok_or_else(|| anyhow!("--stage-child {spec}: no stage {name:?}"))?;
+    stage(&url, name, input, output, store, batch, stop).await
+}
+
 pub(super) type StageHandle = (oneshot::Sender<()>, std::thread::JoinHandle<anyhow::Result<()>>);
 
 /// Runs `body` on its own thread with its own current_thread runtime until `stop` fires.

@@ -22,6 +22,7 @@ use runner::{Kind, Process, Settings};
 use super::cpu;
 use super::report::{Better, Collector, Scenario, Target, human};
 use super::{Bench, Which};
+pub use baselines::stage_child;
 use stack::Stack;
 
 const SKU: &str = "bench-mug";
@@ -57,6 +58,14 @@ pub fn processes(bench: &Bench) -> Result<Vec<(String, Process)>, String> {
     }
 }
 
+/// How the baselines' stages run: threads of the bench, or processes (`--baseline-processes`).
+fn stages_run_as(bench: &Bench) -> &'static str {
+    match bench.baseline_processes {
+        true => "each stage a process of its own with one thread + runtime",
+        false => "one thread + runtime per stage",
+    }
+}
+
 pub async fn run(bench: &Bench) -> anyhow::Result<Scenario> {
     let settings = &bench.settings;
     let offered = (settings.offered_rate * settings.offered_seconds).round().max(1.0) as u64;
@@ -71,8 +80,14 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Scenario> {
         kit: format!(
             "catalog, inventory, orders, payments, shipping, notifications as processes; {SATURATION_IN_FLIGHT} `orders.place.v1` calls in flight at saturation, open-loop arrivals for the latency; place → `orders.completed.v1`"
         ),
-        a: "the critical path (place request + 5 hops) with async-nats only, one thread + runtime per stage".to_owned(),
-        b: "the critical path hand-written: each stage pull → sled state + outbox → flush + fdatasync → publish pipelined → delete on ack → ack-all; the place service commits each request the same way".to_owned(),
+        a: format!(
+            "the critical path (place request + 5 hops) with async-nats only, {}",
+            stages_run_as(bench)
+        ),
+        b: format!(
+            "the critical path hand-written: each stage pull → sled state + outbox → flush + fdatasync → publish pipelined → delete on ack → ack-all; the place service commits each request the same way; {}",
+            stages_run_as(bench)
+        ),
         skipped: None,
         metrics: Vec::new(),
         notes: vec![
@@ -117,7 +132,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Scenario> {
                 .collect();
             pids.push(("nats-server".to_owned(), server.pid().to_string()));
             pids.push((
-                if which == Which::Kit {
+                if which == Which::Kit || bench.baseline_processes {
                     "bench driver"
                 } else {
                     "bench (driver + stages)"

@@ -12,7 +12,7 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 
 use super::SKU;
-use super::baselines::{place_service, spawn_stage, stage};
+use super::baselines::{HOPS, place_service, spawn_stage, stage};
 use super::driver::{Driver, Placer};
 use crate::Bench;
 use crate::footprint::Spawned;
@@ -80,19 +80,14 @@ impl Stack {
         let client = raw::connect(url, "bench-driver").await?;
         let js = jetstream::new(client.clone());
         raw::fresh_stream(&js, "SFB", &["sfb.evt.>"]).await?;
+        if bench.baseline_processes {
+            return Stack::chain_processes(bench, url, durable, client).await;
+        }
         let mut stages = Vec::new();
         let mut dirs = Vec::new();
-        let hops = [
-            ("reserve", "sfb.evt.placed", "sfb.evt.reserved"),
-            ("capture", "sfb.evt.reserved", "sfb.evt.captured"),
-            // Orders confirms what was paid; shipping dispatches only confirmed orders.
-            ("confirm", "sfb.evt.captured", "sfb.evt.confirmed"),
-            ("dispatch", "sfb.evt.confirmed", "sfb.evt.dispatched"),
-            ("complete", "sfb.evt.dispatched", "sfb.evt.completed"),
-        ];
         let batch = bench.settings.batch_size as usize;
         let cache = bench.settings.cache_bytes;
-        for (name, input, output) in hops {
+        for (name, input, output) in HOPS {
             let dir = bench.dir(name)?;
             let store = durable.then(|| (dir.path().to_path_buf(), cache));
             let url = url.to_owned();
@@ -122,6 +117,64 @@ impl Stack {
             stages,
             _dirs: dirs,
         })
+    }
+
+    /// The baselines' place service and stages as processes of their own (this executable,
+    /// `--stage-child`), as the kit runs its components (`--baseline-processes`).
+    async fn chain_processes(
+        bench: &Bench,
+        url: &str,
+        durable: bool,
+        client: async_nats::Client,
+    ) -> anyhow::Result<Stack> {
+        let contender = if durable { "b" } else { "a" };
+        let mut processes = Vec::new();
+        for name in HOPS.iter().map(|(name, _, _)| *name).chain(["place"]) {
+            let dir = bench.dir(name)?;
+            let process = Process::new(&format!("stage {name}"), &bench.exe)
+                .args(["--stage-child", &format!("{contender}:{name}")]);
+            let child = Spawned::start(process, bench, url, dir.path())?;
+            processes.push((format!("stage {name}"), child, dir));
+        }
+        let mut stack = Stack {
+            driver: Arc::new(Driver {
+                placer: Placer::Chain(client.clone()),
+                client: client.clone(),
+                completed_subjects: &["sfb.evt.completed"],
+                run: format!("bench-{}", uuid_like()),
+                next: 0.into(),
+            }),
+            processes,
+            stages: Vec::new(),
+            _dirs: Vec::new(),
+        };
+        let ready = async {
+            let js = jetstream::new(client);
+            let deadline = Instant::now() + Duration::from_secs(30);
+            for (name, _, _) in HOPS {
+                while js
+                    .get_consumer_from_stream::<async_nats::jetstream::consumer::pull::Config, _, _>(name, "SFB")
+                    .await
+                    .is_err()
+                {
+                    anyhow::ensure!(Instant::now() < deadline, "stage {name} did not create its consumer");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+            while let Err(err) = stack.driver.place(u64::MAX).await {
+                if Instant::now() > deadline {
+                    return Err(err.context("the place service did not answer"));
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            anyhow::Ok(())
+        }
+        .await;
+        if let Err(err) = ready {
+            let logs = stack.stop();
+            return Err(err.context(logs));
+        }
+        Ok(stack)
     }
 
     /// Stops everything; returns the tail of every process's log (for an error message).
