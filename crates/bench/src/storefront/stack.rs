@@ -36,18 +36,8 @@ impl Stack {
         }
         let client = raw::connect(url, "bench-driver").await?;
         let bus = Bus::new(client.clone(), "bench").with_timeout(Duration::from_secs(30));
-        let mut stack = Stack {
-            driver: Arc::new(Driver {
-                placer: Placer::Kit(Box::new(bus.clone())),
-                client,
-                completed_subjects: &["evt.orders.completed.v1", "evt.orders.completed.v1.>"],
-                run: format!("bench-{}", uuid_like()),
-                next: 0.into(),
-            }),
-            processes,
-            stages: Vec::new(),
-            _dirs: Vec::new(),
-        };
+        let completed = &["evt.orders.completed.v1", "evt.orders.completed.v1.>"];
+        let mut stack = Stack::of_processes(driver(Placer::Kit(Box::new(bus.clone())), client, completed), processes);
         let ready = async {
             for (name, child, _) in &mut stack.processes {
                 child
@@ -56,17 +46,7 @@ impl Stack {
             }
             seed(&bus).await?;
             // Orders prices from its own copy of the catalog: wait until it can price.
-            let deadline = Instant::now() + Duration::from_secs(30);
-            loop {
-                match stack.driver.place(u64::MAX).await {
-                    Ok(_) => break,
-                    Err(err) if Instant::now() > deadline => {
-                        return Err(err.context("orders cannot price the bench sku"));
-                    }
-                    Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-                }
-            }
-            anyhow::Ok(())
+            stack.first_order("orders cannot price the bench sku").await
         }
         .await;
         if let Err(err) = ready {
@@ -106,13 +86,7 @@ impl Stack {
         dirs.push(dir);
         ready_rx.await.map_err(|_| anyhow!("the place service did not start"))?;
         Ok(Stack {
-            driver: Arc::new(Driver {
-                placer: Placer::Chain(client.clone()),
-                client,
-                completed_subjects: &["sfb.evt.completed"],
-                run: format!("bench-{}", uuid_like()),
-                next: 0.into(),
-            }),
+            driver: driver(Placer::Chain(client.clone()), client, &["sfb.evt.completed"]),
             processes: Vec::new(),
             stages,
             _dirs: dirs,
@@ -136,18 +110,10 @@ impl Stack {
             let child = Spawned::start(process, bench, url, dir.path())?;
             processes.push((format!("stage {name}"), child, dir));
         }
-        let mut stack = Stack {
-            driver: Arc::new(Driver {
-                placer: Placer::Chain(client.clone()),
-                client: client.clone(),
-                completed_subjects: &["sfb.evt.completed"],
-                run: format!("bench-{}", uuid_like()),
-                next: 0.into(),
-            }),
+        let mut stack = Stack::of_processes(
+            driver(Placer::Chain(client.clone()), client.clone(), &["sfb.evt.completed"]),
             processes,
-            stages: Vec::new(),
-            _dirs: Vec::new(),
-        };
+        );
         let ready = async {
             let js = jetstream::new(client);
             let deadline = Instant::now() + Duration::from_secs(30);
@@ -161,13 +127,7 @@ impl Stack {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             }
-            while let Err(err) = stack.driver.place(u64::MAX).await {
-                if Instant::now() > deadline {
-                    return Err(err.context("the place service did not answer"));
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            anyhow::Ok(())
+            stack.first_order("the place service did not answer").await
         }
         .await;
         if let Err(err) = ready {
@@ -175,6 +135,27 @@ impl Stack {
             return Err(err.context(logs));
         }
         Ok(stack)
+    }
+
+    fn of_processes(driver: Arc<Driver>, processes: Vec<(String, Spawned, tempfile::TempDir)>) -> Stack {
+        Stack {
+            driver,
+            processes,
+            stages: Vec::new(),
+            _dirs: Vec::new(),
+        }
+    }
+
+    /// Places a first order until one is answered, for 30 s at most (else `why`).
+    async fn first_order(&self, why: &'static str) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match self.driver.place(u64::MAX).await {
+                Ok(_) => return Ok(()),
+                Err(err) if Instant::now() > deadline => return Err(err.context(why)),
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
     }
 
     /// Stops everything; returns the tail of every process's log (for an error message).
@@ -211,6 +192,17 @@ impl Drop for Stack {
     fn drop(&mut self) {
         let _ = self.stop();
     }
+}
+
+/// A driver placing through `placer` and counting the completions on `completed_subjects`.
+fn driver(placer: Placer, client: async_nats::Client, completed_subjects: &'static [&'static str]) -> Arc<Driver> {
+    Arc::new(Driver {
+        placer,
+        client,
+        completed_subjects,
+        run: format!("bench-{}", uuid_like()),
+        next: 0.into(),
+    })
 }
 
 pub(super) fn uuid_like() -> String {
