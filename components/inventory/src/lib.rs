@@ -43,7 +43,8 @@ pub fn component() -> Component {
         .on::<OrderCancelled>(release::release_cancelled_order)
         .on::<PaymentDeclined>(release::release_declined_payment)
         .on::<ShipmentDispatched>(dispatch::ship_dispatched_order)
-        // Its own events: what it decided, so a rebuild re-applies the same decisions.
+        // Its own events: what it decided, applied as they are emitted (the kit reads them
+        // back only in a rebuild, which re-applies the same decisions).
         .on::<Restocked>(restock::apply_restocked)
         .on::<StockReserved>(reserve::apply_reserved)
         .on::<StockRejected>(reserve::apply_rejected)

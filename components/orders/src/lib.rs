@@ -46,7 +46,8 @@ pub fn component() -> Component {
         .query::<GetOrder>(queries::get)
         .query::<ListOrders>(queries::list)
         .gathered::<ListOrders>(queries::merge_pages)
-        // Its own events: what the commands did, so a rebuild can redo it.
+        // Its own events: what the commands did, applied as they are emitted (the kit reads
+        // them back only in a rebuild, which redoes it from them).
         .on::<OrderPlacedV2>(place::record_placed)
         // v1 history (from before the migration, or the twin of a v2 in the window): the
         // contract's upcast.

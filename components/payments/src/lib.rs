@@ -34,7 +34,8 @@ pub fn component() -> Component {
         // Other owners' events: where payments decides.
         .on::<StockReserved>(charge::charge_reserved_order)
         .on::<OrderCancelled>(refund::refund_cancelled_order)
-        // Its own events: what it decided, so a rebuild re-applies the same decisions.
+        // Its own events: what it decided, applied as they are emitted (the kit reads them
+        // back only in a rebuild, which re-applies the same decisions).
         .on::<PaymentCaptured>(charge::apply_captured)
         .on::<PaymentDeclined>(charge::apply_declined)
         .on::<PaymentRefunded>(refund::apply_refunded)
