@@ -32,6 +32,7 @@ pub mod envelope;
 mod error;
 mod handler;
 pub mod health;
+mod histogram;
 pub mod metrics;
 mod observed;
 mod options;

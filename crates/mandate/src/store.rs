@@ -22,7 +22,7 @@ use std::path::Path;
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::durability::{Durability, Synced};
-use crate::metrics::Histogram;
+use crate::histogram::Histogram;
 
 pub(crate) const STATE: &[u8] = b"s/";
 pub(crate) const WATERMARK: &[u8] = b"w/";

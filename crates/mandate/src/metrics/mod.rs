@@ -6,7 +6,6 @@
 //! read from the store and the consumers' progress at scrape time (`state.rs`); process RSS
 //! and CPU from /proc (`process.rs`). The HTTP listener that serves them is `listener.rs`.
 
-mod histogram;
 pub(crate) mod listener;
 pub(crate) mod process;
 
@@ -22,8 +21,8 @@ use prometheus_client::registry::{Registry, Unit};
 
 use crate::deadletter::DeadLetterKind;
 
+pub use crate::histogram::{Histogram, LATENCY_BUCKETS};
 pub use crate::options::{MetricsAddr, parse_metrics_addr as parse_addr};
-pub use histogram::{Histogram, LATENCY_BUCKETS};
 pub use listener::{Listening, serve};
 pub use process::ProcessCollector;
 /// The client library, for a program that registers figures of its own (the gateway).

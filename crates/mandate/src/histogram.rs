@@ -1,4 +1,6 @@
 //! A latency histogram that costs a few atomic adds per observation: no lock, no allocation.
+//! The metrics' families use it, and so does the store, which times its syncs with it (so it
+//! stands on its own, below both).
 //! `prometheus-client`'s own histogram takes a lock per observation, which the consume loop
 //! cannot afford per message; this one is encoded through the same crate's encoder, so the
 //! exposition is the library's, not ours.
