@@ -111,6 +111,9 @@ pub enum Fault {
 /// consume throughput; the idle footprint does not depend on it.
 pub const DEFAULT_CACHE_BYTES: u64 = 16 << 20;
 
+/// See `Options::sync_linger`.
+pub const DEFAULT_SYNC_LINGER: Duration = Duration::from_millis(10);
+
 /// Everything a component reads from its command line and environment.
 #[derive(Debug, Clone, clap::Parser)]
 pub struct Options {
@@ -129,6 +132,13 @@ pub struct Options {
     /// component holds in memory, not its idle footprint (docs/benchmarks.md, scenario 6).
     #[arg(long, env = "MANDATE_CACHE_BYTES", default_value_t = DEFAULT_CACHE_BYTES)]
     pub cache_bytes: u64,
+    /// How long a consumer's commit may wait for a sync that another commit of the component
+    /// starts (a command's, the relay's, another consumer's) before it starts one, once the
+    /// consumer has caught up; its ack waits as long. What a commit publishes, and a
+    /// command's answer, never wait: they sync at once. Fewer syncs for what no one waits on
+    /// (docs/benchmarks.md, "The hop"); 0: every commit syncs at once.
+    #[arg(long, env = "MANDATE_SYNC_LINGER", default_value = "10ms", value_parser = humantime::parse_duration)]
+    pub sync_linger: Duration,
     /// Attempts a handler gets at one event before it is dead-lettered.
     #[arg(long, env = "MANDATE_MAX_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_attempts: u32,
@@ -185,6 +195,7 @@ impl Options {
             log_format: LogFormat::Text,
             batch_size: 256,
             cache_bytes: DEFAULT_CACHE_BYTES,
+            sync_linger: DEFAULT_SYNC_LINGER,
             max_attempts: 5,
             retry_backoff: Duration::from_millis(100),
             ack_wait: Duration::from_secs(30),

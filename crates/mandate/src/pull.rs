@@ -64,6 +64,11 @@ impl Batches {
         Some(std::mem::take(&mut self.ahead))
     }
 
+    /// Whether messages read ahead wait for the next batch.
+    pub(crate) fn has_read_ahead(&self) -> bool {
+        !self.ahead.is_empty()
+    }
+
     /// Runs `work` to completion while reading ahead, up to the limit.
     pub(crate) async fn while_reading<T>(&mut self, work: impl Future<Output = T>) -> T {
         let mut work = std::pin::pin!(work);

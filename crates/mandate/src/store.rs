@@ -177,10 +177,8 @@ impl Store {
     pub(crate) async fn durable(&self, ticket: u64) -> Result<(), StoreError> {
         let mut news = self.durability.watch();
         loop {
-            match &*news.borrow_and_update() {
-                Synced::Failed(why) => return Err(StoreError::SyncFailed(why.clone())),
-                Synced::Upto(upto) if *upto >= ticket => return Ok(()),
-                Synced::Upto(_) => {}
+            if let Some(reached) = reached(&news.borrow_and_update(), ticket) {
+                return reached;
             }
             if self.durability.lead() {
                 let store = self.clone();
@@ -196,7 +194,27 @@ impl Store {
                 });
             }
             if news.changed().await.is_err() {
-                return Err(StoreError::SyncFailed("the store was closed".to_owned()));
+                return Err(closed());
+            }
+        }
+    }
+
+    /// Waits until `ticket` is durable, as `durable` does, but first for up to `linger` for a
+    /// sync that another commit starts (`Options::sync_linger`): only then does it start one.
+    pub(crate) async fn durable_within(&self, ticket: u64, linger: std::time::Duration) -> Result<(), StoreError> {
+        if linger.is_zero() {
+            // Not through a timer: tokio's fire on their next millisecond tick, not at once.
+            return self.durable(ticket).await;
+        }
+        let deadline = tokio::time::Instant::now() + linger;
+        let mut news = self.durability.watch();
+        loop {
+            if let Some(reached) = reached(&news.borrow_and_update(), ticket) {
+                return reached;
+            }
+            tokio::select! {
+                changed = news.changed() => changed.map_err(|_| closed())?,
+                () = tokio::time::sleep_until(deadline) => return self.durable(ticket).await,
             }
         }
     }
@@ -488,6 +506,20 @@ impl Tx {
     pub(crate) fn write_u64(&mut self, key: Vec<u8>, value: u64) {
         self.put_raw(key, encode_u64(value));
     }
+}
+
+/// Whether the commit that took `ticket` is durable as `synced` tells it: yes, never (the
+/// sync failed), or not yet (None).
+fn reached(synced: &Synced, ticket: u64) -> Option<Result<(), StoreError>> {
+    match synced {
+        Synced::Failed(why) => Some(Err(StoreError::SyncFailed(why.clone()))),
+        Synced::Upto(upto) if *upto >= ticket => Some(Ok(())),
+        Synced::Upto(_) => None,
+    }
+}
+
+fn closed() -> StoreError {
+    StoreError::SyncFailed("the store was closed".to_owned())
 }
 
 #[cfg(test)]

@@ -139,10 +139,11 @@ impl Consumer {
             let Some(mut run) = self.transact(&mut batch, next, end, guard.take_note(), reading).await? else {
                 return Ok(()); // The runtime is shutting down.
             };
+            let linger = self.linger(&run, &batch, reading);
             // Still the one writer: hand-offs come in commit order.
             let ticket = self.shared.hand_off(std::mem::take(&mut run.committed)).await;
             drop(writer);
-            self.durable(ticket, &mut run).await?;
+            self.durable(ticket, linger, &mut run).await?;
             next = run.next;
             // 3. Acknowledge what is committed.
             if let Some(last) = run.applied_up_to {

@@ -10,6 +10,7 @@ mod envelope;
 mod exactly_once;
 mod handoff;
 mod keys;
+mod linger;
 mod metrics;
 mod outbox;
 mod oversized;
