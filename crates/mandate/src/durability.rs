@@ -8,13 +8,14 @@
 //! consumers and commands that arrive while a sync runs share the next one, and the async
 //! task that waits never blocks its runtime on the disk.
 //!
-//! A consumer's commit need not start a sync at once (`Store::durable_within`): once the
-//! consumer has caught up, it waits up to `Options::sync_linger` for a sync another commit
-//! starts — the relay's, which syncs at once whatever it publishes; a command's, which must
-//! answer; another consumer's — and starts one only then. Only its ack waits for it, so a
+//! A consumer's commit need not start a sync at once (`Store::durable_by`,
+//! `consumer/linger.rs`): once the consumer has caught up, its commit stays unacknowledged
+//! for up to `Options::sync_linger` while the consumer goes on, waiting for a sync another
+//! commit starts — the relay's, which syncs at once whatever it publishes; a command's, which
+//! must answer; another consumer's — and starts one only then. Only its ack waits, so a
 //! component whose consumers publish nothing (a read model; the storefront's notifications)
-//! syncs once per linger instead of once per delivery, and leaves the disk to the commits
-//! someone waits for (PostgreSQL's `commit_delay`, Kafka's `linger.ms`).
+//! syncs about once per linger instead of once per delivery, and leaves the disk to the
+//! commits someone waits for (PostgreSQL's `commit_delay`, Kafka's `linger.ms`).
 //!
 //! Why that is safe: sled's log is written in order, so a durable commit implies that every
 //! commit applied before it is durable too, and what a later transaction read from an

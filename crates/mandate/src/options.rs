@@ -132,11 +132,11 @@ pub struct Options {
     /// component holds in memory, not its idle footprint (docs/benchmarks.md, scenario 6).
     #[arg(long, env = "MANDATE_CACHE_BYTES", default_value_t = DEFAULT_CACHE_BYTES)]
     pub cache_bytes: u64,
-    /// How long a consumer's commit may wait for a sync that another commit of the component
-    /// starts (a command's, the relay's, another consumer's) before it starts one, once the
-    /// consumer has caught up; its ack waits as long. What a commit publishes, and a
-    /// command's answer, never wait: they sync at once. Fewer syncs for what no one waits on
-    /// (docs/benchmarks.md, "The hop"); 0: every commit syncs at once.
+    /// How long a consumer that has caught up leaves its commits unacknowledged, waiting for a
+    /// sync that another commit of the component starts (a command's, the relay's, another
+    /// consumer's), before it starts one; it goes on applying meanwhile. What a commit
+    /// publishes, and a command's answer, never wait: they sync at once. Fewer syncs for what
+    /// no one waits on (docs/benchmarks.md, "The hop"); 0: every commit syncs at once.
     #[arg(long, env = "MANDATE_SYNC_LINGER", default_value = "10ms", value_parser = humantime::parse_duration)]
     pub sync_linger: Duration,
     /// Attempts a handler gets at one event before it is dead-lettered.

@@ -199,14 +199,10 @@ impl Store {
         }
     }
 
-    /// Waits until `ticket` is durable, as `durable` does, but first for up to `linger` for a
-    /// sync that another commit starts (`Options::sync_linger`): only then does it start one.
-    pub(crate) async fn durable_within(&self, ticket: u64, linger: std::time::Duration) -> Result<(), StoreError> {
-        if linger.is_zero() {
-            // Not through a timer: tokio's fire on their next millisecond tick, not at once.
-            return self.durable(ticket).await;
-        }
-        let deadline = tokio::time::Instant::now() + linger;
+    /// Waits until `ticket` is durable, as `durable` does, but until `deadline` only for a
+    /// sync that another commit starts; from then on it starts one if need be (the sync
+    /// linger, `consumer/linger.rs`).
+    pub(crate) async fn durable_by(&self, ticket: u64, deadline: tokio::time::Instant) -> Result<(), StoreError> {
         let mut news = self.durability.watch();
         loop {
             if let Some(reached) = reached(&news.borrow_and_update(), ticket) {

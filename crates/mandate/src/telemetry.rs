@@ -278,6 +278,11 @@ impl Committing {
         }
     }
 
+    /// Holds `other`'s spans too, to be ended with these (commits settled together).
+    pub(crate) fn absorb(&mut self, other: Committing) {
+        self.0.extend(other.0);
+    }
+
     /// When the commit starts: `None` with nothing to record.
     pub(crate) fn start(&self) -> Option<SystemTime> {
         commit_start(!self.0.is_empty())

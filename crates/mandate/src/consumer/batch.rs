@@ -113,31 +113,13 @@ impl Consumer {
     /// Waits until the run's commit (`ticket`) is durable (group commit, `durability.rs`): nothing it
     /// decided is acknowledged or published before. Call it after letting go of the writer,
     /// so that the next transaction is applied meanwhile and shares the sync.
-    pub(super) async fn durable(&self, ticket: u64, linger: Duration, run: &mut Run) -> Result<(), StoreError> {
-        self.shared.store().durable_within(ticket, linger).await?;
+    pub(super) async fn durable(&self, ticket: u64, run: &mut Run) -> Result<(), StoreError> {
+        self.shared.store().durable(ticket).await?;
         if let Some((started, traced)) = run.started.take() {
             self.metrics.commit_seconds.observe(started.elapsed());
             run.committing.committed(traced);
         }
         Ok(())
-    }
-
-    /// How long the run's commit may wait for a sync to share (`Options::sync_linger`): only
-    /// once the consumer has caught up — a busy consumer's next commit would wait behind it.
-    /// What the commit publishes is not held back: the relay publishes only what is durable,
-    /// and syncs at once to do so (the ack then shares that sync).
-    pub(super) fn linger(&self, run: &Run, batch: &[Message], reading: &Batches) -> Duration {
-        let caught_up = run.next == batch.len()
-            && !reading.has_read_ahead()
-            && batch
-                .last()
-                .and_then(|last| last.info().ok())
-                .is_some_and(|info| info.pending == 0);
-        if caught_up {
-            self.shared.options().sync_linger
-        } else {
-            Duration::ZERO
-        }
     }
 
     /// Acknowledges everything up to `last` (ack-all) and updates progress.

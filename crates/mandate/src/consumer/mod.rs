@@ -17,7 +17,8 @@
 //! (dead-lettering in the transaction that moves past the message), `handle.rs` (the handler,
 //! a panic caught), `batch.rs` (the crash guard's decision, a run applied and committed, the
 //! ack and progress), `fault.rs` (the ack, fault injection around it), `retry.rs` (retry
-//! alone, then dead-letter). `seat.rs` waits for the stream and seats the consumer past the
+//! alone, then dead-letter), `linger.rs` (a caught-up consumer's commits acknowledged once a
+//! sync covers them). `seat.rs` waits for the stream and seats the consumer past the
 //! watermark; `history.rs` makes the consumer of the component's own stream a reader of its
 //! history only (emitting an event applies it, `own.rs`). The crash guard is `crashguard.rs`.
 
@@ -26,6 +27,7 @@ mod dead_letter;
 mod fault;
 mod handle;
 mod history;
+mod linger;
 mod owner;
 mod policies;
 mod replay;
@@ -33,6 +35,7 @@ mod retry;
 mod seat;
 mod strict;
 
+use linger::Unsettled;
 use policies::{Applied, Delivery, Handled};
 
 use std::cell::OnceCell;
@@ -336,15 +339,22 @@ impl Consumer {
                 }
             };
             let mut batches = Batches::new(messages, batch_size, deliveries);
-            while let Some(batch) = batches.next(cancel).await {
-                self.process_batch(batch, &mut batches, guard, cancel).await?;
+            let mut unsettled = None;
+            while let Some(batch) = self.next_batch(&mut batches, &mut unsettled, cancel).await? {
+                self.process_batch(batch, &mut batches, &mut unsettled, guard, cancel)
+                    .await?;
                 if self.history_read() {
                     return Ok(Consumed::HistoryRead);
                 }
             }
             if cancel.is_cancelled() {
+                // Best effort: what stays unacknowledged is redelivered and skipped.
+                if let Err(err) = self.settle(&mut unsettled).await {
+                    tracing::debug!(error = %err, "stopping with commits unacknowledged");
+                }
                 return Ok(Consumed::Cancelled);
             }
+            self.settle(&mut unsettled).await?;
             deliveries = batches.into_deliveries();
             if let Some(why) = deliveries.broken() {
                 return Ok(Consumed::Broken(why));

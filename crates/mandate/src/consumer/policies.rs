@@ -46,7 +46,9 @@
 //!    transaction (flush + fdatasync; a large one on a blocking thread while the next batch is
 //!    read). Under the one writer lock, with the guard's decision.
 //! 3. **acknowledge, fault injection around it** (`fault.rs`) — one ack-all after the commit,
-//!    never before: an ack must not run ahead of what is durable. The `--fault` points sit in
+//!    never before: an ack must not run ahead of what is durable. Once the consumer has
+//!    caught up, the commit may stay unsettled instead (`linger.rs`): the consumer goes on,
+//!    and one ack-all follows when a sync covers it. The `--fault` points sit in
 //!    exactly the window crash tests need: committed, not acknowledged.
 //! 4. **hold at the replay mark** (`replay.rs`) — during a rebuild, a consumer that has
 //!    re-applied its history waits for the others before handling anything new. After the
@@ -115,6 +117,7 @@ impl Consumer {
         self: &Arc<Self>,
         mut batch: Vec<Message>,
         reading: &mut Batches,
+        unsettled: &mut Option<Unsettled>,
         guard: &mut CrashGuard,
         cancel: &CancellationToken,
     ) -> Result<(), crate::Error> {
@@ -139,13 +142,19 @@ impl Consumer {
             let Some(mut run) = self.transact(&mut batch, next, end, guard.take_note(), reading).await? else {
                 return Ok(()); // The runtime is shutting down.
             };
-            let linger = self.linger(&run, &batch, reading);
+            let linger = self.linger(&run, &batch, reading, unsettled);
             // Still the one writer: hand-offs come in commit order.
             let ticket = self.shared.hand_off(std::mem::take(&mut run.committed)).await;
             drop(writer);
-            self.durable(ticket, linger, &mut run).await?;
             next = run.next;
-            // 3. Acknowledge what is committed.
+            // 3. Acknowledge what is committed — or, caught up, once a sync covers it.
+            if let (true, Some(last)) = (linger, run.applied_up_to) {
+                self.defer(ticket, &batch[last], &mut run, unsettled);
+                continue;
+            }
+            self.durable(ticket, &mut run).await?;
+            // Whatever an earlier commit left unsettled is durable now too.
+            self.settle(unsettled).await?;
             if let Some(last) = run.applied_up_to {
                 self.after_commit(&batch[last]).await;
             }

@@ -1,14 +1,16 @@
-//! The sync linger (`Options::sync_linger`): a consumer's commit that publishes nothing,
-//! once the consumer has caught up, waits for a sync another commit of the component starts
-//! rather than starting its own — no one downstream waits for it, only its ack does. A
-//! commit that publishes, a command's, and a busy consumer's sync at once, as before.
+//! The sync linger (`Options::sync_linger`, kit `consumer/linger.rs`): once a consumer has
+//! caught up, its commit waits for a sync another commit of the component starts rather than
+//! starting its own — only its ack waits, and the consumer goes on applying meanwhile. What a
+//! commit publishes is synced at once by the relay, a command's commit at once to answer, and
+//! a busy consumer's at once, as before.
 //!
 //! The linger here is an hour, so that only a shared sync can end it within the test.
 
 use std::time::Duration;
 
+use mandate::{Component, Context, HandlerResult};
 use schemas::inventory::{SkuQuantity, StockReserved};
-use schemas::orders::{GetOrder, GetOrderRequest, OrderStatus, PlaceOrder};
+use schemas::orders::{GetOrder, GetOrderRequest, OrderPlaced, OrderStatus, PlaceOrder};
 
 use crate::common::{Harness, eventually, inventory, orders, place_request, placed};
 
@@ -88,6 +90,54 @@ async fn a_commit_that_publishes_does_not_linger() {
     eventually("the reservation published and the order acknowledged", || async {
         let published = h.stream_messages("EVT_INVENTORY").await == 1;
         (published && acks(&h, "EVT_ORDERS", "inventory").await == Some((1, 0))).then_some(())
+    })
+    .await;
+    component.shutdown().await.expect("clean shutdown");
+}
+
+/// Reserves each order's stock but a `quiet` customer's, which it only records: one
+/// consumer whose commits publish, or not.
+fn sometimes_quiet() -> Component {
+    Component::new("inventory")
+        .publishes::<StockReserved>()
+        .on::<OrderPlaced>(|ctx: &mut Context<'_>, order: OrderPlaced| -> HandlerResult {
+            ctx.put(&format!("seen/{}", order.order_id), &true)?;
+            if order.customer_id == "quiet" {
+                return Ok(());
+            }
+            ctx.emit(&reserved(&order.order_id))
+        })
+}
+
+/// A quiet order's commit lingers; the next order, arriving meanwhile, is applied and its
+/// reservation published at once, and the one sync that made it durable settles both.
+#[tokio::test]
+async fn a_consumer_goes_on_applying_while_a_commit_lingers() {
+    let h = Harness::new(&[]).await;
+    h.create_stream("orders").await;
+    let component = h.start_with(sometimes_quiet(), lingering(&h, 256)).await;
+    h.bus
+        .publish(&placed("o-1", "quiet", "sku-1", 1))
+        .await
+        .expect("published");
+    eventually("the quiet order delivered", || async {
+        (acks(&h, "EVT_ORDERS", "inventory").await == Some((0, 1))).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        acks(&h, "EVT_ORDERS", "inventory").await,
+        Some((0, 1)),
+        "synced at once"
+    );
+
+    h.bus
+        .publish(&placed("o-2", "alice", "sku-1", 1))
+        .await
+        .expect("published");
+    eventually("the next order reserved, and both acknowledged", || async {
+        let published = h.stream_messages("EVT_INVENTORY").await == 1;
+        (published && acks(&h, "EVT_ORDERS", "inventory").await == Some((2, 0))).then_some(())
     })
     .await;
     component.shutdown().await.expect("clean shutdown");
