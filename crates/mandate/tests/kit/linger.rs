@@ -45,6 +45,21 @@ async fn acks(h: &Harness, stream: &str, consumer: &str) -> Option<(u64, usize)>
     Some((info.ack_floor.stream_sequence, info.num_ack_pending))
 }
 
+/// Waits until the consumer has its one delivery, and sees that it stays unacknowledged: no
+/// sync was started for its commit.
+async fn lingers(h: &Harness, stream: &str, consumer: &str) {
+    eventually("the delivery", || async {
+        (acks(h, stream, consumer).await == Some((0, 1))).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        acks(h, stream, consumer).await,
+        Some((0, 1)),
+        "acknowledged without waiting for a sync to share"
+    );
+}
+
 /// Orders' consumer of inventory's events records a status and publishes nothing: its commit
 /// is not acknowledged while no sync covers it — until a command (which syncs at once, to
 /// answer) makes it durable with its own.
@@ -54,16 +69,7 @@ async fn a_commit_that_publishes_nothing_waits_for_a_sync_it_can_share() {
     h.create_stream("inventory").await;
     let component = h.start_with(orders(), lingering(&h, 256)).await;
     h.bus.publish(&reserved("o-1")).await.expect("published");
-    eventually("the reservation delivered", || async {
-        (acks(&h, "EVT_INVENTORY", "orders").await == Some((0, 1))).then_some(())
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(
-        acks(&h, "EVT_INVENTORY", "orders").await,
-        Some((0, 1)),
-        "acknowledged without waiting for a sync to share"
-    );
+    lingers(&h, "EVT_INVENTORY", "orders").await;
 
     h.bus
         .call::<PlaceOrder>(&place_request("k-1", "alice", "sku-1", 1))
@@ -120,16 +126,7 @@ async fn a_consumer_goes_on_applying_while_a_commit_lingers() {
         .publish(&placed("o-1", "quiet", "sku-1", 1))
         .await
         .expect("published");
-    eventually("the quiet order delivered", || async {
-        (acks(&h, "EVT_ORDERS", "inventory").await == Some((0, 1))).then_some(())
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        acks(&h, "EVT_ORDERS", "inventory").await,
-        Some((0, 1)),
-        "synced at once"
-    );
+    lingers(&h, "EVT_ORDERS", "inventory").await;
 
     h.bus
         .publish(&placed("o-2", "alice", "sku-1", 1))
