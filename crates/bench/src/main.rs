@@ -123,7 +123,15 @@ pub struct BenchArgs {
     /// this one — what the process boundary costs the hand-written path.
     #[arg(long)]
     pub baseline_processes: bool,
-    /// Internal: run as one stage of scenario 5's baselines (`a:reserve`, `b:place`, ...).
+    /// Scenario 5: run the kit as the baselines' critical path — a place command and five
+    /// hops of one handler each, every component a process (this executable again) — instead
+    /// of the storefront: what the kit's hop costs on the same work as (b). `split`: a
+    /// component per stage, as (b); `orders`: place, confirm and complete in one component,
+    /// as the storefront's orders. Pair it with --baseline-processes.
+    #[arg(long, value_enum, value_name = "SHAPE", num_args = 0..=1, default_missing_value = "split")]
+    pub kit_chain: Option<storefront::Shape>,
+    /// Internal: run as one stage of scenario 5's baselines (`a:reserve`, `b:place`, ...) or
+    /// of the kit's chain (`k:reserve`, ...).
     #[arg(long, hide = true, value_name = "CONTENDER:STAGE")]
     pub stage_child: Option<String>,
 }
@@ -139,6 +147,8 @@ pub struct Bench {
     scratch: tempfile::TempDir,
     /// Scenario 5's baselines run as processes (`--baseline-processes`).
     pub baseline_processes: bool,
+    /// Scenario 5's kit runs the critical path, not the storefront (`--kit-chain`).
+    pub kit_chain: Option<storefront::Shape>,
 }
 
 impl Bench {
@@ -291,7 +301,7 @@ async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         return partitions::child(args).await;
     }
     if let Some(stage) = &args.stage_child {
-        return storefront::stage_child(stage).await;
+        return storefront::stage_child(stage, args.kit_chain.unwrap_or(storefront::Shape::Split)).await;
     }
     let exe = std::env::current_exe().context("finding this executable")?;
     let bin_dir = match &args.bin_dir {
@@ -319,6 +329,7 @@ async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         contenders: args.contender.clone(),
         scratch,
         baseline_processes: args.baseline_processes,
+        kit_chain: args.kit_chain,
     };
     let version = bench.server()?.version.clone();
     let mut machine = Machine::probe(version);

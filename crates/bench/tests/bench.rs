@@ -114,28 +114,7 @@ fn bench_help_names_the_scenarios_and_the_release_command() {
 /// baselines complete orders.
 #[test]
 fn the_baselines_run_as_processes_when_asked() {
-    let out = Command::new(env!("CARGO_BIN_EXE_mandate-bench"))
-        .args([
-            "--tiny",
-            "--json",
-            "--quiet",
-            "--only",
-            "5",
-            "--contender",
-            "a,b",
-            "--baseline-processes",
-        ])
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("mandate-bench runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "mandate-bench --baseline-processes failed:\n{}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{stdout}"));
-    let scenario = &report["scenarios"][0];
+    let scenario = storefront(&["--contender", "a,b", "--baseline-processes"]);
     if let Some(reason) = scenario["skipped"].as_str() {
         // Without the component binaries the storefront does not run (see above).
         assert!(reason.contains("cargo build"), "{reason}");
@@ -152,4 +131,64 @@ fn the_baselines_run_as_processes_when_asked() {
     for stage in ["stage place", "stage reserve", "stage complete", "bench driver"] {
         assert!(notes.contains(stage), "the CPU note lacks {stage:?}: {notes}");
     }
+}
+
+/// `--kit-chain`: the kit runs the baselines' critical path — a place command and five
+/// one-handler hops, each component a process of this executable — in both shapes, and
+/// completes orders; it needs none of the storefront's binaries, so it never skips.
+#[test]
+fn the_kit_runs_the_critical_path_when_asked() {
+    let shapes: [(&str, &[&str]); 2] = [
+        (
+            "split",
+            &["chain-place", "chain-reserve", "chain-confirm", "chain-complete"],
+        ),
+        (
+            "orders",
+            &["chain-orders", "chain-reserve", "chain-capture", "chain-dispatch"],
+        ),
+    ];
+    for (shape, processes) in shapes {
+        let scenario = storefront(&["--contender", "kit", "--kit-chain", shape]);
+        assert!(
+            scenario["skipped"].is_null(),
+            "the chain needs no component binaries: {scenario:#}"
+        );
+        assert!(
+            scenario["kit"]
+                .as_str()
+                .is_some_and(|kit| kit.contains(&format!("--kit-chain {shape}"))),
+            "the report says what the kit ran: {scenario:#}"
+        );
+        for metric in scenario["metrics"].as_array().expect("metrics") {
+            assert!(
+                metric["kit"].as_f64().is_some_and(|v| v > 0.0 && v.is_finite()),
+                "{}: no figure for the kit chain ({shape}): {scenario:#}",
+                metric["name"]
+            );
+        }
+        let notes = scenario["notes"].to_string();
+        for process in processes.iter().chain(&["bench driver"]) {
+            assert!(notes.contains(process), "the CPU note lacks {process:?}: {notes}");
+        }
+    }
+}
+
+/// Scenario 5 alone at `--tiny` sizes with `args`: its report, once the run succeeded.
+fn storefront(args: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_mandate-bench"))
+        .args(["--tiny", "--json", "--quiet", "--only", "5"])
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("mandate-bench runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "mandate-bench {} failed:\n{}\n{stdout}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{stdout}"));
+    report["scenarios"][0].clone()
 }

@@ -39,13 +39,16 @@ pub(super) const HOPS: [(&str, &str, &str); 5] = [
 ];
 
 /// `--stage-child a:reserve` (or `b:place`, ...): one stage of a baseline as a process of its
-/// own, until it is killed — the bus from `NATS_URL`, (b)'s store in `MANDATE_DATA_DIR`, the
+/// own (or, as `k:reserve`, of the kit's chain: `kit_chain.rs`), until it is killed — the bus from `NATS_URL`, (b)'s store in `MANDATE_DATA_DIR`, the
 /// batch size and cache from `MANDATE_BATCH_SIZE` and `MANDATE_CACHE_BYTES`, as
 /// `footprint::Spawned` sets them.
-pub async fn stage_child(spec: &str) -> anyhow::Result<()> {
+pub async fn stage_child(spec: &str, shape: super::Shape) -> anyhow::Result<()> {
     let (contender, name) = spec
         .split_once(':')
         .ok_or_else(|| anyhow!("--stage-child {spec}: expected CONTENDER:STAGE, e.g. b:reserve"))?;
+    if contender == "k" {
+        return super::kit_chain::stage_child(shape, name).await;
+    }
     let env = |key: &str| std::env::var(key).with_context(|| format!("--stage-child needs {key}"));
     let url = env("NATS_URL")?;
     let cache: u64 = env("MANDATE_CACHE_BYTES")?.parse().context("MANDATE_CACHE_BYTES")?;
@@ -53,7 +56,7 @@ pub async fn stage_child(spec: &str) -> anyhow::Result<()> {
     let store = match contender {
         "a" => None,
         "b" => Some((PathBuf::from(env("MANDATE_DATA_DIR")?), cache)),
-        other => return Err(anyhow!("--stage-child {spec}: no contender {other:?} (a or b)")),
+        other => return Err(anyhow!("--stage-child {spec}: no contender {other:?} (a, b or k)")),
     };
     // Never sent: the stage runs until the bench kills it.
     let (_stop, stop) = oneshot::channel();

@@ -40,7 +40,8 @@ pub(super) struct OrderId {
 
 /// How orders are placed and their completions seen.
 pub(super) enum Placer {
-    Kit(Box<Bus>),
+    /// A kit command: the bus and the command's subject.
+    Kit(Box<Bus>, &'static str),
     Chain(Client),
 }
 
@@ -64,10 +65,10 @@ impl Driver {
         };
         let payload = Bytes::from(rmp_serde::to_vec_named(&request)?);
         let reply = match &self.placer {
-            Placer::Kit(bus) => bus
-                .request("svc.orders.place.v1", payload)
+            Placer::Kit(bus, subject) => bus
+                .request(subject, payload)
                 .await
-                .map_err(|e| anyhow!("orders.place.v1: {e}"))?,
+                .map_err(|e| anyhow!("{subject}: {e}"))?,
             Placer::Chain(client) => {
                 client
                     .request("sfb.place", payload)

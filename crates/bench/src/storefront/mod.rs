@@ -15,6 +15,7 @@
 
 mod baselines;
 mod driver;
+mod kit_chain;
 mod stack;
 
 use runner::{Kind, Process, Settings};
@@ -23,6 +24,7 @@ use super::cpu;
 use super::report::{Better, Collector, Scenario, Target, human};
 use super::{Bench, Which};
 pub use baselines::stage_child;
+pub use kit_chain::Shape;
 use stack::Stack;
 
 const SKU: &str = "bench-mug";
@@ -77,9 +79,17 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Scenario> {
             human(settings.offered_rate),
             settings.offered_seconds
         ),
-        kit: format!(
-            "catalog, inventory, orders, payments, shipping, notifications as processes; {SATURATION_IN_FLIGHT} `orders.place.v1` calls in flight at saturation, open-loop arrivals for the latency; place → `orders.completed.v1`"
-        ),
+        kit: match bench.kit_chain {
+            Some(Shape::Split) => format!(
+                "the critical path on the kit (--kit-chain split): a place command and 5 hops of one handler each (state write + event), a component per stage, each a process; {SATURATION_IN_FLIGHT} place calls in flight at saturation, open-loop arrivals for the latency"
+            ),
+            Some(Shape::Orders) => format!(
+                "the critical path on the kit (--kit-chain orders): a place command and 5 hops of one handler each (state write + event); place, confirm and complete in one component as the storefront's orders, each component a process; {SATURATION_IN_FLIGHT} place calls in flight at saturation, open-loop arrivals for the latency"
+            ),
+            None => format!(
+                "catalog, inventory, orders, payments, shipping, notifications as processes; {SATURATION_IN_FLIGHT} `orders.place.v1` calls in flight at saturation, open-loop arrivals for the latency; place → `orders.completed.v1`"
+            ),
+        },
         a: format!(
             "the critical path (place request + 5 hops) with async-nats only, {}",
             stages_run_as(bench)
@@ -96,6 +106,8 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Scenario> {
     };
     let binaries = match processes(bench) {
         Ok(binaries) => binaries,
+        // The chain is this executable: the storefront's binaries are not needed.
+        Err(_) if bench.kit_chain.is_some() => Vec::new(),
         Err(why) => {
             bench.progress(&format!("5 storefront: skipped: {why}"));
             scenario.skipped = Some(why);
@@ -121,7 +133,10 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Scenario> {
             let server = bench.server()?;
             let url = server.url();
             let mut stack = match which {
-                Which::Kit => Stack::kit(bench, &url, &binaries).await?,
+                Which::Kit => match bench.kit_chain {
+                    Some(shape) => Stack::kit_chain(bench, &url, shape).await?,
+                    None => Stack::kit(bench, &url, &binaries).await?,
+                },
                 Which::A | Which::B => Stack::chain(bench, &url, which == Which::B).await?,
             };
             // Where the CPU goes at saturation: per process, per order.

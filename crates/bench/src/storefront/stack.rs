@@ -11,9 +11,9 @@ use runner::Process;
 use serde::Serialize;
 use tokio::sync::oneshot;
 
-use super::SKU;
 use super::baselines::{HOPS, place_service, spawn_stage, stage};
 use super::driver::{Driver, Placer};
+use super::{SKU, Shape};
 use crate::Bench;
 use crate::footprint::Spawned;
 use crate::raw;
@@ -37,7 +37,8 @@ impl Stack {
         let client = raw::connect(url, "bench-driver").await?;
         let bus = Bus::new(client.clone(), "bench").with_timeout(Duration::from_secs(30));
         let completed = &["evt.orders.completed.v1", "evt.orders.completed.v1.>"];
-        let mut stack = Stack::of_processes(driver(Placer::Kit(Box::new(bus.clone())), client, completed), processes);
+        let placer = Placer::Kit(Box::new(bus.clone()), "svc.orders.place.v1");
+        let mut stack = Stack::of_processes(driver(placer, client, completed), processes);
         let ready = async {
             for (name, child, _) in &mut stack.processes {
                 child
@@ -47,6 +48,36 @@ impl Stack {
             seed(&bus).await?;
             // Orders prices from its own copy of the catalog: wait until it can price.
             stack.first_order("orders cannot price the bench sku").await
+        }
+        .await;
+        if let Err(err) = ready {
+            let logs = stack.stop();
+            return Err(err.context(logs));
+        }
+        Ok(stack)
+    }
+
+    /// The critical path on the kit (`--kit-chain`, `kit_chain.rs`): each component a process
+    /// of this executable.
+    pub(super) async fn kit_chain(bench: &Bench, url: &str, shape: Shape) -> anyhow::Result<Stack> {
+        let mut processes = Vec::new();
+        for (name, stage) in shape.stages() {
+            let dir = bench.dir(name)?;
+            let process = Process::new(name, &bench.exe).args(shape.child_args(stage));
+            let child = Spawned::start(process, bench, url, dir.path())?;
+            processes.push(((*name).to_owned(), child, dir));
+        }
+        let client = raw::connect(url, "bench-driver").await?;
+        let bus = Bus::new(client.clone(), "bench").with_timeout(Duration::from_secs(30));
+        let placer = Placer::Kit(Box::new(bus.clone()), shape.place_subject());
+        let mut stack = Stack::of_processes(driver(placer, client, shape.completed()), processes);
+        let ready = async {
+            for (name, child, _) in &mut stack.processes {
+                child
+                    .wait_ready(bus.client(), &mandate::admin::admin_subject(name, "status"))
+                    .await?;
+            }
+            stack.first_order("the chain's place command did not answer").await
         }
         .await;
         if let Err(err) = ready {
