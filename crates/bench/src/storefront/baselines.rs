@@ -38,17 +38,12 @@ pub(super) const HOPS: [(&str, &str, &str); 5] = [
     ("complete", "sfb.evt.dispatched", "sfb.evt.completed"),
 ];
 
-/// `--stage-child a:reserve` (or `b:place`, ...): one stage of a baseline as a process of its
-/// own (or, as `k:reserve`, of the kit's chain: `kit_chain.rs`), until it is killed — the bus from `NATS_URL`, (b)'s store in `MANDATE_DATA_DIR`, the
-/// batch size and cache from `MANDATE_BATCH_SIZE` and `MANDATE_CACHE_BYTES`, as
-/// `footprint::Spawned` sets them.
-pub async fn stage_child(spec: &str, shape: super::Shape) -> anyhow::Result<()> {
-    let (contender, name) = spec
-        .split_once(':')
-        .ok_or_else(|| anyhow!("--stage-child {spec}: expected CONTENDER:STAGE, e.g. b:reserve"))?;
-    if contender == "k" {
-        return super::kit_chain::stage_child(shape, name).await;
-    }
+/// `--stage-child a:reserve` (or `b:place`, ...): one stage of a baseline (`contender` a or b)
+/// as a process of its own, until it is killed — the bus from `NATS_URL`, (b)'s store in
+/// `MANDATE_DATA_DIR`, the batch size and cache from `MANDATE_BATCH_SIZE` and
+/// `MANDATE_CACHE_BYTES`, as `footprint::Spawned` sets them.
+pub(super) async fn stage_child(contender: &str, name: &str) -> anyhow::Result<()> {
+    let spec = format!("{contender}:{name}");
     let env = |key: &str| std::env::var(key).with_context(|| format!("--stage-child needs {key}"));
     let url = env("NATS_URL")?;
     let cache: u64 = env("MANDATE_CACHE_BYTES")?.parse().context("MANDATE_CACHE_BYTES")?;

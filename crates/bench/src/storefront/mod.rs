@@ -23,7 +23,6 @@ use runner::{Kind, Process, Settings};
 use super::cpu;
 use super::report::{Better, Collector, Scenario, Target, human};
 use super::{Bench, Which};
-pub use baselines::stage_child;
 pub use kit_chain::Shape;
 use stack::Stack;
 
@@ -57,6 +56,19 @@ pub fn processes(bench: &Bench) -> Result<Vec<(String, Process)>, String> {
             bench.bin_dir.display(),
             missing.join(" -p ")
         ))
+    }
+}
+
+/// `--stage-child CONTENDER:STAGE`: one stage of scenario 5 as a process of its own, until it
+/// is killed — of a baseline (`a:reserve`, `b:place`, ...) or of the kit's chain
+/// (`k:reserve`, ..., in `shape`).
+pub async fn stage_child(spec: &str, shape: Shape) -> anyhow::Result<()> {
+    match spec.split_once(':') {
+        Some(("k", stage)) => kit_chain::stage_child(shape, stage).await,
+        Some((contender, stage)) => baselines::stage_child(contender, stage).await,
+        None => Err(anyhow::anyhow!(
+            "--stage-child {spec}: expected CONTENDER:STAGE, e.g. b:reserve"
+        )),
     }
 }
 
