@@ -6,9 +6,6 @@
 //!
 //! Over 600 lines on purpose: one corpus, one short test per kind of change, each reading
 //! as a before/after pair; split by rule family only if it grows further.
-//!
-//! Over 600 lines on purpose: one corpus, a short test per change, read top to bottom as the
-//! list of what the checker knows; split by rule if it grows much further.
 
 use super::*;
 use schemars::JsonSchema;
